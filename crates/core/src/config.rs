@@ -1,0 +1,483 @@
+//! Typed settings: defaults that work on a laptop, then `Leptos.toml`, then `IMAGE_CHAT__*`
+//! environment variables (`IMAGE_CHAT__CRAWLER__MAX_PAGES=500`).
+//!
+//! Unknown keys are errors, so a typo in a variable name is reported instead of silently ignored.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Prefix of the environment variables that override settings; `__` separates nesting levels.
+pub const ENV_PREFIX: &str = "IMAGE_CHAT__";
+/// Names another settings file than `Leptos.toml`.
+pub const SETTINGS_FILE_ENV: &str = "IMAGE_CHAT_SETTINGS";
+pub const DEFAULT_SETTINGS_FILE: &str = "Leptos.toml";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where sessions, the index and caches live.
+    pub data_dir: PathBuf,
+    pub server: ServerSettings,
+    pub crawler: CrawlerSettings,
+    pub model: ModelSettings,
+    pub store: StoreSettings,
+    pub cache: CacheSettings,
+    pub sessions: SessionSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            server: ServerSettings::default(),
+            crawler: CrawlerSettings::default(),
+            model: ModelSettings::default(),
+            store: StoreSettings::default(),
+            cache: CacheSettings::default(),
+            sessions: SessionSettings::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Listen address; when unset the Leptos `site-addr` (127.0.0.1:3000) is used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addr: Option<SocketAddr>,
+    /// Largest request body any route accepts.
+    pub max_request_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self { addr: None, max_request_bytes: 64 * 1024 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CrawlerSettings {
+    pub user_agent: String,
+    /// Pages a crawl fetches when the request does not say.
+    pub max_pages: u32,
+    /// The most pages any one crawl may ask for.
+    pub max_pages_limit: u32,
+    pub max_depth: u32,
+    pub max_depth_limit: u32,
+    pub concurrency: usize,
+    pub per_host_concurrency: usize,
+    pub per_host_delay_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub max_body_bytes: u64,
+    pub max_redirects: u32,
+    pub max_retries: u32,
+    pub respect_robots_txt: bool,
+    /// Hosts or IP literals the SSRF guard lets through although they are loopback or private
+    /// (for example `127.0.0.1` to crawl a site on this machine). Empty: only public addresses.
+    pub allow_hosts: Vec<String>,
+}
+
+impl Default for CrawlerSettings {
+    fn default() -> Self {
+        Self {
+            user_agent: concat!(
+                "image-chat/",
+                env!("CARGO_PKG_VERSION"),
+                " (self-hosted image crawler; respects robots.txt)"
+            )
+            .to_string(),
+            max_pages: 200,
+            max_pages_limit: 50_000,
+            max_depth: 5,
+            max_depth_limit: 50,
+            concurrency: 16,
+            per_host_concurrency: 4,
+            per_host_delay_ms: 0,
+            connect_timeout_ms: 5_000,
+            request_timeout_ms: 20_000,
+            idle_timeout_ms: 10_000,
+            max_body_bytes: 10 * 1024 * 1024,
+            max_redirects: 5,
+            max_retries: 2,
+            respect_robots_txt: true,
+            allow_hosts: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbedBackend {
+    /// all-MiniLM-L6-v2 on ONNX Runtime, in-process.
+    Onnx,
+    /// An OpenAI-compatible `/v1/embeddings` endpoint.
+    OpenAi,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelSettings {
+    pub backend: EmbedBackend,
+    /// Folder the set-up script fills; the file names below are relative to it.
+    pub dir: PathBuf,
+    pub onnx_runtime: PathBuf,
+    pub graph: PathBuf,
+    pub tokenizer: PathBuf,
+    pub openai: OpenAiSettings,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        Self {
+            backend: EmbedBackend::Onnx,
+            dir: PathBuf::from("models"),
+            onnx_runtime: PathBuf::from("onnxruntime/libonnxruntime.so.1.32.0"),
+            graph: PathBuf::from("all-minilm-l6-v2/model.onnx"),
+            tokenizer: PathBuf::from("all-minilm-l6-v2/tokenizer.json"),
+            openai: OpenAiSettings::default(),
+        }
+    }
+}
+
+impl ModelSettings {
+    /// The local model's files, as paths to read.
+    pub fn files(&self) -> [PathBuf; 3] {
+        [
+            self.dir.join(&self.onnx_runtime),
+            self.dir.join(&self.graph),
+            self.dir.join(&self.tokenizer),
+        ]
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpenAiSettings {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    pub model: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
+}
+
+impl Default for OpenAiSettings {
+    fn default() -> Self {
+        Self { base_url: None, model: "text-embedding-3-small".into(), api_key: None }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    /// SQLite + vectors in the data dir.
+    Embedded,
+    /// PostgreSQL + pgvector at `database_url`.
+    Postgres,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    pub kind: StoreKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<Secret>,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self { kind: StoreKind::Embedded, database_url: None }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// When set, the caches, sessions and progress events live in this Redis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<Secret>,
+    pub max_entries: u64,
+    pub max_bytes: u64,
+    /// How long a call may wait on Redis before falling back to the in-process layer.
+    pub redis_timeout_ms: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self { redis_url: None, max_entries: 100_000, max_bytes: 256 * 1024 * 1024, redis_timeout_ms: 250 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainPolicy {
+    /// One running crawl per domain.
+    Exclusive,
+    /// Several crawls of one domain at once, each in its own namespace.
+    Parallel,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    pub max_concurrent_crawls: usize,
+    pub domain_policy: DomainPolicy,
+    /// Idle sessions older than this are deleted with their index data.
+    pub idle_ttl_secs: u64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self { max_concurrent_crawls: 2, domain_policy: DomainPolicy::Exclusive, idle_ttl_secs: 7 * 24 * 3600 }
+    }
+}
+
+/// A value that must never be printed: Debug and Serialize show it redacted. A URL keeps its
+/// scheme, host and path so the printed settings still say where it points.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(mut url) if url.has_host() => {
+                if url.password().is_some() {
+                    let _ = url.set_password(Some("***"));
+                }
+                url.to_string()
+            }
+            _ => "[redacted]".to_string(),
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({})", self.redacted())
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.redacted())
+    }
+}
+
+impl Settings {
+    /// Settings as the app sees them: `$IMAGE_CHAT_SETTINGS` or `./Leptos.toml` when present,
+    /// then the process environment.
+    pub fn load() -> Result<Self> {
+        let file = match std::env::var_os(SETTINGS_FILE_ENV) {
+            Some(path) => Some(PathBuf::from(path)),
+            None => Some(PathBuf::from(DEFAULT_SETTINGS_FILE)).filter(|p| p.exists()),
+        };
+        Self::load_from(file.as_deref(), std::env::vars())
+    }
+
+    /// Settings from an optional file and a set of environment variables (only `IMAGE_CHAT__*`
+    /// ones are read), validated.
+    pub fn load_from(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+        let (mut table, origin) = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| Error::SettingsFile { path: path.to_path_buf(), source })?;
+                let table: toml::Table = toml::from_str(&text).map_err(|e| Error::Settings {
+                    origin: path.display().to_string(),
+                    message: e.message().to_string(),
+                })?;
+                (table, path.display().to_string())
+            }
+            None => (toml::Table::new(), "defaults".to_string()),
+        };
+        let mut overridden = Vec::new();
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix(ENV_PREFIX) else { continue };
+            set_path(&mut table, rest, &value).map_err(|message| Error::Settings { origin: key.clone(), message })?;
+            overridden.push(key);
+        }
+        let origin = if overridden.is_empty() {
+            origin
+        } else {
+            overridden.sort();
+            format!("{origin} + {}", overridden.join(", "))
+        };
+        let settings: Settings = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Settings { origin: origin.clone(), message: e.message().to_string() })?;
+        settings.validate().map_err(|message| Error::Settings { origin, message })?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        let c = &self.crawler;
+        let checks = [
+            (self.server.max_request_bytes >= 1024, "server.max_request_bytes must be at least 1024"),
+            (c.max_pages >= 1, "crawler.max_pages must be at least 1"),
+            (c.max_pages <= c.max_pages_limit, "crawler.max_pages must not exceed crawler.max_pages_limit"),
+            (c.max_depth <= c.max_depth_limit, "crawler.max_depth must not exceed crawler.max_depth_limit"),
+            (c.concurrency >= 1 && c.per_host_concurrency >= 1, "crawler concurrency limits must be at least 1"),
+            (
+                c.connect_timeout_ms > 0 && c.request_timeout_ms > 0 && c.idle_timeout_ms > 0,
+                "crawler timeouts must be greater than 0",
+            ),
+            (!c.user_agent.trim().is_empty(), "crawler.user_agent must not be empty"),
+            (self.sessions.max_concurrent_crawls >= 1, "sessions.max_concurrent_crawls must be at least 1"),
+            (
+                self.model.backend != EmbedBackend::OpenAi || self.model.openai.base_url.is_some(),
+                "model.openai.base_url is required when model.backend = \"open_ai\"",
+            ),
+            (
+                self.store.kind != StoreKind::Postgres || self.store.database_url.is_some(),
+                "store.database_url is required when store.kind = \"postgres\"",
+            ),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, message)) => Err((*message).to_string()),
+            None => Ok(()),
+        }
+    }
+
+    /// The effective settings as TOML, secrets redacted: what the app prints at start-up.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# settings could not be printed: {e}\n"))
+    }
+}
+
+/// Sets `a__b__c` (already stripped of the prefix) in `table`. The value is read as a TOML
+/// value when it is one (`10`, `true`, `["a", "b"]`) and as a plain string otherwise.
+fn set_path(table: &mut toml::Table, path: &str, raw: &str) -> std::result::Result<(), String> {
+    let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+    if keys.iter().any(String::is_empty) {
+        return Err("empty key segment in variable name".to_string());
+    }
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let (last, parents) = keys.split_last().expect("split on a non-empty str yields a segment");
+    let mut current = table;
+    for key in parents {
+        let entry = current.entry(key.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry.as_table_mut().ok_or_else(|| format!("`{key}` is a value, not a section"))?;
+    }
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_need_no_file_and_no_services() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.store.kind, StoreKind::Embedded);
+        assert!(s.cache.redis_url.is_none());
+        assert!(s.crawler.respect_robots_txt);
+    }
+
+    #[test]
+    fn file_then_env_override_in_that_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("Leptos.toml");
+        std::fs::write(&file, "data_dir = \"/tmp/x\"\n[crawler]\nmax_pages = 50\nmax_depth = 2\n").unwrap();
+        let s = Settings::load_from(
+            Some(&file),
+            env(&[("IMAGE_CHAT__CRAWLER__MAX_PAGES", "75"), ("UNRELATED", "1"), ("IMAGE_CHAT__SERVER__ADDR", "127.0.0.1:4000")]),
+        )
+        .unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(s.crawler.max_pages, 75);
+        assert_eq!(s.crawler.max_depth, 2);
+        assert_eq!(s.server.addr, Some("127.0.0.1:4000".parse().unwrap()));
+    }
+
+    #[test]
+    fn env_values_parse_as_lists_and_booleans() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("IMAGE_CHAT__CRAWLER__ALLOW_HOSTS", "[\"127.0.0.1\", \"localhost\"]"),
+                ("IMAGE_CHAT__CRAWLER__RESPECT_ROBOTS_TXT", "false"),
+                ("IMAGE_CHAT__SESSIONS__DOMAIN_POLICY", "parallel"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.crawler.allow_hosts, vec!["127.0.0.1", "localhost"]);
+        assert!(!s.crawler.respect_robots_txt);
+        assert_eq!(s.sessions.domain_policy, DomainPolicy::Parallel);
+    }
+
+    #[test]
+    fn a_misspelled_variable_is_an_error_naming_it() {
+        let err = Settings::load_from(None, env(&[("IMAGE_CHAT__CRAWLER__MAX_PAGE", "5")])).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("IMAGE_CHAT__CRAWLER__MAX_PAGE"), "{msg}");
+        assert!(msg.contains("max_page"), "{msg}");
+    }
+
+    #[test]
+    fn a_wrongly_typed_value_is_an_error() {
+        let err = Settings::load_from(None, env(&[("IMAGE_CHAT__CRAWLER__MAX_PAGES", "many")])).unwrap_err();
+        assert!(err.to_string().contains("invalid settings"), "{err}");
+    }
+
+    #[test]
+    fn invalid_combinations_are_rejected_with_the_rule() {
+        let err = Settings::load_from(None, env(&[("IMAGE_CHAT__CRAWLER__MAX_PAGES", "0")])).unwrap_err();
+        assert!(err.to_string().contains("crawler.max_pages must be at least 1"), "{err}");
+        let err = Settings::load_from(None, env(&[("IMAGE_CHAT__STORE__KIND", "postgres")])).unwrap_err();
+        assert!(err.to_string().contains("store.database_url is required"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_is_reported_with_its_path() {
+        let err = Settings::load_from(Some(Path::new("/nonexistent/Leptos.toml")), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/Leptos.toml"), "{err}");
+    }
+
+    #[test]
+    fn printed_settings_never_show_secrets() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("IMAGE_CHAT__CACHE__REDIS_URL", "redis://:hunter2@127.0.0.1:6379/0"),
+                ("IMAGE_CHAT__MODEL__OPENAI__API_KEY", "sk-topsecret"),
+            ]),
+        )
+        .unwrap();
+        let printed = s.to_redacted_toml();
+        assert!(!printed.contains("hunter2") && !printed.contains("topsecret"), "{printed}");
+        assert!(printed.contains("127.0.0.1:6379"), "{printed}");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert_eq!(s.cache.redis_url.unwrap().expose(), "redis://:hunter2@127.0.0.1:6379/0");
+    }
+
+    #[test]
+    fn the_shipped_settings_file_is_valid() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Leptos.toml");
+        let s = Settings::load_from(Some(&file), env(&[])).unwrap();
+        assert_eq!(s.crawler.max_pages, Settings::default().crawler.max_pages);
+    }
+}

@@ -1,0 +1,17 @@
+use std::path::PathBuf;
+
+/// The one error type of the domain crate. The web layer maps each variant to a status code and
+/// a message that leaks nothing internal; the CLI prints it as is.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read settings file {path}: {source}")]
+    SettingsFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid settings ({origin}): {message}")]
+    Settings { origin: String, message: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,11 @@
+//! image-chat's domain: settings, crawling, extraction, embedding, indexing and search.
+//!
+//! Nothing in this crate knows about Leptos, axum or the browser, so the same code serves the
+//! web app, the JSON API, the CLI and the tests.
+
+pub mod config;
+pub mod error;
+pub mod probe;
+
+pub use config::Settings;
+pub use error::{Error, Result};

@@ -1,0 +1,28 @@
+//! A local fixture-site server for image-chat's tests and benchmarks, so nothing ever crawls the
+//! internet:
+//!
+//! - **generated sites** of up to 50,000 pages with realistic image markup (srcset, picture,
+//!   lazy loading, CSS backgrounds, og:image, figures, tracking pixels, icons, repeated logos,
+//!   broken links, redirects), deterministic by seed, with a ground-truth list of the images
+//!   each page holds ([`site::GeneratedSite::truth`]);
+//! - **mirrored folders** such as `../shared/data/sites/sanctuaries.marinebon.org/`, with the
+//!   site's absolute origin rewritten to the server's own address;
+//! - **misbehaving endpoints** under `/trap/` (slow, endless redirects, huge bodies, wrong
+//!   content types, 429 with Retry-After, 5xx, link traps).
+//!
+//! Start one with [`FixtureServer::start`], or from the command line with
+//! `cargo run -p image-chat-fixtures -- serve --pages 1000`.
+
+pub mod captions;
+pub mod folder;
+pub mod images;
+pub mod rng;
+pub mod server;
+pub mod shared;
+pub mod site;
+pub mod traps;
+pub mod truth;
+
+pub use server::{FixtureConfig, FixtureServer, SiteKind};
+pub use site::{GeneratedSite, SiteSpec};
+pub use truth::{Markup, PageTruth, RejectReason, TruthImage, TruthReject};

@@ -1,0 +1,74 @@
+//! The one binary's command line: `serve` (default) runs the web app; `settings` prints the
+//! effective settings.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use image_chat_core::Settings;
+
+use crate::server::startup::Application;
+
+#[derive(Parser)]
+#[command(name = "image-chat", version, about = "Crawl a website and find its images by describing them")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web app and the JSON API (the default).
+    Serve {
+        /// Listen address, e.g. 127.0.0.1:8080 (default: settings, then Cargo.toml's site-addr).
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+    },
+    /// Print the effective settings (Leptos.toml + IMAGE_CHAT__* variables), secrets redacted.
+    Settings,
+}
+
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let mut settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command.unwrap_or(Command::Serve { addr: None }) {
+        Command::Settings => {
+            print!("{}", settings.to_redacted_toml());
+            ExitCode::SUCCESS
+        }
+        Command::Serve { addr } => {
+            if addr.is_some() {
+                settings.server.addr = addr;
+            }
+            match serve(settings).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), String> {
+    let conf = leptos::config::get_configuration(None).map_err(|e| format!("leptos configuration: {e}"))?;
+    tracing::info!("effective settings:\n{}", settings.to_redacted_toml());
+    let app = Application::build(settings, conf.leptos_options)
+        .await
+        .map_err(|e| format!("cannot listen: {e}"))?;
+    tracing::info!("serving on http://{}", app.local_addr());
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
