@@ -1,0 +1,47 @@
+# Shared helpers for image-chat's scripts. Source it; it sets PATH for the tools set-up installs.
+
+IMAGE_CHAT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Downloads and tools that outlive a checkout (pip wheels, binaryen, PostgreSQL).
+IMAGE_CHAT_CACHE="${IMAGE_CHAT_CACHE:-$HOME/.cache/image-chat}"
+
+CARGO_LEPTOS_VERSION="0.3.10"
+BINARYEN_VERSION="132.0.0"
+ONNXRUNTIME_VERSION="1.32.0"
+PGSERVER_VERSION="0.1.4"
+
+export PATH="$HOME/.cargo/bin:$IMAGE_CHAT_CACHE/binaryen/node_modules/.bin:$PATH"
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+warn() { printf '\033[1;33mwarning:\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# Runs a command as root: directly when we are root, through sudo otherwise.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif have sudo; then sudo "$@"
+  else die "'$*' needs root and sudo is not installed; install it by hand, then run this again"
+  fi
+}
+
+# The version of a crate as Cargo.lock pins it.
+locked_version() {
+  awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/"/, "", $3); print $3; exit }' "$IMAGE_CHAT_ROOT/Cargo.lock"
+}
+
+# A free TCP port on the loopback interface.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# `pip download` of one exact wheel, for a fixed Python and platform so every machine gets the
+# same bytes (and the checksums hold).
+pip_wheel() {
+  local spec="$1" platform="$2" dest="$IMAGE_CHAT_CACHE/wheels"
+  mkdir -p "$dest"
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --python-version 3.11 --platform "$platform" -d "$dest" "$spec" >&2 \
+    || die "pip could not download $spec (is PyPI reachable?)"
+  local name="${spec%%==*}" version="${spec##*==}"
+  ls "$dest"/"${name//-/_}"-"$version"-*.whl 2>/dev/null | head -n 1
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Starts (or stops) the real services the tests run against, on free loopback ports:
+#   scripts/services.sh start      prints `export …` lines (IMAGE_CHAT_TEST_REDIS_URL,
+#                                  IMAGE_CHAT_TEST_DATABASE_URL, IMAGE_CHAT_TEST_SERVICES_DIR)
+#   scripts/services.sh stop DIR   stops what `start` started and deletes DIR
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+PG_USER=imagechat
+if [ "$(id -u)" -eq 0 ]; then PG_HOME="/opt/image-chat/pgserver-$PGSERVER_VERSION"; else PG_HOME="$IMAGE_CHAT_CACHE/pgserver-$PGSERVER_VERSION"; fi
+
+# PostgreSQL refuses to run as root: run it as a system user then.
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u "$PG_USER" -- "$@"; else "$@"; fi
+}
+
+start() {
+  have redis-server || die "redis-server is missing: run scripts/setup.sh --test"
+  [ -x "$PG_HOME/bin/pg_ctl" ] || die "PostgreSQL is missing: run scripts/setup.sh --test"
+  local dir; dir="$(mktemp -d "${TMPDIR:-/tmp}/image-chat-services.XXXXXX")"
+  chmod 755 "$dir"
+
+  local redis_port; redis_port="$(free_port)"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" >/dev/null
+  for _ in $(seq 50); do redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+  redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG || { cat "$dir/redis.log" >&2; die "Redis did not start"; }
+
+  if [ "$(id -u)" -eq 0 ] && ! id "$PG_USER" >/dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER"
+  fi
+  local pg_port; pg_port="$(free_port)"
+  mkdir -p "$dir/pg" && { [ "$(id -u)" -ne 0 ] || chown "$PG_USER" "$dir/pg"; }
+  as_pg "$PG_HOME/bin/initdb" -D "$dir/pg/data" -U "$PG_USER" --auth=trust --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  as_pg "$PG_HOME/bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 \
+    -o "-p $pg_port -c listen_addresses=127.0.0.1 -k $dir/pg -c fsync=off" start >/dev/null \
+    || { cat "$dir/pg/server.log" >&2; die "PostgreSQL did not start"; }
+  "$PG_HOME/bin/psql" -q -h 127.0.0.1 -p "$pg_port" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 \
+    -c "CREATE EXTENSION IF NOT EXISTS vector" -c "SELECT '[1,2,3]'::vector <-> '[1,2,4]'::vector" >/dev/null \
+    || die "pgvector does not work in the test PostgreSQL"
+  log "test services: Redis on 127.0.0.1:$redis_port, PostgreSQL + pgvector on 127.0.0.1:$pg_port"
+
+  echo "export IMAGE_CHAT_TEST_SERVICES_DIR='$dir'"
+  echo "export IMAGE_CHAT_TEST_REDIS_URL='redis://127.0.0.1:$redis_port/0'"
+  echo "export IMAGE_CHAT_TEST_DATABASE_URL='postgres://$PG_USER@127.0.0.1:$pg_port/postgres'"
+}
+
+stop() {
+  local dir="${1:-}"
+  [ -n "$dir" ] && [ -d "$dir" ] || return 0
+  if [ -f "$dir/pg/data/postmaster.pid" ]; then
+    as_pg "$PG_HOME/bin/pg_ctl" -D "$dir/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+  if [ -f "$dir/redis.pid" ]; then kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; fi
+  rm -rf "$dir"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop "${2:-}" ;;
+  *) die "usage: scripts/services.sh start | stop DIR" ;;
+esac

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Installs what image-chat needs to build and run; with --test, what its tests need as well.
+# Idempotent: every step checks first and does nothing when its tool is already in place.
+#
+#   build + run: wasm32 target, cargo-leptos, wasm-bindgen CLI (the version Cargo.lock pins),
+#                wasm-opt 132 (npm's binaryen; Debian's 108 breaks hydration), the model files
+#   --test:      Chromium and Redis (Debian packages), PostgreSQL 16 + pgvector (pgserver wheel),
+#                the end-to-end tests' npm packages
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$IMAGE_CHAT_ROOT"
+
+WITH_TEST=0
+case "${1:-}" in
+  --test) WITH_TEST=1 ;;
+  "") ;;
+  *) die "usage: scripts/setup.sh [--test]" ;;
+esac
+
+have cargo || die "Rust is not installed: install it with rustup (https://rustup.rs), then run this again"
+have npm || die "Node.js and npm are needed (for wasm-opt and the browser tests): install them, then run this again"
+have python3 || die "python3 with pip is needed to fetch the model packages"
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION"; then
+  log "installing cargo-leptos $CARGO_LEPTOS_VERSION (a few minutes, once)"
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+fi
+
+WASM_BINDGEN_VERSION="$(locked_version wasm-bindgen)"
+[ -n "$WASM_BINDGEN_VERSION" ] || die "Cargo.lock names no wasm-bindgen version"
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
+  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (matching Cargo.lock)"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+
+# npm's binaryen goes into our own prefix, ahead of any Debian wasm-opt on PATH (lib.sh).
+if ! wasm-opt --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}"; then
+  log "installing wasm-opt $BINARYEN_VERSION (npm binaryen)"
+  npm install --silent --no-audit --no-fund --prefix "$IMAGE_CHAT_CACHE/binaryen" "binaryen@$BINARYEN_VERSION"
+  wasm-opt --version | grep -q "version ${BINARYEN_VERSION%%.*}" || die "wasm-opt on PATH is not version ${BINARYEN_VERSION%%.*}: $(command -v wasm-opt)"
+fi
+
+bash scripts/fetch-models.sh
+
+[ "$WITH_TEST" -eq 1 ] || exit 0
+
+missing_debs=()
+have chromium || missing_debs+=(chromium)
+have redis-server || missing_debs+=(redis-server)
+if [ "${#missing_debs[@]}" -gt 0 ]; then
+  log "installing Debian packages: ${missing_debs[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing_debs[@]}" >/dev/null
+fi
+
+# PostgreSQL refuses to run as root, so when we are root it runs as a system user, and its files
+# must live where that user can read them.
+if [ "$(id -u)" -eq 0 ]; then PG_HOME="/opt/image-chat/pgserver-$PGSERVER_VERSION"; else PG_HOME="$IMAGE_CHAT_CACHE/pgserver-$PGSERVER_VERSION"; fi
+if [ ! -x "$PG_HOME/bin/pg_ctl" ] || [ ! -f "$PG_HOME/lib/postgresql/vector.so" ]; then
+  log "installing PostgreSQL 16 + pgvector from the pgserver $PGSERVER_VERSION wheel"
+  whl="$(pip_wheel "pgserver==$PGSERVER_VERSION" manylinux2014_x86_64)"
+  tmp="$(mktemp -d)"
+  unzip -q "$whl" 'pgserver/pginstall/*' -d "$tmp"
+  rm -rf "$PG_HOME" && mkdir -p "$(dirname "$PG_HOME")"
+  mv "$tmp/pgserver/pginstall" "$PG_HOME" && rm -rf "$tmp"
+  chmod -R a+rX "$PG_HOME" && chmod a+x "$PG_HOME"/bin/*
+fi
+
+if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+  log "installing the end-to-end test packages (npm ci)"
+  (cd end2end && npm ci --silent --no-audit --no-fund)
+fi
+log "set-up complete"

@@ -1,0 +1,137 @@
+//! The web app over real HTTP: built on port 0 with a temp data dir, as a user's server runs.
+
+use std::net::SocketAddr;
+
+use image_chat::server::startup::Application;
+use image_chat_core::Settings;
+use image_chat_core::config::Secret;
+use leptos::config::LeptosOptions;
+use serde_json::Value;
+
+struct TestApp {
+    addr: SocketAddr,
+    _data: tempfile::TempDir,
+}
+
+impl TestApp {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = Settings { data_dir: data.path().join("data"), ..Settings::default() };
+    settings.server.addr = Some("127.0.0.1:0".parse().unwrap());
+    configure(&mut settings);
+    let options = LeptosOptions::builder().output_name("image-chat").site_root("target/site").build();
+    let app = Application::build(settings, options).await.unwrap();
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until_stopped());
+    TestApp { addr, _data: data }
+}
+
+async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+#[tokio::test]
+async fn health_reports_version_and_every_component() {
+    let app = spawn_app().await;
+    let res = reqwest::get(app.url("/health")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    let state = |name: &str| {
+        body["components"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()["state"].clone()
+    };
+    assert_eq!(state("web"), "ok");
+    assert_eq!(state("data_dir"), "ok");
+    assert_eq!(state("redis"), "not_configured");
+    assert_eq!(state("postgres"), "not_configured");
+}
+
+#[tokio::test]
+async fn a_missing_model_degrades_health_and_says_how_to_fix_it() {
+    let app = spawn_app_with(|s| s.model.dir = "/nonexistent/models".into()).await;
+    let body: Value = reqwest::get(app.url("/health")).await.unwrap().json().await.unwrap();
+    assert_eq!(body["status"], "degraded");
+    let model = body["components"].as_array().unwrap().iter().find(|c| c["name"] == "model").unwrap();
+    assert_eq!(model["state"], "missing");
+    assert!(model["detail"].as_str().unwrap().contains("scripts/setup.sh"));
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_reported_fast_and_without_its_password() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let app = spawn_app_with(|s| {
+        s.cache.redis_url = Some(Secret::new(format!("redis://:sekret@127.0.0.1:{closed}/0")));
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let text = reqwest::get(app.url("/health")).await.unwrap().text().await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert!(!text.contains("sekret"), "{text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["status"], "degraded");
+}
+
+#[tokio::test]
+async fn real_redis_and_postgres_are_ok_in_health_when_configured() {
+    let (Ok(redis), Ok(pg)) = (std::env::var("IMAGE_CHAT_TEST_REDIS_URL"), std::env::var("IMAGE_CHAT_TEST_DATABASE_URL"))
+    else {
+        eprintln!("skipped: IMAGE_CHAT_TEST_REDIS_URL / IMAGE_CHAT_TEST_DATABASE_URL unset (run scripts/test.sh)");
+        return;
+    };
+    let app = spawn_app_with(|s| {
+        s.cache.redis_url = Some(Secret::new(redis));
+        s.store.database_url = Some(Secret::new(pg));
+    })
+    .await;
+    let body: Value = reqwest::get(app.url("/health")).await.unwrap().json().await.unwrap();
+    for name in ["redis", "postgres"] {
+        let c = body["components"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
+        assert_eq!(c["state"], "ok", "{c}");
+    }
+}
+
+#[tokio::test]
+async fn the_home_page_is_rendered_on_the_server_with_the_status_panel() {
+    let app = spawn_app().await;
+    let res = reqwest::get(app.url("/")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Find images by describing them"));
+    assert!(html.contains(&format!("data-testid=\"version\">{}<", env!("CARGO_PKG_VERSION"))), "{html}");
+    assert!(html.contains("/pkg/image-chat.js"), "hydration scripts are linked");
+}
+
+#[tokio::test]
+async fn the_status_server_function_answers_json() {
+    let app = spawn_app().await;
+    let res = reqwest::Client::new()
+        .post(app.url("/api/status"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[tokio::test]
+async fn unknown_pages_are_404_and_oversized_bodies_413() {
+    let app = spawn_app().await;
+    assert_eq!(reqwest::get(app.url("/no/such/page")).await.unwrap().status(), 404);
+    let res = reqwest::Client::new()
+        .post(app.url("/api/status"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![b'a'; 200 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+}
