@@ -29,6 +29,12 @@ locked_version() {
   awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/"/, "", $3); print $3; exit }' "$IMAGE_CHAT_ROOT/Cargo.lock"
 }
 
+# Where PostgreSQL + pgvector (from the pgserver wheel, laid out as in the wheel so the binaries'
+# rpath finds their libraries) lives. PostgreSQL refuses to run as root, so when we are root it
+# runs as a system user and must live where that user can read it.
+if [ "$(id -u)" -eq 0 ]; then PG_ROOT="/opt/image-chat/pgserver-$PGSERVER_VERSION"; else PG_ROOT="$IMAGE_CHAT_CACHE/pgserver-$PGSERVER_VERSION"; fi
+PG_HOME="$PG_ROOT/pgserver/pginstall"
+
 # A free TCP port on the loopback interface.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -7,7 +7,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 PG_USER=imagechat
-if [ "$(id -u)" -eq 0 ]; then PG_HOME="/opt/image-chat/pgserver-$PGSERVER_VERSION"; else PG_HOME="$IMAGE_CHAT_CACHE/pgserver-$PGSERVER_VERSION"; fi
 
 # PostgreSQL refuses to run as root: run it as a system user then.
 as_pg() {
@@ -19,6 +18,8 @@ start() {
   [ -x "$PG_HOME/bin/pg_ctl" ] || die "PostgreSQL is missing: run scripts/setup.sh --test"
   local dir; dir="$(mktemp -d "${TMPDIR:-/tmp}/image-chat-services.XXXXXX")"
   chmod 755 "$dir"
+  # Whatever fails below, nothing started here is left running.
+  trap 'stop "$dir"' EXIT
 
   local redis_port; redis_port="$(free_port)"
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
@@ -41,6 +42,7 @@ start() {
     || die "pgvector does not work in the test PostgreSQL"
   log "test services: Redis on 127.0.0.1:$redis_port, PostgreSQL + pgvector on 127.0.0.1:$pg_port"
 
+  trap - EXIT
   echo "export IMAGE_CHAT_TEST_SERVICES_DIR='$dir'"
   echo "export IMAGE_CHAT_TEST_REDIS_URL='redis://127.0.0.1:$redis_port/0'"
   echo "export IMAGE_CHAT_TEST_DATABASE_URL='postgres://$PG_USER@127.0.0.1:$pg_port/postgres'"

@@ -58,17 +58,15 @@ if [ "${#missing_debs[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing_debs[@]}" >/dev/null
 fi
 
-# PostgreSQL refuses to run as root, so when we are root it runs as a system user, and its files
-# must live where that user can read them.
-if [ "$(id -u)" -eq 0 ]; then PG_HOME="/opt/image-chat/pgserver-$PGSERVER_VERSION"; else PG_HOME="$IMAGE_CHAT_CACHE/pgserver-$PGSERVER_VERSION"; fi
 if [ ! -x "$PG_HOME/bin/pg_ctl" ] || [ ! -f "$PG_HOME/lib/postgresql/vector.so" ]; then
   log "installing PostgreSQL 16 + pgvector from the pgserver $PGSERVER_VERSION wheel"
   whl="$(pip_wheel "pgserver==$PGSERVER_VERSION" manylinux2014_x86_64)"
   tmp="$(mktemp -d)"
-  unzip -q "$whl" 'pgserver/pginstall/*' -d "$tmp"
-  rm -rf "$PG_HOME" && mkdir -p "$(dirname "$PG_HOME")"
-  mv "$tmp/pgserver/pginstall" "$PG_HOME" && rm -rf "$tmp"
-  chmod -R a+rX "$PG_HOME" && chmod a+x "$PG_HOME"/bin/*
+  unzip -q "$whl" 'pgserver/pginstall/*' 'pgserver.libs/*' -d "$tmp"
+  rm -rf "$PG_ROOT" && mkdir -p "$(dirname "$PG_ROOT")"
+  chmod -R a+rX "$tmp" && chmod a+x "$tmp"/pgserver/pginstall/bin/*
+  mv "$tmp" "$PG_ROOT"
+  "$PG_HOME/bin/initdb" --version >/dev/null || die "the PostgreSQL binaries in $PG_HOME do not run"
 fi
 
 if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then

@@ -7,7 +7,10 @@ source "$(dirname "$0")/lib.sh"
 cd "$IMAGE_CHAT_ROOT"
 bash scripts/setup.sh --test
 
-eval "$(bash scripts/services.sh start)"
+services="$(bash scripts/services.sh start)"
+eval "$services"
+# Tests that need the services fail, rather than skip, when they are missing.
+export IMAGE_CHAT_REQUIRE_SERVICES=1
 data_dir="$(mktemp -d "${TMPDIR:-/tmp}/image-chat-e2e-data.XXXXXX")"
 cleanup() { bash scripts/services.sh stop "$IMAGE_CHAT_TEST_SERVICES_DIR"; rm -rf "$data_dir"; }
 trap cleanup EXIT

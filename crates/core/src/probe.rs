@@ -246,6 +246,7 @@ mod tests {
         let (Ok(redis_url), Ok(pg_url)) =
             (std::env::var("IMAGE_CHAT_TEST_REDIS_URL"), std::env::var("IMAGE_CHAT_TEST_DATABASE_URL"))
         else {
+            assert!(std::env::var_os("IMAGE_CHAT_REQUIRE_SERVICES").is_none(), "scripts/test.sh started no services");
             eprintln!("skipped: IMAGE_CHAT_TEST_REDIS_URL / IMAGE_CHAT_TEST_DATABASE_URL unset (run scripts/test.sh)");
             return;
         };
