@@ -1,0 +1,133 @@
+//! Image URLs in CSS: `background(-image)`, `list-style(-image)`, `border-image` and `content`
+//! declarations of `style` attributes and `<style>` blocks. Fonts and other `url()`s are not
+//! images and are skipped.
+
+const IMAGE_PROPERTIES: &[&str] =
+    &["background", "background-image", "list-style", "list-style-image", "border-image", "border-image-source", "content"];
+
+/// Image URLs in a declaration block (`a: b; c: url(x)`), in order.
+pub fn declaration_urls(block: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for decl in strip_comments(block).split(';') {
+        let Some((prop, value)) = decl.split_once(':') else { continue };
+        let prop = prop.trim().to_ascii_lowercase();
+        if IMAGE_PROPERTIES.contains(&prop.as_str()) {
+            out.extend(urls_in(value));
+        }
+    }
+    out
+}
+
+/// A rule of a stylesheet that shows an image: its selector and the image URLs.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ImageRule {
+    pub selector: String,
+    pub urls: Vec<String>,
+}
+
+/// Rules with image URLs in a stylesheet; `@font-face` and `@import` are skipped, `@media`
+/// blocks are entered.
+pub fn stylesheet_rules(sheet: &str) -> Vec<ImageRule> {
+    let text = strip_comments(sheet);
+    let mut rules = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(open) = rest.find('{') {
+        let selector = rest[..open].trim();
+        let selector = selector.rsplit([';', '}']).next().unwrap_or(selector).trim();
+        let body_start = open + 1;
+        let Some(close_rel) = rest[body_start..].find('}') else { break };
+        let body = &rest[body_start..body_start + close_rel];
+        if selector.starts_with("@media") || selector.starts_with("@supports") || selector.starts_with("@layer") {
+            // Enter the block: the next rule starts right after its `{`.
+            rest = &rest[body_start..];
+            continue;
+        }
+        if !selector.starts_with('@') {
+            let urls = declaration_urls(body);
+            if !urls.is_empty() {
+                rules.push(ImageRule { selector: selector.to_string(), urls });
+            }
+        }
+        rest = &rest[body_start + close_rel + 1..];
+    }
+    rules
+}
+
+/// The arguments of every `url(...)` in a CSS value, unquoted.
+pub fn urls_in(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let lower = value.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find("url(") {
+        let start = from + i + 4;
+        let Some(end_rel) = value[start..].find(')') else { break };
+        let arg = value[start..start + end_rel].trim().trim_matches(|c| c == '"' || c == '\'').trim();
+        if !arg.is_empty() {
+            out.push(arg.to_string());
+        }
+        from = start + end_rel + 1;
+    }
+    out
+}
+
+fn strip_comments(css: &str) -> String {
+    let mut out = String::with_capacity(css.len());
+    let mut rest = css;
+    while let Some(i) = rest.find("/*") {
+        out.push_str(&rest[..i]);
+        match rest[i + 2..].find("*/") {
+            Some(j) => rest = &rest[i + 2 + j + 2..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Class names a selector mentions (`.a.b > .c` -> a, b, c).
+pub fn selector_classes(selector: &str) -> Vec<&str> {
+    selector
+        .split('.')
+        .skip(1)
+        .map(|s| s.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_')).next().unwrap_or(""))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_of_image_properties_only() {
+        assert_eq!(
+            declaration_urls("color: red; background-image: url('/a.jpg'); BACKGROUND: #fff URL(\"b.png\") no-repeat; mask: url(m.svg)"),
+            vec!["/a.jpg", "b.png"]
+        );
+        assert_eq!(declaration_urls("background:url(data:image/png;base64,AAA=)"), vec!["data:image/png;base64,AAA="]);
+        assert!(declaration_urls("background: url()").is_empty());
+        assert!(declaration_urls("background: url(unterminated").is_empty());
+    }
+
+    #[test]
+    fn stylesheet_rules_skip_fonts_and_enter_media_blocks() {
+        let sheet = "@font-face { src: url(f.woff2) } /* .x { background: url(c.jpg) } */\n\
+                     .hero.big { background-image: url(\"/h.jpg\") }\n\
+                     @media (max-width: 600px) { .banner-x { background: url(/s.jpg) } }\n\
+                     p { color: red }";
+        let rules = stylesheet_rules(sheet);
+        assert_eq!(rules.len(), 2, "{rules:?}");
+        assert_eq!(rules[0].selector, ".hero.big");
+        assert_eq!(rules[0].urls, vec!["/h.jpg"]);
+        assert_eq!(rules[1].urls, vec!["/s.jpg"]);
+        assert_eq!(selector_classes(".hero.big > p.lead"), vec!["hero", "big", "lead"]);
+    }
+
+    #[test]
+    fn garbage_does_not_panic() {
+        for s in ["{", "}", "{{}}", "a{b", "@media{", "url(", "/*", "ü{background:url(ä)}"] {
+            let _ = stylesheet_rules(s);
+            let _ = declaration_urls(s);
+        }
+    }
+}

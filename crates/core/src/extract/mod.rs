@@ -1,0 +1,182 @@
+//! Image extraction: every image a person can see on a page, with the words around it, from one
+//! parse of the HTML. Synchronous CPU work: call it from `spawn_blocking` in async code.
+
+mod candidates;
+mod context;
+pub mod css;
+mod jsonld;
+pub mod junk;
+pub mod srcset;
+pub mod variants;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+pub use junk::RejectReason;
+
+/// Longest text kept in any one context field, in characters.
+pub const MAX_FIELD_CHARS: usize = 300;
+/// `data:` image URIs longer than this are not kept (counted as rejected).
+pub const MAX_DATA_URI_BYTES: usize = 32 * 1024;
+/// Most images kept from one page; more are counted as rejected (`too_many`).
+pub const MAX_IMAGES_PER_PAGE: usize = 2_000;
+/// Most links kept from one page.
+pub const MAX_LINKS_PER_PAGE: usize = 5_000;
+
+/// Where in the page an image was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageSource {
+    Img,
+    Picture,
+    VideoPoster,
+    InputImage,
+    SvgImage,
+    InlineStyle,
+    StyleSheet,
+    OgImage,
+    TwitterImage,
+    LinkImageSrc,
+    JsonLd,
+}
+
+/// One URL under which an image is available.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageVariant {
+    pub url: Url,
+    /// `w` descriptor, or the width the URL names (`-800x600.jpg`, `?w=800`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// `x` descriptor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub density: Option<f64>,
+    /// `<source media>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<String>,
+    /// `<source type>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mime: Option<String>,
+}
+
+/// The words and facts around an image. Every text field is whitespace-collapsed and capped at
+/// [`MAX_FIELD_CHARS`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageContext {
+    pub alt: String,
+    pub title: String,
+    pub aria_label: String,
+    pub figcaption: String,
+    /// The nearest heading before the image.
+    pub heading: String,
+    /// Text of the image's surrounding block.
+    pub nearby_text: String,
+    pub page_title: String,
+    /// The link the image sits in, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_href: Option<String>,
+    pub css_classes: Vec<String>,
+    /// Words of the file name (`red-kayak_2.jpg` -> `red`, `kayak`).
+    pub filename_tokens: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub declared_width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub declared_height: Option<u32>,
+    pub lazy: bool,
+}
+
+impl ImageContext {
+    /// The words a person reads with the image: alt, else caption, label, title or nearby text.
+    pub fn description(&self) -> &str {
+        [&self.alt, &self.figcaption, &self.aria_label, &self.title, &self.nearby_text]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+}
+
+/// One image of a page: its best (largest) variant and all others.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    pub url: Url,
+    pub page_url: Url,
+    pub source: ImageSource,
+    pub variants: Vec<ImageVariant>,
+    pub context: ImageContext,
+}
+
+impl ImageRecord {
+    /// Pixel size of the best variant when the markup or URL tells it.
+    pub fn dimensions(&self) -> (Option<u32>, Option<u32>) {
+        self.variants
+            .iter()
+            .find(|v| v.url == self.url)
+            .map(|v| (v.width, v.height))
+            .unwrap_or((None, None))
+    }
+}
+
+/// An image-like element that is not a content image, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedImage {
+    /// Absolute when it resolves, else as written.
+    pub url: String,
+    pub reason: RejectReason,
+    pub source: ImageSource,
+}
+
+/// `<meta name="robots">` directives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaRobots {
+    pub noindex: bool,
+    pub nofollow: bool,
+}
+
+/// What one page holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PageImages {
+    pub page_url: Url,
+    /// `<base href>` when present, else the page URL.
+    pub base_url: Url,
+    pub title: String,
+    pub canonical: Option<Url>,
+    pub robots: MetaRobots,
+    pub images: Vec<ImageRecord>,
+    pub rejected: Vec<RejectedImage>,
+    /// http(s) links, resolved, fragments removed, in page order, without duplicates.
+    pub links: Vec<Url>,
+}
+
+/// Extracts the images, links and page facts of one HTML document. Never panics, on any input.
+pub fn extract(html: &str, page_url: &Url) -> PageImages {
+    let doc = scraper::Html::parse_document(html);
+    candidates::Walker::new(&doc, page_url).run()
+}
+
+/// Collapses whitespace and caps the length at [`MAX_FIELD_CHARS`] characters.
+pub(crate) fn clean_text<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    let mut chars = 0;
+    for word in parts.into_iter().flat_map(str::split_whitespace) {
+        if chars >= MAX_FIELD_CHARS {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+            chars += 1;
+        }
+        for c in word.chars() {
+            if chars >= MAX_FIELD_CHARS {
+                break;
+            }
+            out.push(c);
+            chars += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
