@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod probe;
 
 pub use config::Settings;

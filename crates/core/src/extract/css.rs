@@ -8,7 +8,7 @@ const IMAGE_PROPERTIES: &[&str] =
 /// Image URLs in a declaration block (`a: b; c: url(x)`), in order.
 pub fn declaration_urls(block: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for decl in strip_comments(block).split(';') {
+    for decl in split_top_level(&strip_comments(block), ';') {
         let Some((prop, value)) = decl.split_once(':') else { continue };
         let prop = prop.trim().to_ascii_lowercase();
         if IMAGE_PROPERTIES.contains(&prop.as_str()) {
@@ -16,6 +16,28 @@ pub fn declaration_urls(block: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Splits at `sep` outside parentheses and quotes (`url(data:image/png;base64,…)` stays whole).
+fn split_top_level(text: &str, sep: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut quote, mut start) = (0usize, None::<char>, 0);
+    for (i, c) in text.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => depth = depth.saturating_sub(1),
+            (None, c) if c == sep && depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
 }
 
 /// A rule of a stylesheet that shows an image: its selector and the image URLs.

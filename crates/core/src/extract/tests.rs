@@ -1,0 +1,187 @@
+use super::*;
+
+fn page() -> Url {
+    Url::parse("http://site.test/dir/page.html").unwrap()
+}
+
+fn one(html: &str) -> ImageRecord {
+    let p = extract(html, &page());
+    assert_eq!(p.images.len(), 1, "{:#?}", p.images);
+    p.images.into_iter().next().unwrap()
+}
+
+#[test]
+fn img_with_alt_title_and_declared_size() {
+    let r = one(r#"<h2>Boats</h2><p>On the lake <img src="kayak.jpg" alt=" A red  kayak " title="Morning" width="400" height="300"></p>"#);
+    assert_eq!(r.url.as_str(), "http://site.test/dir/kayak.jpg");
+    assert_eq!(r.source, ImageSource::Img);
+    assert_eq!(r.context.alt, "A red kayak");
+    assert_eq!(r.context.title, "Morning");
+    assert_eq!(r.context.heading, "Boats");
+    assert_eq!(r.context.nearby_text, "On the lake");
+    assert_eq!((r.context.declared_width, r.context.declared_height), (Some(400), Some(300)));
+    assert_eq!(r.context.filename_tokens, vec!["kayak"]);
+}
+
+#[test]
+fn srcset_widths_group_into_one_record_naming_the_largest() {
+    let r = one(r#"<img src="a-640x480.jpg" srcset="a-320x240.jpg 320w, a-640x480.jpg 640w, a-1280x960.jpg 1280w" sizes="50vw" alt="x">"#);
+    assert_eq!(r.url.as_str(), "http://site.test/dir/a-1280x960.jpg");
+    assert_eq!(r.variants.len(), 3);
+    assert_eq!(r.dimensions(), (Some(1280), Some(960)));
+}
+
+#[test]
+fn picture_sources_are_variants_with_media_and_type() {
+    let r = one(r#"<picture><source type="image/webp" srcset="p.webp 1x, p@2x.webp 2x"><source media="(max-width: 600px)" srcset="small.jpg"><img src="p.jpg" alt="pic"></picture>"#);
+    assert_eq!(r.source, ImageSource::Picture);
+    assert_eq!(r.url.as_str(), "http://site.test/dir/p@2x.webp");
+    assert_eq!(r.variants.len(), 4);
+    assert!(r.variants.iter().any(|v| v.mime.as_deref() == Some("image/webp")));
+    assert!(r.variants.iter().any(|v| v.media.as_deref() == Some("(max-width: 600px)")));
+}
+
+#[test]
+fn lazy_sources_win_over_placeholders_and_noscript_merges() {
+    let html = r#"<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" data-src="/real.jpg" alt="real" class="lazyload">
+        <noscript><img src="/real.jpg" alt="real"></noscript>
+        <img data-srcset="/s-400x300.jpg 400w, /s-800x600.jpg 800w" data-src="/s-400x300.jpg" alt="set">
+        <img src="/o.jpg" data-original="/o-big.jpg" alt="orig">"#;
+    let p = extract(html, &page());
+    let urls: Vec<&str> = p.images.iter().map(|r| r.url.as_str()).collect();
+    assert_eq!(urls.len(), 3, "{urls:?}");
+    assert!(urls.contains(&"http://site.test/real.jpg"));
+    assert!(urls.contains(&"http://site.test/s-800x600.jpg"));
+    assert!(p.images.iter().all(|r| r.context.lazy));
+    assert!(p.rejected.is_empty(), "{:?}", p.rejected);
+}
+
+#[test]
+fn every_other_source_kind() {
+    let html = r#"<html><head><title>T</title>
+        <meta property="og:image" content="/og.jpg"><meta name="twitter:image" content="/tw.jpg">
+        <link rel="image_src" href="/ls.jpg">
+        <style>.hero { background-image: url('/hero.jpg') } @font-face { src: url(/f.woff) }</style>
+        <script type="application/ld+json">{"@type":"Article","image":{"@type":"ImageObject","url":"/ld.jpg","caption":"LD caption"}}</script>
+        </head><body>
+        <div class="hero"><p>Hero text</p></div>
+        <div style="background: url(/inline.jpg)" aria-label="Inline bg"></div>
+        <div data-bg="/databg.jpg">Data bg</div>
+        <video poster="/poster.jpg" aria-label="A video"></video>
+        <input type="image" src="/button-photo.jpg" alt="Submit photo">
+        <svg><image href="/svg.jpg"></image><image xlink:href="/xlink.jpg"></image></svg>
+        </body></html>"#;
+    let p = extract(html, &page());
+    let got: std::collections::HashMap<&str, ImageSource> = p.images.iter().map(|r| (r.url.path(), r.source)).collect();
+    for (path, source) in [
+        ("/og.jpg", ImageSource::OgImage),
+        ("/tw.jpg", ImageSource::TwitterImage),
+        ("/ls.jpg", ImageSource::LinkImageSrc),
+        ("/hero.jpg", ImageSource::StyleSheet),
+        ("/ld.jpg", ImageSource::JsonLd),
+        ("/inline.jpg", ImageSource::InlineStyle),
+        ("/databg.jpg", ImageSource::InlineStyle),
+        ("/poster.jpg", ImageSource::VideoPoster),
+        ("/button-photo.jpg", ImageSource::InputImage),
+        ("/svg.jpg", ImageSource::SvgImage),
+        ("/xlink.jpg", ImageSource::SvgImage),
+    ] {
+        assert_eq!(got.get(path), Some(&source), "{path}: {got:?}");
+    }
+    assert_eq!(p.images.len(), 11, "fonts are not images");
+    let hero = p.images.iter().find(|r| r.url.path() == "/hero.jpg").unwrap();
+    assert_eq!(hero.context.nearby_text, "Hero text");
+    let ld = p.images.iter().find(|r| r.url.path() == "/ld.jpg").unwrap();
+    assert_eq!(ld.context.title, "LD caption");
+    assert!(p.images.iter().all(|r| r.context.page_title == "T"));
+}
+
+#[test]
+fn figure_caption_link_and_aria_labelledby() {
+    let html = r#"<p id="lbl">Label text</p><figure><a href="/full.jpg"><img src="/thumb.jpg" aria-labelledby="lbl"></a>
+        <figcaption>The caption</figcaption></figure>"#;
+    let r = one(html);
+    assert_eq!(r.context.figcaption, "The caption");
+    assert_eq!(r.context.aria_label, "Label text");
+    assert_eq!(r.context.link_href.as_deref(), Some("/full.jpg"));
+    assert_eq!(r.context.description(), "The caption");
+}
+
+#[test]
+fn base_href_canonical_robots_and_links() {
+    let html = r#"<head><base href="http://cdn.test/base/"><link rel="canonical" href="/canon">
+        <meta name="robots" content="noindex, NOFOLLOW"></head>
+        <body><img src="i.jpg" alt="x"><a href="next.html#frag">n</a><a href="next.html">dup</a>
+        <a href="mailto:x@y">m</a><a href="javascript:void(0)">j</a><a href="https://other.test/">o</a></body>"#;
+    let p = extract(html, &page());
+    assert_eq!(p.images[0].url.as_str(), "http://cdn.test/base/i.jpg");
+    assert_eq!(p.canonical.unwrap().as_str(), "http://cdn.test/canon");
+    assert_eq!(p.robots, MetaRobots { noindex: true, nofollow: true });
+    let links: Vec<&str> = p.links.iter().map(Url::as_str).collect();
+    assert_eq!(links, vec!["http://cdn.test/base/next.html", "https://other.test/"]);
+}
+
+#[test]
+fn junk_is_rejected_with_reasons_and_counted() {
+    let html = r#"<img src="/px/t.gif" width="1" height="1"><img src="[[=imageSrc]]" alt="[[=title]]">
+        <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="><img src="/spacer.gif">
+        <img src="/icons/menu.svg" alt="menu"><img src="/b.png" width="20" height="20" alt="badge">
+        <img src="/loading.gif" alt="Loading Events"><img src="/photo.jpg" alt="a photo">"#;
+    let p = extract(html, &page());
+    assert_eq!(p.images.len(), 1);
+    let reasons: Vec<RejectReason> = p.rejected.iter().map(|r| r.reason).collect();
+    assert_eq!(
+        reasons,
+        vec![
+            RejectReason::TrackingPixel,
+            RejectReason::TemplatePlaceholder,
+            RejectReason::DataUriPlaceholder,
+            RejectReason::Spacer,
+            RejectReason::Icon,
+            RejectReason::Tiny,
+            RejectReason::Spinner
+        ]
+    );
+}
+
+#[test]
+fn context_fields_are_capped() {
+    let long = "word ".repeat(500);
+    let r = one(&format!(r#"<p>{long}<img src="/a.jpg" alt="{long}"></p>"#));
+    assert!(r.context.alt.chars().count() <= MAX_FIELD_CHARS);
+    assert!(r.context.nearby_text.chars().count() <= MAX_FIELD_CHARS);
+}
+
+#[test]
+fn hostile_input_never_panics() {
+    let inputs = [
+        "",
+        "<",
+        "<img",
+        "<img src>",
+        "<img src=\"http://[::1\">",
+        "<img srcset=\", , ,\">",
+        "<picture><source srcset><img></picture>",
+        "<div style=\"background:url(\">",
+        "<style>{{{{</style>",
+        "<script type=\"application/ld+json\">[[[[</script>",
+        "<noscript><img src=x><noscript><img src=y></noscript></noscript>",
+        "<base href=\"javascript:alert(1)\"><img src=a.jpg alt=ok>",
+        "\u{0}\u{feff}<img src=\"\u{0}\">",
+        "<svg><image href=\"\"></image></svg>",
+    ];
+    for html in inputs {
+        let _ = extract(html, &page());
+    }
+    let deep = "<div>".repeat(5_000) + "<img src=a.jpg alt=deep>";
+    let p = extract(&deep, &page());
+    assert_eq!(p.images.len(), 1);
+}
+
+#[test]
+fn per_page_image_limit_counts_the_rest() {
+    let html: String = (0..MAX_IMAGES_PER_PAGE + 5).map(|i| format!("<img src=\"/p{i}.jpg\" alt=\"p\">")).collect();
+    let p = extract(&html, &page());
+    assert_eq!(p.images.len(), MAX_IMAGES_PER_PAGE);
+    assert_eq!(p.rejected.iter().filter(|r| r.reason == RejectReason::TooMany).count(), 5);
+}

@@ -1,0 +1,45 @@
+//! Every real page under `shared/data/html/readability/` extracts without panic, in bounded time,
+//! with sane output.
+
+use std::time::{Duration, Instant};
+
+use image_chat_core::extract;
+use image_chat_fixtures::shared::shared_data_dir;
+use url::Url;
+
+#[test]
+fn every_readability_page_extracts_without_panic() {
+    let Some(dir) = shared_data_dir().map(|d| d.join("html/readability")) else {
+        eprintln!("skipped: ../shared/data/html/readability is absent");
+        return;
+    };
+    let mut pages = 0;
+    let mut images = 0;
+    let mut slowest = (Duration::ZERO, String::new());
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("html") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let html = String::from_utf8_lossy(&bytes);
+        let url = Url::parse(&format!("http://pages.test/{}", path.file_name().unwrap().to_string_lossy())).unwrap();
+        let started = Instant::now();
+        let result = std::panic::catch_unwind(|| extract::extract(&html, &url));
+        let took = started.elapsed();
+        let page = result.unwrap_or_else(|_| panic!("extract panicked on {}", path.display()));
+        if took > slowest.0 {
+            slowest = (took, path.display().to_string());
+        }
+        for r in &page.images {
+            assert!(matches!(r.url.scheme(), "http" | "https" | "data"), "{}: {}", path.display(), r.url);
+            assert!(r.variants.iter().any(|v| v.url == r.url));
+            assert!(r.context.alt.chars().count() <= extract::MAX_FIELD_CHARS);
+        }
+        pages += 1;
+        images += page.images.len();
+    }
+    println!("{pages} pages, {images} images kept; slowest {:?} ({})", slowest.0, slowest.1);
+    assert!(pages >= 130, "expected the 130 readability pages, found {pages}");
+    assert!(images > 1_000, "real pages hold thousands of images, found {images}");
+}
