@@ -3,7 +3,9 @@
 //! Nothing in this crate knows about Leptos, axum or the browser, so the same code serves the
 //! web app, the JSON API, the CLI and the tests.
 
+pub mod cache;
 pub mod config;
+pub mod crawl;
 pub mod error;
 pub mod extract;
 pub mod probe;

@@ -1,0 +1,339 @@
+//! One page fetch, safely: the SSRF guard on every hop, redirects followed by hand (each hop
+//! checked and recorded, loops and long chains stopped), retries with backoff on 429/503
+//! honouring Retry-After, connect/total/idle timeouts, a body size cap, HTML-only parsing and
+//! charset detection. Every failure comes back as a reason, never a panic or a hang.
+
+use std::time::Duration;
+
+use reqwest::header::{self, HeaderMap};
+use reqwest::{Client, StatusCode};
+use url::Url;
+
+use super::guard::Guard;
+
+/// The longest Retry-After we wait for; a server asking for more is recorded as failing.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+const BASE_BACKOFF: Duration = Duration::from_millis(250);
+
+#[derive(Clone, Debug)]
+pub struct FetchConfig {
+    pub user_agent: String,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_body_bytes: u64,
+    pub max_redirects: u32,
+    pub max_retries: u32,
+}
+
+/// What came back.
+#[derive(Debug)]
+pub enum Fetched {
+    /// A decoded text body (HTML, or anything with `Want::Any`).
+    Body(Body),
+    /// The response is not HTML; its body was not read.
+    NotHtml { final_url: Url, content_type: String },
+    /// A redirect the caller's `follow` check refused (off-site, or forbidden by robots.txt).
+    Redirected { to: Url },
+    Failed(String),
+}
+
+#[derive(Debug)]
+pub struct Body {
+    pub final_url: Url,
+    pub status: u16,
+    pub text: String,
+    pub raw: Vec<u8>,
+    pub content_type: String,
+    /// Bytes received (after decompression).
+    pub bytes: u64,
+    pub redirects: Vec<Url>,
+    pub cache_control: Option<String>,
+    pub sets_cookie: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    Html,
+    Any,
+}
+
+#[derive(Clone)]
+pub struct Fetcher {
+    client: Client,
+    guard: Guard,
+    cfg: FetchConfig,
+}
+
+impl Fetcher {
+    pub fn new(cfg: FetchConfig, guard: Guard) -> Result<Self, String> {
+        let client = Client::builder()
+            .user_agent(cfg.user_agent.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.request_timeout)
+            .gzip(true)
+            .brotli(true)
+            .dns_resolver(guard.resolver())
+            .pool_max_idle_per_host(32)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self { client, guard, cfg })
+    }
+
+    pub fn guard(&self) -> &Guard {
+        &self.guard
+    }
+
+    /// Fetches `url`, following redirects while `follow(next)` agrees.
+    pub async fn fetch(&self, url: &Url, want: Want, follow: impl Fn(&Url) -> bool) -> Fetched {
+        let mut current = url.clone();
+        let mut redirects = Vec::new();
+        loop {
+            if let Err(refusal) = self.guard.check_url(&current) {
+                return Fetched::Failed(format!("refused: {refusal}"));
+            }
+            let response = match self.send_with_retries(&current).await {
+                Ok(r) => r,
+                Err(reason) => return Fetched::Failed(reason),
+            };
+            let status = response.status();
+            if status.is_redirection() {
+                let Some(next) = location(&current, response.headers()) else {
+                    return Fetched::Failed(format!("HTTP {} without a usable Location", status.as_u16()));
+                };
+                if next == current || redirects.contains(&next) || next == *url {
+                    return Fetched::Failed(format!("redirect loop at {next}"));
+                }
+                if redirects.len() as u32 >= self.cfg.max_redirects {
+                    return Fetched::Failed(format!("more than {} redirects", self.cfg.max_redirects));
+                }
+                if !follow(&next) {
+                    return Fetched::Redirected { to: next };
+                }
+                redirects.push(next.clone());
+                current = next;
+                continue;
+            }
+            if !status.is_success() {
+                return Fetched::Failed(format!("HTTP {}", status.as_u16()));
+            }
+            return self.read(response, current, redirects, want).await;
+        }
+    }
+
+    async fn send_with_retries(&self, url: &Url) -> Result<reqwest::Response, String> {
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .get(url.clone())
+                .header(header::ACCEPT, "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
+                .send()
+                .await;
+            let wait = match &result {
+                Ok(r) if r.status() == StatusCode::TOO_MANY_REQUESTS || r.status() == StatusCode::SERVICE_UNAVAILABLE => {
+                    match retry_after(r.headers()) {
+                        Some(d) if d > MAX_RETRY_WAIT => {
+                            return Err(format!("HTTP {} with Retry-After {}s (too long)", r.status().as_u16(), d.as_secs()));
+                        }
+                        Some(d) => d,
+                        None => BASE_BACKOFF * 2u32.pow(attempt),
+                    }
+                }
+                Ok(_) => return result.map_err(|e| e.to_string()),
+                Err(e) if e.is_timeout() => return Err(describe(e, "timed out")),
+                Err(e) if e.is_connect() && !is_refusal(e) => BASE_BACKOFF * 2u32.pow(attempt),
+                Err(e) => return Err(describe(e, "request failed")),
+            };
+            if attempt >= self.cfg.max_retries {
+                return match result {
+                    Ok(r) => Err(format!("HTTP {} after {} retries", r.status().as_u16(), attempt)),
+                    Err(e) => Err(describe(&e, &format!("failed after {attempt} retries"))),
+                };
+            }
+            attempt += 1;
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn read(&self, mut response: reqwest::Response, final_url: Url, redirects: Vec<Url>, want: Want) -> Fetched {
+        let headers = response.headers().clone();
+        let content_type =
+            headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase();
+        if want == Want::Html && !content_type.is_empty() && !is_html(&content_type) {
+            return Fetched::NotHtml { final_url, content_type };
+        }
+        if let Some(len) = response.content_length().filter(|&l| l > self.cfg.max_body_bytes) {
+            return Fetched::Failed(format!("body of {len} bytes exceeds the {} byte limit", self.cfg.max_body_bytes));
+        }
+        let mut raw = Vec::new();
+        loop {
+            match tokio::time::timeout(self.cfg.idle_timeout, response.chunk()).await {
+                Err(_) => return Fetched::Failed(format!("no data for {} ms", self.cfg.idle_timeout.as_millis())),
+                Ok(Err(e)) if e.is_timeout() => {
+                    return Fetched::Failed(format!("body not complete within {} ms", self.cfg.request_timeout.as_millis()));
+                }
+                Ok(Err(e)) => return Fetched::Failed(describe(&e, "body read failed")),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => {
+                    if (raw.len() + chunk.len()) as u64 > self.cfg.max_body_bytes {
+                        return Fetched::Failed(format!("body exceeds the {} byte limit", self.cfg.max_body_bytes));
+                    }
+                    raw.extend_from_slice(&chunk);
+                }
+            }
+        }
+        if want == Want::Html && raw.iter().take(1024).any(|&b| b == 0) {
+            return Fetched::NotHtml { final_url, content_type: format!("{content_type} (binary body)") };
+        }
+        if want == Want::Html && content_type.is_empty() && !looks_like_html(&raw) {
+            return Fetched::NotHtml { final_url, content_type: "unknown (not HTML)".into() };
+        }
+        let text = decode(&raw, &content_type);
+        Fetched::Body(Body {
+            final_url,
+            status: 200,
+            bytes: raw.len() as u64,
+            text,
+            raw,
+            content_type,
+            redirects,
+            cache_control: headers.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase),
+            sets_cookie: headers.contains_key(header::SET_COOKIE),
+        })
+    }
+}
+
+fn is_html(content_type: &str) -> bool {
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    mime == "text/html" || mime == "application/xhtml+xml"
+}
+
+fn looks_like_html(raw: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&raw[..raw.len().min(512)]).to_ascii_lowercase();
+    let head = head.trim_start_matches('\u{feff}').trim_start();
+    head.starts_with('<') && (head.contains("<html") || head.contains("<!doctype html") || head.contains("<head") || head.contains("<body"))
+}
+
+fn location(base: &Url, headers: &HeaderMap) -> Option<Url> {
+    let value = headers.get(header::LOCATION)?.to_str().ok()?;
+    base.join(value.trim()).ok()
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate(value)?;
+    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only form servers send now.
+fn httpdate(s: &str) -> Option<std::time::SystemTime> {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else { return None };
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        .iter()
+        .position(|m| m == month)? as i64
+        + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<i64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let [h, m, sec] = hms.as_slice() else { return None };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3_600 + m * 60 + sec;
+    u64::try_from(secs).ok().map(|s| std::time::UNIX_EPOCH + Duration::from_secs(s))
+}
+
+/// Decodes a body: the Content-Type charset, else a BOM, else a `<meta charset>` in the first
+/// 1024 bytes, else UTF-8 (with windows-1252 when the bytes are not UTF-8).
+pub fn decode(raw: &[u8], content_type: &str) -> String {
+    let from_header = content_type
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("charset="))
+        .next()
+        .and_then(|label| encoding_rs::Encoding::for_label(label.trim_matches('"').as_bytes()));
+    let encoding = from_header
+        .or_else(|| encoding_rs::Encoding::for_bom(raw).map(|(e, _)| e))
+        .or_else(|| meta_charset(&raw[..raw.len().min(1024)]));
+    match encoding {
+        Some(e) => e.decode(raw).0.into_owned(),
+        None => match std::str::from_utf8(raw) {
+            Ok(s) => s.to_string(),
+            Err(_) => encoding_rs::WINDOWS_1252.decode(raw).0.into_owned(),
+        },
+    }
+}
+
+fn meta_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let at = text.find("charset=")? + "charset=".len();
+    let label: String = text[at..]
+        .trim_start_matches(['"', '\''])
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+        .collect();
+    encoding_rs::Encoding::for_label(label.as_bytes())
+}
+
+fn is_refusal(e: &reqwest::Error) -> bool {
+    describe(e, "").contains("is not public")
+}
+
+/// An error with its whole source chain, for a page outcome a person can act on.
+fn describe(e: &(dyn std::error::Error + 'static), what: &str) -> String {
+    let mut parts = vec![what.to_string()];
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.retain(|p| !p.is_empty());
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charsets_from_header_bom_meta_and_fallback() {
+        assert_eq!(decode(b"caf\xe9", "text/html; charset=iso-8859-1"), "café");
+        assert_eq!(decode(b"<meta charset=\"windows-1252\">na\xefve", "text/html"), "<meta charset=\"windows-1252\">naïve");
+        assert_eq!(decode("\u{feff}héllo".as_bytes(), "text/html"), "héllo");
+        assert_eq!(decode(b"plain \xe9", "text/html"), "plain é");
+        assert_eq!(decode("ünïcode".as_bytes(), ""), "ünïcode");
+    }
+
+    #[test]
+    fn retry_after_in_seconds_and_dates() {
+        let mut h = HeaderMap::new();
+        h.insert(header::RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(header::RETRY_AFTER, "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::ZERO), "a past date means now");
+        assert_eq!(httpdate("Sun, 06 Nov 1994 08:49:37 GMT").unwrap(), std::time::UNIX_EPOCH + Duration::from_secs(784_111_777));
+        h.insert(header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn html_detection() {
+        assert!(is_html("text/html; charset=utf-8"));
+        assert!(is_html("application/xhtml+xml"));
+        assert!(!is_html("image/png"));
+        assert!(looks_like_html(b"  <!DOCTYPE html><html>"));
+        assert!(!looks_like_html(b"{\"a\": 1}"));
+    }
+}

@@ -1,0 +1,192 @@
+//! The crawler: same-site breadth-first from a start URL, polite and bounded, extracting every
+//! page's images as it goes.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use image_chat_core::crawl::Crawler;
+//! let crawler = Crawler::new("https://example.org/".parse().unwrap()).max_pages(100).max_depth(3);
+//! let mut progress = crawler.subscribe();
+//! let summary = crawler.run(|page| println!("{} -> {} images", page.url, page.images.len())).await;
+//! # }
+//! ```
+
+pub mod fetch;
+pub mod guard;
+pub mod normalize;
+pub mod politeness;
+pub mod robots;
+pub mod sitemap;
+mod outcome;
+mod run;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+use url::Url;
+
+pub use outcome::{Counters, CrawlEvent, CrawlSummary, PageLog, PageOutcome, PageReport, StopReason};
+
+use crate::cache::Cache;
+use crate::config::CrawlerSettings;
+
+/// Longest URL followed; longer ones are recorded as link traps.
+pub const MAX_URL_LEN: usize = 2_048;
+/// Sitemap files read per crawl, indexes included.
+pub const MAX_SITEMAPS: usize = 50;
+
+#[derive(Clone, Debug)]
+pub struct CrawlOptions {
+    pub max_pages: u32,
+    pub max_depth: u32,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub subdomains: bool,
+    pub respect_robots: bool,
+    pub use_sitemaps: bool,
+    pub concurrency: usize,
+    pub per_host_concurrency: usize,
+    pub per_host_delay: Duration,
+    pub allow_hosts: Vec<String>,
+    pub fetch: fetch::FetchConfig,
+}
+
+impl CrawlOptions {
+    pub fn from_settings(s: &CrawlerSettings) -> Self {
+        Self {
+            max_pages: s.max_pages,
+            max_depth: s.max_depth,
+            include: Vec::new(),
+            exclude: Vec::new(),
+            subdomains: false,
+            respect_robots: s.respect_robots_txt,
+            use_sitemaps: true,
+            concurrency: s.concurrency,
+            per_host_concurrency: s.per_host_concurrency,
+            per_host_delay: Duration::from_millis(s.per_host_delay_ms),
+            allow_hosts: s.allow_hosts.clone(),
+            fetch: fetch::FetchConfig {
+                user_agent: s.user_agent.clone(),
+                connect_timeout: Duration::from_millis(s.connect_timeout_ms),
+                request_timeout: Duration::from_millis(s.request_timeout_ms),
+                idle_timeout: Duration::from_millis(s.idle_timeout_ms),
+                max_body_bytes: s.max_body_bytes,
+                max_redirects: s.max_redirects,
+                max_retries: s.max_retries,
+            },
+        }
+    }
+}
+
+/// Stops a running crawl from elsewhere (the web app's cancel button).
+#[derive(Clone)]
+pub struct CancelHandle(Arc<watch::Sender<bool>>);
+
+impl CancelHandle {
+    pub fn cancel(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+pub struct Crawler {
+    start: Url,
+    opts: CrawlOptions,
+    cache: Option<Arc<dyn Cache>>,
+    events: broadcast::Sender<CrawlEvent>,
+    cancel: Arc<watch::Sender<bool>>,
+}
+
+impl Crawler {
+    /// A crawler with the default settings (see `Leptos.toml`).
+    pub fn new(start: Url) -> Self {
+        Self::with_options(start, CrawlOptions::from_settings(&CrawlerSettings::default()))
+    }
+
+    pub fn with_options(start: Url, opts: CrawlOptions) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        let (cancel, _) = watch::channel(false);
+        Self { start, opts, cache: None, events, cancel: Arc::new(cancel) }
+    }
+
+    pub fn max_pages(mut self, n: u32) -> Self {
+        self.opts.max_pages = n.max(1);
+        self
+    }
+
+    pub fn max_depth(mut self, d: u32) -> Self {
+        self.opts.max_depth = d;
+        self
+    }
+
+    pub fn include(mut self, patterns: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.opts.include = patterns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn exclude(mut self, patterns: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.opts.exclude = patterns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn subdomains(mut self, on: bool) -> Self {
+        self.opts.subdomains = on;
+        self
+    }
+
+    pub fn respect_robots(mut self, on: bool) -> Self {
+        self.opts.respect_robots = on;
+        self
+    }
+
+    pub fn use_sitemaps(mut self, on: bool) -> Self {
+        self.opts.use_sitemaps = on;
+        self
+    }
+
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.opts.concurrency = n.max(1);
+        self
+    }
+
+    pub fn per_host(mut self, concurrency: usize, delay: Duration) -> Self {
+        self.opts.per_host_concurrency = concurrency.max(1);
+        self.opts.per_host_delay = delay;
+        self
+    }
+
+    /// Hosts the SSRF guard lets through although they are loopback or private.
+    pub fn allow_hosts(mut self, hosts: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.opts.allow_hosts = hosts.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn fetch_config(mut self, f: impl FnOnce(&mut fetch::FetchConfig)) -> Self {
+        f(&mut self.opts.fetch);
+        self
+    }
+
+    /// Fetched HTML goes through this cache (keyed by normalized URL).
+    pub fn cache(mut self, cache: Arc<dyn Cache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    pub fn options(&self) -> &CrawlOptions {
+        &self.opts
+    }
+
+    /// Progress events of the run; subscribe before [`Crawler::run`].
+    pub fn subscribe(&self) -> broadcast::Receiver<CrawlEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelHandle(self.cancel.clone())
+    }
+
+    /// Crawls until the frontier is empty, the page limit is reached or the crawl is cancelled.
+    /// `on_page` sees every fetched page with the images that are new to this crawl.
+    pub async fn run(self, on_page: impl FnMut(PageReport) + Send) -> CrawlSummary {
+        run::Run::new(self).execute(on_page).await
+    }
+}

@@ -1,0 +1,112 @@
+//! What a crawl reports: page outcomes, counters and progress events.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::extract::{ImageRecord, RejectReason};
+
+/// What became of one URL.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PageOutcome {
+    /// Fetched and parsed.
+    Ok { status: u16, from_cache: bool },
+    /// Its canonical URL was already crawled.
+    Duplicate { canonical: String },
+    /// `<meta name=robots content=noindex>`: its images are not kept.
+    NoIndex,
+    SkippedByRobots,
+    /// An endless pattern (over-long URL, repeating path segments); not fetched.
+    LinkTrap { reason: String },
+    NotHtml { content_type: String },
+    /// Redirected off-site or to a URL robots.txt forbids; not followed.
+    Redirected { to: String },
+    Failed { reason: String },
+}
+
+impl PageOutcome {
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Self::Failed { .. })
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// URLs waiting in the frontier.
+    pub pages_queued: u64,
+    /// Pages requested (network or cache), whatever came of them.
+    pub pages_fetched: u64,
+    pub pages_failed: u64,
+    /// Not fetched: robots.txt, link traps.
+    pub pages_skipped: u64,
+    pub pages_from_cache: u64,
+    /// Image records found on pages (before junk filtering and dedup).
+    pub images_found: u64,
+    /// New images: kept and not seen before in this crawl.
+    pub images_kept: u64,
+    pub images_rejected: u64,
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    /// Images already kept from an earlier page.
+    pub images_deduplicated: u64,
+    /// Response bytes received (after decompression).
+    pub bytes: u64,
+}
+
+impl Counters {
+    pub(super) fn reject(&mut self, reason: RejectReason) {
+        self.images_rejected += 1;
+        *self.rejected_by_reason.entry(reason.as_str().to_string()).or_insert(0) += 1;
+    }
+}
+
+/// One fetched page, as `Crawler::run`'s callback sees it.
+#[derive(Clone, Debug)]
+pub struct PageReport {
+    pub url: Url,
+    pub final_url: Url,
+    pub depth: u32,
+    pub title: String,
+    pub outcome: PageOutcome,
+    /// Images new to this crawl.
+    pub images: Vec<ImageRecord>,
+}
+
+/// One line of the crawl's record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageLog {
+    pub url: String,
+    pub depth: u32,
+    pub outcome: PageOutcome,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Every reachable page in scope was visited.
+    Completed,
+    /// The page limit was reached with pages still queued.
+    PageLimit,
+    Cancelled,
+    /// The start URL was refused (scheme, SSRF guard, robots.txt).
+    StartRefused,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CrawlSummary {
+    pub start_url: String,
+    pub stop: StopReason,
+    pub counters: Counters,
+    /// Every URL that was fetched or deliberately skipped, in the order decided.
+    pub pages: Vec<PageLog>,
+    pub elapsed_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum CrawlEvent {
+    Progress { counters: Counters, current_url: String },
+    Page { url: String, outcome: PageOutcome, images: usize },
+    Finished { stop: StopReason, counters: Counters, elapsed_ms: u64 },
+}

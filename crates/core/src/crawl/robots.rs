@@ -1,0 +1,169 @@
+//! robots.txt: allow/deny through the `robotstxt` crate (a port of Google's parser and matcher),
+//! plus the Crawl-delay and Sitemap lines it leaves to us.
+//!
+//! The crate predates one later change of Google's library: Sitemap and unknown lines no longer
+//! end a user-agent group. We get that behaviour by matching against the directives the crate's
+//! own parser recognised (user-agent, allow, disallow, typos included), re-emitted without the
+//! other lines; with that, every allow/deny case of Google's current test suite passes.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use robotstxt::{DefaultMatcher, RobotsParseHandler};
+
+/// The product token our rules are matched against (`User-agent: image-chat`).
+pub const ROBOTS_AGENT: &str = "image-chat";
+/// Longest Crawl-delay honoured; a site asking for more is crawled this slowly.
+pub const MAX_CRAWL_DELAY: Duration = Duration::from_secs(30);
+/// robots.txt bodies larger than this are cut (Google reads 500 KiB).
+pub const MAX_ROBOTS_BYTES: usize = 500 * 1024;
+
+#[derive(Clone, Debug)]
+pub enum Robots {
+    /// No robots.txt (4xx), or robots.txt not respected: everything allowed.
+    AllowAll,
+    /// The server failed (5xx, network): nothing allowed, as RFC 9309 asks.
+    DisallowAll(String),
+    Rules { body: String, crawl_delay: Option<Duration>, sitemaps: Vec<String> },
+}
+
+impl Robots {
+    pub fn parse(body: &str) -> Self {
+        let mut body = body.to_string();
+        if body.len() > MAX_ROBOTS_BYTES {
+            let mut cut = MAX_ROBOTS_BYTES;
+            while !body.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            body.truncate(cut);
+        }
+        let mut extras = Extras::default();
+        let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| robotstxt::parse_robotstxt(&body, &mut extras)));
+        if parsed.is_err() {
+            return Self::DisallowAll("robots.txt could not be parsed".into());
+        }
+        let crawl_delay = extras.specific_delay.or(extras.star_delay).map(|d| d.min(MAX_CRAWL_DELAY));
+        Self::Rules { body: extras.rules, crawl_delay, sitemaps: extras.sitemaps }
+    }
+
+    /// Whether we (`image-chat`) may fetch `url`.
+    pub fn allowed(&self, url: &str) -> bool {
+        self.allowed_for(ROBOTS_AGENT, url)
+    }
+
+    /// Whether `agent` (a product token such as `FooBot`) may fetch `url`.
+    pub fn allowed_for(&self, agent: &str, url: &str) -> bool {
+        match self {
+            Self::AllowAll => true,
+            Self::DisallowAll(_) => false,
+            Self::Rules { body, .. } => std::panic::catch_unwind(AssertUnwindSafe(|| {
+                DefaultMatcher::default().one_agent_allowed_by_robots(body, agent, url)
+            }))
+            .unwrap_or(false),
+        }
+    }
+
+    pub fn crawl_delay(&self) -> Option<Duration> {
+        match self {
+            Self::Rules { crawl_delay, .. } => *crawl_delay,
+            _ => None,
+        }
+    }
+
+    pub fn sitemaps(&self) -> &[String] {
+        match self {
+            Self::Rules { sitemaps, .. } => sitemaps,
+            _ => &[],
+        }
+    }
+}
+
+/// Collects what the matcher ignores: Sitemap lines, and Crawl-delay of the group that applies
+/// to us (our own group wins over `*`).
+#[derive(Default)]
+struct Extras {
+    /// The group directives alone, one per line, as the matcher reads them.
+    rules: String,
+    sitemaps: Vec<String>,
+    group_is_ours: bool,
+    group_is_star: bool,
+    in_agent_lines: bool,
+    specific_delay: Option<Duration>,
+    star_delay: Option<Duration>,
+}
+
+impl RobotsParseHandler for Extras {
+    fn handle_robots_start(&mut self) {}
+    fn handle_robots_end(&mut self) {}
+
+    fn handle_user_agent(&mut self, _line: u32, agent: &str) {
+        self.rules.push_str(&format!("user-agent: {agent}\n"));
+        if !self.in_agent_lines {
+            self.group_is_ours = false;
+            self.group_is_star = false;
+            self.in_agent_lines = true;
+        }
+        let agent = agent.trim().to_ascii_lowercase();
+        let token: String = agent.chars().take_while(|c| c.is_ascii_alphabetic() || *c == '-' || *c == '_').collect();
+        self.group_is_star |= agent.starts_with('*');
+        self.group_is_ours |= token == ROBOTS_AGENT;
+    }
+
+    fn handle_allow(&mut self, _line: u32, value: &str) {
+        self.rules.push_str(&format!("allow: {value}\n"));
+        self.in_agent_lines = false;
+    }
+
+    fn handle_disallow(&mut self, _line: u32, value: &str) {
+        self.rules.push_str(&format!("disallow: {value}\n"));
+        self.in_agent_lines = false;
+    }
+
+    fn handle_sitemap(&mut self, _line: u32, value: &str) {
+        if self.sitemaps.len() < 100 && !value.trim().is_empty() {
+            self.sitemaps.push(value.trim().to_string());
+        }
+    }
+
+    fn handle_unknown_action(&mut self, _line: u32, action: &str, value: &str) {
+        if !action.eq_ignore_ascii_case("crawl-delay") {
+            return;
+        }
+        let Some(secs) = value.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0) else { return };
+        let delay = Duration::from_secs_f64(secs.min(MAX_CRAWL_DELAY.as_secs_f64()));
+        if self.group_is_ours {
+            self.specific_delay = Some(delay);
+        } else if self.group_is_star {
+            self.star_delay = Some(delay);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_delay_and_sitemaps() {
+        let r = Robots::parse(
+            "User-agent: *\nDisallow: /private/\nCrawl-delay: 2\n\nUser-agent: image-chat\nDisallow: /no-bots/\nCrawl-delay: 0.5\n\nSitemap: http://s.test/sitemap.xml\n",
+        );
+        assert!(!r.allowed("http://s.test/no-bots/x"));
+        assert!(r.allowed("http://s.test/private/x"), "our own group replaces the * group");
+        assert_eq!(r.crawl_delay(), Some(Duration::from_millis(500)));
+        assert_eq!(r.sitemaps(), ["http://s.test/sitemap.xml"]);
+        let star = Robots::parse("User-agent: *\nDisallow: /private/\nCrawl-delay: 99\n");
+        assert!(!star.allowed("http://s.test/private/x"));
+        assert_eq!(star.crawl_delay(), Some(MAX_CRAWL_DELAY));
+        assert!(!Robots::DisallowAll("503".into()).allowed("http://s.test/"));
+        assert!(Robots::AllowAll.allowed("http://s.test/"));
+    }
+
+    #[test]
+    fn garbage_does_not_panic() {
+        for body in ["", "\u{feff}", "User-agent", ":::", "Disallow: \u{0}", &"a".repeat(600_000), "User-agent: *\nDisallow: /é*$"] {
+            let r = Robots::parse(body);
+            let _ = r.allowed("http://s.test/é");
+        }
+    }
+}

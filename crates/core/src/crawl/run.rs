@@ -1,0 +1,483 @@
+//! One crawl run: the frontier, the scheduling loop, and the page tasks it spawns.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinSet;
+use url::Url;
+
+use super::fetch::{Fetched, Fetcher, Want};
+use super::guard::Guard;
+use super::normalize::{Scope, fetch_url, page_key};
+use super::outcome::{Counters, CrawlEvent, CrawlSummary, PageLog, PageOutcome, PageReport, StopReason};
+use super::politeness::Hosts;
+use super::robots::Robots;
+use super::{CrawlOptions, Crawler, MAX_SITEMAPS, MAX_URL_LEN, sitemap};
+use crate::cache::Cache;
+use crate::extract::{self, PageImages, variants};
+
+const HTML_CACHE_PREFIX: &str = "html:v1:";
+const STATIC_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+const DYNAMIC_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Skipped URLs recorded per crawl beyond the fetched ones (a page can link thousands of
+/// forbidden URLs).
+const MAX_SKIP_LOGS: usize = 10_000;
+
+/// A page body as the HTML cache keeps it.
+#[derive(Serialize, Deserialize)]
+struct CachedPage {
+    final_url: String,
+    body: String,
+}
+
+type RobotsMap = Arc<Mutex<HashMap<String, Arc<Robots>>>>;
+
+/// What page tasks share.
+struct Shared {
+    fetcher: Fetcher,
+    hosts: Hosts,
+    cache: Option<Arc<dyn Cache>>,
+    scope: Scope,
+    robots: RobotsMap,
+    respect_robots: bool,
+}
+
+impl Shared {
+    /// May a redirect go to `next`? Same site, and not forbidden by a robots.txt already read.
+    fn may_follow(&self, next: &Url) -> bool {
+        if !self.scope.same_site(next) {
+            return false;
+        }
+        if !self.respect_robots {
+            return true;
+        }
+        let robots = self.robots.lock().unwrap_or_else(|e| e.into_inner());
+        robots.get(&origin(next)).is_none_or(|r| r.allowed(next.as_str()))
+    }
+}
+
+struct Fetchd {
+    final_url: Url,
+    status: u16,
+    from_cache: bool,
+    bytes: u64,
+    page: PageImages,
+}
+
+struct TaskResult {
+    url: Url,
+    depth: u32,
+    result: Result<Fetchd, PageOutcome>,
+}
+
+pub(super) struct Run {
+    start: Url,
+    opts: CrawlOptions,
+    events: broadcast::Sender<CrawlEvent>,
+    cancel: watch::Receiver<bool>,
+    /// Kept so `cancel` stays open (and pending) when no `CancelHandle` exists.
+    _cancel_tx: Arc<watch::Sender<bool>>,
+    shared: Option<Arc<Shared>>,
+    setup_error: Option<String>,
+    seen: HashSet<String>,
+    fetched_keys: HashSet<String>,
+    links: VecDeque<(Url, u32)>,
+    sitemap_urls: VecDeque<Url>,
+    image_keys: HashSet<String>,
+    counters: Counters,
+    pages: Vec<PageLog>,
+    skip_logs: usize,
+    started: Instant,
+}
+
+fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+impl Run {
+    pub(super) fn new(crawler: Crawler) -> Self {
+        let Crawler { start, opts, cache, events, cancel } = crawler;
+        let guard = Guard::new(&opts.allow_hosts);
+        let (shared, setup_error) = match Fetcher::new(opts.fetch.clone(), guard) {
+            Ok(fetcher) => (
+                Some(Arc::new(Shared {
+                    fetcher,
+                    hosts: Hosts::new(opts.per_host_concurrency, opts.per_host_delay),
+                    cache,
+                    scope: Scope::new(&start, opts.subdomains, &opts.include, &opts.exclude),
+                    robots: Arc::new(Mutex::new(HashMap::new())),
+                    respect_robots: opts.respect_robots,
+                })),
+                None,
+            ),
+            Err(e) => (None, Some(e)),
+        };
+        Self {
+            start,
+            opts,
+            events,
+            cancel: cancel.subscribe(),
+            _cancel_tx: cancel,
+            shared,
+            setup_error,
+            seen: HashSet::new(),
+            fetched_keys: HashSet::new(),
+            links: VecDeque::new(),
+            sitemap_urls: VecDeque::new(),
+            image_keys: HashSet::new(),
+            counters: Counters::default(),
+            pages: Vec::new(),
+            skip_logs: 0,
+            started: Instant::now(),
+        }
+    }
+
+    fn finish(self, stop: StopReason) -> CrawlSummary {
+        let elapsed_ms = self.started.elapsed().as_millis() as u64;
+        let _ = self.events.send(CrawlEvent::Finished { stop, counters: self.counters.clone(), elapsed_ms });
+        CrawlSummary { start_url: self.start.to_string(), stop, counters: self.counters, pages: self.pages, elapsed_ms }
+    }
+
+    fn log(&mut self, url: &Url, depth: u32, outcome: PageOutcome) {
+        let skipped = matches!(outcome, PageOutcome::SkippedByRobots | PageOutcome::LinkTrap { .. });
+        if skipped {
+            self.counters.pages_skipped += 1;
+            if self.skip_logs >= MAX_SKIP_LOGS {
+                return;
+            }
+            self.skip_logs += 1;
+        }
+        let _ = self.events.send(CrawlEvent::Page { url: url.to_string(), outcome: outcome.clone(), images: 0 });
+        self.pages.push(PageLog { url: url.to_string(), depth, outcome });
+    }
+
+    pub(super) async fn execute(mut self, mut on_page: impl FnMut(PageReport) + Send) -> CrawlSummary {
+        let Some(shared) = self.shared.clone() else {
+            let reason = self.setup_error.take().unwrap_or_default();
+            let start = self.start.clone();
+            self.log(&start, 0, PageOutcome::Failed { reason });
+            return self.finish(StopReason::StartRefused);
+        };
+        let start = fetch_url(&self.start);
+        if let Err(refusal) = shared.fetcher.guard().check_url(&start) {
+            self.log(&start, 0, PageOutcome::Failed { reason: format!("refused: {refusal}") });
+            self.counters.pages_failed += 1;
+            return self.finish(StopReason::StartRefused);
+        }
+        let robots = self.robots_for(&shared, &start).await;
+        if !robots.allowed(start.as_str()) {
+            self.log(&start, 0, PageOutcome::SkippedByRobots);
+            return self.finish(StopReason::StartRefused);
+        }
+        if let Some(key) = page_key(&start) {
+            self.seen.insert(key);
+        }
+        self.links.push_back((start.clone(), 0));
+
+        let (sitemap_tx, mut sitemap_rx) = mpsc::channel::<Vec<Url>>(16);
+        let mut sitemap_task = None;
+        if self.opts.use_sitemaps && self.opts.max_depth > 0 {
+            let listed: Vec<String> = robots.sitemaps().to_vec();
+            sitemap_task = Some(tokio::spawn(discover_sitemaps(shared.clone(), start.clone(), listed, sitemap_tx)));
+        } else {
+            drop(sitemap_tx);
+        }
+        let mut sitemaps_open = sitemap_task.is_some();
+
+        let mut tasks: JoinSet<TaskResult> = JoinSet::new();
+        let mut scheduled: u32 = 0;
+        let stop = loop {
+            // Schedule while there is room: links first (breadth-first), then sitemap-only URLs.
+            while tasks.len() < self.opts.concurrency && scheduled < self.opts.max_pages {
+                let Some((url, depth)) = self.links.pop_front().or_else(|| self.sitemap_urls.pop_front().map(|u| (u, 1)))
+                else {
+                    break;
+                };
+                if self.opts.respect_robots {
+                    let robots = self.robots_for(&shared, &url).await;
+                    if !robots.allowed(url.as_str()) {
+                        self.log(&url, depth, PageOutcome::SkippedByRobots);
+                        continue;
+                    }
+                }
+                scheduled += 1;
+                self.counters.pages_fetched += 1;
+                tasks.spawn(crawl_page(shared.clone(), url, depth));
+            }
+            self.counters.pages_queued = (self.links.len() + self.sitemap_urls.len()) as u64;
+            let idle = tasks.is_empty();
+            if idle && (!sitemaps_open || scheduled >= self.opts.max_pages) {
+                let more = !self.links.is_empty() || !self.sitemap_urls.is_empty();
+                break if scheduled >= self.opts.max_pages && more { StopReason::PageLimit } else { StopReason::Completed };
+            }
+            tokio::select! {
+                Some(done) = tasks.join_next(), if !idle => match done {
+                    Ok(result) => self.handle(result, &shared, &mut on_page),
+                    Err(e) => tracing::error!("a page task failed: {e}"),
+                },
+                urls = sitemap_rx.recv(), if sitemaps_open => match urls {
+                    Some(urls) => self.add_sitemap_urls(&shared, urls),
+                    None => sitemaps_open = false,
+                },
+                _ = self.cancel.changed() => {
+                    if *self.cancel.borrow() {
+                        tasks.abort_all();
+                        break StopReason::Cancelled;
+                    }
+                }
+            }
+        };
+        if let Some(task) = sitemap_task {
+            task.abort();
+        }
+        self.counters.pages_queued = (self.links.len() + self.sitemap_urls.len()) as u64;
+        self.finish(stop)
+    }
+
+    /// The robots.txt of `url`'s origin, fetched once per origin.
+    async fn robots_for(&mut self, shared: &Shared, url: &Url) -> Arc<Robots> {
+        if !self.opts.respect_robots {
+            return Arc::new(Robots::AllowAll);
+        }
+        let key = origin(url);
+        if let Some(r) = shared.robots.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return r.clone();
+        }
+        let robots_url = url.join("/robots.txt").expect("/robots.txt joins any http(s) URL");
+        let robots = match shared.fetcher.fetch(&robots_url, Want::Any, |n| shared.scope.same_site(n)).await {
+            Fetched::Body(body) => Robots::parse(&body.text),
+            Fetched::Failed(reason) if reason.starts_with("HTTP 4") => Robots::AllowAll,
+            Fetched::Failed(reason) => Robots::DisallowAll(reason),
+            Fetched::Redirected { .. } | Fetched::NotHtml { .. } => Robots::AllowAll,
+        };
+        if let (Some(delay), Some(host)) = (robots.crawl_delay(), url.host_str()) {
+            shared.hosts.set_crawl_delay(host, delay);
+        }
+        if let Robots::DisallowAll(reason) = &robots {
+            tracing::warn!("robots.txt of {key} unavailable ({reason}); not crawling that host");
+        }
+        let robots = Arc::new(robots);
+        shared.robots.lock().unwrap_or_else(|e| e.into_inner()).insert(key, robots.clone());
+        robots
+    }
+
+    fn add_sitemap_urls(&mut self, shared: &Shared, urls: Vec<Url>) {
+        for url in urls {
+            let url = fetch_url(&url);
+            if !shared.scope.same_site(&url) || !shared.scope.wanted(&url) {
+                continue;
+            }
+            if let Some(key) = page_key(&url) {
+                if self.seen.insert(key) {
+                    self.sitemap_urls.push_back(url);
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, done: TaskResult, shared: &Shared, on_page: &mut impl FnMut(PageReport)) {
+        let TaskResult { url, depth, result } = done;
+        let fetched = match result {
+            Err(outcome) => {
+                if outcome.is_failure() {
+                    self.counters.pages_failed += 1;
+                }
+                self.log(&url, depth, outcome);
+                self.progress(&url);
+                return;
+            }
+            Ok(f) => f,
+        };
+        self.counters.bytes += fetched.bytes;
+        if fetched.from_cache {
+            self.counters.pages_from_cache += 1;
+        }
+        let page = fetched.page;
+        let final_key = page_key(&fetched.final_url);
+        if let Some(k) = &final_key {
+            self.seen.insert(k.clone());
+        }
+        let canonical_key = page
+            .canonical
+            .as_ref()
+            .filter(|c| shared.scope.same_site(c))
+            .and_then(page_key)
+            .filter(|c| Some(c) != final_key.as_ref());
+        let mut outcome = PageOutcome::Ok { status: fetched.status, from_cache: fetched.from_cache };
+        if let Some(c) = &canonical_key {
+            if self.fetched_keys.contains(c) {
+                outcome = PageOutcome::Duplicate { canonical: c.clone() };
+            } else {
+                self.fetched_keys.insert(c.clone());
+                self.seen.insert(c.clone());
+            }
+        }
+        if let Some(k) = final_key {
+            self.fetched_keys.insert(k);
+        }
+        if matches!(outcome, PageOutcome::Ok { .. }) && page.robots.noindex {
+            outcome = PageOutcome::NoIndex;
+        }
+
+        let mut new_images = Vec::new();
+        if matches!(outcome, PageOutcome::Ok { .. }) {
+            self.counters.images_found += (page.images.len() + page.rejected.len()) as u64;
+            for r in &page.rejected {
+                self.counters.reject(r.reason);
+            }
+            for image in page.images {
+                if self.image_keys.insert(variants::identity_key(&image.url)) {
+                    self.counters.images_kept += 1;
+                    new_images.push(image);
+                } else {
+                    self.counters.images_deduplicated += 1;
+                }
+            }
+        }
+        if !page.robots.nofollow && !matches!(outcome, PageOutcome::Duplicate { .. }) {
+            self.follow_links(shared, &page.links, depth);
+        }
+        let images = new_images.len();
+        self.pages.push(PageLog { url: url.to_string(), depth, outcome: outcome.clone() });
+        let _ = self.events.send(CrawlEvent::Page { url: url.to_string(), outcome: outcome.clone(), images });
+        on_page(PageReport { url: url.clone(), final_url: fetched.final_url, depth, title: page.title, outcome, images: new_images });
+        self.progress(&url);
+    }
+
+    fn follow_links(&mut self, shared: &Shared, links: &[Url], depth: u32) {
+        if depth >= self.opts.max_depth {
+            return;
+        }
+        for link in links {
+            let link = fetch_url(link);
+            if !shared.scope.same_site(&link) || !shared.scope.wanted(&link) {
+                continue;
+            }
+            let Some(key) = page_key(&link) else { continue };
+            if !self.seen.insert(key) {
+                continue;
+            }
+            if let Some(reason) = link_trap(&link) {
+                self.log(&link, depth + 1, PageOutcome::LinkTrap { reason });
+                continue;
+            }
+            self.links.push_back((link, depth + 1));
+        }
+    }
+
+    fn progress(&mut self, current: &Url) {
+        self.counters.pages_queued = (self.links.len() + self.sitemap_urls.len()) as u64;
+        let _ = self.events.send(CrawlEvent::Progress { counters: self.counters.clone(), current_url: current.to_string() });
+    }
+}
+
+/// Why a URL looks like an endless generator of pages, if it does.
+fn link_trap(url: &Url) -> Option<String> {
+    if url.as_str().len() > MAX_URL_LEN {
+        return Some(format!("URL longer than {MAX_URL_LEN} characters"));
+    }
+    let segments: Vec<&str> = url.path().split('/').filter(|s| !s.is_empty()).collect();
+    if segments.len() > 30 {
+        return Some("path deeper than 30 segments".into());
+    }
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for s in &segments {
+        let n = counts.entry(s).or_insert(0);
+        *n += 1;
+        if *n >= 4 {
+            return Some(format!("path segment `{s}` repeats"));
+        }
+    }
+    None
+}
+
+async fn crawl_page(shared: Arc<Shared>, url: Url, depth: u32) -> TaskResult {
+    let result = fetch_and_extract(&shared, &url).await;
+    TaskResult { url, depth, result }
+}
+
+async fn fetch_and_extract(shared: &Shared, url: &Url) -> Result<Fetchd, PageOutcome> {
+    let cache_key = page_key(url).map(|k| format!("{HTML_CACHE_PREFIX}{k}"));
+    if let (Some(cache), Some(key)) = (&shared.cache, &cache_key) {
+        if let Some(hit) = cache.get(key).await.and_then(|b| serde_json::from_slice::<CachedPage>(&b).ok()) {
+            if let Ok(final_url) = Url::parse(&hit.final_url) {
+                let bytes = hit.body.len() as u64;
+                let page = extract_blocking(hit.body, final_url.clone()).await?;
+                return Ok(Fetchd { final_url, status: 200, from_cache: true, bytes, page });
+            }
+        }
+    }
+    let host = url.host_str().unwrap_or("").to_string();
+    let permit = shared.hosts.acquire(&host).await;
+    let fetched = shared.fetcher.fetch(url, Want::Html, |next| shared.may_follow(next)).await;
+    drop(permit);
+    let body = match fetched {
+        Fetched::Body(body) => body,
+        Fetched::NotHtml { content_type, .. } => return Err(PageOutcome::NotHtml { content_type }),
+        Fetched::Redirected { to } => return Err(PageOutcome::Redirected { to: to.to_string() }),
+        Fetched::Failed(reason) => return Err(PageOutcome::Failed { reason }),
+    };
+    if let (Some(cache), Some(key)) = (&shared.cache, &cache_key) {
+        let cc = body.cache_control.as_deref().unwrap_or("");
+        if !cc.contains("no-store") {
+            let dynamic = url.query().is_some() || body.sets_cookie || cc.contains("no-cache") || cc.contains("private") || cc.contains("max-age=0");
+            let entry = CachedPage { final_url: body.final_url.to_string(), body: body.text.clone() };
+            if let Ok(bytes) = serde_json::to_vec(&entry) {
+                cache.set(key, bytes, if dynamic { DYNAMIC_TTL } else { STATIC_TTL }).await;
+            }
+        }
+    }
+    let page = extract_blocking(body.text, body.final_url.clone()).await?;
+    Ok(Fetchd { final_url: body.final_url, status: body.status, from_cache: false, bytes: body.bytes, page })
+}
+
+async fn extract_blocking(html: String, url: Url) -> Result<PageImages, PageOutcome> {
+    tokio::task::spawn_blocking(move || extract::extract(&html, &url))
+        .await
+        .map_err(|e| PageOutcome::Failed { reason: format!("extraction failed: {e}") })
+}
+
+/// Reads the sitemaps robots.txt names (or `/sitemap.xml`), following indexes, and sends the
+/// page URLs to the crawl as they arrive.
+async fn discover_sitemaps(shared: Arc<Shared>, start: Url, listed: Vec<String>, tx: mpsc::Sender<Vec<Url>>) {
+    let mut queue: VecDeque<Url> = listed.iter().filter_map(|s| start.join(s).ok()).filter(|u| shared.scope.same_site(u)).collect();
+    if queue.is_empty() {
+        queue.push_back(start.join("/sitemap.xml").expect("joins any http(s) URL"));
+    }
+    let mut read = 0;
+    let mut visited = HashSet::new();
+    while let Some(url) = queue.pop_front() {
+        if read >= MAX_SITEMAPS || !visited.insert(url.to_string()) {
+            continue;
+        }
+        read += 1;
+        let host = url.host_str().unwrap_or("").to_string();
+        let permit = shared.hosts.acquire(&host).await;
+        let fetched = shared.fetcher.fetch(&url, Want::Any, |n| shared.scope.same_site(n)).await;
+        drop(permit);
+        let Fetched::Body(body) = fetched else { continue };
+        let parsed = sitemap::parse(&body.raw);
+        queue.extend(parsed.children.iter().filter_map(|c| url.join(c).ok()).filter(|u| shared.scope.same_site(u)));
+        let pages: Vec<Url> = parsed.pages.iter().filter_map(|p| url.join(p).ok()).collect();
+        if !pages.is_empty() && tx.send(pages).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_traps_are_recognised() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(link_trap(&u("http://s.test/a/b/c")).is_none());
+        assert!(link_trap(&u("http://s.test/x/a/x/a/x/a/x/a")).is_some());
+        assert!(link_trap(&u(&format!("http://s.test/{}", "a/".repeat(40)))).is_some());
+        assert!(link_trap(&u(&format!("http://s.test/?q={}", "a".repeat(3000)))).is_some());
+    }
+}
