@@ -90,6 +90,11 @@ impl GeneratedSite {
         self.spec.pages - orphans
     }
 
+    /// Every 37th page (from page 5) asks not to be indexed.
+    pub fn is_noindex(index: u32) -> bool {
+        index % 37 == 5
+    }
+
     pub fn page_path(index: u32) -> String {
         if index == 0 { "/".to_string() } else { format!("/page/{index}") }
     }
@@ -255,6 +260,9 @@ impl GeneratedSite {
             t = esc(&title),
             og = og.url,
         );
+        if Self::is_noindex(index) {
+            html.push_str("<meta name=\"robots\" content=\"noindex, follow\">\n");
+        }
         let css: Vec<&str> = placed.iter().filter_map(|p| p.css.as_deref()).collect();
         if !css.is_empty() {
             let _ = writeln!(html, "<style>\n{}\n</style>", css.join("\n"));
@@ -308,6 +316,7 @@ impl GeneratedSite {
             rejected,
             links_to: self.links(index),
             orphan: index >= self.linked_pages(),
+            noindex: Self::is_noindex(index),
         };
         (html, truth)
     }

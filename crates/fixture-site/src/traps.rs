@@ -20,6 +20,7 @@ pub const TRAPS: &[(&str, &str)] = &[
     ("/trap/slow-body?chunks=60&ms=1000", "sends its body a little at a time"),
     ("/trap/redirect-loop/0", "redirects to a new URL forever"),
     ("/trap/redirect-cycle/a", "redirects a -> b -> a"),
+    ("/trap/redirect-to-private", "redirects to the cloud metadata address 169.254.169.254"),
     ("/trap/huge?mb=64", "a 64 MB page with Content-Length"),
     ("/trap/huge-chunked?mb=64", "a 64 MB page without Content-Length"),
     ("/trap/wrong-type/image", "HTML labelled image/png"),
@@ -107,6 +108,7 @@ pub async fn handle(state: &TrapState, path: &str, query: Option<&str>) -> Respo
             let n: u64 = arg.parse().unwrap_or(0);
             redirect(StatusCode::FOUND, &format!("/trap/redirect-loop/{}", n.saturating_add(1)))
         }
+        "redirect-to-private" => redirect(StatusCode::FOUND, "http://169.254.169.254/latest/meta-data/"),
         "redirect-cycle" => redirect(StatusCode::MOVED_PERMANENTLY, if arg == "a" { "/trap/redirect-cycle/b" } else { "/trap/redirect-cycle/a" }),
         "huge" | "huge-chunked" => {
             let mb = param(query, "mb", 64u64).clamp(1, 1024);

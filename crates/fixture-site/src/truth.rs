@@ -94,4 +94,7 @@ pub struct PageTruth {
     pub links_to: Vec<u32>,
     /// Reachable only through the sitemap.
     pub orphan: bool,
+    /// Carries `<meta name="robots" content="noindex, follow">`: a crawler keeps none of its
+    /// images but follows its links.
+    pub noindex: bool,
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::extract::{ImageRecord, RejectReason};
+use crate::extract::ImageRecord;
 
 /// What became of one URL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +46,7 @@ pub struct Counters {
     pub images_found: u64,
     /// New images: kept and not seen before in this crawl.
     pub images_kept: u64,
+    /// Junk (by the extractor's reasons) and the images of `noindex` pages (`page_noindex`).
     pub images_rejected: u64,
     pub rejected_by_reason: BTreeMap<String, u64>,
     /// Images already kept from an earlier page.
@@ -55,9 +56,9 @@ pub struct Counters {
 }
 
 impl Counters {
-    pub(super) fn reject(&mut self, reason: RejectReason) {
+    pub(super) fn reject(&mut self, reason: &str) {
         self.images_rejected += 1;
-        *self.rejected_by_reason.entry(reason.as_str().to_string()).or_insert(0) += 1;
+        *self.rejected_by_reason.entry(reason.to_string()).or_insert(0) += 1;
     }
 }
 

@@ -20,17 +20,19 @@ use crate::cache::Cache;
 use crate::extract::{self, PageImages, variants};
 
 const HTML_CACHE_PREFIX: &str = "html:v1:";
+/// Reject reason of the content images of a page that asks not to be indexed.
+pub const PAGE_NOINDEX: &str = "page_noindex";
 const STATIC_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 const DYNAMIC_TTL: Duration = Duration::from_secs(24 * 3600);
 /// Skipped URLs recorded per crawl beyond the fetched ones (a page can link thousands of
 /// forbidden URLs).
 const MAX_SKIP_LOGS: usize = 10_000;
 
-/// A page body as the HTML cache keeps it.
+/// A page as the HTML cache keeps it; without a body it records a redirect to `final_url`.
 #[derive(Serialize, Deserialize)]
 struct CachedPage {
     final_url: String,
-    body: String,
+    body: Option<String>,
 }
 
 type RobotsMap = Arc<Mutex<HashMap<String, Arc<Robots>>>>;
@@ -43,12 +45,20 @@ struct Shared {
     scope: Scope,
     robots: RobotsMap,
     respect_robots: bool,
+    /// Keys of every page queued or fetched: shared so a redirect never fetches a page twice.
+    seen: Mutex<HashSet<String>>,
 }
 
 impl Shared {
-    /// May a redirect go to `next`? Same site, and not forbidden by a robots.txt already read.
+    /// Marks a page key seen; true when it was new.
+    fn mark_seen(&self, key: String) -> bool {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).insert(key)
+    }
+
+    /// May a redirect go to `next`? Same site, not yet seen, and not forbidden by a robots.txt
+    /// already read.
     fn may_follow(&self, next: &Url) -> bool {
-        if !self.scope.same_site(next) {
+        if !self.scope.same_site(next) || !self.scope.wanted(next) || !page_key(next).is_some_and(|k| self.mark_seen(k)) {
             return false;
         }
         if !self.respect_robots {
@@ -82,7 +92,6 @@ pub(super) struct Run {
     _cancel_tx: Arc<watch::Sender<bool>>,
     shared: Option<Arc<Shared>>,
     setup_error: Option<String>,
-    seen: HashSet<String>,
     fetched_keys: HashSet<String>,
     links: VecDeque<(Url, u32)>,
     sitemap_urls: VecDeque<Url>,
@@ -110,6 +119,7 @@ impl Run {
                     scope: Scope::new(&start, opts.subdomains, &opts.include, &opts.exclude),
                     robots: Arc::new(Mutex::new(HashMap::new())),
                     respect_robots: opts.respect_robots,
+                    seen: Mutex::new(HashSet::new()),
                 })),
                 None,
             ),
@@ -123,7 +133,6 @@ impl Run {
             _cancel_tx: cancel,
             shared,
             setup_error,
-            seen: HashSet::new(),
             fetched_keys: HashSet::new(),
             links: VecDeque::new(),
             sitemap_urls: VecDeque::new(),
@@ -141,15 +150,16 @@ impl Run {
         CrawlSummary { start_url: self.start.to_string(), stop, counters: self.counters, pages: self.pages, elapsed_ms }
     }
 
-    fn log(&mut self, url: &Url, depth: u32, outcome: PageOutcome) {
-        let skipped = matches!(outcome, PageOutcome::SkippedByRobots | PageOutcome::LinkTrap { .. });
-        if skipped {
-            self.counters.pages_skipped += 1;
-            if self.skip_logs >= MAX_SKIP_LOGS {
-                return;
-            }
+    /// Records a URL that is not fetched (robots.txt, link trap); the log of these is capped.
+    fn skip(&mut self, url: &Url, depth: u32, outcome: PageOutcome) {
+        self.counters.pages_skipped += 1;
+        if self.skip_logs < MAX_SKIP_LOGS {
             self.skip_logs += 1;
+            self.log(url, depth, outcome);
         }
+    }
+
+    fn log(&mut self, url: &Url, depth: u32, outcome: PageOutcome) {
         let _ = self.events.send(CrawlEvent::Page { url: url.to_string(), outcome: outcome.clone(), images: 0 });
         self.pages.push(PageLog { url: url.to_string(), depth, outcome });
     }
@@ -169,11 +179,11 @@ impl Run {
         }
         let robots = self.robots_for(&shared, &start).await;
         if !robots.allowed(start.as_str()) {
-            self.log(&start, 0, PageOutcome::SkippedByRobots);
+            self.log(&start, 0, robots_refusal(&robots));
             return self.finish(StopReason::StartRefused);
         }
         if let Some(key) = page_key(&start) {
-            self.seen.insert(key);
+            shared.mark_seen(key);
         }
         self.links.push_back((start.clone(), 0));
 
@@ -199,7 +209,7 @@ impl Run {
                 if self.opts.respect_robots {
                     let robots = self.robots_for(&shared, &url).await;
                     if !robots.allowed(url.as_str()) {
-                        self.log(&url, depth, PageOutcome::SkippedByRobots);
+                        self.skip(&url, depth, robots_refusal(&robots));
                         continue;
                     }
                 }
@@ -270,10 +280,8 @@ impl Run {
             if !shared.scope.same_site(&url) || !shared.scope.wanted(&url) {
                 continue;
             }
-            if let Some(key) = page_key(&url) {
-                if self.seen.insert(key) {
-                    self.sitemap_urls.push_back(url);
-                }
+            if page_key(&url).is_some_and(|key| shared.mark_seen(key)) {
+                self.sitemap_urls.push_back(url);
             }
         }
     }
@@ -298,7 +306,7 @@ impl Run {
         let page = fetched.page;
         let final_key = page_key(&fetched.final_url);
         if let Some(k) = &final_key {
-            self.seen.insert(k.clone());
+            shared.mark_seen(k.clone());
         }
         let canonical_key = page
             .canonical
@@ -312,7 +320,7 @@ impl Run {
                 outcome = PageOutcome::Duplicate { canonical: c.clone() };
             } else {
                 self.fetched_keys.insert(c.clone());
-                self.seen.insert(c.clone());
+                shared.mark_seen(c.clone());
             }
         }
         if let Some(k) = final_key {
@@ -323,11 +331,17 @@ impl Run {
         }
 
         let mut new_images = Vec::new();
-        if matches!(outcome, PageOutcome::Ok { .. }) {
+        if matches!(outcome, PageOutcome::Ok { .. } | PageOutcome::NoIndex) {
             self.counters.images_found += (page.images.len() + page.rejected.len()) as u64;
             for r in &page.rejected {
-                self.counters.reject(r.reason);
+                self.counters.reject(r.reason.as_str());
             }
+        }
+        if matches!(outcome, PageOutcome::NoIndex) {
+            for _ in &page.images {
+                self.counters.reject(PAGE_NOINDEX);
+            }
+        } else if matches!(outcome, PageOutcome::Ok { .. }) {
             for image in page.images {
                 if self.image_keys.insert(variants::identity_key(&image.url)) {
                     self.counters.images_kept += 1;
@@ -357,11 +371,11 @@ impl Run {
                 continue;
             }
             let Some(key) = page_key(&link) else { continue };
-            if !self.seen.insert(key) {
+            if !shared.mark_seen(key) {
                 continue;
             }
             if let Some(reason) = link_trap(&link) {
-                self.log(&link, depth + 1, PageOutcome::LinkTrap { reason });
+                self.skip(&link, depth + 1, PageOutcome::LinkTrap { reason });
                 continue;
             }
             self.links.push_back((link, depth + 1));
@@ -371,6 +385,15 @@ impl Run {
     fn progress(&mut self, current: &Url) {
         self.counters.pages_queued = (self.links.len() + self.sitemap_urls.len()) as u64;
         let _ = self.events.send(CrawlEvent::Progress { counters: self.counters.clone(), current_url: current.to_string() });
+    }
+}
+
+/// The outcome of a URL robots.txt keeps us from: skipped when the rules say so, failed (with the
+/// reason) when robots.txt itself could not be had, as the host is then not crawled at all.
+fn robots_refusal(robots: &Robots) -> PageOutcome {
+    match robots {
+        Robots::DisallowAll(reason) => PageOutcome::Failed { reason: format!("robots.txt unavailable ({reason}); host not crawled") },
+        _ => PageOutcome::SkippedByRobots,
     }
 }
 
@@ -399,17 +422,51 @@ async fn crawl_page(shared: Arc<Shared>, url: Url, depth: u32) -> TaskResult {
     TaskResult { url, depth, result }
 }
 
+fn cache_key(url: &Url) -> Option<String> {
+    page_key(url).map(|k| format!("{HTML_CACHE_PREFIX}{k}"))
+}
+
+async fn cache_get(shared: &Shared, url: &Url) -> Option<CachedPage> {
+    let cache = shared.cache.as_ref()?;
+    let bytes = cache.get(&cache_key(url)?).await?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+async fn cache_put(shared: &Shared, urls: &[&Url], page: &CachedPage, ttl: Duration) {
+    let (Some(cache), Ok(bytes)) = (&shared.cache, serde_json::to_vec(page)) else { return };
+    let mut keys: Vec<String> = urls.iter().filter_map(|u| cache_key(u)).collect();
+    keys.dedup();
+    for key in keys {
+        cache.set(&key, bytes.clone(), ttl).await;
+    }
+}
+
 async fn fetch_and_extract(shared: &Shared, url: &Url) -> Result<Fetchd, PageOutcome> {
-    let cache_key = page_key(url).map(|k| format!("{HTML_CACHE_PREFIX}{k}"));
-    if let (Some(cache), Some(key)) = (&shared.cache, &cache_key) {
-        if let Some(hit) = cache.get(key).await.and_then(|b| serde_json::from_slice::<CachedPage>(&b).ok()) {
-            if let Ok(final_url) = Url::parse(&hit.final_url) {
-                let bytes = hit.body.len() as u64;
-                let page = extract_blocking(hit.body, final_url.clone()).await?;
-                return Ok(Fetchd { final_url, status: 200, from_cache: true, bytes, page });
+    if let Some(hit) = cache_get(shared, url).await {
+        if let Ok(final_url) = Url::parse(&hit.final_url) {
+            match hit.body {
+                Some(body) => return from_cache(body, final_url).await,
+                // A cached redirect: follow it as the network would, through the cache if it can.
+                None if !shared.may_follow(&final_url) => return Err(PageOutcome::Redirected { to: final_url.to_string() }),
+                None => {
+                    if let Some(CachedPage { body: Some(body), .. }) = cache_get(shared, &final_url).await {
+                        return from_cache(body, final_url).await;
+                    }
+                    return fetch_network(shared, &final_url).await;
+                }
             }
         }
     }
+    fetch_network(shared, url).await
+}
+
+async fn from_cache(body: String, final_url: Url) -> Result<Fetchd, PageOutcome> {
+    let bytes = body.len() as u64;
+    let page = extract_blocking(body, final_url.clone()).await?;
+    Ok(Fetchd { final_url, status: 200, from_cache: true, bytes, page })
+}
+
+async fn fetch_network(shared: &Shared, url: &Url) -> Result<Fetchd, PageOutcome> {
     let host = url.host_str().unwrap_or("").to_string();
     let permit = shared.hosts.acquire(&host).await;
     let fetched = shared.fetcher.fetch(url, Want::Html, |next| shared.may_follow(next)).await;
@@ -417,18 +474,22 @@ async fn fetch_and_extract(shared: &Shared, url: &Url) -> Result<Fetchd, PageOut
     let body = match fetched {
         Fetched::Body(body) => body,
         Fetched::NotHtml { content_type, .. } => return Err(PageOutcome::NotHtml { content_type }),
-        Fetched::Redirected { to } => return Err(PageOutcome::Redirected { to: to.to_string() }),
+        Fetched::Redirected { to } => {
+            cache_put(shared, &[url], &CachedPage { final_url: to.to_string(), body: None }, DYNAMIC_TTL).await;
+            return Err(PageOutcome::Redirected { to: to.to_string() });
+        }
         Fetched::Failed(reason) => return Err(PageOutcome::Failed { reason }),
     };
-    if let (Some(cache), Some(key)) = (&shared.cache, &cache_key) {
-        let cc = body.cache_control.as_deref().unwrap_or("");
-        if !cc.contains("no-store") {
-            let dynamic = url.query().is_some() || body.sets_cookie || cc.contains("no-cache") || cc.contains("private") || cc.contains("max-age=0");
-            let entry = CachedPage { final_url: body.final_url.to_string(), body: body.text.clone() };
-            if let Ok(bytes) = serde_json::to_vec(&entry) {
-                cache.set(key, bytes, if dynamic { DYNAMIC_TTL } else { STATIC_TTL }).await;
-            }
-        }
+    let cc = body.cache_control.as_deref().unwrap_or("");
+    if !cc.contains("no-store") {
+        let dynamic =
+            url.query().is_some() || body.sets_cookie || cc.contains("no-cache") || cc.contains("private") || cc.contains("max-age=0");
+        let entry = CachedPage { final_url: body.final_url.to_string(), body: Some(body.text.clone()) };
+        // Under every URL of the redirect chain, so a later crawl finds the page however it
+        // reaches it.
+        let mut urls: Vec<&Url> = vec![url, &body.final_url];
+        urls.extend(body.redirects.iter());
+        cache_put(shared, &urls, &entry, if dynamic { DYNAMIC_TTL } else { STATIC_TTL }).await;
     }
     let page = extract_blocking(body.text, body.final_url.clone()).await?;
     Ok(Fetchd { final_url: body.final_url, status: body.status, from_cache: false, bytes: body.bytes, page })

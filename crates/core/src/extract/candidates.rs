@@ -151,7 +151,10 @@ impl<'a> Walker<'a> {
             }
             "meta" => self.meta(el),
             "link" => self.link_element(el),
-            "noscript" => self.noscript(el),
+            "noscript" => self.embedded_html(el),
+            // Client-side templates (`<script type="text/html">`): their images show up once
+            // rendered; unrendered placeholders among them are rejected, and counted.
+            "script" if v.attr("type").is_some_and(is_template_type) => self.embedded_html(el),
             "style" => self.stylesheet(el),
             "script" if v.attr("type").is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json")) => {
                 let text: String = el.text().collect();
@@ -161,6 +164,10 @@ impl<'a> Walker<'a> {
                 }
             }
             _ => {}
+        }
+        // `onclick="window.location='…'"`: a place a person can click to, as good as a link.
+        if let Some(target) = v.attr("onclick").and_then(onclick_target) {
+            self.link(&target);
         }
         if let Some(style) = v.attr("style").filter(|s| s.contains("url(") || s.contains("URL(")) {
             let cands: Vec<Cand> = css::declaration_urls(style).iter().map(|u| Cand::plain(u)).collect();
@@ -256,9 +263,9 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// `<noscript>` content is raw text to a parser with scripting on: parse it on its own and
-    /// take its images, placed where the noscript is.
-    fn noscript(&mut self, el: ElementRef<'_>) {
+    /// `<noscript>` and template content is raw text to a parser with scripting on: parse it on
+    /// its own and take its images, placed where the element is.
+    fn embedded_html(&mut self, el: ElementRef<'_>) {
         let text: String = el.text().collect();
         if !text.contains("<img") && !text.contains("<IMG") {
             return;
@@ -376,6 +383,25 @@ impl<'a> Walker<'a> {
             links: self.links,
         }
     }
+}
+
+fn is_template_type(t: &str) -> bool {
+    matches!(
+        t.trim().to_ascii_lowercase().as_str(),
+        "text/html" | "text/template" | "text/x-template" | "text/x-handlebars-template" | "text/x-jquery-tmpl" | "text/ng-template" | "text/x-underscore-template"
+    )
+}
+
+/// The URL of `location = '…'`, `location.href = "…"` or `window.open('…')` in an onclick handler.
+fn onclick_target(js: &str) -> Option<String> {
+    let at = ["location.href", "location", "window.open("]
+        .iter()
+        .find_map(|k| js.find(k).map(|i| i + k.len()))?;
+    let rest = js[at..].trim_start().trim_start_matches('=').trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let inner = &rest[1..];
+    let end = inner.find(quote)?;
+    Some(inner[..end].to_string()).filter(|u| !u.trim().is_empty())
 }
 
 fn srcset_cands(set: &str, media: Option<String>, mime: Option<String>) -> Vec<Cand> {

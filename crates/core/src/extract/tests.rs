@@ -185,3 +185,22 @@ fn per_page_image_limit_counts_the_rest() {
     assert_eq!(p.images.len(), MAX_IMAGES_PER_PAGE);
     assert_eq!(p.rejected.iter().filter(|r| r.reason == RejectReason::TooMany).count(), 5);
 }
+
+#[test]
+fn onclick_navigation_counts_as_a_link() {
+    let html = r#"<h3 onclick="window.location='/news/a/';">A</h3><div onclick="location.href = &quot;/news/b/&quot;">B</div>
+        <span onclick="window.open('/news/c/')">C</span><button onclick="doThing()">D</button>"#;
+    let p = extract(html, &page());
+    let links: Vec<&str> = p.links.iter().map(Url::as_str).collect();
+    assert_eq!(links, vec!["http://site.test/news/a/", "http://site.test/news/b/", "http://site.test/news/c/"]);
+}
+
+#[test]
+fn images_in_client_side_templates_are_seen() {
+    let html = r#"<script type="text/html" id="tmpl"><div><img src="[[=imageSrc]]" alt="[[=title]]"><img src="/static-in-template.jpg" alt="static"></div></script>
+        <script>var x = '<img src="/not-markup.jpg">';</script>"#;
+    let p = extract(html, &page());
+    assert_eq!(p.images.iter().map(|r| r.url.path()).collect::<Vec<_>>(), vec!["/static-in-template.jpg"]);
+    assert_eq!(p.rejected.len(), 1);
+    assert_eq!(p.rejected[0].reason, RejectReason::TemplatePlaceholder);
+}

@@ -1,5 +1,7 @@
-//! The one binary's command line: `serve` (default) runs the web app; `settings` prints the
-//! effective settings.
+//! The one binary's command line: `serve` (default) runs the web app, `crawl` crawls a site from
+//! the terminal, `settings` prints the effective settings.
+
+mod crawl;
 
 use std::process::ExitCode;
 
@@ -23,6 +25,8 @@ enum Command {
         #[arg(long)]
         addr: Option<std::net::SocketAddr>,
     },
+    /// Crawl a site and report its images (progress bar; `--json` for one record per line).
+    Crawl(crawl::CrawlArgs),
     /// Print the effective settings (Leptos.toml + IMAGE_CHAT__* variables), secrets redacted.
     Settings,
 }
@@ -42,6 +46,7 @@ pub async fn run() -> ExitCode {
             print!("{}", settings.to_redacted_toml());
             ExitCode::SUCCESS
         }
+        Command::Crawl(args) => crawl::run(args, settings).await,
         Command::Serve { addr } => {
             if addr.is_some() {
                 settings.server.addr = addr;

@@ -1,0 +1,158 @@
+//! `image-chat crawl URL`: crawl a site from the terminal with a progress bar; print a summary,
+//! or one JSON image record per line with `--json`.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use image_chat_core::Settings;
+use image_chat_core::cache::MemoryCache;
+use image_chat_core::crawl::{CrawlEvent, CrawlOptions, Crawler, PageOutcome};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(clap::Args)]
+pub struct CrawlArgs {
+    /// The site to crawl (http or https).
+    url: String,
+    /// Most pages to fetch (default: crawler.max_pages; at most crawler.max_pages_limit).
+    #[arg(long)]
+    max_pages: Option<u32>,
+    /// Link depth from the start page (default: crawler.max_depth).
+    #[arg(long)]
+    depth: Option<u32>,
+    /// Write one JSON image record per line to stdout instead of a summary.
+    #[arg(long)]
+    json: bool,
+    /// Only crawl paths matching this pattern (`*` = any characters); repeatable.
+    #[arg(long)]
+    include: Vec<String>,
+    /// Skip paths matching this pattern; repeatable.
+    #[arg(long)]
+    exclude: Vec<String>,
+    /// Also crawl subdomains of the start host.
+    #[arg(long)]
+    subdomains: bool,
+    /// Ignore robots.txt (only for sites you own).
+    #[arg(long)]
+    no_robots: bool,
+    /// Do not read sitemaps.
+    #[arg(long)]
+    no_sitemaps: bool,
+    /// Let the SSRF guard through for this loopback/private host (e.g. 127.0.0.1); repeatable.
+    #[arg(long = "allow-host")]
+    allow_hosts: Vec<String>,
+}
+
+pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
+    let start = match url::Url::parse(args.url.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
+        Ok(u) => return fail(&format!("`{}` is not an http(s) URL with a host", u)),
+        Err(e) => return fail(&format!("`{}` is not a URL: {e}", args.url)),
+    };
+    let limits = &settings.crawler;
+    let max_pages = args.max_pages.unwrap_or(limits.max_pages);
+    if max_pages == 0 || max_pages > limits.max_pages_limit {
+        return fail(&format!("--max-pages must be between 1 and {} (crawler.max_pages_limit)", limits.max_pages_limit));
+    }
+    let depth = args.depth.unwrap_or(limits.max_depth);
+    if depth > limits.max_depth_limit {
+        return fail(&format!("--depth must be at most {} (crawler.max_depth_limit)", limits.max_depth_limit));
+    }
+    let mut opts = CrawlOptions::from_settings(limits);
+    opts.allow_hosts.extend(args.allow_hosts);
+    let cache = MemoryCache::new(settings.cache.max_entries, settings.cache.max_bytes);
+    let crawler = Crawler::with_options(start.clone(), opts)
+        .max_pages(max_pages)
+        .max_depth(depth)
+        .include(args.include)
+        .exclude(args.exclude)
+        .subdomains(args.subdomains)
+        .respect_robots(!args.no_robots)
+        .use_sitemaps(!args.no_sitemaps)
+        .cache(std::sync::Arc::new(cache));
+
+    let bar = ProgressBar::new(u64::from(max_pages));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} pages · {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let mut events = crawler.subscribe();
+    let progress_bar = bar.clone();
+    let progress = tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(CrawlEvent::Progress { counters, current_url }) => {
+                    progress_bar.set_position(counters.pages_fetched);
+                    progress_bar.set_message(format!("{} images · {}", counters.images_kept, current_url));
+                }
+                Ok(CrawlEvent::Finished { .. }) | Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                Ok(CrawlEvent::Page { .. }) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            }
+        }
+    });
+    let cancel = crawler.cancel_handle();
+    let interrupt = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+    });
+
+    let json = args.json;
+    let mut stdout = std::io::BufWriter::new(std::io::stdout());
+    let mut write_error = None;
+    let summary = crawler
+        .run(|page| {
+            if json {
+                for image in &page.images {
+                    let line = serde_json::to_string(image).unwrap_or_default();
+                    if let Err(e) = writeln!(stdout, "{line}") {
+                        write_error.get_or_insert(e);
+                    }
+                }
+            }
+        })
+        .await;
+    if let Err(e) = stdout.flush() {
+        write_error.get_or_insert(e);
+    }
+    interrupt.abort();
+    let _ = progress.await;
+    bar.finish_and_clear();
+    if let Some(e) = write_error {
+        return fail(&format!("cannot write the records: {e}"));
+    }
+
+    let c = &summary.counters;
+    let mut out = std::io::stderr().lock();
+    let _ = writeln!(out, "crawled {} in {:.1} s — {:?}", summary.start_url, summary.elapsed_ms as f64 / 1000.0, summary.stop);
+    let _ = writeln!(
+        out,
+        "pages: {} fetched ({} from cache), {} failed, {} skipped, {} still queued",
+        c.pages_fetched, c.pages_from_cache, c.pages_failed, c.pages_skipped, c.pages_queued
+    );
+    let _ = writeln!(
+        out,
+        "images: {} found, {} kept, {} duplicates, {} rejected",
+        c.images_found, c.images_kept, c.images_deduplicated, c.images_rejected
+    );
+    for (reason, n) in &c.rejected_by_reason {
+        let _ = writeln!(out, "  rejected {reason}: {n}");
+    }
+    let failures: Vec<_> = summary.pages.iter().filter(|p| matches!(p.outcome, PageOutcome::Failed { .. })).take(10).collect();
+    for p in &failures {
+        if let PageOutcome::Failed { reason } = &p.outcome {
+            let _ = writeln!(out, "  failed {}: {reason}", p.url);
+        }
+    }
+    if c.pages_fetched == 0 || summary.stop == image_chat_core::crawl::StopReason::StartRefused {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
