@@ -1,0 +1,61 @@
+//! Extraction throughput over the real pages of `shared/data/html/`, beside scraper's bare parse
+//! of the same bytes (the floor: extraction parses once and walks the tree once).
+//!
+//! Run: `cargo bench -p image-chat-core --bench extract`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use image_chat_core::extract;
+use image_chat_fixtures::shared::shared_data_dir;
+use url::Url;
+
+fn pages() -> Vec<(Url, String)> {
+    let Some(dir) = shared_data_dir().map(|d| d.join("html/readability")) else { return Vec::new() };
+    let mut pages: Vec<(Url, String)> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "html"))
+                .map(|p| {
+                    let name = p.file_name().unwrap().to_string_lossy().to_string();
+                    let html = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+                    (Url::parse(&format!("http://pages.test/{name}")).unwrap(), html)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    pages.sort_by(|a, b| a.0.cmp(&b.0));
+    pages
+}
+
+fn bench(c: &mut Criterion) {
+    let pages = pages();
+    if pages.is_empty() {
+        eprintln!("skipped: ../shared/data/html/readability is absent");
+        return;
+    }
+    let bytes: usize = pages.iter().map(|(_, h)| h.len()).sum();
+    let mut group = c.benchmark_group("readability_pages");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.sample_size(20);
+    group.bench_function("scraper_parse_only", |b| {
+        b.iter(|| {
+            for (_, html) in &pages {
+                black_box(scraper::Html::parse_document(black_box(html)));
+            }
+        })
+    });
+    group.bench_function("image_chat_extract", |b| {
+        b.iter(|| {
+            for (url, html) in &pages {
+                black_box(extract::extract(black_box(html), url));
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Crawl throughput beside spider-rs, in one run on one fixture site: a 5,000-page generated site
+# served locally, crawled by spider-rs (links only) and by image-chat (links + full image
+# extraction), alternating, ROUNDS times each; prints pages/s of both and the ratio.
+#
+#   scripts/bench-crawl.sh [PAGES] [ROUNDS] [CONCURRENCY]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$IMAGE_CHAT_ROOT"
+PAGES="${1:-5000}"
+ROUNDS="${2:-3}"
+CONCURRENCY="${3:-16}"
+TARGET="${CARGO_TARGET_DIR:-$IMAGE_CHAT_ROOT/target}"
+
+bash scripts/setup.sh >/dev/null
+log "building image-chat (release), the fixture server and the spider-rs peer"
+cargo leptos build --release >/dev/null 2>&1 || cargo leptos build --release
+cargo build --quiet --release -p image-chat-fixtures --bin fixture-site
+cargo build --quiet --release --manifest-path benches/crawl-peer/Cargo.toml
+PEER="benches/crawl-peer/target/release/crawl-peer"
+
+port="$(free_port)"
+"$TARGET/release/fixture-site" serve --pages "$PAGES" --seed 42 --port "$port" >/dev/null 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/robots.txt" >/dev/null && break; sleep 0.1; done
+url="http://127.0.0.1:$port/"
+
+ours=()
+theirs=()
+for round in $(seq "$ROUNDS"); do
+  read -r p s < <("$PEER" "$url" "$PAGES" "$CONCURRENCY")
+  theirs+=("$(python3 -c "print(f'{$p / $s:.1f}')")")
+  log "round $round: spider-rs $p pages in ${s}s"
+  out="$(IMAGE_CHAT__CRAWLER__CONCURRENCY="$CONCURRENCY" IMAGE_CHAT__CRAWLER__PER_HOST_CONCURRENCY="$CONCURRENCY" \
+    "$TARGET/release/image-chat" crawl "$url" --max-pages "$PAGES" --depth 50 --allow-host 127.0.0.1 --no-sitemaps 2>&1 >/dev/null)"
+  p="$(sed -n 's/^pages: \([0-9]*\) fetched.*/\1/p' <<<"$out")"
+  s="$(sed -n 's/^crawled .* in \([0-9.]*\) s.*/\1/p' <<<"$out")"
+  images="$(sed -n 's/^images: .*, \([0-9]*\) kept.*/\1/p' <<<"$out")"
+  ours+=("$(python3 -c "print(f'{$p / $s:.1f}')")")
+  log "round $round: image-chat $p pages in ${s}s ($images images kept)"
+done
+python3 - "${ours[*]}" "${theirs[*]}" <<'PY'
+import statistics, sys
+ours = [float(x) for x in sys.argv[1].split()]
+theirs = [float(x) for x in sys.argv[2].split()]
+mo, mt = statistics.median(ours), statistics.median(theirs)
+print(f"image-chat: {mo:.0f} pages/s (median of {ours})")
+print(f"spider-rs:  {mt:.0f} pages/s (median of {theirs})")
+print(f"ratio image-chat / spider-rs: {mo / mt:.2f}")
+PY
