@@ -1,3 +1,8 @@
+// Crawling and extraction allocate a great deal; mimalloc measured faster than glibc's here.
+#[cfg(feature = "ssr")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

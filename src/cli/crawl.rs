@@ -126,7 +126,7 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
 
     let c = &summary.counters;
     let mut out = std::io::stderr().lock();
-    let _ = writeln!(out, "crawled {} in {:.1} s — {:?}", summary.start_url, summary.elapsed_ms as f64 / 1000.0, summary.stop);
+    let _ = writeln!(out, "crawled {} in {:.2} s — {:?}", summary.start_url, summary.elapsed_ms as f64 / 1000.0, summary.stop);
     let _ = writeln!(
         out,
         "pages: {} fetched ({} from cache), {} failed, {} skipped, {} still queued",

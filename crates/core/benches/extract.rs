@@ -5,6 +5,10 @@
 
 use std::hint::black_box;
 
+// The product binary runs on mimalloc; measure with the same allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use image_chat_core::extract;
 use image_chat_fixtures::shared::shared_data_dir;

@@ -43,6 +43,7 @@ pub struct Body {
     pub final_url: Url,
     pub status: u16,
     pub text: String,
+    /// The undecoded bytes, kept only for `Want::Any`.
     pub raw: Vec<u8>,
     pub content_type: String,
     /// Bytes received (after decompression).
@@ -190,11 +191,16 @@ impl Fetcher {
         if want == Want::Html && content_type.is_empty() && !looks_like_html(&raw) {
             return Fetched::NotHtml { final_url, content_type: "unknown (not HTML)".into() };
         }
-        let text = decode(&raw, &content_type);
+        let bytes = raw.len() as u64;
+        // HTML is only read as text; sitemaps and the like keep their bytes (gzip).
+        let (text, raw) = match want {
+            Want::Html => (decode_owned(raw, &content_type), Vec::new()),
+            Want::Any => (decode(&raw, &content_type), raw),
+        };
         Fetched::Body(Body {
             final_url,
             status: 200,
-            bytes: raw.len() as u64,
+            bytes,
             text,
             raw,
             content_type,
@@ -273,6 +279,22 @@ pub fn decode(raw: &[u8], content_type: &str) -> String {
     }
 }
 
+/// [`decode`] that reuses the buffer when the body is already UTF-8 (the common case).
+pub fn decode_owned(raw: Vec<u8>, content_type: &str) -> String {
+    let declared_utf8 = content_type.split(';').filter_map(|p| p.trim().strip_prefix("charset=")).next().map(|l| {
+        let l = l.trim_matches('"');
+        l.eq_ignore_ascii_case("utf-8") || l.eq_ignore_ascii_case("utf8")
+    });
+    let bom_free = !raw.starts_with(&[0xEF, 0xBB, 0xBF]) && !raw.starts_with(&[0xFE, 0xFF]) && !raw.starts_with(&[0xFF, 0xFE]);
+    if bom_free && (declared_utf8 == Some(true) || (declared_utf8.is_none() && meta_charset(&raw[..raw.len().min(1024)]).is_none())) {
+        return match String::from_utf8(raw) {
+            Ok(s) => s,
+            Err(e) => decode(e.as_bytes(), content_type),
+        };
+    }
+    decode(&raw, content_type)
+}
+
 fn meta_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
     let text = String::from_utf8_lossy(head).to_ascii_lowercase();
     let at = text.find("charset=")? + "charset=".len();
@@ -314,6 +336,9 @@ mod tests {
         assert_eq!(decode("\u{feff}héllo".as_bytes(), "text/html"), "héllo");
         assert_eq!(decode(b"plain \xe9", "text/html"), "plain é");
         assert_eq!(decode("ünïcode".as_bytes(), ""), "ünïcode");
+        assert_eq!(decode_owned("ünï".as_bytes().to_vec(), "text/html; charset=utf-8"), "ünï");
+        assert_eq!(decode_owned(b"caf\xe9".to_vec(), "text/html; charset=iso-8859-1"), "café");
+        assert_eq!(decode_owned(b"plain \xe9".to_vec(), "text/html"), "plain é");
     }
 
     #[test]

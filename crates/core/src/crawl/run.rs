@@ -4,7 +4,6 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 use url::Url;
@@ -29,10 +28,38 @@ const DYNAMIC_TTL: Duration = Duration::from_secs(24 * 3600);
 const MAX_SKIP_LOGS: usize = 10_000;
 
 /// A page as the HTML cache keeps it; without a body it records a redirect to `final_url`.
-#[derive(Serialize, Deserialize)]
+/// Stored as `P<final url>\n<body>` or `R<final url>`: no escaping, no copy of the body on read.
 struct CachedPage {
     final_url: String,
     body: Option<String>,
+}
+
+impl CachedPage {
+    fn encode(&self) -> Vec<u8> {
+        let body = self.body.as_deref().unwrap_or("");
+        let mut out = Vec::with_capacity(2 + self.final_url.len() + body.len());
+        out.push(if self.body.is_some() { b'P' } else { b'R' });
+        out.extend_from_slice(self.final_url.as_bytes());
+        if let Some(body) = &self.body {
+            out.push(b'\n');
+            out.extend_from_slice(body.as_bytes());
+        }
+        out
+    }
+
+    fn decode(mut bytes: Vec<u8>) -> Option<Self> {
+        let kind = *bytes.first()?;
+        match kind {
+            b'R' => Some(Self { final_url: String::from_utf8(bytes.split_off(1)).ok()?, body: None }),
+            b'P' => {
+                let newline = bytes.iter().position(|&b| b == b'\n')?;
+                let body = String::from_utf8(bytes.split_off(newline + 1)).ok()?;
+                let final_url = std::str::from_utf8(&bytes[1..newline]).ok()?.to_string();
+                Some(Self { final_url, body: Some(body) })
+            }
+            _ => None,
+        }
+    }
 }
 
 type RobotsMap = Arc<Mutex<HashMap<String, Arc<Robots>>>>;
@@ -428,12 +455,12 @@ fn cache_key(url: &Url) -> Option<String> {
 
 async fn cache_get(shared: &Shared, url: &Url) -> Option<CachedPage> {
     let cache = shared.cache.as_ref()?;
-    let bytes = cache.get(&cache_key(url)?).await?;
-    serde_json::from_slice(&bytes).ok()
+    CachedPage::decode(cache.get(&cache_key(url)?).await?)
 }
 
 async fn cache_put(shared: &Shared, urls: &[&Url], page: &CachedPage, ttl: Duration) {
-    let (Some(cache), Ok(bytes)) = (&shared.cache, serde_json::to_vec(page)) else { return };
+    let Some(cache) = &shared.cache else { return };
+    let bytes = page.encode();
     let mut keys: Vec<String> = urls.iter().filter_map(|u| cache_key(u)).collect();
     keys.dedup();
     for key in keys {
@@ -532,6 +559,17 @@ async fn discover_sitemaps(shared: Arc<Shared>, start: Url, listed: Vec<String>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_pages_round_trip() {
+        let page = CachedPage { final_url: "http://s.test/a".into(), body: Some("<p>\nbody</p>".into()) };
+        let back = CachedPage::decode(page.encode()).unwrap();
+        assert_eq!((back.final_url.as_str(), back.body.as_deref()), ("http://s.test/a", Some("<p>\nbody</p>")));
+        let redirect = CachedPage { final_url: "http://s.test/b".into(), body: None };
+        assert_eq!(CachedPage::decode(redirect.encode()).unwrap().body, None);
+        assert!(CachedPage::decode(b"Xjunk".to_vec()).is_none());
+        assert!(CachedPage::decode(Vec::new()).is_none());
+    }
 
     #[test]
     fn link_traps_are_recognised() {

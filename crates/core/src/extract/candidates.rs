@@ -2,24 +2,44 @@
 //! URL resolution, junk filtering and grouping of variants.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::OnceLock;
+use std::hash::BuildHasherDefault;
 
 use ego_tree::iter::Edge;
-use scraper::{ElementRef, Html, Selector};
+use scraper::{ElementRef, Html};
 use url::Url;
 
+use super::atoms::NAMES;
 use super::junk::{self, Facts, RejectReason};
 use super::variants::{self, url_dimensions};
 use super::{
-    ImageContext, ImageRecord, ImageSource, ImageVariant, MAX_IMAGES_PER_PAGE, MAX_LINKS_PER_PAGE, MetaRobots, PageImages,
+    MAX_DATA_URI_BYTES,     ImageContext, ImageRecord, ImageSource, ImageVariant, MAX_IMAGES_PER_PAGE, MAX_LINKS_PER_PAGE, MetaRobots, PageImages,
     RejectedImage, clean_text, context, css, jsonld, srcset,
 };
+
+/// FNV-1a: these maps hold short strings (URLs, class names) and are hashed on every element,
+/// where SipHash's DoS resistance buys nothing.
+#[derive(Default)]
+pub(super) struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+type FastSet<K> = HashSet<K, BuildHasherDefault<Fnv>>;
 
 /// Attributes lazy-loading libraries put the real source in.
 const LAZY_SRC: &[&str] = &["data-src", "data-lazy-src", "data-original", "data-lazy", "data-url"];
 const LAZY_SRCSET: &[&str] = &["data-srcset", "data-lazy-srcset"];
-/// Attributes some themes put background images in.
-const BG_ATTRS: &[&str] = &["data-bg", "data-background", "data-bg-src", "data-background-image"];
 /// Stylesheet rules with images looked at per page.
 const MAX_STYLE_RULES: usize = 200;
 
@@ -50,44 +70,59 @@ pub(super) struct Walker<'a> {
     page: &'a Url,
     base: Url,
     title: String,
-    heading: String,
+    /// The last heading closed, and its text once an image asked for it (most never are).
+    heading: Option<ego_tree::NodeId>,
+    heading_text: Option<(ego_tree::NodeId, String)>,
     raws: Vec<Raw>,
     links: Vec<Url>,
-    link_seen: HashSet<String>,
+    /// Hashes of the links kept so far (64-bit FNV: collisions are far rarer than the cap).
+    link_seen: FastSet<u64>,
     canonical: Option<Url>,
     robots: MetaRobots,
     /// `og:title`, the words of the page's share image.
     og_title: String,
-}
-
-fn selector(cell: &'static OnceLock<Selector>, css: &str) -> &'static Selector {
-    cell.get_or_init(|| Selector::parse(css).expect("a valid built-in selector"))
+    /// Stylesheet images waiting for the first element their rule styles, by the class or id of
+    /// the rule's subject: the walk fills in their context when it meets that element.
+    styled_by_class: FastMap<String, Vec<usize>>,
+    styled_by_id: FastMap<String, Vec<usize>>,
 }
 
 impl<'a> Walker<'a> {
     pub(super) fn new(doc: &'a Html, page: &'a Url) -> Self {
-        static BASE: OnceLock<Selector> = OnceLock::new();
-        static TITLE: OnceLock<Selector> = OnceLock::new();
-        let base = doc
-            .select(selector(&BASE, "base[href]"))
-            .next()
-            .and_then(|b| b.value().attr("href"))
+        // `<base href>` and `<title>` live in the head: look there, once, before the walk.
+        let mut base_href = None;
+        let mut title_el = None;
+        for el in doc.tree.nodes().filter_map(ElementRef::wrap) {
+            match el.value().name() {
+                "base" if base_href.is_none() => base_href = el.value().attr("href"),
+                "title" if title_el.is_none() => title_el = Some(el),
+                "body" => break,
+                _ => {}
+            }
+            if base_href.is_some() && title_el.is_some() {
+                break;
+            }
+        }
+        let base = base_href
             .and_then(|h| page.join(h.trim()).ok())
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .unwrap_or_else(|| page.clone());
-        let title = doc.select(selector(&TITLE, "title")).next().map(|t| clean_text(t.text())).unwrap_or_default();
+        let title = title_el.map(|t| clean_text(t.text())).unwrap_or_default();
         Self {
             doc,
             page,
             base,
             title,
-            heading: String::new(),
+            heading: None,
+            heading_text: None,
             raws: Vec::new(),
             links: Vec::new(),
-            link_seen: HashSet::new(),
+            link_seen: FastSet::default(),
             canonical: None,
             robots: MetaRobots::default(),
             og_title: String::new(),
+            styled_by_class: FastMap::default(),
+            styled_by_id: FastMap::default(),
         }
     }
 
@@ -101,8 +136,8 @@ impl<'a> Walker<'a> {
                 }
                 Edge::Close(node) => {
                     if let Some(el) = ElementRef::wrap(node) {
-                        if matches!(el.value().name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6") {
-                            self.heading = clean_text(el.text());
+                        if NAMES.headings.contains(&el.value().name.local) {
+                            self.heading = Some(node.id());
                         }
                     }
                 }
@@ -111,8 +146,19 @@ impl<'a> Walker<'a> {
         self.finish()
     }
 
-    fn ctx(&self, attrs: ElementRef<'_>, anchor: ElementRef<'_>) -> ImageContext {
-        context::build(self.doc, attrs, anchor, &self.title, &self.heading)
+    fn ctx(&mut self, attrs: ElementRef<'_>, anchor: ElementRef<'_>) -> ImageContext {
+        let heading = match self.heading {
+            None => String::new(),
+            Some(id) => match &self.heading_text {
+                Some((cached, text)) if *cached == id => text.clone(),
+                _ => {
+                    let text = self.doc.tree.get(id).and_then(ElementRef::wrap).map(|h| clean_text(h.text())).unwrap_or_default();
+                    self.heading_text = Some((id, text.clone()));
+                    text
+                }
+            },
+        };
+        context::build(self.doc, attrs, anchor, &self.title, &heading)
     }
 
     fn push(&mut self, source: ImageSource, cands: Vec<Cand>, ctx: ImageContext) {
@@ -123,53 +169,71 @@ impl<'a> Walker<'a> {
 
     fn open(&mut self, el: ElementRef<'a>) {
         let v = el.value();
-        match v.name() {
-            "a" | "area" => {
-                if let Some(href) = v.attr("href") {
-                    self.link(href);
-                }
+        let n = &*NAMES;
+        let local = &v.name.local;
+        if *local == n.a || *local == n.area {
+            if let Some(href) = v.attr("href") {
+                self.link(href);
             }
-            "img" => self.img(el, el),
-            "video" => {
-                if let Some(poster) = v.attr("poster").filter(|p| !p.trim().is_empty()) {
-                    let ctx = self.ctx(el, el);
-                    self.push(ImageSource::VideoPoster, vec![Cand::plain(poster)], ctx);
-                }
+        } else if *local == n.img {
+            self.img(el, el);
+        } else if *local == n.video {
+            if let Some(poster) = v.attr("poster").filter(|p| !p.trim().is_empty()) {
+                let ctx = self.ctx(el, el);
+                self.push(ImageSource::VideoPoster, vec![Cand::plain(poster)], ctx);
             }
-            "input" if v.attr("type").is_some_and(|t| t.eq_ignore_ascii_case("image")) => {
-                if let Some(src) = v.attr("src") {
-                    let ctx = self.ctx(el, el);
-                    self.push(ImageSource::InputImage, vec![Cand::plain(src)], ctx);
-                }
+        } else if *local == n.input {
+            if let (Some(src), true) = (v.attr("src"), v.attr("type").is_some_and(|t| t.eq_ignore_ascii_case("image"))) {
+                let ctx = self.ctx(el, el);
+                self.push(ImageSource::InputImage, vec![Cand::plain(src)], ctx);
             }
+        } else if *local == n.image {
             // SVG <image href> / <image xlink:href>: the attribute may be namespaced.
-            "image" => {
-                if let Some((_, href)) = v.attrs().find(|(name, _)| *name == "href") {
-                    let ctx = self.ctx(el, el);
-                    self.push(ImageSource::SvgImage, vec![Cand::plain(href)], ctx);
-                }
+            if let Some((_, href)) = v.attrs().find(|(name, _)| *name == "href") {
+                let ctx = self.ctx(el, el);
+                self.push(ImageSource::SvgImage, vec![Cand::plain(href)], ctx);
             }
-            "meta" => self.meta(el),
-            "link" => self.link_element(el),
-            "noscript" => self.embedded_html(el),
-            // Client-side templates (`<script type="text/html">`): their images show up once
-            // rendered; unrendered placeholders among them are rejected, and counted.
-            "script" if v.attr("type").is_some_and(is_template_type) => self.embedded_html(el),
-            "style" => self.stylesheet(el),
-            "script" if v.attr("type").is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json")) => {
-                let text: String = el.text().collect();
-                for (url, caption) in jsonld::image_urls(&text) {
-                    let ctx = ImageContext { title: clean_text([caption.as_str()]), ..self.ctx(el, el) };
-                    self.push(ImageSource::JsonLd, vec![Cand::plain(&url)], ctx);
+        } else if *local == n.meta {
+            self.meta(el);
+        } else if *local == n.link {
+            self.link_element(el);
+        } else if *local == n.noscript {
+            self.embedded_html(el);
+        } else if *local == n.style {
+            self.stylesheet(el);
+        } else if *local == n.script {
+            match v.attr("type") {
+                // Client-side templates (`<script type="text/html">`): their images show up once
+                // rendered; unrendered placeholders among them are rejected, and counted.
+                Some(t) if is_template_type(t) => self.embedded_html(el),
+                Some(t) if t.trim().eq_ignore_ascii_case("application/ld+json") => {
+                    let text: String = el.text().collect();
+                    for (url, caption) in jsonld::image_urls(&text) {
+                        let ctx = ImageContext { title: clean_text([caption.as_str()]), ..self.ctx(el, el) };
+                        self.push(ImageSource::JsonLd, vec![Cand::plain(&url)], ctx);
+                    }
                 }
+                _ => {}
             }
-            _ => {}
+        }
+        // One pass over the attributes for what any element may carry.
+        let (mut style, mut onclick) = (None, None);
+        let mut backgrounds = Vec::new();
+        for (name, value) in v.attrs.iter() {
+            let name = &name.local;
+            if *name == n.style {
+                style = Some(&**value);
+            } else if *name == n.onclick {
+                onclick = Some(&**value);
+            } else if n.backgrounds.contains(name) && !value.trim().is_empty() {
+                backgrounds.push(&**value);
+            }
         }
         // `onclick="window.location='…'"`: a place a person can click to, as good as a link.
-        if let Some(target) = v.attr("onclick").and_then(onclick_target) {
+        if let Some(target) = onclick.and_then(onclick_target) {
             self.link(&target);
         }
-        if let Some(style) = v.attr("style").filter(|s| s.contains("url(") || s.contains("URL(")) {
+        if let Some(style) = style.filter(|s| s.contains("url(") || s.contains("URL(")) {
             let cands: Vec<Cand> = css::declaration_urls(style).iter().map(|u| Cand::plain(u)).collect();
             if !cands.is_empty() {
                 let ctx = self.ctx(el, el);
@@ -178,35 +242,61 @@ impl<'a> Walker<'a> {
                 }
             }
         }
-        for attr in BG_ATTRS {
-            if let Some(bg) = v.attr(attr).filter(|b| !b.trim().is_empty()) {
-                let raw = css::urls_in(bg).into_iter().next().unwrap_or_else(|| bg.to_string());
-                let ctx = self.ctx(el, el);
-                self.push(ImageSource::InlineStyle, vec![Cand::plain(&raw)], ctx);
+        for bg in backgrounds {
+            let raw = css::urls_in(bg).into_iter().next().unwrap_or_else(|| bg.to_string());
+            let ctx = self.ctx(el, el);
+            self.push(ImageSource::InlineStyle, vec![Cand::plain(&raw)], ctx);
+        }
+        if !self.styled_by_class.is_empty() || !self.styled_by_id.is_empty() {
+            self.fill_styled(el);
+        }
+    }
+
+    /// Gives stylesheet images waiting for this element (by class or id) its context.
+    fn fill_styled(&mut self, el: ElementRef<'_>) {
+        let v = el.value();
+        let mut waiting: Vec<usize> = v.id().and_then(|id| self.styled_by_id.remove(id)).unwrap_or_default();
+        for class in v.classes() {
+            if let Some(raws) = self.styled_by_class.remove(class) {
+                waiting.extend(raws);
             }
+        }
+        if waiting.is_empty() {
+            return;
+        }
+        let ctx = self.ctx(el, el);
+        for i in waiting {
+            let selector_classes = std::mem::take(&mut self.raws[i].ctx.css_classes);
+            self.raws[i].ctx = ImageContext {
+                css_classes: if ctx.css_classes.is_empty() { selector_classes } else { ctx.css_classes.clone() },
+                ..ctx.clone()
+            };
         }
     }
 
     /// An `<img>`: `attrs` carries its attributes, `anchor` its place in the document.
     fn img(&mut self, attrs: ElementRef<'_>, anchor: ElementRef<'_>) {
-        let v = attrs.value();
-        let lazy = LAZY_SRC.iter().chain(LAZY_SRCSET).any(|a| v.attr(a).is_some_and(|s| !s.trim().is_empty()));
+        // One pass over the attributes (each `attr()` lookup interns its name).
+        let (mut src, mut sets, mut lazy_srcs) = (None, Vec::new(), Vec::new());
+        for (name, value) in attrs.value().attrs() {
+            let value = value.trim();
+            match name {
+                "src" if !value.is_empty() => src = Some(value),
+                "srcset" => sets.push(value),
+                n if LAZY_SRCSET.contains(&n) && !value.is_empty() => sets.push(value),
+                n if LAZY_SRC.contains(&n) && !value.is_empty() => lazy_srcs.push(value),
+                _ => {}
+            }
+        }
+        let lazy = !lazy_srcs.is_empty() || sets.len() > usize::from(attrs.value().attr("srcset").is_some());
         let mut cands = Vec::new();
-        if let Some(src) = v.attr("src").map(str::trim).filter(|s| !s.is_empty()) {
-            // With a lazy source present, a data: URI in src is only a placeholder.
-            if !(lazy && src.starts_with("data:")) {
-                cands.push(Cand::plain(src));
-            }
+        // With a lazy source present, a data: URI in src is only a placeholder.
+        if let Some(src) = src.filter(|s| !(lazy && s.starts_with("data:"))) {
+            cands.push(Cand::plain(src));
         }
-        for attr in LAZY_SRC {
-            if let Some(s) = v.attr(attr).map(str::trim).filter(|s| !s.is_empty()) {
-                cands.push(Cand::plain(s));
-            }
-        }
-        for attr in std::iter::once(&"srcset").chain(LAZY_SRCSET) {
-            if let Some(set) = v.attr(attr) {
-                cands.extend(srcset_cands(set, None, None));
-            }
+        cands.extend(lazy_srcs.into_iter().map(Cand::plain));
+        for set in sets {
+            cands.extend(srcset_cands(set, None, None));
         }
         let in_picture = anchor.parent().and_then(ElementRef::wrap).filter(|p| p.value().name() == "picture");
         if let Some(picture) = in_picture {
@@ -279,25 +369,41 @@ impl<'a> Walker<'a> {
     }
 
     fn stylesheet(&mut self, el: ElementRef<'_>) {
-        let text: String = el.text().collect();
+        // A stylesheet is one text node; borrow it rather than copy.
+        let mut texts = el.text();
+        let text: std::borrow::Cow<'_, str> = match (texts.next(), texts.next()) {
+            (Some(only), None) => std::borrow::Cow::Borrowed(only),
+            (None, _) => return,
+            (Some(first), Some(second)) => std::borrow::Cow::Owned([first, second].into_iter().chain(texts).collect()),
+        };
         for rule in css::stylesheet_rules(&text).into_iter().take(MAX_STYLE_RULES) {
-            // Context comes from the first element the rule styles, when the selector parses.
-            let target = Selector::parse(&rule.selector).ok().and_then(|s| self.doc.select(&s).next());
-            let mut ctx = match target {
-                Some(t) => self.ctx(t, t),
-                None => ImageContext { page_title: self.title.clone(), ..ImageContext::default() },
+            let ctx = ImageContext {
+                page_title: self.title.clone(),
+                css_classes: css::selector_classes(&rule.selector).iter().take(10).map(|c| c.to_string()).collect(),
+                ..ImageContext::default()
             };
-            if ctx.css_classes.is_empty() {
-                ctx.css_classes = css::selector_classes(&rule.selector).iter().take(10).map(|c| c.to_string()).collect();
-            }
+            let subject = css::selector_subject(&rule.selector);
             for url in rule.urls {
+                let index = self.raws.len();
                 self.push(ImageSource::StyleSheet, vec![Cand::plain(&url)], ctx.clone());
+                match &subject {
+                    Some(css::Subject::Class(c)) => self.styled_by_class.entry(c.clone()).or_default().push(index),
+                    Some(css::Subject::Id(id)) => self.styled_by_id.entry(id.clone()).or_default().push(index),
+                    None => {}
+                }
             }
         }
     }
 
     fn link(&mut self, href: &str) {
-        if self.links.len() >= MAX_LINKS_PER_PAGE {
+        let href = href.trim();
+        if self.links.len() >= MAX_LINKS_PER_PAGE || href.is_empty() || href.starts_with('#') {
+            return;
+        }
+        let scheme_end = href.find(':').unwrap_or(0);
+        if scheme_end > 0 && !href[..scheme_end].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.') {
+            // A colon in a path (`a:b/c`) is not a scheme; let the URL parser decide.
+        } else if scheme_end > 0 && !matches!(href[..scheme_end].to_ascii_lowercase().as_str(), "http" | "https") {
             return;
         }
         let Ok(mut url) = self.base.join(href.trim()) else { return };
@@ -305,7 +411,8 @@ impl<'a> Walker<'a> {
             return;
         }
         url.set_fragment(None);
-        if self.link_seen.insert(url.as_str().to_string()) {
+        let hash = url.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        if self.link_seen.insert(hash) {
             self.links.push(url);
         }
     }
@@ -313,19 +420,29 @@ impl<'a> Walker<'a> {
     fn finish(self) -> PageImages {
         let mut records: Vec<ImageRecord> = Vec::new();
         let mut rejected = Vec::new();
-        let mut by_key: HashMap<String, usize> = HashMap::new();
-        let mut by_url: HashMap<String, usize> = HashMap::new();
+        let mut by_key: FastMap<String, usize> = FastMap::default();
+        let mut by_url: FastMap<String, usize> = FastMap::default();
         for mut raw in self.raws {
             if matches!(raw.source, ImageSource::OgImage | ImageSource::TwitterImage) && raw.ctx.title.is_empty() {
                 raw.ctx.title = self.og_title.clone();
             }
             let resolved = resolve(&self.base, raw.cands);
             let Some(best) = variants::best(&resolved.variants).cloned() else {
-                let url = resolved.first_raw.unwrap_or_default();
-                rejected.push(RejectedImage { url, reason: RejectReason::InvalidUrl, source: raw.source });
+                let mut url = resolved.first_raw.unwrap_or_default();
+                if url.len() > 120 {
+                    let mut cut = 120;
+                    while !url.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    url.truncate(cut);
+                    url.push('…');
+                }
+                let reason = resolved.data_reject.unwrap_or(RejectReason::InvalidUrl);
+                rejected.push(RejectedImage { url, reason, source: raw.source });
                 continue;
             };
-            let raw_best = resolved.raw_of.get(best.url.as_str()).cloned().unwrap_or_default();
+            let raw_best =
+                resolved.raw_of.iter().find(|(u, _)| u == best.url.as_str()).map(|(_, r)| r.clone()).unwrap_or_default();
             let (url_width, url_height) = url_dimensions(&best.url);
             let classes = raw.ctx.css_classes.clone();
             let facts = Facts {
@@ -339,22 +456,24 @@ impl<'a> Walker<'a> {
                 url_height,
             };
             // A template placeholder in any source (not only the best one) marks the element.
-            let templated = resolved.raw_of.values().any(|r| r.contains("[[") || r.contains("{{"));
+            let templated = resolved.raw_of.iter().any(|(_, r)| r.contains("[[") || r.contains("{{"));
             let reason = if templated { Some(RejectReason::TemplatePlaceholder) } else { junk::classify(&facts) };
             if let Some(reason) = reason {
                 rejected.push(RejectedImage { url: best.url.to_string(), reason, source: raw.source });
                 continue;
             }
             let key = variants::identity_key(&best.url);
-            let existing =
-                by_key.get(&key).or_else(|| resolved.variants.iter().find_map(|v| by_url.get(v.url.as_str()))).copied();
+            let existing = by_key
+                .get(&key)
+                .or_else(|| resolved.variants.iter().find_map(|v| by_url.get(&*variants::short_key(&v.url))))
+                .copied();
             if existing.is_none() && records.len() >= MAX_IMAGES_PER_PAGE {
                 rejected.push(RejectedImage { url: best.url.to_string(), reason: RejectReason::TooMany, source: raw.source });
                 continue;
             }
             let index = existing.unwrap_or(records.len());
             for v in &resolved.variants {
-                by_url.entry(v.url.to_string()).or_insert(index);
+                by_url.entry(variants::short_key(&v.url).into_owned()).or_insert(index);
             }
             match existing {
                 Some(i) => merge(&mut records[i], resolved.variants, raw.ctx),
@@ -413,9 +532,11 @@ fn srcset_cands(set: &str, media: Option<String>, mime: Option<String>) -> Vec<C
 
 struct Resolved {
     variants: Vec<ImageVariant>,
-    /// Resolved URL -> the string as written.
-    raw_of: HashMap<String, String>,
+    /// (resolved URL, the string as written), few per image: a list beats a map.
+    raw_of: Vec<(String, String)>,
     first_raw: Option<String>,
+    /// Why a `data:` source was set aside unparsed (too small to be an image, or too large).
+    data_reject: Option<RejectReason>,
 }
 
 /// Resolves candidates against the base URL; unresolvable and non-image schemes are dropped,
@@ -423,14 +544,28 @@ struct Resolved {
 fn resolve(base: &Url, cands: Vec<Cand>) -> Resolved {
     let first_raw = cands.first().map(|c| c.raw.clone());
     let mut variants: Vec<ImageVariant> = Vec::new();
-    let mut raw_of = HashMap::new();
+    let mut raw_of: Vec<(String, String)> = Vec::new();
+    let mut data_reject = None;
     for c in cands {
         let trimmed = c.raw.trim();
+        // data: URIs outside the kept size range are decided without the (costly) URL parse.
+        if trimmed.len() >= 5 && trimmed[..5].eq_ignore_ascii_case("data:") {
+            if trimmed.len() < junk::MIN_DATA_URI_BYTES {
+                data_reject = data_reject.or(Some(RejectReason::DataUriPlaceholder));
+                continue;
+            }
+            if trimmed.len() > MAX_DATA_URI_BYTES {
+                data_reject = Some(RejectReason::DataUriTooLarge);
+                continue;
+            }
+        }
         let Ok(url) = base.join(trimmed) else { continue };
         if !matches!(url.scheme(), "http" | "https" | "data") {
             continue;
         }
-        raw_of.entry(url.to_string()).or_insert_with(|| trimmed.to_string());
+        if !raw_of.iter().any(|(u, _)| u == url.as_str()) {
+            raw_of.push((url.to_string(), trimmed.to_string()));
+        }
         let (url_w, url_h) = if url.scheme() == "data" { (None, None) } else { url_dimensions(&url) };
         match variants.iter_mut().find(|v| v.url == url) {
             Some(v) => {
@@ -449,7 +584,7 @@ fn resolve(base: &Url, cands: Vec<Cand>) -> Resolved {
             }),
         }
     }
-    Resolved { variants, raw_of, first_raw }
+    Resolved { variants, raw_of, first_raw, data_reject }
 }
 
 /// Folds another sighting of the same image into a record: more variants, and context fields

@@ -7,21 +7,45 @@ use super::{ImageContext, clean_text};
 
 /// Ancestors searched for the surrounding block's text.
 const NEARBY_LEVELS: usize = 4;
+/// Nodes looked at for one piece of context text: a wrapper around a whole page section costs
+/// no more than a paragraph.
+const MAX_NODES_SCANNED: usize = 400;
+
+/// The text under an element, capped in nodes visited as well as in characters.
+fn bounded_text(el: ElementRef<'_>) -> String {
+    let texts = el.descendants().take(MAX_NODES_SCANNED).filter_map(|n| n.value().as_text().map(|t| &**t));
+    clean_text(texts)
+}
 
 /// Context of an image whose attributes live on `attrs` and whose place in the document is
 /// `anchor` (the same element, except for images parsed out of a `<noscript>`).
 pub(super) fn build(doc: &Html, attrs: ElementRef<'_>, anchor: ElementRef<'_>, page_title: &str, heading: &str) -> ImageContext {
     let el = attrs.value();
-    let attr = |name: &str| clean_text(el.attr(name));
-    let aria_label = match el.attr("aria-label") {
+    // One pass over the attributes (each `attr()` lookup interns its name).
+    let (mut alt, mut title, mut label, mut labelled_by) = (None, None, None, None);
+    let (mut width, mut height, mut lazy) = (None, None, false);
+    for (name, value) in el.attrs() {
+        match name {
+            "alt" => alt = Some(value),
+            "title" => title = Some(value),
+            "aria-label" => label = Some(value),
+            "aria-labelledby" => labelled_by = Some(value),
+            "width" => width = dimension(Some(value)),
+            "height" => height = dimension(Some(value)),
+            "loading" => lazy |= value.eq_ignore_ascii_case("lazy"),
+            "data-src" | "data-lazy-src" | "data-srcset" | "data-original" => lazy = true,
+            _ => {}
+        }
+    }
+    let aria_label = match label {
         Some(label) => clean_text([label]),
-        None => el.attr("aria-labelledby").map(|ids| labelled_by(doc, ids)).unwrap_or_default(),
+        None => labelled_by.map(|ids| labelled_by_text(doc, ids)).unwrap_or_default(),
     };
-    let own_text = if is_image_element(el.name()) { String::new() } else { clean_text(anchor.text()) };
+    let own_text = if is_image_element(el.name()) { String::new() } else { bounded_text(anchor) };
     let nearby_text = if own_text.is_empty() { nearby(anchor) } else { own_text };
     ImageContext {
-        alt: attr("alt"),
-        title: attr("title"),
+        alt: clean_text(alt),
+        title: clean_text(title),
         aria_label,
         figcaption: figcaption(anchor),
         heading: heading.to_string(),
@@ -35,11 +59,9 @@ pub(super) fn build(doc: &Html, attrs: ElementRef<'_>, anchor: ElementRef<'_>, p
             .map(|h| clean_text([h])),
         css_classes: el.classes().take(10).map(|c| c.chars().take(60).collect()).collect(),
         filename_tokens: Vec::new(),
-        declared_width: dimension(el.attr("width")),
-        declared_height: dimension(el.attr("height")),
-        lazy: el.attr("loading").is_some_and(|l| l.eq_ignore_ascii_case("lazy"))
-            || el.classes().any(|c| c.starts_with("lazy"))
-            || ["data-src", "data-lazy-src", "data-srcset", "data-original"].iter().any(|a| el.attr(a).is_some()),
+        declared_width: width,
+        declared_height: height,
+        lazy: lazy || el.classes().any(|c| c.starts_with("lazy")),
     }
 }
 
@@ -58,7 +80,7 @@ pub(super) fn dimension(value: Option<&str>) -> Option<u32> {
     digits.parse().ok()
 }
 
-fn labelled_by(doc: &Html, ids: &str) -> String {
+fn labelled_by_text(doc: &Html, ids: &str) -> String {
     let wanted: Vec<&str> = ids.split_whitespace().take(5).collect();
     let texts: Vec<String> = wanted
         .iter()
@@ -79,9 +101,10 @@ fn figcaption(anchor: ElementRef<'_>) -> String {
     };
     figure
         .descendants()
+        .take(MAX_NODES_SCANNED)
         .filter_map(ElementRef::wrap)
         .find(|e| e.value().name() == "figcaption")
-        .map(|c| clean_text(c.text()))
+        .map(bounded_text)
         .unwrap_or_default()
 }
 
@@ -92,7 +115,7 @@ fn nearby(anchor: ElementRef<'_>) -> String {
         .filter_map(ElementRef::wrap)
         .take(NEARBY_LEVELS)
         .take_while(|a| !matches!(a.value().name(), "body" | "html"))
-        .map(|a| clean_text(a.text()))
+        .map(bounded_text)
         .find(|t| !t.is_empty())
         .unwrap_or_default()
 }

@@ -8,10 +8,11 @@ const IMAGE_PROPERTIES: &[&str] =
 /// Image URLs in a declaration block (`a: b; c: url(x)`), in order.
 pub fn declaration_urls(block: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for decl in split_top_level(&strip_comments(block), ';') {
+    let block = strip_comments(block);
+    for decl in split_top_level(&block, ';') {
         let Some((prop, value)) = decl.split_once(':') else { continue };
-        let prop = prop.trim().to_ascii_lowercase();
-        if IMAGE_PROPERTIES.contains(&prop.as_str()) {
+        let prop = prop.trim();
+        if IMAGE_PROPERTIES.iter().any(|p| p.eq_ignore_ascii_case(prop)) && contains_url(value) {
             out.extend(urls_in(value));
         }
     }
@@ -50,9 +51,12 @@ pub struct ImageRule {
 /// Rules with image URLs in a stylesheet; `@font-face` and `@import` are skipped, `@media`
 /// blocks are entered.
 pub fn stylesheet_rules(sheet: &str) -> Vec<ImageRule> {
+    if !contains_url(sheet) {
+        return Vec::new();
+    }
     let text = strip_comments(sheet);
     let mut rules = Vec::new();
-    let mut rest = text.as_str();
+    let mut rest: &str = &text;
     while let Some(open) = rest.find('{') {
         let selector = rest[..open].trim();
         let selector = selector.rsplit([';', '}']).next().unwrap_or(selector).trim();
@@ -64,7 +68,7 @@ pub fn stylesheet_rules(sheet: &str) -> Vec<ImageRule> {
             rest = &rest[body_start..];
             continue;
         }
-        if !selector.starts_with('@') {
+        if !selector.starts_with('@') && contains_url(body) {
             let urls = declaration_urls(body);
             if !urls.is_empty() {
                 rules.push(ImageRule { selector: selector.to_string(), urls });
@@ -92,7 +96,28 @@ pub fn urls_in(value: &str) -> Vec<String> {
     out
 }
 
-fn strip_comments(css: &str) -> String {
+fn contains_url(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    // Scan for the parenthesis (memchr-fast), then look back for `url`.
+    let mut from = 0;
+    while let Some(i) = bytes[from..].iter().position(|&b| b == b'(') {
+        let at = from + i;
+        if at >= 3 && bytes[at - 3..at].eq_ignore_ascii_case(b"url") {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
+fn strip_comments(css: &str) -> std::borrow::Cow<'_, str> {
+    if !css.contains("/*") {
+        return std::borrow::Cow::Borrowed(css);
+    }
+    std::borrow::Cow::Owned(strip_comments_owned(css))
+}
+
+fn strip_comments_owned(css: &str) -> String {
     let mut out = String::with_capacity(css.len());
     let mut rest = css;
     while let Some(i) = rest.find("/*") {
@@ -104,6 +129,26 @@ fn strip_comments(css: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// What a rule's subject (the last compound of its first selector) names, for finding the
+/// element it styles.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Subject {
+    Id(String),
+    Class(String),
+}
+
+pub fn selector_subject(selector: &str) -> Option<Subject> {
+    let first = selector.split(',').next()?.trim();
+    let last = first.rsplit(|c: char| c.is_whitespace() || matches!(c, '>' | '+' | '~')).next()?;
+    let last = last.split(':').next().unwrap_or(last);
+    let word = |s: &str| s.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_')).next().unwrap_or("").to_string();
+    if let Some((_, id)) = last.split_once('#') {
+        return Some(Subject::Id(word(id))).filter(|s| !matches!(s, Subject::Id(i) if i.is_empty()));
+    }
+    let class = word(last.rsplit('.').next().filter(|_| last.contains('.'))?);
+    (!class.is_empty()).then_some(Subject::Class(class))
 }
 
 /// Class names a selector mentions (`.a.b > .c` -> a, b, c).
@@ -143,6 +188,10 @@ mod tests {
         assert_eq!(rules[0].urls, vec!["/h.jpg"]);
         assert_eq!(rules[1].urls, vec!["/s.jpg"]);
         assert_eq!(selector_classes(".hero.big > p.lead"), vec!["hero", "big", "lead"]);
+        assert_eq!(selector_subject(".hero.big > p.lead:hover"), Some(Subject::Class("lead".into())));
+        assert_eq!(selector_subject("div#main .x, .y"), Some(Subject::Class("x".into())));
+        assert_eq!(selector_subject("section#top"), Some(Subject::Id("top".into())));
+        assert_eq!(selector_subject("body > div"), None);
     }
 
     #[test]

@@ -127,7 +127,11 @@ pub fn classify(f: &Facts<'_>) -> Option<RejectReason> {
     }
     let class_is_icon = f.classes.iter().any(|c| {
         let c = c.to_ascii_lowercase();
-        ICON_WORDS.iter().any(|w| c == *w || c.starts_with(&format!("{w}-")) || c.ends_with(&format!("-{w}")))
+        ICON_WORDS.iter().any(|w| {
+            c == *w
+                || c.strip_prefix(w).is_some_and(|rest| rest.starts_with('-'))
+                || c.strip_suffix(w).is_some_and(|rest| rest.ends_with('-'))
+        })
     });
     if file.ends_with(".ico")
         || class_is_icon

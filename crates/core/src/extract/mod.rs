@@ -1,6 +1,7 @@
 //! Image extraction: every image a person can see on a page, with the words around it, from one
 //! parse of the HTML. Synchronous CPU work: call it from `spawn_blocking` in async code.
 
+mod atoms;
 mod candidates;
 mod context;
 pub mod css;
@@ -152,7 +153,12 @@ pub struct PageImages {
 /// Extracts the images, links and page facts of one HTML document. Never panics, on any input.
 pub fn extract(html: &str, page_url: &Url) -> PageImages {
     let doc = scraper::Html::parse_document(html);
-    candidates::Walker::new(&doc, page_url).run()
+    extract_from_document(&doc, page_url)
+}
+
+/// [`extract`] over an already parsed document.
+pub fn extract_from_document(doc: &scraper::Html, page_url: &Url) -> PageImages {
+    candidates::Walker::new(doc, page_url).run()
 }
 
 /// Collapses whitespace and caps the length at [`MAX_FIELD_CHARS`] characters.
@@ -167,12 +173,16 @@ pub(crate) fn clean_text<'a>(parts: impl IntoIterator<Item = &'a str>) -> String
             out.push(' ');
             chars += 1;
         }
-        for c in word.chars() {
-            if chars >= MAX_FIELD_CHARS {
-                break;
+        // Whole words while they fit (the common case), character by character at the cap.
+        let room = MAX_FIELD_CHARS - chars;
+        if word.len() <= room {
+            out.push_str(word);
+            chars += word.chars().count();
+        } else {
+            for c in word.chars().take(room) {
+                out.push(c);
+                chars += 1;
             }
-            out.push(c);
-            chars += 1;
         }
     }
     out

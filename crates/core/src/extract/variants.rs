@@ -62,12 +62,23 @@ fn is_transform_segment(segment: &str) -> bool {
         })
 }
 
+/// A URL as a map key: itself, except a `data:` URI, which is stood for by its length and a
+/// hash (such keys may be kilobytes long).
+pub fn short_key(url: &Url) -> std::borrow::Cow<'_, str> {
+    let s = url.as_str();
+    if url.scheme() != "data" || s.len() <= 128 {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let hash = s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    std::borrow::Cow::Owned(format!("data:{}:{hash:016x}", s.len()))
+}
+
 /// A key shared by every variant of one image: scheme, host and path without size suffixes,
 /// transform segments or the file extension (CDNs convert formats), and the query without size
 /// parameters.
 pub fn identity_key(url: &Url) -> String {
     if url.scheme() == "data" {
-        return url.as_str().to_string();
+        return short_key(url).into_owned();
     }
     let mut segments: Vec<&str> = url.path().split('/').filter(|s| !is_transform_segment(s)).collect();
     let file = segments.pop().unwrap_or("");

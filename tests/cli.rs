@@ -1,0 +1,66 @@
+//! The `image-chat` command line, run as a user runs it.
+
+use std::process::Command;
+
+use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
+
+fn image_chat(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_image-chat"))
+        .args(args)
+        .env("IMAGE_CHAT_SETTINGS", concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml"))
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn crawl_rejects_bad_input_with_a_clear_message() {
+    for (args, needle) in [
+        (vec!["crawl", "not a url"], "is not a URL"),
+        (vec!["crawl", "ftp://example.org/"], "is not an http(s) URL"),
+        (vec!["crawl", "http://example.org/", "--max-pages", "0"], "--max-pages must be between 1 and"),
+        (vec!["crawl", "http://example.org/", "--max-pages", "999999999"], "--max-pages must be between 1 and"),
+        (vec!["crawl", "http://example.org/", "--depth", "1000"], "--depth must be at most"),
+    ] {
+        let out = image_chat(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crawl_prints_json_records_and_a_summary() {
+    let server = FixtureServer::start(FixtureConfig::generated(SiteSpec { pages: 12, seed: 5, traps: false })).await.unwrap();
+    let url = server.url("/");
+    let out = tokio::task::spawn_blocking(move || image_chat(&["crawl", &url, "--max-pages", "50", "--allow-host", "127.0.0.1", "--json"]))
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("pages: ") && err.contains("images: "), "{err}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let records: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(records.len() > 30, "{} records", records.len());
+    assert!(records.iter().all(|r| r["url"].as_str().is_some_and(|u| u.starts_with("http://127.0.0.1:"))));
+    assert!(records.iter().any(|r| r["context"]["alt"].as_str().is_some_and(|a| !a.is_empty())));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crawl_of_a_loopback_site_is_refused_unless_allowed() {
+    let server = FixtureServer::start(FixtureConfig::generated(SiteSpec { pages: 3, seed: 5, traps: false })).await.unwrap();
+    let url = server.url("/");
+    let out = tokio::task::spawn_blocking(move || image_chat(&["crawl", &url])).await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not public"), "{err}");
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn settings_prints_the_effective_values() {
+    let out = image_chat(&["settings"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("[crawler]") && text.contains("max_pages = 200"), "{text}");
+}
