@@ -26,11 +26,7 @@ impl std::hash::Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for b in bytes {
-            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
+        self.0 = if self.0 == 0 { super::fnv64(bytes) } else { super::fnv64_from(self.0, bytes) };
     }
 }
 
@@ -411,8 +407,7 @@ impl<'a> Walker<'a> {
             return;
         }
         url.set_fragment(None);
-        let hash = url.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-        if self.link_seen.insert(hash) {
+        if self.link_seen.insert(super::fnv64(url.as_str().as_bytes())) {
             self.links.push(url);
         }
     }

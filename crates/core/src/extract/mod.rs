@@ -161,6 +161,15 @@ pub fn extract_from_document(doc: &scraper::Html, page_url: &Url) -> PageImages 
     candidates::Walker::new(doc, page_url).run()
 }
 
+/// 64-bit FNV-1a: a fast hash for short keys where DoS resistance buys nothing.
+pub(crate) fn fnv64(bytes: &[u8]) -> u64 {
+    fnv64_from(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+pub(crate) fn fnv64_from(state: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(state, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
 /// Collapses whitespace and caps the length at [`MAX_FIELD_CHARS`] characters.
 pub(crate) fn clean_text<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
     let mut out = String::new();

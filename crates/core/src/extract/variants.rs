@@ -69,7 +69,7 @@ pub fn short_key(url: &Url) -> std::borrow::Cow<'_, str> {
     if url.scheme() != "data" || s.len() <= 128 {
         return std::borrow::Cow::Borrowed(s);
     }
-    let hash = s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = super::fnv64(s.as_bytes());
     std::borrow::Cow::Owned(format!("data:{}:{hash:016x}", s.len()))
 }
 
