@@ -9,6 +9,7 @@ pub mod crawl;
 pub mod error;
 pub mod extract;
 pub mod probe;
+pub mod search;
 
 pub use config::Settings;
 pub use error::{Error, Result};

@@ -1,0 +1,5 @@
+//! Search: understanding a chat message (and, next, ranking and dedup of results).
+
+pub mod parse;
+
+pub use parse::{ImageFormat, Orientation, Part, PartKind, Query, QueryError, Tone, parse};

@@ -1,0 +1,186 @@
+use super::*;
+
+struct Want {
+    text: &'static str,
+    formats: &'static [ImageFormat],
+    exclude: &'static [&'static str],
+    must: &'static [&'static str],
+    min_width: Option<u32>,
+    min_height: Option<u32>,
+    orientation: Option<Orientation>,
+    tone: Option<Tone>,
+    transparent: Option<bool>,
+    count: Option<u32>,
+}
+
+const NONE: Want = Want {
+    text: "",
+    formats: &[],
+    exclude: &[],
+    must: &[],
+    min_width: None,
+    min_height: None,
+    orientation: None,
+    tone: None,
+    transparent: None,
+    count: None,
+};
+
+fn check(message: &str, want: Want) {
+    let q = parse(message).unwrap_or_else(|e| panic!("{message:?}: {e}"));
+    let got = (
+        q.text.as_str(),
+        q.formats.as_slice(),
+        q.exclude_terms.iter().map(String::as_str).collect::<Vec<_>>(),
+        q.must_terms.iter().map(String::as_str).collect::<Vec<_>>(),
+        q.min_width,
+        q.min_height,
+        q.orientation,
+        q.tone,
+        q.transparent,
+        q.count,
+    );
+    let expected = (
+        want.text,
+        want.formats,
+        want.exclude.to_vec(),
+        want.must.to_vec(),
+        want.min_width,
+        want.min_height,
+        want.orientation,
+        want.tone,
+        want.transparent,
+        want.count,
+    );
+    assert_eq!(got, expected, "{message:?} parsed as {q:#?}");
+    // Every filter that is set was explained.
+    let kinds: Vec<PartKind> = q.parts.iter().map(|p| p.kind).collect();
+    if !q.formats.is_empty() {
+        assert!(kinds.contains(&PartKind::Format), "{message:?}");
+    }
+    if !q.exclude_terms.is_empty() {
+        assert!(kinds.contains(&PartKind::Exclude), "{message:?}");
+    }
+    if q.count.is_some() {
+        assert!(kinds.contains(&PartKind::Count), "{message:?}");
+    }
+}
+
+use ImageFormat::*;
+
+#[test]
+fn the_issue_examples() {
+    check("PNG images of the Apple Watch", Want { text: "Apple Watch", formats: &[Png], ..NONE });
+    check("I need high-resolution iPhone photos", Want { text: "iPhone photos", min_width: Some(HIGH_RES_MIN_WIDTH), ..NONE });
+    check("camera feature screenshots in dark mode", Want { text: "camera feature screenshots", tone: Some(Tone::Dark), ..NONE });
+    check("product photos without people", Want { text: "product photos", exclude: &["people"], ..NONE });
+    check("show me 5 sunset photos", Want { text: "sunset photos", count: Some(5), ..NONE });
+    check("high-resolution photos without people", Want { text: "photos", exclude: &["people"], min_width: Some(HIGH_RES_MIN_WIDTH), ..NONE });
+}
+
+#[test]
+fn stop_phrases_are_dropped() {
+    check("show me pictures of red kayaks", Want { text: "red kayaks", ..NONE });
+    check("find images of a lighthouse", Want { text: "lighthouse", ..NONE });
+    check("Find me the team photo", Want { text: "team photo", ..NONE });
+    check("can you show me coral reefs", Want { text: "coral reefs", ..NONE });
+    check("I'm looking for diagrams of the ocean floor", Want { text: "diagrams of ocean floor", ..NONE });
+    check("search for satellite maps", Want { text: "satellite maps", ..NONE });
+    check("please find some logos", Want { text: "logos", ..NONE });
+    check("do you have any charts about temperature", Want { text: "charts about temperature", ..NONE });
+    check("I want images of whales", Want { text: "whales", ..NONE });
+    check("give me pictures", Want { text: "", ..NONE });
+}
+
+#[test]
+fn format_synonyms() {
+    check("jpg photos of dogs", Want { text: "photos of dogs", formats: &[Jpeg], ..NONE });
+    check("JPEG banners", Want { text: "banners", formats: &[Jpeg], ..NONE });
+    check("svg icons for the menu", Want { text: "icons for menu", formats: &[Svg], ..NONE });
+    check("vector logo", Want { text: "logo", formats: &[Svg], ..NONE });
+    check("animated loading spinner", Want { text: "loading spinner", formats: &[Gif], ..NONE });
+    check("GIFs of cats", Want { text: "cats", formats: &[Gif], ..NONE });
+    check("webp or png screenshots", Want { text: "screenshots", formats: &[Webp, Png], ..NONE });
+    check("avif hero images", Want { text: "hero", formats: &[Avif], ..NONE });
+}
+
+#[test]
+fn sizes_and_resolution() {
+    check("hi-res product shots", Want { text: "product shots", min_width: Some(HIGH_RES_MIN_WIDTH), ..NONE });
+    check("large maps", Want { text: "maps", min_width: Some(HIGH_RES_MIN_WIDTH), ..NONE });
+    check("4k wallpapers", Want { text: "wallpapers", min_width: Some(3840), min_height: Some(2160), ..NONE });
+    check("full hd screenshots", Want { text: "screenshots", min_width: Some(1920), min_height: Some(1080), ..NONE });
+    check("photos at least 1200 pixels wide", Want { text: "photos", min_width: Some(1200), ..NONE });
+    check("banners 1920x1080 or larger", Want { text: "banners", min_width: Some(1920), min_height: Some(1080), ..NONE });
+    check("charts wider than 800px", Want { text: "charts", min_width: Some(800), ..NONE });
+    check("posters at least 1000 pixels tall", Want { text: "posters", min_height: Some(1000), ..NONE });
+}
+
+#[test]
+fn orientation_tone_and_transparency() {
+    check("landscape photos of mountains", Want { text: "photos of mountains", orientation: Some(Orientation::Landscape), ..NONE });
+    check("vertical banners", Want { text: "banners", orientation: Some(Orientation::Portrait), ..NONE });
+    check("square avatars", Want { text: "avatars", orientation: Some(Orientation::Square), ..NONE });
+    check("logo with transparent background", Want { text: "logo", transparent: Some(true), ..NONE });
+    check("png logo with no background", Want { text: "logo", formats: &[Png], transparent: Some(true), ..NONE });
+    check("app screenshots in light mode", Want { text: "app screenshots", tone: Some(Tone::Light), ..NONE });
+    check("products on a white background", Want { text: "products", tone: Some(Tone::Light), ..NONE });
+    check("a portrait of a scientist", Want { text: "portrait of scientist", ..NONE });
+}
+
+#[test]
+fn negations() {
+    check("beach photos without any people", Want { text: "beach photos", exclude: &["people"], ..NONE });
+    check("forest pictures with no text", Want { text: "forest", exclude: &["text"], ..NONE });
+    check("cars but not trucks", Want { text: "cars", exclude: &["trucks"], ..NONE });
+    check("team photos excluding the CEO", Want { text: "team photos", exclude: &["ceo"], ..NONE });
+    check("animals except dogs or cats", Want { text: "animals", exclude: &["dogs", "cats"], ..NONE });
+    check("diagrams without labels in the ocean", Want { text: "diagrams in ocean", exclude: &["labels"], ..NONE });
+    check("reef photos -divers", Want { text: "reef photos", exclude: &["divers"], ..NONE });
+    check("city at night, not blurry", Want { text: "city at night", exclude: &["blurry"], ..NONE });
+}
+
+#[test]
+fn quoted_phrases_and_plus_are_required() {
+    check("\"Apple Watch\" ads", Want { text: "Apple Watch ads", must: &["apple watch"], ..NONE });
+    check("“sea turtle” drawings", Want { text: "sea turtle drawings", must: &["sea turtle"], ..NONE });
+    check("kayak +red", Want { text: "kayak red", must: &["red"], ..NONE });
+}
+
+#[test]
+fn counts() {
+    check("show me three lighthouses", Want { text: "lighthouses", count: Some(3), ..NONE });
+    check("top 10 infographics", Want { text: "infographics", count: Some(10), ..NONE });
+    check("find 1000 photos", Want { text: "photos", count: Some(MAX_COUNT), ..NONE });
+    check("a photo of 2 dogs", Want { text: "photo of 2 dogs", ..NONE });
+    check("give me 4 images of boats", Want { text: "boats", count: Some(4), ..NONE });
+}
+
+#[test]
+fn bad_input_is_an_error_with_a_message() {
+    assert_eq!(parse(""), Err(QueryError::Empty));
+    assert_eq!(parse("   \n\t "), Err(QueryError::Empty));
+    let long = "a".repeat(10 * 1024);
+    let err = parse(&long).unwrap_err();
+    assert_eq!(err, QueryError::TooLong(10 * 1024));
+    assert!(err.to_string().contains("limit is 1000"));
+}
+
+#[test]
+fn odd_input_never_panics() {
+    for m in ["\"", "\"\"", "-", "+", "-5", "without", "no no no", "x×y", "0x0", "99999999999999999999 px", "🦀 crabs", "show", "of of of", "---", "\"unclosed phrase"] {
+        let _ = parse(m);
+    }
+    assert_eq!(parse("without").unwrap().exclude_terms, Vec::<String>::new());
+}
+
+#[test]
+fn parts_explain_every_filter() {
+    let q = parse("show me 3 transparent PNG logos without text").unwrap();
+    let kinds: Vec<PartKind> = q.parts.iter().map(|p| p.kind).collect();
+    for k in [PartKind::Count, PartKind::Format, PartKind::Transparency, PartKind::Exclude, PartKind::Filler] {
+        assert!(kinds.contains(&k), "{k:?} missing from {:?}", q.parts);
+    }
+    assert!(q.parts.iter().all(|p| !p.reason.is_empty() && !p.matched.is_empty()));
+    assert_eq!(q.text, "logos");
+}
