@@ -12,6 +12,11 @@ pub enum Error {
     },
     #[error("invalid settings ({origin}): {message}")]
     Settings { origin: String, message: String },
+    /// Bad input from a caller (an API client, the CLI): the message says what to change.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("index storage failed: {0}")]
+    Index(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

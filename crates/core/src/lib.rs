@@ -8,6 +8,7 @@ pub mod config;
 pub mod crawl;
 pub mod error;
 pub mod extract;
+pub mod index;
 pub mod probe;
 pub mod search;
 

@@ -1,0 +1,202 @@
+//! The image index seam: records and their vectors, per namespace (one per crawl session),
+//! searched by a keyword (BM25) leg and a vector leg. Filters are applied inside each leg,
+//! before its top-k is taken, never by cutting a top-k afterwards.
+//!
+//! The trait is synchronous and free of storage types: the embedded SQLite store implements it
+//! now, a PostgreSQL + pgvector store later. Async callers use `spawn_blocking`.
+
+mod sqlite;
+pub mod vectors;
+
+use serde::{Deserialize, Serialize};
+
+pub use sqlite::SqliteIndex;
+
+use crate::error::Result;
+use crate::extract::ImageRecord;
+use crate::search::{ImageFormat, Orientation};
+
+/// Longest namespace name.
+pub const MAX_NAMESPACE_LEN: usize = 64;
+
+/// An image as the index keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredImage {
+    pub namespace: String,
+    pub record: ImageRecord,
+    pub format: Option<ImageFormat>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+/// Conditions every result of a search meets.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Filters {
+    /// Any of these formats (empty: any format).
+    pub formats: Vec<ImageFormat>,
+    pub min_width: Option<u32>,
+    pub min_height: Option<u32>,
+    pub orientation: Option<Orientation>,
+    /// Only images found on pages under this URL prefix.
+    pub page_url_prefix: Option<String>,
+    /// No result mentions any of these (in alt, caption, title or nearby text).
+    pub exclude_terms: Vec<String>,
+}
+
+/// One search of one leg.
+#[derive(Clone, Debug)]
+pub struct SearchRequest<'a> {
+    /// Namespaces to search; empty means all.
+    pub namespaces: &'a [String],
+    pub filters: &'a Filters,
+    pub limit: usize,
+}
+
+/// One result of one leg: its score in that leg (higher is better).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    pub id: i64,
+    pub score: f32,
+    pub image: StoredImage,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexStats {
+    pub images: u64,
+    pub vectors: u64,
+    pub namespaces: u64,
+}
+
+pub trait ImageIndex: Send + Sync {
+    /// Inserts or replaces images (by namespace and URL), each with its vector when it has one.
+    /// Vectors must all have the index's dimension and be L2-normalized.
+    fn upsert(&self, namespace: &str, items: &[(ImageRecord, Option<Vec<f32>>)]) -> Result<usize>;
+    /// Deletes a namespace and everything in it; returns how many images went.
+    fn delete_namespace(&self, namespace: &str) -> Result<u64>;
+    /// Keyword leg: BM25 over alt > caption/title > context > page title/URL words.
+    fn search_text(&self, query: &str, request: &SearchRequest<'_>) -> Result<Vec<Hit>>;
+    /// Vector leg: cosine similarity to `vector` (normalized), exact.
+    fn search_vector(&self, vector: &[f32], request: &SearchRequest<'_>) -> Result<Vec<Hit>>;
+    fn stats(&self, namespace: Option<&str>) -> Result<IndexStats>;
+}
+
+/// Checks a namespace name: 1-64 characters of letters, digits, `-` and `_`.
+pub fn check_namespace(namespace: &str) -> Result<()> {
+    let ok = !namespace.is_empty()
+        && namespace.len() <= MAX_NAMESPACE_LEN
+        && namespace.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::Error::Invalid(format!(
+            "namespace {namespace:?} must be 1-{MAX_NAMESPACE_LEN} letters, digits, '-' or '_'"
+        )))
+    }
+}
+
+/// What filters look at, borrowed from wherever an image's facts are kept.
+pub(crate) struct FilterView<'a> {
+    pub format: Option<ImageFormat>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub page_url: &'a str,
+    /// Lower-case searchable text; `None` skips the exclusion check (done elsewhere).
+    pub text: Option<&'a str>,
+}
+
+impl Filters {
+    /// Whether a stored image passes every filter.
+    pub fn accepts(&self, image: &StoredImage) -> bool {
+        let text = searchable_text(&image.record).to_lowercase();
+        self.accepts_view(&FilterView {
+            format: image.format,
+            width: image.width,
+            height: image.height,
+            page_url: image.record.page_url.as_str(),
+            text: Some(&text),
+        })
+    }
+
+    pub(crate) fn accepts_view(&self, v: &FilterView<'_>) -> bool {
+        if !self.formats.is_empty() && !v.format.is_some_and(|f| self.formats.contains(&f)) {
+            return false;
+        }
+        if self.min_width.is_some_and(|min| v.width.is_none_or(|w| w < min))
+            || self.min_height.is_some_and(|min| v.height.is_none_or(|h| h < min))
+        {
+            return false;
+        }
+        if let Some(o) = self.orientation {
+            let (Some(w), Some(h)) = (v.width, v.height) else { return false };
+            let ok = match o {
+                Orientation::Landscape => w > h,
+                Orientation::Portrait => w < h,
+                Orientation::Square => w == h,
+            };
+            if !ok {
+                return false;
+            }
+        }
+        if self.page_url_prefix.as_ref().is_some_and(|p| !v.page_url.starts_with(p.as_str())) {
+            return false;
+        }
+        match v.text {
+            Some(text) => !self.exclude_terms.iter().any(|t| contains_word(text, &t.to_lowercase())),
+            None => true,
+        }
+    }
+}
+
+/// The words an image is described by, for exclusion checks.
+pub(crate) fn searchable_text(r: &ImageRecord) -> String {
+    let c = &r.context;
+    [&c.alt, &c.title, &c.aria_label, &c.figcaption, &c.nearby_text].iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// `needle` occurs in `haystack` as whole words (both lower-case).
+pub(crate) fn contains_word(haystack: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return false;
+    }
+    let mut from = 0;
+    while let Some(i) = haystack[from..].find(needle) {
+        let start = from + i;
+        let end = start + needle.len();
+        let before = haystack[..start].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+        // Plurals of the excluded word count too ("person" excludes "persons").
+        let rest = &haystack[end..];
+        let after = rest.chars().next().is_none_or(|c| !c.is_alphanumeric())
+            || (rest.starts_with('s') && rest[1..].chars().next().is_none_or(|c| !c.is_alphanumeric()));
+        if before && after {
+            return true;
+        }
+        from = start + needle.len().max(1);
+        while !haystack.is_char_boundary(from) {
+            from += 1;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_word_exclusion() {
+        assert!(contains_word("two people on a beach", "people"));
+        assert!(contains_word("a dog and two cats", "cat"));
+        assert!(!contains_word("peoplemover at the airport", "people"));
+        assert!(!contains_word("scattered leaves", "cat"));
+        assert!(!contains_word("anything", ""));
+        assert!(contains_word("ünïcode café", "café"));
+    }
+
+    #[test]
+    fn namespaces_are_checked() {
+        assert!(check_namespace("crawl-1_a").is_ok());
+        for bad in ["", "a b", "../x", &"x".repeat(65), "ns;drop"] {
+            assert!(check_namespace(bad).is_err(), "{bad}");
+        }
+    }
+}

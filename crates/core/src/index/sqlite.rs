@@ -1,0 +1,396 @@
+//! The embedded index: one SQLite file in the data dir holding the records, an FTS5 table for
+//! BM25 over weighted fields, and the vectors; exact vector search over an in-memory copy of a
+//! namespace's vectors, loaded on first use and dropped when the namespace changes.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use super::vectors::top_k;
+use super::{FilterView, Filters, Hit, ImageIndex, IndexStats, SearchRequest, StoredImage, check_namespace, searchable_text};
+use crate::error::{Error, Result};
+use crate::extract::ImageRecord;
+use crate::search::{ImageFormat, Orientation};
+
+
+/// BM25 weights of the FTS columns: alt, caption/title/label, nearby text/heading/file name,
+/// page title/URL words.
+const BM25_WEIGHTS: &str = "4.0, 2.0, 1.0, 0.5";
+/// Most words of a query sent to FTS.
+const MAX_QUERY_TERMS: usize = 32;
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS images (
+    id INTEGER PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    url TEXT NOT NULL,
+    page_url TEXT NOT NULL,
+    format TEXT,
+    width INTEGER,
+    height INTEGER,
+    alt TEXT NOT NULL,
+    caption TEXT NOT NULL,
+    context TEXT NOT NULL,
+    page TEXT NOT NULL,
+    record TEXT NOT NULL,
+    vector BLOB,
+    UNIQUE (namespace, url)
+);
+CREATE INDEX IF NOT EXISTS images_namespace ON images (namespace);
+CREATE VIRTUAL TABLE IF NOT EXISTS images_fts USING fts5 (
+    alt, caption, context, page,
+    content = 'images', content_rowid = 'id',
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS images_ai AFTER INSERT ON images BEGIN
+    INSERT INTO images_fts (rowid, alt, caption, context, page) VALUES (new.id, new.alt, new.caption, new.context, new.page);
+END;
+CREATE TRIGGER IF NOT EXISTS images_ad AFTER DELETE ON images BEGIN
+    INSERT INTO images_fts (images_fts, rowid, alt, caption, context, page) VALUES ('delete', old.id, old.alt, old.caption, old.context, old.page);
+END;
+CREATE TRIGGER IF NOT EXISTS images_au AFTER UPDATE ON images BEGIN
+    INSERT INTO images_fts (images_fts, rowid, alt, caption, context, page) VALUES ('delete', old.id, old.alt, old.caption, old.context, old.page);
+    INSERT INTO images_fts (rowid, alt, caption, context, page) VALUES (new.id, new.alt, new.caption, new.context, new.page);
+END;
+";
+
+/// What the vector leg needs of one image to filter it without touching SQLite.
+struct Meta {
+    id: i64,
+    format: Option<ImageFormat>,
+    width: Option<u32>,
+    height: Option<u32>,
+    page_url: String,
+    text: String,
+}
+
+struct NsVectors {
+    dim: usize,
+    matrix: Vec<f32>,
+    meta: Vec<Meta>,
+}
+
+pub struct SqliteIndex {
+    conn: Mutex<Connection>,
+    vectors: Mutex<HashMap<String, Arc<NsVectors>>>,
+}
+
+fn db(e: rusqlite::Error) -> Error {
+    Error::Index(e.to_string())
+}
+
+impl SqliteIndex {
+    /// Opens (creating when missing) the index file at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Index(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        Self::with_connection(Connection::open(path).map_err(db)?)
+    }
+
+    /// An index that lives in memory only (tests, throwaway runs).
+    pub fn open_in_memory() -> Result<Self> {
+        Self::with_connection(Connection::open_in_memory().map_err(db)?)
+    }
+
+    fn with_connection(conn: Connection) -> Result<Self> {
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        Ok(Self { conn: Mutex::new(conn), vectors: Mutex::new(HashMap::new()) })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn forget_vectors(&self, namespace: &str) {
+        self.vectors.lock().unwrap_or_else(|e| e.into_inner()).remove(namespace);
+    }
+
+    fn dimension(conn: &Connection) -> Result<Option<usize>> {
+        let v: Option<String> =
+            conn.query_row("SELECT value FROM meta WHERE key = 'dim'", [], |r| r.get(0)).optional().map_err(db)?;
+        Ok(v.and_then(|s| s.parse().ok()))
+    }
+
+    fn namespace_vectors(&self, namespace: &str) -> Result<Option<Arc<NsVectors>>> {
+        if let Some(v) = self.vectors.lock().unwrap_or_else(|e| e.into_inner()).get(namespace) {
+            return Ok(Some(v.clone()));
+        }
+        let conn = self.conn();
+        let Some(dim) = Self::dimension(&conn)? else { return Ok(None) };
+        let mut stmt = conn
+            .prepare("SELECT id, format, width, height, page_url, record, vector FROM images WHERE namespace = ?1 AND vector IS NOT NULL")
+            .map_err(db)?;
+        let mut matrix = Vec::new();
+        let mut meta = Vec::new();
+        let mut rows = stmt.query([namespace]).map_err(db)?;
+        while let Some(row) = rows.next().map_err(db)? {
+            let blob: Vec<u8> = row.get(6).map_err(db)?;
+            if blob.len() != dim * 4 {
+                continue;
+            }
+            let record: ImageRecord = serde_json::from_str(&row.get::<_, String>(5).map_err(db)?)
+                .map_err(|e| Error::Index(format!("stored record unreadable: {e}")))?;
+            matrix.extend(blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+            meta.push(Meta {
+                id: row.get(0).map_err(db)?,
+                format: row.get::<_, Option<String>>(1).map_err(db)?.and_then(|f| ImageFormat::parse(&f)),
+                width: row.get(2).map_err(db)?,
+                height: row.get(3).map_err(db)?,
+                page_url: row.get(4).map_err(db)?,
+                text: searchable_text(&record).to_lowercase(),
+            });
+        }
+        let loaded = Arc::new(NsVectors { dim, matrix, meta });
+        self.vectors.lock().unwrap_or_else(|e| e.into_inner()).insert(namespace.to_string(), loaded.clone());
+        Ok(Some(loaded))
+    }
+
+    fn load(&self, ids: &[(i64, f32)]) -> Result<Vec<Hit>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT namespace, format, width, height, record FROM images WHERE id = ?1").map_err(db)?;
+        let mut hits = Vec::with_capacity(ids.len());
+        for &(id, score) in ids {
+            let image = stmt
+                .query_row([id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?))
+                })
+                .map_err(db)?;
+            let record: ImageRecord =
+                serde_json::from_str(&image.4).map_err(|e| Error::Index(format!("stored record unreadable: {e}")))?;
+            hits.push(Hit {
+                id,
+                score,
+                image: StoredImage {
+                    namespace: image.0,
+                    record,
+                    format: image.1.and_then(|f| ImageFormat::parse(&f)),
+                    width: image.2,
+                    height: image.3,
+                },
+            });
+        }
+        Ok(hits)
+    }
+
+    fn all_namespaces(&self) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT DISTINCT namespace FROM images").map_err(db)?;
+        let names = stmt.query_map([], |r| r.get(0)).map_err(db)?.collect::<Result<Vec<String>, _>>().map_err(db)?;
+        Ok(names)
+    }
+}
+
+/// Words of the four FTS columns of a record.
+fn columns(r: &ImageRecord) -> [String; 4] {
+    let c = &r.context;
+    let join = |parts: &[&str]| parts.iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
+    let url_words: String = r
+        .page_url
+        .path()
+        .split(|ch: char| !ch.is_alphanumeric())
+        .filter(|w| w.len() > 1)
+        .collect::<Vec<_>>()
+        .join(" ");
+    [
+        c.alt.clone(),
+        join(&[&c.figcaption, &c.title, &c.aria_label]),
+        join(&[&c.nearby_text, &c.heading, &c.filename_tokens.join(" ")]),
+        join(&[&c.page_title, &url_words]),
+    ]
+}
+
+/// A query as an FTS5 expression: each word quoted (no operator injection), any may match.
+fn fts_query(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(MAX_QUERY_TERMS)
+        .map(|w| format!("\"{}\"", w.to_lowercase()))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" OR "))
+}
+
+/// SQL conditions (on `images`) and their parameters for the filters.
+fn filter_sql(filters: &Filters, namespaces: &[String]) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut sql = String::new();
+    let mut args: Vec<Value> = Vec::new();
+    if !namespaces.is_empty() {
+        sql.push_str(&format!(" AND images.namespace IN ({})", vec!["?"; namespaces.len()].join(",")));
+        args.extend(namespaces.iter().map(|n| Value::Text(n.clone())));
+    }
+    if !filters.formats.is_empty() {
+        sql.push_str(&format!(" AND images.format IN ({})", vec!["?"; filters.formats.len()].join(",")));
+        args.extend(filters.formats.iter().map(|f| Value::Text(f.as_str().into())));
+    }
+    if let Some(w) = filters.min_width {
+        sql.push_str(" AND images.width >= ?");
+        args.push(Value::Integer(w.into()));
+    }
+    if let Some(h) = filters.min_height {
+        sql.push_str(" AND images.height >= ?");
+        args.push(Value::Integer(h.into()));
+    }
+    match filters.orientation {
+        Some(Orientation::Landscape) => sql.push_str(" AND images.width > images.height"),
+        Some(Orientation::Portrait) => sql.push_str(" AND images.width < images.height"),
+        Some(Orientation::Square) => sql.push_str(" AND images.width = images.height"),
+        None => {}
+    }
+    if let Some(prefix) = &filters.page_url_prefix {
+        sql.push_str(" AND substr(images.page_url, 1, ?) = ?");
+        args.push(Value::Integer(prefix.chars().count() as i64));
+        args.push(Value::Text(prefix.clone()));
+    }
+    for term in &filters.exclude_terms {
+        if let Some(q) = fts_query(term) {
+            let phrase = q.replace("\" OR \"", " ");
+            sql.push_str(" AND images.id NOT IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)");
+            args.push(Value::Text(format!("{{alt caption context}} : {phrase}")));
+        }
+    }
+    (sql, args)
+}
+
+impl ImageIndex for SqliteIndex {
+    fn upsert(&self, namespace: &str, items: &[(ImageRecord, Option<Vec<f32>>)]) -> Result<usize> {
+        check_namespace(namespace)?;
+        let mut conn = self.conn();
+        let mut dim = Self::dimension(&conn)?;
+        let tx = conn.transaction().map_err(db)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO images (namespace, url, page_url, format, width, height, alt, caption, context, page, record, vector)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                     ON CONFLICT (namespace, url) DO UPDATE SET
+                       page_url = excluded.page_url, format = excluded.format, width = excluded.width, height = excluded.height,
+                       alt = excluded.alt, caption = excluded.caption, context = excluded.context, page = excluded.page,
+                       record = excluded.record, vector = coalesce(excluded.vector, images.vector)",
+                )
+                .map_err(db)?;
+            for (record, vector) in items {
+                let blob = match vector {
+                    Some(v) => {
+                        match dim {
+                            None => {
+                                tx.execute("INSERT INTO meta (key, value) VALUES ('dim', ?1)", [v.len().to_string()]).map_err(db)?;
+                                dim = Some(v.len());
+                            }
+                            Some(d) if d != v.len() => {
+                                return Err(Error::Invalid(format!("vector of {} dimensions; this index holds {d}", v.len())));
+                            }
+                            Some(_) => {}
+                        }
+                        if v.iter().any(|x| !x.is_finite()) {
+                            return Err(Error::Invalid("vector holds NaN or infinity".into()));
+                        }
+                        Some(v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>())
+                    }
+                    None => None,
+                };
+                let [alt, caption, context, page] = columns(record);
+                let (width, height) = record.dimensions();
+                let json = serde_json::to_string(record).map_err(|e| Error::Index(e.to_string()))?;
+                stmt.execute(params![
+                    namespace,
+                    record.url.as_str(),
+                    record.page_url.as_str(),
+                    ImageFormat::from_url(&record.url).map(ImageFormat::as_str),
+                    width,
+                    height,
+                    alt,
+                    caption,
+                    context,
+                    page,
+                    json,
+                    blob
+                ])
+                .map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)?;
+        drop(conn);
+        self.forget_vectors(namespace);
+        Ok(items.len())
+    }
+
+    fn delete_namespace(&self, namespace: &str) -> Result<u64> {
+        check_namespace(namespace)?;
+        let n = self.conn().execute("DELETE FROM images WHERE namespace = ?1", [namespace]).map_err(db)?;
+        self.forget_vectors(namespace);
+        Ok(n as u64)
+    }
+
+    fn search_text(&self, query: &str, request: &SearchRequest<'_>) -> Result<Vec<Hit>> {
+        for ns in request.namespaces {
+            check_namespace(ns)?;
+        }
+        let Some(expr) = fts_query(query) else { return Ok(Vec::new()) };
+        let (conditions, mut args) = filter_sql(request.filters, request.namespaces);
+        let sql = format!(
+            "SELECT images.id, -bm25(images_fts, {BM25_WEIGHTS}) AS score FROM images_fts JOIN images ON images.id = images_fts.rowid
+             WHERE images_fts MATCH ?{conditions} ORDER BY score DESC, images.id LIMIT ?"
+        );
+        args.insert(0, rusqlite::types::Value::Text(expr));
+        args.push(rusqlite::types::Value::Integer(request.limit as i64));
+        let ids: Vec<(i64, f32)> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare(&sql).map_err(db)?;
+            stmt.query_map(params_from_iter(args), |r| Ok((r.get(0)?, r.get::<_, f64>(1)? as f32)))
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?
+        };
+        self.load(&ids)
+    }
+
+    fn search_vector(&self, vector: &[f32], request: &SearchRequest<'_>) -> Result<Vec<Hit>> {
+        for ns in request.namespaces {
+            check_namespace(ns)?;
+        }
+        let namespaces = if request.namespaces.is_empty() { self.all_namespaces()? } else { request.namespaces.to_vec() };
+        let f = request.filters;
+        let mut best: Vec<(i64, f32)> = Vec::new();
+        for ns in namespaces {
+            let Some(vs) = self.namespace_vectors(&ns)? else { continue };
+            if vector.len() != vs.dim {
+                return Err(Error::Invalid(format!("query vector of {} dimensions; the index holds {}", vector.len(), vs.dim)));
+            }
+            let found = top_k(&vs.matrix, vs.dim, vector, request.limit, |row| {
+                let m = &vs.meta[row];
+                f.accepts_view(&FilterView { format: m.format, width: m.width, height: m.height, page_url: &m.page_url, text: Some(&m.text) })
+            });
+            best.extend(found.into_iter().map(|(row, score)| (vs.meta[row].id, score)));
+        }
+        best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        best.truncate(request.limit);
+        self.load(&best)
+    }
+
+    fn stats(&self, namespace: Option<&str>) -> Result<IndexStats> {
+        if let Some(ns) = namespace {
+            check_namespace(ns)?;
+        }
+        let conn = self.conn();
+        let (images, vectors, namespaces): (i64, i64, i64) = conn
+            .query_row(
+                "SELECT count(*), count(vector), count(DISTINCT namespace) FROM images WHERE ?1 IS NULL OR namespace = ?1",
+                [namespace],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(db)?;
+        Ok(IndexStats { images: images as u64, vectors: vectors as u64, namespaces: namespaces as u64 })
+    }
+}
+
+
+#[cfg(test)]
+#[path = "sqlite_tests.rs"]
+mod tests;
