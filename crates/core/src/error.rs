@@ -17,6 +17,9 @@ pub enum Error {
     Invalid(String),
     #[error("index storage failed: {0}")]
     Index(String),
+    /// The embedding model is missing, corrupt or failed; the message says how to fix it.
+    #[error("embedding model: {0}")]
+    Model(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod config;
 pub mod crawl;
+pub mod embed;
 pub mod error;
 pub mod extract;
 pub mod index;

@@ -1,0 +1,67 @@
+//! The local embedding model: loading, errors, shape, normalization and meaning.
+
+use std::path::Path;
+
+use image_chat_core::config::ModelSettings;
+use image_chat_core::embed::{Embedder, OnnxEmbedder};
+use image_chat_core::index::vectors::dot;
+
+fn model_settings() -> Option<ModelSettings> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let settings = ModelSettings { dir, ..ModelSettings::default() };
+    if settings.files().iter().all(|f| f.is_file()) {
+        return Some(settings);
+    }
+    assert!(std::env::var_os("IMAGE_CHAT_REQUIRE_SERVICES").is_none(), "scripts/test.sh fetched no model files");
+    eprintln!("skipped: model files absent (run scripts/fetch-models.sh)");
+    None
+}
+
+#[test]
+fn a_missing_model_is_one_clear_error_naming_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = ModelSettings { dir: dir.path().to_path_buf(), ..ModelSettings::default() };
+    let err = OnnxEmbedder::load(&settings).err().expect("loading must fail").to_string();
+    assert!(err.contains("missing") && err.contains("scripts/fetch-models.sh"), "{err}");
+}
+
+#[test]
+fn a_corrupt_model_file_is_reported() {
+    let Some(good) = model_settings() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let bad = ModelSettings { dir: dir.path().to_path_buf(), ..ModelSettings::default() };
+    let [lib, graph, tok] = bad.files();
+    for (from, to) in good.files().iter().zip([&lib, &graph, &tok]) {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap();
+    }
+    std::fs::write(&graph, b"not an onnx graph").unwrap();
+    let err = OnnxEmbedder::load(&bad).err().expect("loading must fail").to_string();
+    assert!(err.contains("model.onnx") && err.contains("fetch-models"), "{err}");
+}
+
+#[test]
+fn embeddings_are_normalized_ordered_and_meaningful() {
+    let Some(settings) = model_settings() else { return };
+    let e = OnnxEmbedder::load(&settings).unwrap();
+    assert_eq!(e.dimension(), 384);
+    let texts = [
+        "a red kayak on a calm lake",
+        "a small boat on still water",
+        "a plate of spaghetti with tomato sauce",
+        "",
+        &"very long text ".repeat(2_000),
+    ];
+    let v = e.embed(&texts).unwrap();
+    assert_eq!(v.len(), texts.len());
+    for x in &v {
+        assert_eq!(x.len(), 384);
+        let norm: f32 = x.iter().map(|a| a * a).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-3, "{norm}");
+    }
+    assert!(dot(&v[0], &v[1]) > dot(&v[0], &v[2]) + 0.2, "paraphrases are closer than unrelated texts");
+    // Batching and bucketing change nothing: one at a time gives the same vectors.
+    let single = e.embed(&[texts[2]]).unwrap();
+    assert!(dot(&single[0], &v[2]) > 0.9999);
+    assert!(e.embed(&[]).unwrap().is_empty());
+}
