@@ -2,6 +2,7 @@
 //! the terminal, `settings` prints the effective settings.
 
 mod crawl;
+mod eval;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,8 @@ enum Command {
     },
     /// Crawl a site and report its images (progress bar; `--json` for one record per line).
     Crawl(crawl::CrawlArgs),
+    /// Measure search quality on the Flickr8k and Concadia dev sets.
+    Eval(eval::EvalArgs),
     /// Print the effective settings (Leptos.toml + IMAGE_CHAT__* variables), secrets redacted.
     Settings,
 }
@@ -47,6 +50,7 @@ pub async fn run() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Crawl(args) => crawl::run(args, settings).await,
+        Command::Eval(args) => tokio::task::block_in_place(|| eval::run(args, settings)),
         Command::Serve { addr } => {
             if addr.is_some() {
                 settings.server.addr = addr;

@@ -1,5 +1,6 @@
 //! Search: understanding a chat message (and, next, ranking and dedup of results).
 
 pub mod parse;
+pub mod rank;
 
 pub use parse::{ImageFormat, Orientation, Part, PartKind, Query, QueryError, Tone, parse};

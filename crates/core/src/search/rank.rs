@@ -1,0 +1,134 @@
+//! Fusing the keyword and vector legs, and the dedup of results.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::index::{Hit, StoredImage};
+
+/// How the two legs' scores are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fusion {
+    /// Min-max normalized scores, weighted; the BM25 weight adapts to how confident the keyword
+    /// leg is (see [`adaptive_bm25_weight`]).
+    Weighted { vector_weight: f32, adaptive: bool },
+    /// Reciprocal-rank fusion with constant `k`.
+    Rrf { k: f32 },
+}
+
+impl Default for Fusion {
+    fn default() -> Self {
+        Fusion::Weighted { vector_weight: DEFAULT_VECTOR_WEIGHT, adaptive: true }
+    }
+}
+
+/// Chosen by `image-chat eval` on the Flickr8k and Concadia dev sets (docs/benchmarks.md).
+pub const DEFAULT_VECTOR_WEIGHT: f32 = 0.8;
+
+/// One fused result with both legs' scores.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ranked {
+    pub id: i64,
+    pub image: StoredImage,
+    /// Raw BM25 score (higher is better), when the keyword leg found it.
+    pub bm25: Option<f32>,
+    /// Cosine similarity, when the vector leg found it.
+    pub vector: Option<f32>,
+    pub fused: f32,
+    /// Images folded into this one (same image under other URLs, same alt text, near-identical).
+    pub alternatives: Vec<String>,
+}
+
+/// The BM25 leg's weight for one query: more when its best hit stands far above the rest
+/// (a rare, specific term matched), less when its scores are flat (common words matched).
+pub fn adaptive_bm25_weight(base: f32, bm25: &[Hit]) -> f32 {
+    if bm25.len() < 2 {
+        return if bm25.is_empty() { 0.0 } else { base };
+    }
+    let top = bm25[0].score;
+    let tail: f32 = bm25.iter().skip(1).take(10).map(|h| h.score).sum::<f32>() / bm25.len().saturating_sub(1).clamp(1, 10) as f32;
+    if top <= 0.0 {
+        return base;
+    }
+    // 0 when the top is no better than the rest, up to 1 when it is twice the rest or more.
+    let confidence = ((top - tail) / top * 2.0).clamp(0.0, 1.0);
+    (base * (0.5 + confidence)).min(0.9)
+}
+
+fn min_max(scores: &[f32]) -> impl Fn(f32) -> f32 {
+    let lo = scores.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    move |s| if hi > lo { (s - lo) / (hi - lo) } else { 1.0 }
+}
+
+/// Fuses the legs' hits into one ranking, best first.
+pub fn fuse(bm25: Vec<Hit>, vector: Vec<Hit>, fusion: Fusion) -> Vec<Ranked> {
+    let mut by_id: HashMap<i64, Ranked> = HashMap::new();
+    let bm25_scores: Vec<f32> = bm25.iter().map(|h| h.score).collect();
+    let vector_scores: Vec<f32> = vector.iter().map(|h| h.score).collect();
+    let (nb, nv) = (min_max(&bm25_scores), min_max(&vector_scores));
+    let (wb, wv) = match fusion {
+        Fusion::Weighted { vector_weight, adaptive } => {
+            let base = 1.0 - vector_weight;
+            let wb = if adaptive { adaptive_bm25_weight(base, &bm25) } else { base };
+            (wb, 1.0 - wb)
+        }
+        Fusion::Rrf { .. } => (1.0, 1.0),
+    };
+    let leg_score = |rank: usize, raw: f32, norm: &dyn Fn(f32) -> f32, weight: f32| match fusion {
+        Fusion::Weighted { .. } => weight * norm(raw),
+        Fusion::Rrf { k } => 1.0 / (k + rank as f32 + 1.0),
+    };
+    for (rank, hit) in bm25.into_iter().enumerate() {
+        let s = leg_score(rank, hit.score, &nb, wb);
+        by_id.insert(hit.id, Ranked { id: hit.id, image: hit.image, bm25: Some(hit.score), vector: None, fused: s, alternatives: Vec::new() });
+    }
+    for (rank, hit) in vector.into_iter().enumerate() {
+        let s = leg_score(rank, hit.score, &nv, wv);
+        by_id
+            .entry(hit.id)
+            .and_modify(|r| {
+                r.vector = Some(hit.score);
+                r.fused += s;
+            })
+            .or_insert(Ranked { id: hit.id, image: hit.image, bm25: None, vector: Some(hit.score), fused: s, alternatives: Vec::new() });
+    }
+    let mut ranked: Vec<Ranked> = by_id.into_values().collect();
+    ranked.sort_by(|a, b| b.fused.total_cmp(&a.fused).then(a.id.cmp(&b.id)));
+    ranked
+}
+
+/// Folds duplicates into the first (best-ranked) of their group, listing them as its
+/// alternatives: the same URL (across namespaces), and the same normalized alt text (12+
+/// characters) on the same site.
+pub fn dedup(ranked: Vec<Ranked>) -> Vec<Ranked> {
+    let mut out: Vec<Ranked> = Vec::with_capacity(ranked.len());
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    for r in ranked {
+        let url_key = format!("url:{}", r.image.record.url);
+        let alt = normalize_alt(&r.image.record.context.alt);
+        let alt_key = (alt.len() >= 12).then(|| format!("alt:{}:{}", r.image.record.url.host_str().unwrap_or(""), alt));
+        let existing = by_key.get(&url_key).or_else(|| alt_key.as_ref().and_then(|k| by_key.get(k))).copied();
+        match existing {
+            Some(i) => {
+                let url = r.image.record.url.to_string();
+                if url != out[i].image.record.url.as_str() && !out[i].alternatives.contains(&url) {
+                    out[i].alternatives.push(url);
+                }
+            }
+            None => {
+                by_key.insert(url_key, out.len());
+                if let Some(k) = alt_key {
+                    by_key.insert(k, out.len());
+                }
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
+fn normalize_alt(alt: &str) -> String {
+    alt.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+}
