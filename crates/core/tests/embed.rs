@@ -65,3 +65,26 @@ fn embeddings_are_normalized_ordered_and_meaningful() {
     assert!(dot(&single[0], &v[2]) > 0.9999);
     assert!(e.embed(&[]).unwrap().is_empty());
 }
+
+/// Quality pin: sentence-transformers' own embeddings of fixed sentences (made by
+/// `scripts/make-embedding-reference.py`) and ours agree to cosine >= 0.998.
+#[test]
+fn embeddings_match_sentence_transformers() {
+    let Some(settings) = model_settings() else { return };
+    let reference: serde_json::Value =
+        serde_json::from_str(include_str!("data/minilm_reference.json")).expect("valid reference JSON");
+    let sentences: Vec<&str> = reference["sentences"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    let expected: Vec<Vec<f32>> = reference["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect())
+        .collect();
+    let e = OnnxEmbedder::load(&settings).unwrap();
+    let got = e.embed(&sentences).unwrap();
+    for ((s, want), have) in sentences.iter().zip(&expected).zip(&got) {
+        let cosine = dot(want, have);
+        println!("{s:?}: {cosine:.5}");
+        assert!(cosine >= 0.998, "{s:?}: cosine {cosine} to sentence-transformers");
+    }
+}
