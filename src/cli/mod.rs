@@ -2,6 +2,7 @@
 //! the terminal, `settings` prints the effective settings.
 
 mod crawl;
+mod embed;
 mod eval;
 
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ enum Command {
     },
     /// Crawl a site and report its images (progress bar; `--json` for one record per line).
     Crawl(crawl::CrawlArgs),
+    /// Embed lines of text from stdin with the local model (JSON vectors, or --stats).
+    Embed(embed::EmbedArgs),
     /// Measure search quality on the Flickr8k and Concadia dev sets.
     Eval(eval::EvalArgs),
     /// Print the effective settings (Leptos.toml + IMAGE_CHAT__* variables), secrets redacted.
@@ -50,6 +53,7 @@ pub async fn run() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Crawl(args) => crawl::run(args, settings).await,
+        Command::Embed(args) => tokio::task::block_in_place(|| embed::run(args, settings)),
         Command::Eval(args) => tokio::task::block_in_place(|| eval::run(args, settings)),
         Command::Serve { addr } => {
             if addr.is_some() {
