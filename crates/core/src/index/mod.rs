@@ -41,6 +41,8 @@ pub struct Filters {
     pub page_url_prefix: Option<String>,
     /// No result mentions any of these (in alt, caption, title or nearby text).
     pub exclude_terms: Vec<String>,
+    /// Every result mentions each of these phrases (same fields).
+    pub require_terms: Vec<String>,
 }
 
 /// One search of one leg.
@@ -141,7 +143,10 @@ impl Filters {
             return false;
         }
         match v.text {
-            Some(text) => !self.exclude_terms.iter().any(|t| contains_word(text, &t.to_lowercase())),
+            Some(text) => {
+                !self.exclude_terms.iter().any(|t| contains_word(text, &t.to_lowercase()))
+                    && self.require_terms.iter().all(|t| contains_word(text, &t.to_lowercase()))
+            }
             None => true,
         }
     }

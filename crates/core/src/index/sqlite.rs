@@ -248,11 +248,14 @@ fn filter_sql(filters: &Filters, namespaces: &[String]) -> (String, Vec<rusqlite
         args.push(Value::Integer(prefix.chars().count() as i64));
         args.push(Value::Text(prefix.clone()));
     }
-    for term in &filters.exclude_terms {
-        if let Some(q) = fts_query(term) {
-            let phrase = q.replace("\" OR \"", " ");
-            sql.push_str(" AND images.id NOT IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)");
-            args.push(Value::Text(format!("{{alt caption context}} : {phrase}")));
+    for (terms, op) in [(&filters.require_terms, "IN"), (&filters.exclude_terms, "NOT IN")] {
+        for term in terms {
+            if let Some(q) = fts_query(term) {
+                // One phrase over the descriptive columns (not the page title or URL).
+                let phrase = q.replace("\" OR \"", " ");
+                sql.push_str(&format!(" AND images.id {op} (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)"));
+                args.push(Value::Text(format!("{{alt caption context}} : {phrase}")));
+            }
         }
     }
     (sql, args)

@@ -149,3 +149,11 @@ fn the_index_survives_a_reopen() {
     assert_eq!(hit.image.format, Some(ImageFormat::Png));
     assert_eq!((hit.image.width, hit.image.height), (Some(800), Some(800)));
 }
+
+#[test]
+fn required_phrases_apply_inside_both_legs() {
+    let index = sample();
+    let f = Filters { require_terms: vec!["apple watch".into()], ..Filters::default() };
+    assert_eq!(urls(&index.search_text("watch", &all(&f)).unwrap()), vec!["/watch.png"]);
+    assert_eq!(urls(&index.search_vector(&vec3(0.9, 0.1, 0.0), &all(&f)).unwrap()), vec!["/watch.png"]);
+}

@@ -1,0 +1,139 @@
+//! A search, end to end: parse the message, embed it, run both index legs with the filters,
+//! fuse, dedup, and explain each result. Without a usable model it searches by keywords only and
+//! says so.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::parse::{Query, parse};
+use super::rank::{Fusion, dedup, fuse};
+use crate::embed::Embedder;
+use crate::error::{Error, Result};
+use crate::index::{Filters, ImageIndex, SearchRequest};
+use crate::search::ImageFormat;
+
+/// Results returned when the message asks for no number.
+pub const DEFAULT_LIMIT: usize = 20;
+pub const MAX_LIMIT: usize = 100;
+/// Candidates each leg hands to fusion.
+const CANDIDATES: usize = 100;
+/// A result is "strong" when its fused score is at least this share of the best one's.
+const STRONG_SHARE: f32 = 0.6;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchResult {
+    pub url: String,
+    pub page_url: String,
+    pub namespace: String,
+    pub alt: String,
+    /// The words shown with the image: alt, else caption, label, title or nearby text.
+    pub description: String,
+    pub format: Option<ImageFormat>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub bm25: Option<f32>,
+    pub vector: Option<f32>,
+    pub fused: f32,
+    /// Strong match, or a weaker one shown below the strong ones.
+    pub strong: bool,
+    /// Query words found in the image's words.
+    pub matched_terms: Vec<String>,
+    /// The same image found elsewhere (other URLs, same alt text).
+    pub alternatives: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchResponse {
+    pub query: Query,
+    pub results: Vec<SearchResult>,
+    /// Parts of the query that could not be applied, and why (e.g. tone without image analysis).
+    pub notes: Vec<String>,
+    /// Set when the search ran on keywords only (no usable model).
+    pub lexical_only: Option<String>,
+}
+
+pub struct SearchEngine {
+    index: Arc<dyn ImageIndex>,
+    embedder: Result<Arc<dyn Embedder>, String>,
+    fusion: Fusion,
+}
+
+impl SearchEngine {
+    /// `embedder` is the model or the reason it is unavailable (searches then use keywords only).
+    pub fn new(index: Arc<dyn ImageIndex>, embedder: Result<Arc<dyn Embedder>, String>) -> Self {
+        Self { index, embedder, fusion: Fusion::default() }
+    }
+
+    pub fn with_fusion(mut self, fusion: Fusion) -> Self {
+        self.fusion = fusion;
+        self
+    }
+
+    pub fn index(&self) -> &Arc<dyn ImageIndex> {
+        &self.index
+    }
+
+    pub fn search(&self, message: &str, namespaces: &[String], limit: Option<usize>) -> Result<SearchResponse> {
+        let query = parse(message).map_err(|e| Error::Invalid(e.to_string()))?;
+        let limit = query.count.map(|c| c as usize).or(limit).unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+        let filters = Filters {
+            formats: query.formats.clone(),
+            min_width: query.min_width,
+            min_height: query.min_height,
+            orientation: query.orientation,
+            page_url_prefix: None,
+            exclude_terms: query.exclude_terms.clone(),
+            require_terms: query.must_terms.clone(),
+        };
+        let mut notes = Vec::new();
+        if query.tone.is_some() {
+            notes.push("dark/light is not applied: image colours are not analysed yet".to_string());
+        }
+        if query.transparent.is_some() {
+            notes.push("transparency is not applied: image pixels are not analysed yet".to_string());
+        }
+        let request = SearchRequest { namespaces, filters: &filters, limit: CANDIDATES };
+        // The text legs search for the description plus required phrases.
+        let text = if query.text.is_empty() { query.must_terms.join(" ") } else { query.text.clone() };
+        let text_hits = self.index.search_text(&text, &request)?;
+        let (vector_hits, lexical_only) = match &self.embedder {
+            Ok(embedder) if !text.trim().is_empty() => {
+                let v = embedder.embed(&[&text])?.pop().unwrap_or_default();
+                (self.index.search_vector(&v, &request)?, None)
+            }
+            Ok(_) => (Vec::new(), None),
+            Err(reason) => (Vec::new(), Some(format!("keyword search only: {reason}"))),
+        };
+        let ranked = dedup(fuse(text_hits, vector_hits, self.fusion));
+        let best = ranked.first().map_or(0.0, |r| r.fused);
+        let words: Vec<String> =
+            text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 2).map(str::to_string).collect();
+        let results = ranked
+            .into_iter()
+            .take(limit)
+            .map(|r| {
+                let record = &r.image.record;
+                let haystack = crate::index::searchable_text(record).to_lowercase();
+                let matched_terms = words.iter().filter(|w| crate::index::contains_word(&haystack, w)).cloned().collect();
+                SearchResult {
+                    url: record.url.to_string(),
+                    page_url: record.page_url.to_string(),
+                    namespace: r.image.namespace.clone(),
+                    alt: record.context.alt.clone(),
+                    description: record.context.description().to_string(),
+                    format: r.image.format,
+                    width: r.image.width,
+                    height: r.image.height,
+                    bm25: r.bm25,
+                    vector: r.vector,
+                    fused: r.fused,
+                    strong: r.fused >= best * STRONG_SHARE,
+                    matched_terms,
+                    alternatives: r.alternatives,
+                }
+            })
+            .collect();
+        Ok(SearchResponse { query, results, notes, lexical_only })
+    }
+}

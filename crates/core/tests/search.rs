@@ -1,0 +1,118 @@
+//! Search end to end over a real index (and the real model when its files are present).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use image_chat_core::Error;
+use image_chat_core::config::ModelSettings;
+use image_chat_core::embed::{Embedder, OnnxEmbedder};
+use image_chat_core::extract::{ImageContext, ImageRecord, ImageSource, ImageVariant};
+use image_chat_core::index::{ImageIndex, SqliteIndex};
+use image_chat_core::search::engine::SearchEngine;
+use url::Url;
+
+fn record(path: &str, alt: &str, size: (u32, u32)) -> ImageRecord {
+    let url = Url::parse(&format!("http://shop.test{path}")).unwrap();
+    ImageRecord {
+        page_url: Url::parse("http://shop.test/products").unwrap(),
+        source: ImageSource::Img,
+        variants: vec![ImageVariant { url: url.clone(), width: Some(size.0), height: Some(size.1), density: None, media: None, mime: None }],
+        url,
+        context: ImageContext { alt: alt.into(), ..ImageContext::default() },
+    }
+}
+
+fn embedder() -> Option<Arc<dyn Embedder>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let settings = ModelSettings { dir, ..ModelSettings::default() };
+    if !settings.files().iter().all(|f| f.is_file()) {
+        assert!(std::env::var_os("IMAGE_CHAT_REQUIRE_SERVICES").is_none(), "scripts/test.sh fetched no model files");
+        eprintln!("skipped: model files absent (run scripts/fetch-models.sh)");
+        return None;
+    }
+    Some(Arc::new(OnnxEmbedder::load(&settings).unwrap()))
+}
+
+const CATALOGUE: &[(&str, &str, (u32, u32))] = &[
+    ("/img/apple-watch.png", "Apple Watch Series 9 on a wrist", (1200, 1200)),
+    ("/img/apple-watch-band.jpg", "a watch band made from apple leather", (800, 600)),
+    ("/img/iphone-hero.jpg", "iPhone 15 Pro in titanium, high-resolution product shot", (2400, 1600)),
+    ("/img/iphone-people.jpg", "two people taking a selfie with an iPhone", (2000, 1500)),
+    ("/img/beach.jpg", "an empty sandy beach at sunrise", (1600, 900)),
+    ("/img/beach-copy.jpg", "An empty sandy beach at sunrise!", (1600, 900)),
+    ("/img/logo.svg", "Shop logo", (240, 60)),
+];
+
+fn engine(embedder: Result<Arc<dyn Embedder>, String>) -> SearchEngine {
+    let index = Arc::new(SqliteIndex::open_in_memory().unwrap());
+    let records: Vec<ImageRecord> = CATALOGUE.iter().map(|(p, a, s)| record(p, a, *s)).collect();
+    let vectors: Vec<Option<Vec<f32>>> = match &embedder {
+        Ok(e) => e.embed(&records.iter().map(|r| r.context.alt.as_str()).collect::<Vec<_>>()).unwrap().into_iter().map(Some).collect(),
+        Err(_) => vec![None; records.len()],
+    };
+    index.upsert("shop", &records.into_iter().zip(vectors).collect::<Vec<_>>()).unwrap();
+    SearchEngine::new(index, embedder)
+}
+
+fn paths(response: &image_chat_core::search::engine::SearchResponse) -> Vec<String> {
+    response.results.iter().map(|r| Url::parse(&r.url).unwrap().path().to_string()).collect()
+}
+
+#[test]
+fn the_exact_phrase_beats_a_loose_match() {
+    let Some(e) = embedder() else { return };
+    let response = engine(Ok(e)).search("Apple Watch", &[], None).unwrap();
+    assert_eq!(paths(&response)[0], "/img/apple-watch.png");
+    let top = &response.results[0];
+    assert!(top.bm25.is_some() && top.vector.is_some() && top.strong);
+    assert_eq!(top.matched_terms, vec!["apple", "watch"]);
+}
+
+#[test]
+fn filters_and_exclusions_are_exact() {
+    let Some(e) = embedder() else { return };
+    let engine = engine(Ok(e));
+    let r = engine.search("PNG images of the Apple Watch", &[], None).unwrap();
+    assert!(r.results.iter().all(|x| x.url.ends_with(".png")), "{:?}", paths(&r));
+    assert_eq!(paths(&r), vec!["/img/apple-watch.png"]);
+    let r = engine.search("iPhone photos without people", &[], None).unwrap();
+    assert!(!paths(&r).contains(&"/img/iphone-people.jpg".to_string()), "{:?}", paths(&r));
+    assert_eq!(paths(&r)[0], "/img/iphone-hero.jpg");
+    let r = engine.search("high-resolution iPhone photos", &[], None).unwrap();
+    assert!(r.results.iter().all(|x| x.width.unwrap() >= 1600), "{:?}", paths(&r));
+    let r = engine.search("show me 2 images", &[], None).unwrap();
+    assert!(r.results.len() <= 2);
+}
+
+#[test]
+fn duplicates_are_folded_into_one_result() {
+    let Some(e) = embedder() else { return };
+    let r = engine(Ok(e)).search("empty beach at sunrise", &[], None).unwrap();
+    let beaches: Vec<_> = r.results.iter().filter(|x| x.url.contains("beach")).collect();
+    assert_eq!(beaches.len(), 1, "{:?}", paths(&r));
+    assert_eq!(beaches[0].alternatives.len(), 1);
+}
+
+#[test]
+fn without_a_model_search_falls_back_to_keywords_and_says_so() {
+    let r = engine(Err("model file models/x is missing; run scripts/fetch-models.sh".into())).search("apple watch", &[], None).unwrap();
+    assert!(r.lexical_only.as_deref().is_some_and(|w| w.contains("keyword search only") && w.contains("fetch-models")));
+    assert_eq!(paths(&r)[0], "/img/apple-watch.png");
+    assert!(r.results.iter().all(|x| x.vector.is_none()));
+}
+
+#[test]
+fn bad_queries_and_namespaces_are_clear_errors() {
+    let engine = engine(Err("no model".into()));
+    for (message, needle) in [("", "empty"), ("   ", "empty"), (&"x".repeat(10 * 1024)[..], "limit is 1000")] {
+        match engine.search(message, &[], None) {
+            Err(Error::Invalid(m)) => assert!(m.contains(needle), "{m}"),
+            other => panic!("{message:.20}: expected an invalid-input error, got {other:?}"),
+        }
+    }
+    assert!(matches!(engine.search("beach", &["no such/session".into()], None), Err(Error::Invalid(_))));
+    let r = engine.search("beach", &["unknown-session".into()], None).unwrap();
+    assert!(r.results.is_empty(), "an unknown namespace has no images");
+    let r = engine.search("dark mode screenshots", &[], None).unwrap();
+    assert!(r.notes.iter().any(|n| n.contains("dark/light")));
+}
