@@ -41,6 +41,12 @@ pub struct CrawlArgs {
     /// Let the SSRF guard through for this loopback/private host (e.g. 127.0.0.1); repeatable.
     #[arg(long = "allow-host")]
     allow_hosts: Vec<String>,
+    /// Embed the images and store them in the data dir's index for `image-chat search`.
+    #[arg(long)]
+    index: bool,
+    /// Index namespace (default: the start URL's host, dots as dashes).
+    #[arg(long, requires = "index")]
+    namespace: Option<String>,
 }
 
 pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
@@ -100,10 +106,15 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
     });
 
     let json = args.json;
+    let keep = args.index;
+    let mut kept = Vec::new();
     let mut stdout = std::io::BufWriter::new(std::io::stdout());
     let mut write_error = None;
     let summary = crawler
         .run(|page| {
+            if keep {
+                kept.extend(page.images.iter().cloned());
+            }
             if json {
                 for image in &page.images {
                     let line = serde_json::to_string(image).unwrap_or_default();
@@ -149,7 +160,50 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
     if c.pages_fetched == 0 || summary.stop == image_chat_core::crawl::StopReason::StartRefused {
         return ExitCode::FAILURE;
     }
+    if args.index {
+        let namespace = args.namespace.unwrap_or_else(|| start.host_str().unwrap_or("site").replace('.', "-"));
+        return match tokio::task::block_in_place(|| index_images(&settings, &namespace, kept)) {
+            Ok(n) => {
+                let _ = writeln!(out, "indexed {n} images into namespace {namespace} ({})", settings.data_dir.join("index.sqlite").display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e.to_string()),
+        };
+    }
     ExitCode::SUCCESS
+}
+
+/// Embeds (when the model is there) and stores the crawl's images, with a progress bar.
+fn index_images(settings: &Settings, namespace: &str, images: Vec<image_chat_core::extract::ImageRecord>) -> image_chat_core::Result<usize> {
+    use image_chat_core::embed::{Embedder, OnnxEmbedder, image_text};
+    use image_chat_core::index::{ImageIndex, SqliteIndex, check_namespace};
+    check_namespace(namespace)?;
+    let index = SqliteIndex::open(&settings.data_dir.join("index.sqlite"))?;
+    let embedder = match OnnxEmbedder::load(&settings.model) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            eprintln!("warning: {e}; indexing for keyword search only");
+            None
+        }
+    };
+    let bar = ProgressBar::new(images.len() as u64);
+    bar.set_style(ProgressStyle::with_template("indexing {bar:30} {pos}/{len} images").expect("a valid template").progress_chars("=> "));
+    for chunk in images.chunks(256) {
+        let texts: Vec<String> = chunk.iter().map(|r| image_text(&r.context)).collect();
+        let vectors: Vec<Option<Vec<f32>>> = match &embedder {
+            Some(e) => {
+                let with_text: Vec<&str> = texts.iter().map(String::as_str).filter(|t| !t.is_empty()).collect();
+                let mut embedded = e.embed(&with_text)?.into_iter();
+                texts.iter().map(|t| if t.is_empty() { None } else { embedded.next() }).collect()
+            }
+            None => vec![None; chunk.len()],
+        };
+        let items: Vec<_> = chunk.iter().cloned().zip(vectors).collect();
+        index.upsert(namespace, &items)?;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(images.len())
 }
 
 fn fail(message: &str) -> ExitCode {

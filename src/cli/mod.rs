@@ -4,6 +4,7 @@
 mod crawl;
 mod embed;
 mod eval;
+mod search;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,8 @@ enum Command {
     Crawl(crawl::CrawlArgs),
     /// Embed lines of text from stdin with the local model (JSON vectors, or --stats).
     Embed(embed::EmbedArgs),
+    /// Search the images indexed by `crawl --index`.
+    Search(search::SearchArgs),
     /// Measure search quality on the Flickr8k and Concadia dev sets.
     Eval(eval::EvalArgs),
     /// Print the effective settings (Leptos.toml + IMAGE_CHAT__* variables), secrets redacted.
@@ -54,6 +57,7 @@ pub async fn run() -> ExitCode {
         }
         Command::Crawl(args) => crawl::run(args, settings).await,
         Command::Embed(args) => tokio::task::block_in_place(|| embed::run(args, settings)),
+        Command::Search(args) => tokio::task::block_in_place(|| search::run(args, settings)),
         Command::Eval(args) => tokio::task::block_in_place(|| eval::run(args, settings)),
         Command::Serve { addr } => {
             if addr.is_some() {

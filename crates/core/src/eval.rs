@@ -113,11 +113,6 @@ fn record(i: usize, doc: &(String, String, String)) -> ImageRecord {
     }
 }
 
-/// The text a document is embedded from: what a crawl would embed for an image.
-pub fn embedding_text(ctx: &ImageContext) -> String {
-    [&ctx.alt, &ctx.title, &ctx.figcaption, &ctx.nearby_text].iter().filter(|s| !s.is_empty()).map(|s| s.as_str()).collect::<Vec<_>>().join(". ")
-}
-
 /// The original design's score: cosine + 0.5 x boost, the boost adding 2.0 for the exact query
 /// phrase in the alt and 0.5 per query word longer than 2 characters found in the alt.
 pub fn original_score(cosine: f32, query: &str, alt: &str) -> f32 {
@@ -132,7 +127,7 @@ pub fn original_score(cosine: f32, query: &str, alt: &str) -> f32 {
 pub fn run(set: &EvalSet, embedder: &dyn Embedder, fusions: &[Fusion]) -> Result<EvalReport> {
     let index = SqliteIndex::open_in_memory()?;
     let records: Vec<ImageRecord> = set.docs.iter().enumerate().map(|(i, d)| record(i, d)).collect();
-    let texts: Vec<String> = records.iter().map(|r| embedding_text(&r.context)).collect();
+    let texts: Vec<String> = records.iter().map(|r| crate::embed::image_text(&r.context)).collect();
     let vectors = embedder.embed(&texts.iter().map(String::as_str).collect::<Vec<_>>())?;
     let items: Vec<(ImageRecord, Option<Vec<f32>>)> = records.into_iter().zip(vectors).map(|(r, v)| (r, Some(v))).collect();
     index.upsert(NAMESPACE, &items)?;

@@ -81,7 +81,9 @@ fn filters_and_exclusions_are_exact() {
     let r = engine.search("high-resolution iPhone photos", &[], None).unwrap();
     assert!(r.results.iter().all(|x| x.width.unwrap() >= 1600), "{:?}", paths(&r));
     let r = engine.search("show me 2 images", &[], None).unwrap();
-    assert!(r.results.len() <= 2);
+    assert_eq!(r.results.len(), 2, "a filter-only query lists images");
+    let r = engine.search("SVG images", &[], None).unwrap();
+    assert_eq!(paths(&r), vec!["/img/logo.svg"]);
 }
 
 #[test]

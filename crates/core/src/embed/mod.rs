@@ -17,3 +17,15 @@ pub trait Embedder: Send + Sync {
     fn model_id(&self) -> &str;
     fn dimension(&self) -> usize;
 }
+
+/// The text an image is embedded from: its alt, title, caption and label, then the words
+/// around it. Empty when the image has no words at all (it is then indexed for keywords only).
+pub fn image_text(ctx: &crate::extract::ImageContext) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for s in [&ctx.alt, &ctx.title, &ctx.figcaption, &ctx.aria_label, &ctx.nearby_text] {
+        if !s.is_empty() && !parts.contains(&s.as_str()) {
+            parts.push(s);
+        }
+    }
+    parts.join(". ")
+}

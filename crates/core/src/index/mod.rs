@@ -79,6 +79,8 @@ pub trait ImageIndex: Send + Sync {
     fn search_text(&self, query: &str, request: &SearchRequest<'_>) -> Result<Vec<Hit>>;
     /// Vector leg: cosine similarity to `vector` (normalized), exact.
     fn search_vector(&self, vector: &[f32], request: &SearchRequest<'_>) -> Result<Vec<Hit>>;
+    /// Images passing the filters, newest first (a query of filters only: "PNG images").
+    fn list(&self, request: &SearchRequest<'_>) -> Result<Vec<Hit>>;
     fn stats(&self, namespace: Option<&str>) -> Result<IndexStats>;
 }
 

@@ -377,6 +377,21 @@ impl ImageIndex for SqliteIndex {
         self.load(&best)
     }
 
+    fn list(&self, request: &SearchRequest<'_>) -> Result<Vec<Hit>> {
+        for ns in request.namespaces {
+            check_namespace(ns)?;
+        }
+        let (conditions, mut args) = filter_sql(request.filters, request.namespaces);
+        let sql = format!("SELECT images.id FROM images WHERE 1 = 1{conditions} ORDER BY images.id DESC LIMIT ?");
+        args.push(rusqlite::types::Value::Integer(request.limit as i64));
+        let ids: Vec<(i64, f32)> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare(&sql).map_err(db)?;
+            stmt.query_map(params_from_iter(args), |r| Ok((r.get(0)?, 0.0))).map_err(db)?.collect::<Result<_, _>>().map_err(db)?
+        };
+        self.load(&ids)
+    }
+
     fn stats(&self, namespace: Option<&str>) -> Result<IndexStats> {
         if let Some(ns) = namespace {
             check_namespace(ns)?;

@@ -157,3 +157,10 @@ fn required_phrases_apply_inside_both_legs() {
     assert_eq!(urls(&index.search_text("watch", &all(&f)).unwrap()), vec!["/watch.png"]);
     assert_eq!(urls(&index.search_vector(&vec3(0.9, 0.1, 0.0), &all(&f)).unwrap()), vec!["/watch.png"]);
 }
+
+#[test]
+fn filter_only_listing() {
+    let index = sample();
+    let f = Filters { formats: vec![ImageFormat::Jpeg], exclude_terms: vec!["people".into()], ..Filters::default() };
+    assert_eq!(urls(&index.list(&all(&f)).unwrap()), vec!["/beach.jpg"]);
+}

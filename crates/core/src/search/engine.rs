@@ -53,6 +53,34 @@ pub struct SearchResponse {
     pub lexical_only: Option<String>,
 }
 
+fn result(
+    image: &crate::index::StoredImage,
+    bm25: Option<f32>,
+    vector: Option<f32>,
+    fused: f32,
+    strong: bool,
+    matched_terms: Vec<String>,
+    alternatives: Vec<String>,
+) -> SearchResult {
+    let record = &image.record;
+    SearchResult {
+        url: record.url.to_string(),
+        page_url: record.page_url.to_string(),
+        namespace: image.namespace.clone(),
+        alt: record.context.alt.clone(),
+        description: record.context.description().to_string(),
+        format: image.format,
+        width: image.width,
+        height: image.height,
+        bm25,
+        vector,
+        fused,
+        strong,
+        matched_terms,
+        alternatives,
+    }
+}
+
 pub struct SearchEngine {
     index: Arc<dyn ImageIndex>,
     embedder: Result<Arc<dyn Embedder>, String>,
@@ -96,6 +124,12 @@ impl SearchEngine {
         let request = SearchRequest { namespaces, filters: &filters, limit: CANDIDATES };
         // The text legs search for the description plus required phrases.
         let text = if query.text.is_empty() { query.must_terms.join(" ") } else { query.text.clone() };
+        if text.trim().is_empty() {
+            // Filters only ("PNG images without people"): every image that passes them.
+            let listed = self.index.list(&SearchRequest { limit, ..request.clone() })?;
+            let results = listed.into_iter().map(|h| result(&h.image, None, None, 1.0, true, Vec::new(), Vec::new())).collect();
+            return Ok(SearchResponse { query, results, notes, lexical_only: None });
+        }
         let text_hits = self.index.search_text(&text, &request)?;
         let (vector_hits, lexical_only) = match &self.embedder {
             Ok(embedder) if !text.trim().is_empty() => {
@@ -113,25 +147,9 @@ impl SearchEngine {
             .into_iter()
             .take(limit)
             .map(|r| {
-                let record = &r.image.record;
-                let haystack = crate::index::searchable_text(record).to_lowercase();
-                let matched_terms = words.iter().filter(|w| crate::index::contains_word(&haystack, w)).cloned().collect();
-                SearchResult {
-                    url: record.url.to_string(),
-                    page_url: record.page_url.to_string(),
-                    namespace: r.image.namespace.clone(),
-                    alt: record.context.alt.clone(),
-                    description: record.context.description().to_string(),
-                    format: r.image.format,
-                    width: r.image.width,
-                    height: r.image.height,
-                    bm25: r.bm25,
-                    vector: r.vector,
-                    fused: r.fused,
-                    strong: r.fused >= best * STRONG_SHARE,
-                    matched_terms,
-                    alternatives: r.alternatives,
-                }
+                let haystack = crate::index::searchable_text(&r.image.record).to_lowercase();
+                let matched = words.iter().filter(|w| crate::index::contains_word(&haystack, w)).cloned().collect();
+                result(&r.image, r.bm25, r.vector, r.fused, r.fused >= best * STRONG_SHARE, matched, r.alternatives)
             })
             .collect();
         Ok(SearchResponse { query, results, notes, lexical_only })

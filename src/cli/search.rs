@@ -1,0 +1,89 @@
+//! `image-chat search "query"`: search the images `image-chat crawl --index` stored.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use image_chat_core::Settings;
+use image_chat_core::embed::{Embedder, OnnxEmbedder};
+use image_chat_core::index::{ImageIndex, SqliteIndex};
+use image_chat_core::search::engine::SearchEngine;
+
+#[derive(clap::Args)]
+pub struct SearchArgs {
+    /// What to look for, in plain words ("PNG images of the Apple Watch").
+    query: String,
+    /// Search only this namespace (repeatable; default: all).
+    #[arg(long)]
+    namespace: Vec<String>,
+    /// Most results (default 20, at most 100; "show me 5 …" in the query wins).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Print the whole response as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: SearchArgs, settings: Settings) -> ExitCode {
+    let path = settings.data_dir.join("index.sqlite");
+    if !path.exists() {
+        eprintln!("error: no index at {}; crawl a site first with `image-chat crawl URL --index`", path.display());
+        return ExitCode::from(2);
+    }
+    let index: Arc<dyn ImageIndex> = match SqliteIndex::open(&path) {
+        Ok(i) => Arc::new(i),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let embedder: Result<Arc<dyn Embedder>, String> =
+        OnnxEmbedder::load(&settings.model).map(|e| Arc::new(e) as Arc<dyn Embedder>).map_err(|e| e.to_string());
+    let engine = SearchEngine::new(index, embedder);
+    let response = match engine.search(&args.query, &args.namespace, args.limit) {
+        Ok(r) => r,
+        Err(image_chat_core::Error::Invalid(m)) => {
+            eprintln!("error: {m}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&response).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    if let Some(warning) = &response.lexical_only {
+        eprintln!("warning: {warning}");
+    }
+    let chips: Vec<String> = response
+        .query
+        .parts
+        .iter()
+        .filter(|p| !p.value.is_empty())
+        .map(|p| format!("{:?}: {}", p.kind, p.value).to_lowercase())
+        .collect();
+    println!("looking for {:?}{}", response.query.text, if chips.is_empty() { String::new() } else { format!(" [{}]", chips.join(", ")) });
+    for note in &response.notes {
+        println!("note: {note}");
+    }
+    if response.results.is_empty() {
+        println!("no images match; try fewer filters or other words");
+        return ExitCode::SUCCESS;
+    }
+    let mut weaker_shown = false;
+    for (i, r) in response.results.iter().enumerate() {
+        if !r.strong && !weaker_shown {
+            println!("-- weaker matches --");
+            weaker_shown = true;
+        }
+        let size = match (r.width, r.height) {
+            (Some(w), Some(h)) => format!(" {w}x{h}"),
+            _ => String::new(),
+        };
+        let format = r.format.map(|f| format!(" {}", f.as_str())).unwrap_or_default();
+        println!("{:>2}. {:.3}{format}{size}  {}\n    {}\n    on {}", i + 1, r.fused, r.url, r.description, r.page_url);
+    }
+    ExitCode::SUCCESS
+}
