@@ -64,3 +64,49 @@ fn settings_prints_the_effective_values() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("[crawler]") && text.contains("max_pages = 200"), "{text}");
 }
+
+fn image_chat_in(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_image-chat"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("IMAGE_CHAT_SETTINGS", concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml"))
+        .env("IMAGE_CHAT__DATA_DIR", data)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn search_without_an_index_says_how_to_make_one() {
+    let data = tempfile::tempdir().unwrap();
+    let out = image_chat_in(data.path(), &["search", "kayaks"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("image-chat crawl URL --index"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crawl_index_then_search_finds_an_image_by_its_words() {
+    let server = FixtureServer::start(FixtureConfig::generated(SiteSpec { pages: 20, seed: 9, traps: false })).await.unwrap();
+    let truth = server.site().unwrap().truth(3).unwrap();
+    let wanted = truth.images.iter().find(|i| i.alt.split_whitespace().count() >= 4 && !i.repeated).expect("a described image").clone();
+    let url = server.url("/");
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        image_chat_in(&dir, &["crawl", &url, "--max-pages", "40", "--allow-host", "127.0.0.1", "--index", "--namespace", "fixture"])
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains("indexed"), "{err}");
+    let dir = data.path().to_path_buf();
+    let alt = wanted.alt.clone();
+    let out = tokio::task::spawn_blocking(move || image_chat_in(&dir, &["search", &alt, "--namespace", "fixture", "--json"])).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let urls: Vec<&str> = response["results"].as_array().unwrap().iter().map(|r| r["url"].as_str().unwrap()).take(3).collect();
+    assert!(urls.iter().any(|u| u.ends_with(&wanted.url)), "{} not in the top 3: {urls:?}", wanted.url);
+    let bad = image_chat_in(data.path(), &["search", ""]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("empty"));
+}
