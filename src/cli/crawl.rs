@@ -175,12 +175,13 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
 
 /// Embeds (when the model is there) and stores the crawl's images, with a progress bar.
 fn index_images(settings: &Settings, namespace: &str, images: Vec<image_chat_core::extract::ImageRecord>) -> image_chat_core::Result<usize> {
-    use image_chat_core::embed::{Embedder, OnnxEmbedder, image_text};
+    use image_chat_core::embed::{CachedEmbedder, Embedder, OnnxEmbedder, image_text};
     use image_chat_core::index::{ImageIndex, SqliteIndex, check_namespace};
     check_namespace(namespace)?;
     let index = SqliteIndex::open(&settings.data_dir.join("index.sqlite"))?;
+    // Alt texts repeat a lot across a site: each distinct text is embedded once.
     let embedder = match OnnxEmbedder::load(&settings.model) {
-        Ok(e) => Some(e),
+        Ok(e) => Some(CachedEmbedder::new(std::sync::Arc::new(e), settings.cache.max_entries)),
         Err(e) => {
             eprintln!("warning: {e}; indexing for keyword search only");
             None
@@ -203,6 +204,10 @@ fn index_images(settings: &Settings, namespace: &str, images: Vec<image_chat_cor
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
+    if let Some(e) = &embedder {
+        let (reused, embedded) = e.counts();
+        eprintln!("embedded {embedded} distinct texts ({reused} repeats reused)");
+    }
     Ok(images.len())
 }
 

@@ -88,3 +88,40 @@ fn embeddings_match_sentence_transformers() {
         assert!(cosine >= 0.998, "{s:?}: cosine {cosine} to sentence-transformers");
     }
 }
+
+/// Counts the texts that reach the model.
+struct Counting {
+    inner: OnnxEmbedder,
+    texts: std::sync::atomic::AtomicUsize,
+}
+
+impl Embedder for Counting {
+    fn embed(&self, texts: &[&str]) -> image_chat_core::Result<Vec<Vec<f32>>> {
+        self.texts.fetch_add(texts.len(), std::sync::atomic::Ordering::Relaxed);
+        self.inner.embed(texts)
+    }
+    fn model_id(&self) -> &str {
+        self.inner.model_id()
+    }
+    fn dimension(&self) -> usize {
+        self.inner.dimension()
+    }
+}
+
+#[test]
+fn repeated_texts_are_embedded_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use image_chat_core::embed::CachedEmbedder;
+    let Some(settings) = model_settings() else { return };
+    let counting = Arc::new(Counting { inner: OnnxEmbedder::load(&settings).unwrap(), texts: Default::default() });
+    let cached = CachedEmbedder::new(counting.clone(), 1_000);
+    let batch = ["Loading Events", "a reef survey", "Loading Events", "Loading Events"];
+    let first = cached.embed(&batch).unwrap();
+    assert_eq!(counting.texts.load(Ordering::Relaxed), 2, "two distinct texts reach the model");
+    assert_eq!(first[0], first[2]);
+    let again = cached.embed(&["a reef survey", "Loading Events"]).unwrap();
+    assert_eq!(counting.texts.load(Ordering::Relaxed), 2, "the second batch is served from the cache");
+    assert_eq!(again[0], first[1]);
+    assert_eq!(cached.counts(), (4, 2));
+}

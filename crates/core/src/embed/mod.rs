@@ -4,8 +4,10 @@
 //! text of a bucket, which roughly doubles throughput on short alt texts), run, mean-pooled over
 //! the attention mask and L2-normalized, as sentence-transformers does.
 
+mod cached;
 mod onnx;
 
+pub use cached::CachedEmbedder;
 pub use onnx::OnnxEmbedder;
 
 use crate::error::Result;
