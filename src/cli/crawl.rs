@@ -175,13 +175,13 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
 
 /// Embeds (when the model is there) and stores the crawl's images, with a progress bar.
 fn index_images(settings: &Settings, namespace: &str, images: Vec<image_chat_core::extract::ImageRecord>) -> image_chat_core::Result<usize> {
-    use image_chat_core::embed::{CachedEmbedder, Embedder, OnnxEmbedder, image_text};
+    use image_chat_core::embed::{CachedEmbedder, Embedder, image_text};
     use image_chat_core::index::{ImageIndex, SqliteIndex, check_namespace};
     check_namespace(namespace)?;
     let index = SqliteIndex::open(&settings.data_dir.join("index.sqlite"))?;
     // Alt texts repeat a lot across a site: each distinct text is embedded once.
-    let embedder = match OnnxEmbedder::load(&settings.model) {
-        Ok(e) => Some(CachedEmbedder::new(std::sync::Arc::new(e), settings.cache.max_entries)),
+    let embedder = match image_chat_core::embed::load(&settings.model) {
+        Ok(e) => Some(CachedEmbedder::new(e, settings.cache.max_entries)),
         Err(e) => {
             eprintln!("warning: {e}; indexing for keyword search only");
             None

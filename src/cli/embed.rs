@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use image_chat_core::Settings;
-use image_chat_core::embed::{Embedder, OnnxEmbedder};
 
 #[derive(clap::Args)]
 pub struct EmbedArgs {
@@ -19,7 +18,7 @@ pub struct EmbedArgs {
 const MAX_LINES: usize = 1_000_000;
 
 pub fn run(args: EmbedArgs, settings: Settings) -> ExitCode {
-    let embedder = match OnnxEmbedder::load(&settings.model) {
+    let embedder = match image_chat_core::embed::load(&settings.model) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("error: {e}");

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use image_chat_core::Settings;
-use image_chat_core::embed::OnnxEmbedder;
 use image_chat_core::eval::{self, EvalReport, Metrics};
 use image_chat_core::search::rank::{DEFAULT_VECTOR_WEIGHT, Fusion};
 
@@ -37,7 +36,7 @@ pub fn run(args: EvalArgs, settings: Settings) -> ExitCode {
         "all" => vec![eval::flickr8k(&captions.join("flickr8k_train_dev.tsv")), eval::concadia(&captions.join("concadia_dev.json"))],
         other => return fail(&format!("--set must be flickr8k, concadia or all, not {other:?}")),
     };
-    let embedder = match OnnxEmbedder::load(&settings.model) {
+    let embedder = match image_chat_core::embed::load(&settings.model) {
         Ok(e) => e,
         Err(e) => return fail(&e.to_string()),
     };
@@ -56,7 +55,7 @@ pub fn run(args: EvalArgs, settings: Settings) -> ExitCode {
             Err(e) => return fail(&format!("{e} (pass --data DIR or set IMAGE_CHAT_SHARED_DATA)")),
         };
         eprintln!("evaluating {} ({} images, {} queries)…", set.name, set.docs.len(), set.queries.len());
-        match eval::run(&set, &embedder, &fusions) {
+        match eval::run(&set, embedder.as_ref(), &fusions) {
             Ok(r) => reports.push(r),
             Err(e) => return fail(&e.to_string()),
         }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use image_chat_core::Settings;
-use image_chat_core::embed::{Embedder, OnnxEmbedder};
+use image_chat_core::embed::Embedder;
 use image_chat_core::index::{ImageIndex, SqliteIndex};
 use image_chat_core::search::engine::SearchEngine;
 
@@ -36,8 +36,7 @@ pub fn run(args: SearchArgs, settings: Settings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let embedder: Result<Arc<dyn Embedder>, String> =
-        OnnxEmbedder::load(&settings.model).map(|e| Arc::new(e) as Arc<dyn Embedder>).map_err(|e| e.to_string());
+    let embedder: Result<Arc<dyn Embedder>, String> = image_chat_core::embed::load(&settings.model).map_err(|e| e.to_string());
     let engine = SearchEngine::new(index, embedder);
     let response = match engine.search(&args.query, &args.namespace, args.limit) {
         Ok(r) => r,

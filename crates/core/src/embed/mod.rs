@@ -6,11 +6,24 @@
 
 mod cached;
 mod onnx;
+mod openai;
 
 pub use cached::CachedEmbedder;
 pub use onnx::OnnxEmbedder;
+pub use openai::OpenAiEmbedder;
 
+use std::sync::Arc;
+
+use crate::config::{EmbedBackend, ModelSettings};
 use crate::error::Result;
+
+/// The embedder the settings name: the local model (default) or an OpenAI-compatible endpoint.
+pub fn load(model: &ModelSettings) -> Result<Arc<dyn Embedder>> {
+    Ok(match model.backend {
+        EmbedBackend::Onnx => Arc::new(OnnxEmbedder::load(model)?),
+        EmbedBackend::OpenAi => Arc::new(OpenAiEmbedder::connect(&model.openai)?),
+    })
+}
 
 pub trait Embedder: Send + Sync {
     /// One normalized vector per text, in the order given.
