@@ -79,7 +79,8 @@ async fn an_unreachable_redis_is_reported_fast_and_without_its_password() {
 
 #[tokio::test]
 async fn real_redis_and_postgres_are_ok_in_health_when_configured() {
-    let (Ok(redis), Ok(pg)) = (std::env::var("IMAGE_CHAT_TEST_REDIS_URL"), std::env::var("IMAGE_CHAT_TEST_DATABASE_URL"))
+    let (Ok(redis), Ok(pg)) =
+        (std::env::var("IMAGE_CHAT_TEST_REDIS_URL"), std::env::var("IMAGE_CHAT_TEST_DATABASE_URL"))
     else {
         assert!(std::env::var_os("IMAGE_CHAT_REQUIRE_SERVICES").is_none(), "scripts/test.sh started no services");
         eprintln!("skipped: IMAGE_CHAT_TEST_REDIS_URL / IMAGE_CHAT_TEST_DATABASE_URL unset (run scripts/test.sh)");

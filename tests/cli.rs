@@ -31,11 +31,14 @@ fn crawl_rejects_bad_input_with_a_clear_message() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn crawl_prints_json_records_and_a_summary() {
-    let server = FixtureServer::start(FixtureConfig::generated(SiteSpec { pages: 12, seed: 5, traps: false })).await.unwrap();
+    let server =
+        FixtureServer::start(FixtureConfig::generated(SiteSpec { pages: 12, seed: 5, traps: false })).await.unwrap();
     let url = server.url("/");
-    let out = tokio::task::spawn_blocking(move || image_chat(&["crawl", &url, "--max-pages", "50", "--allow-host", "127.0.0.1", "--json"]))
-        .await
-        .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        image_chat(&["crawl", &url, "--max-pages", "50", "--allow-host", "127.0.0.1", "--json"])
+    })
+    .await
+    .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("pages: ") && err.contains("images: "), "{err}");
@@ -48,7 +51,8 @@ async fn crawl_prints_json_records_and_a_summary() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn crawl_of_a_loopback_site_is_refused_unless_allowed() {
-    let server = FixtureServer::start(FixtureConfig::generated(SiteSpec { pages: 3, seed: 5, traps: false })).await.unwrap();
+    let server =
+        FixtureServer::start(FixtureConfig::generated(SiteSpec { pages: 3, seed: 5, traps: false })).await.unwrap();
     let url = server.url("/");
     let out = tokio::task::spawn_blocking(move || image_chat(&["crawl", &url])).await.unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -86,14 +90,23 @@ fn search_without_an_index_says_how_to_make_one() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn crawl_index_then_search_finds_an_image_by_its_words() {
-    let server = FixtureServer::start(FixtureConfig::generated(SiteSpec { pages: 20, seed: 9, traps: false })).await.unwrap();
+    let server =
+        FixtureServer::start(FixtureConfig::generated(SiteSpec { pages: 20, seed: 9, traps: false })).await.unwrap();
     let truth = server.site().unwrap().truth(3).unwrap();
-    let wanted = truth.images.iter().find(|i| i.alt.split_whitespace().count() >= 4 && !i.repeated).expect("a described image").clone();
+    let wanted = truth
+        .images
+        .iter()
+        .find(|i| i.alt.split_whitespace().count() >= 4 && !i.repeated)
+        .expect("a described image")
+        .clone();
     let url = server.url("/");
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_path_buf();
     let out = tokio::task::spawn_blocking(move || {
-        image_chat_in(&dir, &["crawl", &url, "--max-pages", "40", "--allow-host", "127.0.0.1", "--index", "--namespace", "fixture"])
+        image_chat_in(
+            &dir,
+            &["crawl", &url, "--max-pages", "40", "--allow-host", "127.0.0.1", "--index", "--namespace", "fixture"],
+        )
     })
     .await
     .unwrap();
@@ -101,10 +114,14 @@ async fn crawl_index_then_search_finds_an_image_by_its_words() {
     assert!(out.status.success() && err.contains("indexed"), "{err}");
     let dir = data.path().to_path_buf();
     let alt = wanted.alt.clone();
-    let out = tokio::task::spawn_blocking(move || image_chat_in(&dir, &["search", &alt, "--namespace", "fixture", "--json"])).await.unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || image_chat_in(&dir, &["search", &alt, "--namespace", "fixture", "--json"]))
+            .await
+            .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let urls: Vec<&str> = response["results"].as_array().unwrap().iter().map(|r| r["url"].as_str().unwrap()).take(3).collect();
+    let urls: Vec<&str> =
+        response["results"].as_array().unwrap().iter().map(|r| r["url"].as_str().unwrap()).take(3).collect();
     assert!(urls.iter().any(|u| u.ends_with(&wanted.url)), "{} not in the top 3: {urls:?}", wanted.url);
     let bad = image_chat_in(data.path(), &["search", ""]);
     assert_eq!(bad.status.code(), Some(2));

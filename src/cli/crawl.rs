@@ -58,7 +58,10 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
     let limits = &settings.crawler;
     let max_pages = args.max_pages.unwrap_or(limits.max_pages);
     if max_pages == 0 || max_pages > limits.max_pages_limit {
-        return fail(&format!("--max-pages must be between 1 and {} (crawler.max_pages_limit)", limits.max_pages_limit));
+        return fail(&format!(
+            "--max-pages must be between 1 and {} (crawler.max_pages_limit)",
+            limits.max_pages_limit
+        ));
     }
     let depth = args.depth.unwrap_or(limits.max_depth);
     if depth > limits.max_depth_limit {
@@ -137,7 +140,13 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
 
     let c = &summary.counters;
     let mut out = std::io::stderr().lock();
-    let _ = writeln!(out, "crawled {} in {:.2} s — {:?}", summary.start_url, summary.elapsed_ms as f64 / 1000.0, summary.stop);
+    let _ = writeln!(
+        out,
+        "crawled {} in {:.2} s — {:?}",
+        summary.start_url,
+        summary.elapsed_ms as f64 / 1000.0,
+        summary.stop
+    );
     let _ = writeln!(
         out,
         "pages: {} fetched ({} from cache), {} failed, {} skipped, {} still queued",
@@ -151,7 +160,8 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
     for (reason, n) in &c.rejected_by_reason {
         let _ = writeln!(out, "  rejected {reason}: {n}");
     }
-    let failures: Vec<_> = summary.pages.iter().filter(|p| matches!(p.outcome, PageOutcome::Failed { .. })).take(10).collect();
+    let failures: Vec<_> =
+        summary.pages.iter().filter(|p| matches!(p.outcome, PageOutcome::Failed { .. })).take(10).collect();
     for p in &failures {
         if let PageOutcome::Failed { reason } = &p.outcome {
             let _ = writeln!(out, "  failed {}: {reason}", p.url);
@@ -164,7 +174,11 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
         let namespace = args.namespace.unwrap_or_else(|| start.host_str().unwrap_or("site").replace('.', "-"));
         return match tokio::task::block_in_place(|| index_images(&settings, &namespace, kept)) {
             Ok(n) => {
-                let _ = writeln!(out, "indexed {n} images into namespace {namespace} ({})", settings.data_dir.join("index.sqlite").display());
+                let _ = writeln!(
+                    out,
+                    "indexed {n} images into namespace {namespace} ({})",
+                    settings.data_dir.join("index.sqlite").display()
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&e.to_string()),
@@ -174,7 +188,11 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
 }
 
 /// Embeds (when the model is there) and stores the crawl's images, with a progress bar.
-fn index_images(settings: &Settings, namespace: &str, images: Vec<image_chat_core::extract::ImageRecord>) -> image_chat_core::Result<usize> {
+fn index_images(
+    settings: &Settings,
+    namespace: &str,
+    images: Vec<image_chat_core::extract::ImageRecord>,
+) -> image_chat_core::Result<usize> {
     use image_chat_core::embed::{CachedEmbedder, Embedder, image_text};
     use image_chat_core::index::{ImageIndex, SqliteIndex, check_namespace};
     check_namespace(namespace)?;
@@ -188,7 +206,11 @@ fn index_images(settings: &Settings, namespace: &str, images: Vec<image_chat_cor
         }
     };
     let bar = ProgressBar::new(images.len() as u64);
-    bar.set_style(ProgressStyle::with_template("indexing {bar:30} {pos}/{len} images").expect("a valid template").progress_chars("=> "));
+    bar.set_style(
+        ProgressStyle::with_template("indexing {bar:30} {pos}/{len} images")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
     for chunk in images.chunks(256) {
         let texts: Vec<String> = chunk.iter().map(|r| image_text(&r.context)).collect();
         let vectors: Vec<Option<Vec<f32>>> = match &embedder {

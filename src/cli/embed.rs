@@ -25,7 +25,13 @@ pub fn run(args: EmbedArgs, settings: Settings) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let lines: Vec<String> = std::io::stdin().lock().lines().map_while(Result::ok).filter(|l| !l.trim().is_empty()).take(MAX_LINES).collect();
+    let lines: Vec<String> = std::io::stdin()
+        .lock()
+        .lines()
+        .map_while(Result::ok)
+        .filter(|l| !l.trim().is_empty())
+        .take(MAX_LINES)
+        .collect();
     if lines.is_empty() {
         eprintln!("error: no text on standard input (one text per line)");
         return ExitCode::from(2);

@@ -33,7 +33,10 @@ pub fn run(args: EvalArgs, settings: Settings) -> ExitCode {
     let sets = match args.set.as_str() {
         "flickr8k" => vec![eval::flickr8k(&captions.join("flickr8k_train_dev.tsv"))],
         "concadia" => vec![eval::concadia(&captions.join("concadia_dev.json"))],
-        "all" => vec![eval::flickr8k(&captions.join("flickr8k_train_dev.tsv")), eval::concadia(&captions.join("concadia_dev.json"))],
+        "all" => vec![
+            eval::flickr8k(&captions.join("flickr8k_train_dev.tsv")),
+            eval::concadia(&captions.join("concadia_dev.json")),
+        ],
         other => return fail(&format!("--set must be flickr8k, concadia or all, not {other:?}")),
     };
     let embedder = match image_chat_core::embed::load(&settings.model) {

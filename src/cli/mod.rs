@@ -77,9 +77,7 @@ pub async fn run() -> ExitCode {
 async fn serve(settings: Settings) -> Result<(), String> {
     let conf = leptos::config::get_configuration(None).map_err(|e| format!("leptos configuration: {e}"))?;
     tracing::info!("effective settings:\n{}", settings.to_redacted_toml());
-    let app = Application::build(settings, conf.leptos_options)
-        .await
-        .map_err(|e| format!("cannot listen: {e}"))?;
+    let app = Application::build(settings, conf.leptos_options).await.map_err(|e| format!("cannot listen: {e}"))?;
     tracing::info!("serving on http://{}", app.local_addr());
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }

@@ -36,7 +36,8 @@ pub fn run(args: SearchArgs, settings: Settings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let embedder: Result<Arc<dyn Embedder>, String> = image_chat_core::embed::load(&settings.model).map_err(|e| e.to_string());
+    let embedder: Result<Arc<dyn Embedder>, String> =
+        image_chat_core::embed::load(&settings.model).map_err(|e| e.to_string());
     let engine = SearchEngine::new(index, embedder);
     let response = match engine.search(&args.query, &args.namespace, args.limit) {
         Ok(r) => r,
@@ -63,7 +64,11 @@ pub fn run(args: SearchArgs, settings: Settings) -> ExitCode {
         .filter(|p| !p.value.is_empty())
         .map(|p| format!("{:?}: {}", p.kind, p.value).to_lowercase())
         .collect();
-    println!("looking for {:?}{}", response.query.text, if chips.is_empty() { String::new() } else { format!(" [{}]", chips.join(", ")) });
+    println!(
+        "looking for {:?}{}",
+        response.query.text,
+        if chips.is_empty() { String::new() } else { format!(" [{}]", chips.join(", ")) }
+    );
     for note in &response.notes {
         println!("note: {note}");
     }

@@ -37,7 +37,14 @@ fn record(i: usize) -> ImageRecord {
     ImageRecord {
         page_url: Url::parse(&format!("http://bench.test/page/{}", i / 10)).unwrap(),
         source: ImageSource::Img,
-        variants: vec![ImageVariant { url: url.clone(), width: Some(800 + (i % 5) as u32 * 400), height: Some(600), density: None, media: None, mime: None }],
+        variants: vec![ImageVariant {
+            url: url.clone(),
+            width: Some(800 + (i % 5) as u32 * 400),
+            height: Some(600),
+            density: None,
+            media: None,
+            mime: None,
+        }],
         url,
         context: ImageContext { alt: format!("synthetic image number {i}"), ..ImageContext::default() },
     }
@@ -46,7 +53,9 @@ fn record(i: usize) -> ImageRecord {
 fn resident_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -59,7 +68,8 @@ fn main() {
         let mut rng = Rng(n as u64);
         let started = Instant::now();
         for chunk_start in (0..n).step_by(5_000) {
-            let items: Vec<_> = (chunk_start..(chunk_start + 5_000).min(n)).map(|i| (record(i), Some(rng.vector()))).collect();
+            let items: Vec<_> =
+                (chunk_start..(chunk_start + 5_000).min(n)).map(|i| (record(i), Some(rng.vector()))).collect();
             index.upsert("bench", &items).unwrap();
         }
         let load_secs = started.elapsed().as_secs_f64();

@@ -150,11 +150,7 @@ impl Default for ModelSettings {
 impl ModelSettings {
     /// The local model's files, as paths to read.
     pub fn files(&self) -> [PathBuf; 3] {
-        [
-            self.dir.join(&self.onnx_runtime),
-            self.dir.join(&self.graph),
-            self.dir.join(&self.tokenizer),
-        ]
+        [self.dir.join(&self.onnx_runtime), self.dir.join(&self.graph), self.dir.join(&self.tokenizer)]
     }
 }
 
@@ -317,9 +313,9 @@ impl Settings {
             overridden.sort();
             format!("{origin} + {}", overridden.join(", "))
         };
-        let settings: Settings = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| Error::Settings { origin: origin.clone(), message: e.message().to_string() })?;
+        let settings: Settings = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
+            Error::Settings { origin: origin.clone(), message: e.message().to_string() }
+        })?;
         settings.validate().map_err(|message| Error::Settings { origin, message })?;
         Ok(settings)
     }
@@ -404,7 +400,11 @@ mod tests {
         std::fs::write(&file, "data_dir = \"/tmp/x\"\n[crawler]\nmax_pages = 50\nmax_depth = 2\n").unwrap();
         let s = Settings::load_from(
             Some(&file),
-            env(&[("IMAGE_CHAT__CRAWLER__MAX_PAGES", "75"), ("UNRELATED", "1"), ("IMAGE_CHAT__SERVER__ADDR", "127.0.0.1:4000")]),
+            env(&[
+                ("IMAGE_CHAT__CRAWLER__MAX_PAGES", "75"),
+                ("UNRELATED", "1"),
+                ("IMAGE_CHAT__SERVER__ADDR", "127.0.0.1:4000"),
+            ]),
         )
         .unwrap();
         assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));

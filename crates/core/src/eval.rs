@@ -34,7 +34,8 @@ pub struct EvalSet {
 
 /// Flickr8k's dev split from `flickr8k_train_dev.tsv`.
 pub fn flickr8k(path: &Path) -> Result<EvalSet> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Invalid(format!("cannot read {}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::Invalid(format!("cannot read {}: {e}", path.display())))?;
     let mut docs = Vec::new();
     let mut queries = Vec::new();
     for line in text.lines().skip(1) {
@@ -51,8 +52,10 @@ pub fn flickr8k(path: &Path) -> Result<EvalSet> {
 
 /// Concadia's sample from `concadia_dev.json`.
 pub fn concadia(path: &Path) -> Result<EvalSet> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Invalid(format!("cannot read {}: {e}", path.display())))?;
-    let items: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::Invalid(format!("cannot read {}: {e}", path.display())))?;
+    let items: Vec<serde_json::Value> =
+        serde_json::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
     let mut docs = Vec::new();
     let mut queries = Vec::new();
     for item in items {
@@ -107,9 +110,21 @@ fn record(i: usize, doc: &(String, String, String)) -> ImageRecord {
     ImageRecord {
         page_url: Url::parse(&format!("http://eval.test/page/{i}")).expect("a valid URL"),
         source: ImageSource::Img,
-        variants: vec![ImageVariant { url: url.clone(), width: None, height: None, density: None, media: None, mime: None }],
+        variants: vec![ImageVariant {
+            url: url.clone(),
+            width: None,
+            height: None,
+            density: None,
+            media: None,
+            mime: None,
+        }],
         url,
-        context: ImageContext { alt: doc.0.clone(), title: doc.1.clone(), nearby_text: doc.2.clone(), ..ImageContext::default() },
+        context: ImageContext {
+            alt: doc.0.clone(),
+            title: doc.1.clone(),
+            nearby_text: doc.2.clone(),
+            ..ImageContext::default()
+        },
     }
 }
 
@@ -129,7 +144,8 @@ pub fn run(set: &EvalSet, embedder: &dyn Embedder, fusions: &[Fusion]) -> Result
     let records: Vec<ImageRecord> = set.docs.iter().enumerate().map(|(i, d)| record(i, d)).collect();
     let texts: Vec<String> = records.iter().map(|r| crate::embed::image_text(&r.context)).collect();
     let vectors = embedder.embed(&texts.iter().map(String::as_str).collect::<Vec<_>>())?;
-    let items: Vec<(ImageRecord, Option<Vec<f32>>)> = records.into_iter().zip(vectors).map(|(r, v)| (r, Some(v))).collect();
+    let items: Vec<(ImageRecord, Option<Vec<f32>>)> =
+        records.into_iter().zip(vectors).map(|(r, v)| (r, Some(v))).collect();
     index.upsert(NAMESPACE, &items)?;
 
     let query_vectors = embedder.embed(&set.queries.iter().map(|(q, _)| q.as_str()).collect::<Vec<_>>())?;
@@ -152,7 +168,11 @@ pub fn run(set: &EvalSet, embedder: &dyn Embedder, fusions: &[Fusion]) -> Result
         }
         let mut all = index.search_vector(qv, &req(set.docs.len()))?;
         all.sort_by(|a, b| {
-            original_score(b.score, query, &b.image.record.context.alt).total_cmp(&original_score(a.score, query, &a.image.record.context.alt))
+            original_score(b.score, query, &b.image.record.context.alt).total_cmp(&original_score(
+                a.score,
+                query,
+                &a.image.record.context.alt,
+            ))
         });
         original.add(rank_of(all.iter().map(|h| &h.image.record.url).collect(), *want));
     }

@@ -72,7 +72,8 @@ async fn a_generated_site_is_crawled_completely_and_exactly_once() {
             noindex_images += t.images.len() as u64;
         }
         for r in &t.rejected {
-            *truth_rejects.entry(serde_json::to_value(r.reason).unwrap().as_str().unwrap().to_string()).or_default() += 1;
+            *truth_rejects.entry(serde_json::to_value(r.reason).unwrap().as_str().unwrap().to_string()).or_default() +=
+                1;
         }
         if t.noindex {
             continue;
@@ -92,7 +93,10 @@ async fn a_generated_site_is_crawled_completely_and_exactly_once() {
     assert_eq!(summary.counters.images_kept as usize, kept.len());
 
     // Broken links and off-site links are recorded, not followed.
-    assert!(summary.pages.iter().any(|p| p.url.contains("/missing/") && matches!(&p.outcome, PageOutcome::Failed { reason } if reason == "HTTP 404")));
+    assert!(
+        summary.pages.iter().any(|p| p.url.contains("/missing/")
+            && matches!(&p.outcome, PageOutcome::Failed { reason } if reason == "HTTP 404"))
+    );
     assert_eq!(server.requests().iter().filter(|r| r.contains("elsewhere")).count(), 0);
 
     // Progress went up monotonically and ended with a Finished event.
@@ -175,7 +179,11 @@ async fn misbehaving_endpoints_end_with_recorded_reasons() {
     failed("/trap/status/500", "HTTP 500");
     failed("/trap/status/404", "HTTP 404");
     for path in ["/trap/wrong-type/image", "/trap/wrong-type/binary", "/trap/wrong-type/json"] {
-        assert!(matches!(outcome_of(&summary, path)[..], [PageOutcome::NotHtml { .. }]), "{path}: {:?}", outcome_of(&summary, path));
+        assert!(
+            matches!(outcome_of(&summary, path)[..], [PageOutcome::NotHtml { .. }]),
+            "{path}: {:?}",
+            outcome_of(&summary, path)
+        );
     }
     assert!(
         matches!(outcome_of(&summary, "/trap/redirect-to-private")[..], [PageOutcome::Redirected { .. }]),
@@ -183,7 +191,11 @@ async fn misbehaving_endpoints_end_with_recorded_reasons() {
     );
     // 429 and 503 with Retry-After are retried until the page comes.
     for path in ["/trap/rate-limited/a", "/trap/flaky/a"] {
-        assert!(matches!(outcome_of(&summary, path)[..], [PageOutcome::Ok { .. }]), "{path}: {:?}", outcome_of(&summary, path));
+        assert!(
+            matches!(outcome_of(&summary, path)[..], [PageOutcome::Ok { .. }]),
+            "{path}: {:?}",
+            outcome_of(&summary, path)
+        );
     }
     assert_eq!(server.hits("/trap/rate-limited/a"), 3);
     // The calendar trap is cut by the depth limit.
@@ -210,7 +222,14 @@ async fn the_ssrf_guard_refuses_private_addresses_unless_allowed() {
     // A host name resolving to loopback is refused by the resolver, even with the IP allowed.
     let by_name = Url::parse(&format!("http://localhost:{}/", server.addr().port())).unwrap();
     let (summary, _) = run(Crawler::new(by_name).allow_hosts(["127.0.0.1"])).await;
-    assert!(summary.pages.iter().any(|p| matches!(&p.outcome, PageOutcome::Failed { reason } if reason.contains("not public"))), "{:?}", summary.pages);
+    assert!(
+        summary
+            .pages
+            .iter()
+            .any(|p| matches!(&p.outcome, PageOutcome::Failed { reason } if reason.contains("not public"))),
+        "{:?}",
+        summary.pages
+    );
     assert_eq!(server.requests().len(), 0);
 
     // Redirects are checked hop by hop.
@@ -249,14 +268,19 @@ async fn a_repeat_crawl_is_served_from_the_html_cache() {
     let requests_after_first = server.requests().len();
     let (second, second_pages) = run(crawler(&server).cache(cache.clone())).await;
     assert_eq!(first.counters.pages_from_cache, 0);
-    let ok_pages = second.pages.iter().filter(|p| matches!(p.outcome, PageOutcome::Ok { .. } | PageOutcome::NoIndex)).count() as u64;
+    let ok_pages =
+        second.pages.iter().filter(|p| matches!(p.outcome, PageOutcome::Ok { .. } | PageOutcome::NoIndex)).count()
+            as u64;
     assert_eq!(second.counters.pages_from_cache, ok_pages);
     let page_requests = server.requests()[requests_after_first..]
         .iter()
-        .filter(|r| server.site().unwrap().page_index(r.split_once(' ').unwrap().1.split('?').next().unwrap()).is_some())
+        .filter(|r| {
+            server.site().unwrap().page_index(r.split_once(' ').unwrap().1.split('?').next().unwrap()).is_some()
+        })
         .count();
     assert_eq!(page_requests, 0, "no page was fetched again");
-    let images = |pages: &[PageReport]| pages.iter().flat_map(|p| &p.images).map(|r| r.url.to_string()).collect::<HashSet<_>>();
+    let images =
+        |pages: &[PageReport]| pages.iter().flat_map(|p| &p.images).map(|r| r.url.to_string()).collect::<HashSet<_>>();
     assert_eq!(images(&first_pages), images(&second_pages));
 }
 
@@ -307,7 +331,10 @@ async fn the_sanctuaries_wordpress_mirror_is_crawled_end_to_end() {
 
     // From the events calendar: its boilerplate (the `[[=title]]` templates, the "Loading Events"
     // spinner) is rejected with reasons, never kept.
-    let events = Crawler::new(Url::parse(&server.url("/events/")).unwrap()).allow_hosts(["127.0.0.1"]).max_pages(2_000).max_depth(20);
+    let events = Crawler::new(Url::parse(&server.url("/events/")).unwrap())
+        .allow_hosts(["127.0.0.1"])
+        .max_pages(2_000)
+        .max_depth(20);
     let (summary, pages) = run(events).await;
     let c = &summary.counters;
     println!("sanctuaries from /events/: {c:?}");
@@ -315,5 +342,7 @@ async fn the_sanctuaries_wordpress_mirror_is_crawled_end_to_end() {
     assert!(c.rejected_by_reason.get("template_placeholder").copied().unwrap_or(0) > 10, "{:?}", c.rejected_by_reason);
     assert!(c.rejected_by_reason.get("spinner").copied().unwrap_or(0) > 10, "{:?}", c.rejected_by_reason);
     let kept: Vec<&ImageRecord> = pages.iter().flat_map(|p| &p.images).collect();
-    assert!(kept.iter().all(|r| r.context.alt != "Loading Events" && !r.context.alt.contains("[[") && !r.url.as_str().contains("%5B%5B")));
+    assert!(kept.iter().all(|r| r.context.alt != "Loading Events"
+        && !r.context.alt.contains("[[")
+        && !r.url.as_str().contains("%5B%5B")));
 }

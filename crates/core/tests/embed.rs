@@ -110,9 +110,9 @@ impl Embedder for Counting {
 
 #[test]
 fn repeated_texts_are_embedded_once() {
+    use image_chat_core::embed::CachedEmbedder;
     use std::sync::Arc;
     use std::sync::atomic::Ordering;
-    use image_chat_core::embed::CachedEmbedder;
     let Some(settings) = model_settings() else { return };
     let counting = Arc::new(Counting { inner: OnnxEmbedder::load(&settings).unwrap(), texts: Default::default() });
     let cached = CachedEmbedder::new(counting.clone(), 1_000);

@@ -56,13 +56,23 @@ fn generated_sites_extract_with_full_recall_and_precision() {
                 if want != have {
                     problems.push(format!("page {i}: {} variants {have:?} != {want:?}", t.url));
                 } else if r.context.alt != t.alt || !text_ok {
-                    problems.push(format!("page {i}: {} text {:?}/{:?} != {:?}/{:?}", t.url, r.context.alt, r.context.description(), t.alt, t.text));
+                    problems.push(format!(
+                        "page {i}: {} text {:?}/{:?} != {:?}/{:?}",
+                        t.url,
+                        r.context.alt,
+                        r.context.description(),
+                        t.alt,
+                        t.text
+                    ));
                 } else {
                     images.correct += 1;
                 }
             }
-            let want: Vec<String> =
-                truth.rejected.iter().map(|r| serde_json::to_value(r.reason).unwrap().as_str().unwrap().to_string()).collect();
+            let want: Vec<String> = truth
+                .rejected
+                .iter()
+                .map(|r| serde_json::to_value(r.reason).unwrap().as_str().unwrap().to_string())
+                .collect();
             let have: Vec<&str> = got.rejected.iter().map(|r| r.reason.as_str()).collect();
             let (before_correct, before_found, before_expected) = (rejects.correct, rejects.found, rejects.expected);
             let mut have_left = have.clone();
@@ -86,7 +96,12 @@ fn generated_sites_extract_with_full_recall_and_precision() {
             rejects.recall(),
             rejects.precision()
         );
-        assert!(problems.is_empty(), "seed {seed}: {} problems:\n{}", problems.len(), problems[..problems.len().min(30)].join("\n"));
+        assert!(
+            problems.is_empty(),
+            "seed {seed}: {} problems:\n{}",
+            problems.len(),
+            problems[..problems.len().min(30)].join("\n")
+        );
         assert_eq!((images.recall(), images.precision()), (1.0, 1.0));
         assert_eq!((rejects.recall(), rejects.precision()), (1.0, 1.0));
     }

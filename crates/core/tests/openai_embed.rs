@@ -22,21 +22,34 @@ struct Counters {
 
 /// A deterministic 8-d vector of a text (not normalized: the client must normalize).
 fn vector(text: &str) -> Vec<f32> {
-    (0..8).map(|i| text.bytes().enumerate().map(|(j, b)| ((b as usize * (i + 1) + j) % 17) as f32).sum::<f32>() + 1.0).collect()
+    (0..8)
+        .map(|i| text.bytes().enumerate().map(|(j, b)| ((b as usize * (i + 1) + j) % 17) as f32).sum::<f32>() + 1.0)
+        .collect()
 }
 
 async fn embeddings(State(c): State<Arc<Counters>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     c.requests.fetch_add(1, Ordering::SeqCst);
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer test-key") {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})),
+        )
+            .into_response();
     }
     if body["model"] == "flaky" && c.flaky_left.load(Ordering::SeqCst) > 0 {
         c.flaky_left.fetch_sub(1, Ordering::SeqCst);
-        return (StatusCode::TOO_MANY_REQUESTS, Json(json!({"error": {"message": "Rate limit reached"}}))).into_response();
+        return (StatusCode::TOO_MANY_REQUESTS, Json(json!({"error": {"message": "Rate limit reached"}})))
+            .into_response();
     }
-    let inputs: Vec<String> = body["input"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let inputs: Vec<String> =
+        body["input"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
     // Answer in reverse order: clients must place results by `index`.
-    let data: Vec<Value> = inputs.iter().enumerate().rev().map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": vector(t)})).collect();
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": vector(t)}))
+        .collect();
     Json(json!({"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1}})).into_response()
 }
 
@@ -97,7 +110,11 @@ fn rate_limits_are_retried() {
 #[test]
 fn bad_endpoints_are_clear_errors() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    for (base, needle) in [(None, "base_url is not set"), (Some("not a url".to_string()), "is not a URL"), (Some("ftp://x/v1".into()), "must be http(s)")] {
+    for (base, needle) in [
+        (None, "base_url is not set"),
+        (Some("not a url".to_string()), "is not a URL"),
+        (Some("ftp://x/v1".into()), "must be http(s)"),
+    ] {
         let s = OpenAiSettings { base_url: base, ..OpenAiSettings::default() };
         let err = OpenAiEmbedder::connect(&s).err().unwrap().to_string();
         assert!(err.contains(needle), "{err}");

@@ -16,7 +16,14 @@ fn record(path: &str, alt: &str, size: (u32, u32)) -> ImageRecord {
     ImageRecord {
         page_url: Url::parse("http://shop.test/products").unwrap(),
         source: ImageSource::Img,
-        variants: vec![ImageVariant { url: url.clone(), width: Some(size.0), height: Some(size.1), density: None, media: None, mime: None }],
+        variants: vec![ImageVariant {
+            url: url.clone(),
+            width: Some(size.0),
+            height: Some(size.1),
+            density: None,
+            media: None,
+            mime: None,
+        }],
         url,
         context: ImageContext { alt: alt.into(), ..ImageContext::default() },
     }
@@ -47,7 +54,12 @@ fn engine(embedder: Result<Arc<dyn Embedder>, String>) -> SearchEngine {
     let index = Arc::new(SqliteIndex::open_in_memory().unwrap());
     let records: Vec<ImageRecord> = CATALOGUE.iter().map(|(p, a, s)| record(p, a, *s)).collect();
     let vectors: Vec<Option<Vec<f32>>> = match &embedder {
-        Ok(e) => e.embed(&records.iter().map(|r| r.context.alt.as_str()).collect::<Vec<_>>()).unwrap().into_iter().map(Some).collect(),
+        Ok(e) => e
+            .embed(&records.iter().map(|r| r.context.alt.as_str()).collect::<Vec<_>>())
+            .unwrap()
+            .into_iter()
+            .map(Some)
+            .collect(),
         Err(_) => vec![None; records.len()],
     };
     index.upsert("shop", &records.into_iter().zip(vectors).collect::<Vec<_>>()).unwrap();
@@ -97,7 +109,9 @@ fn duplicates_are_folded_into_one_result() {
 
 #[test]
 fn without_a_model_search_falls_back_to_keywords_and_says_so() {
-    let r = engine(Err("model file models/x is missing; run scripts/fetch-models.sh".into())).search("apple watch", &[], None).unwrap();
+    let r = engine(Err("model file models/x is missing; run scripts/fetch-models.sh".into()))
+        .search("apple watch", &[], None)
+        .unwrap();
     assert!(r.lexical_only.as_deref().is_some_and(|w| w.contains("keyword search only") && w.contains("fetch-models")));
     assert_eq!(paths(&r)[0], "/img/apple-watch.png");
     assert!(r.results.iter().all(|x| x.vector.is_none()));

@@ -142,7 +142,10 @@ fn content_type(file: &Path, bytes: &[u8]) -> &'static str {
 }
 
 fn is_text(content_type: &str) -> bool {
-    content_type.starts_with("text/") || content_type.contains("json") || content_type.contains("xml") || content_type.contains("javascript")
+    content_type.starts_with("text/")
+        || content_type.contains("json")
+        || content_type.contains("xml")
+        || content_type.contains("javascript")
 }
 
 #[cfg(test)]

@@ -75,16 +75,22 @@ async fn main() -> ExitCode {
             let addr = SocketAddr::new(host, port);
             let (config, what) = match folder {
                 Some(root) => {
-                    let Some(origin) = origin.or_else(|| FolderSite::host_from_folder(&root).map(|h| format!("https://{h}")))
+                    let Some(origin) =
+                        origin.or_else(|| FolderSite::host_from_folder(&root).map(|h| format!("https://{h}")))
                     else {
-                        return fail("cannot tell the mirrored origin from the folder name; pass --origin https://host");
+                        return fail(
+                            "cannot tell the mirrored origin from the folder name; pass --origin https://host",
+                        );
                     };
                     let what = format!("folder {} (rewriting {origin})", root.display());
                     (FixtureConfig { addr, ..FixtureConfig::folder(root, &origin) }, what)
                 }
                 None => {
                     let spec = SiteSpec { pages, seed, traps };
-                    let what = format!("generated site of {pages} pages (seed {seed}, captions: {})", Captions::load().source());
+                    let what = format!(
+                        "generated site of {pages} pages (seed {seed}, captions: {})",
+                        Captions::load().source()
+                    );
                     (FixtureConfig { addr, ..FixtureConfig::generated(spec) }, what)
                 }
             };

@@ -24,7 +24,10 @@ pub const MAX_LOGGED_REQUESTS: usize = 1_000_000;
 pub enum SiteKind {
     Generated(SiteSpec),
     /// A mirrored folder and the origin its absolute links name.
-    Folder { root: PathBuf, origin: String },
+    Folder {
+        root: PathBuf,
+        origin: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -189,20 +192,22 @@ fn generated(site: &GeneratedSite, path: &str, query: Option<&str>, origin: &str
             None => not_found(),
         };
     }
-    let page_arg = |prefix: &str| path.strip_prefix(prefix).and_then(|n| n.parse::<u32>().ok()).filter(|&n| n < site.spec().pages);
+    let page_arg =
+        |prefix: &str| path.strip_prefix(prefix).and_then(|n| n.parse::<u32>().ok()).filter(|&n| n < site.spec().pages);
     if path == "/robots.txt" {
         return typed("text/plain; charset=utf-8", site.robots_txt(origin));
     }
     if path == "/sitemap.xml" {
         return typed("application/xml", site.sitemap_index(origin));
     }
-    if let Some(chunk) = path.strip_prefix("/sitemaps/pages-").and_then(|r| r.strip_suffix(".xml")) {
-        if let Some(xml) = chunk.parse().ok().and_then(|k| site.sitemap(k, origin)) {
-            return typed("application/xml", xml);
-        }
+    if let Some(chunk) = path.strip_prefix("/sitemaps/pages-").and_then(|r| r.strip_suffix(".xml"))
+        && let Some(xml) = chunk.parse().ok().and_then(|k| site.sitemap(k, origin))
+    {
+        return typed("application/xml", xml);
     }
     if let Some(target) = page_arg("/go/") {
-        return (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, GeneratedSite::page_path(target))], "").into_response();
+        return (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, GeneratedSite::page_path(target))], "")
+            .into_response();
     }
     if let Some(target) = page_arg("/moved/") {
         return (StatusCode::FOUND, [(header::LOCATION, format!("/go/{target}"))], "").into_response();

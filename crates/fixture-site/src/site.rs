@@ -376,8 +376,10 @@ impl GeneratedSite {
         };
         match markup {
             Markup::Img => {
-                let title = if rng.chance(30) { format!(" title=\"{}\"", esc(&self.caption(rng))) } else { String::new() };
-                let html = format!("<img src=\"{best}\" alt=\"{a}\"{title} width=\"{dw}\" height=\"{dh}\" loading=\"lazy\">");
+                let title =
+                    if rng.chance(30) { format!(" title=\"{}\"", esc(&self.caption(rng))) } else { String::new() };
+                let html =
+                    format!("<img src=\"{best}\" alt=\"{a}\"{title} width=\"{dw}\" height=\"{dh}\" loading=\"lazy\">");
                 mk(vec![], &alt, &alt, best, html)
             }
             Markup::SrcsetWidths => {
@@ -596,7 +598,9 @@ mod tests {
         assert_eq!(s.page_index("/page/100"), None);
         assert_eq!(s.page_index("/page/007"), None);
         assert_eq!(s.page_index("/page/x"), None);
-        assert!(GeneratedSite::new(SiteSpec { pages: MAX_PAGES + 1, ..SiteSpec::default() }, Captions::builtin()).is_err());
+        assert!(
+            GeneratedSite::new(SiteSpec { pages: MAX_PAGES + 1, ..SiteSpec::default() }, Captions::builtin()).is_err()
+        );
     }
 
     #[test]
@@ -613,7 +617,8 @@ mod tests {
     #[test]
     fn every_markup_and_reject_reason_occurs_in_a_small_site() {
         let truth = site(60).all_truth();
-        let markups: std::collections::HashSet<_> = truth.iter().flat_map(|p| p.images.iter().map(|i| i.markup)).collect();
+        let markups: std::collections::HashSet<_> =
+            truth.iter().flat_map(|p| p.images.iter().map(|i| i.markup)).collect();
         assert_eq!(markups.len(), CONTENT_MARKUPS.len() + 2, "{markups:?}");
         let reasons: std::collections::HashSet<_> =
             truth.iter().flat_map(|p| p.rejected.iter().map(|r| r.reason)).collect();

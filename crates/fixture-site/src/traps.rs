@@ -99,7 +99,8 @@ pub async fn handle(state: &TrapState, path: &str, query: Option<&str>) -> Respo
                 if i > 0 {
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                 }
-                let chunk = if i == 0 { "<!DOCTYPE html><html><body>".to_string() } else { format!("<p>chunk {i}</p>\n") };
+                let chunk =
+                    if i == 0 { "<!DOCTYPE html><html><body>".to_string() } else { format!("<p>chunk {i}</p>\n") };
                 Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), i + 1))
             });
             html_stream(Body::from_stream(body), None)
@@ -109,7 +110,10 @@ pub async fn handle(state: &TrapState, path: &str, query: Option<&str>) -> Respo
             redirect(StatusCode::FOUND, &format!("/trap/redirect-loop/{}", n.saturating_add(1)))
         }
         "redirect-to-private" => redirect(StatusCode::FOUND, "http://169.254.169.254/latest/meta-data/"),
-        "redirect-cycle" => redirect(StatusCode::MOVED_PERMANENTLY, if arg == "a" { "/trap/redirect-cycle/b" } else { "/trap/redirect-cycle/a" }),
+        "redirect-cycle" => redirect(
+            StatusCode::MOVED_PERMANENTLY,
+            if arg == "a" { "/trap/redirect-cycle/b" } else { "/trap/redirect-cycle/a" },
+        ),
         "huge" | "huge-chunked" => {
             let mb = param(query, "mb", 64u64).clamp(1, 1024);
             let total = mb * 1024 * 1024;
@@ -130,24 +134,34 @@ pub async fn handle(state: &TrapState, path: &str, query: Option<&str>) -> Respo
                 let bytes: Vec<u8> = (0..65_536u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
                 ([(header::CONTENT_TYPE, "text/html")], bytes).into_response()
             }
-            "json" => ([(header::CONTENT_TYPE, "application/json")], "{\"images\": [\"/img/x-10x10.jpg\"]}").into_response(),
+            "json" => {
+                ([(header::CONTENT_TYPE, "application/json")], "{\"images\": [\"/img/x-10x10.jpg\"]}").into_response()
+            }
             _ => html(StatusCode::NOT_FOUND, page("No such trap", "")),
         },
         "rate-limited" | "flaky" => {
             let times = param(query, "times", if name == "flaky" { 1u32 } else { 2 });
             let retry_after = param(query, "retry_after", 1u32);
             if state.hit(&format!("{name}/{arg}")) <= times {
-                let status = if name == "flaky" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::TOO_MANY_REQUESTS };
+                let status =
+                    if name == "flaky" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::TOO_MANY_REQUESTS };
                 let mut resp = html(status, page("Try again later", ""));
                 resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
                 resp
             } else {
                 let key = crate::site::esc(arg);
-                html(StatusCode::OK, page("Finally", &format!("<img src=\"/img/trap-{name}-{key}-800x600.jpg\" alt=\"patience rewarded\">")))
+                html(
+                    StatusCode::OK,
+                    page(
+                        "Finally",
+                        &format!("<img src=\"/img/trap-{name}-{key}-800x600.jpg\" alt=\"patience rewarded\">"),
+                    ),
+                )
             }
         }
         "status" => {
-            let status = arg.parse::<u16>().ok().and_then(|c| StatusCode::from_u16(c).ok()).filter(|s| s.as_u16() >= 400);
+            let status =
+                arg.parse::<u16>().ok().and_then(|c| StatusCode::from_u16(c).ok()).filter(|s| s.as_u16() >= 400);
             match status {
                 Some(s) => html(s, page(s.canonical_reason().unwrap_or("Error"), "")),
                 None => html(StatusCode::NOT_FOUND, page("No such status trap", "")),
@@ -169,7 +183,8 @@ pub async fn handle(state: &TrapState, path: &str, query: Option<&str>) -> Respo
             let mut gz = GzEncoder::new(Vec::new(), Compression::default());
             gz.write_all(body.as_bytes()).expect("writing to a Vec cannot fail");
             let bytes = gz.finish().expect("writing to a Vec cannot fail");
-            ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CONTENT_ENCODING, "gzip")], bytes).into_response()
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CONTENT_ENCODING, "gzip")], bytes)
+                .into_response()
         }
         "latin1" => {
             let mut bytes = b"<!DOCTYPE html><html><head><title>Caf".to_vec();

@@ -32,9 +32,14 @@ pub enum Fetched {
     /// A decoded text body (HTML, or anything with `Want::Any`).
     Body(Body),
     /// The response is not HTML; its body was not read.
-    NotHtml { final_url: Url, content_type: String },
+    NotHtml {
+        final_url: Url,
+        content_type: String,
+    },
     /// A redirect the caller's `follow` check refused (off-site, or forbidden by robots.txt).
-    Redirected { to: Url },
+    Redirected {
+        to: Url,
+    },
     Failed(String),
 }
 
@@ -133,10 +138,16 @@ impl Fetcher {
                 .send()
                 .await;
             let wait = match &result {
-                Ok(r) if r.status() == StatusCode::TOO_MANY_REQUESTS || r.status() == StatusCode::SERVICE_UNAVAILABLE => {
+                Ok(r)
+                    if r.status() == StatusCode::TOO_MANY_REQUESTS || r.status() == StatusCode::SERVICE_UNAVAILABLE =>
+                {
                     match retry_after(r.headers()) {
                         Some(d) if d > MAX_RETRY_WAIT => {
-                            return Err(format!("HTTP {} with Retry-After {}s (too long)", r.status().as_u16(), d.as_secs()));
+                            return Err(format!(
+                                "HTTP {} with Retry-After {}s (too long)",
+                                r.status().as_u16(),
+                                d.as_secs()
+                            ));
                         }
                         Some(d) => d,
                         None => BASE_BACKOFF * 2u32.pow(attempt),
@@ -173,7 +184,10 @@ impl Fetcher {
             match tokio::time::timeout(self.cfg.idle_timeout, response.chunk()).await {
                 Err(_) => return Fetched::Failed(format!("no data for {} ms", self.cfg.idle_timeout.as_millis())),
                 Ok(Err(e)) if e.is_timeout() => {
-                    return Fetched::Failed(format!("body not complete within {} ms", self.cfg.request_timeout.as_millis()));
+                    return Fetched::Failed(format!(
+                        "body not complete within {} ms",
+                        self.cfg.request_timeout.as_millis()
+                    ));
                 }
                 Ok(Err(e)) => return Fetched::Failed(describe(&e, "body read failed")),
                 Ok(Ok(None)) => break,
@@ -205,7 +219,10 @@ impl Fetcher {
             raw,
             content_type,
             redirects,
-            cache_control: headers.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase),
+            cache_control: headers
+                .get(header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_ascii_lowercase),
             sets_cookie: headers.contains_key(header::SET_COOKIE),
         })
     }
@@ -219,7 +236,11 @@ fn is_html(content_type: &str) -> bool {
 fn looks_like_html(raw: &[u8]) -> bool {
     let head = String::from_utf8_lossy(&raw[..raw.len().min(512)]).to_ascii_lowercase();
     let head = head.trim_start_matches('\u{feff}').trim_start();
-    head.starts_with('<') && (head.contains("<html") || head.contains("<!doctype html") || head.contains("<head") || head.contains("<body"))
+    head.starts_with('<')
+        && (head.contains("<html")
+            || head.contains("<!doctype html")
+            || head.contains("<head")
+            || head.contains("<body"))
 }
 
 fn location(base: &Url, headers: &HeaderMap) -> Option<Url> {
@@ -285,8 +306,12 @@ pub fn decode_owned(raw: Vec<u8>, content_type: &str) -> String {
         let l = l.trim_matches('"');
         l.eq_ignore_ascii_case("utf-8") || l.eq_ignore_ascii_case("utf8")
     });
-    let bom_free = !raw.starts_with(&[0xEF, 0xBB, 0xBF]) && !raw.starts_with(&[0xFE, 0xFF]) && !raw.starts_with(&[0xFF, 0xFE]);
-    if bom_free && (declared_utf8 == Some(true) || (declared_utf8.is_none() && meta_charset(&raw[..raw.len().min(1024)]).is_none())) {
+    let bom_free =
+        !raw.starts_with(&[0xEF, 0xBB, 0xBF]) && !raw.starts_with(&[0xFE, 0xFF]) && !raw.starts_with(&[0xFF, 0xFE]);
+    if bom_free
+        && (declared_utf8 == Some(true)
+            || (declared_utf8.is_none() && meta_charset(&raw[..raw.len().min(1024)]).is_none()))
+    {
         return match String::from_utf8(raw) {
             Ok(s) => s,
             Err(e) => decode(e.as_bytes(), content_type),
@@ -332,7 +357,10 @@ mod tests {
     #[test]
     fn charsets_from_header_bom_meta_and_fallback() {
         assert_eq!(decode(b"caf\xe9", "text/html; charset=iso-8859-1"), "café");
-        assert_eq!(decode(b"<meta charset=\"windows-1252\">na\xefve", "text/html"), "<meta charset=\"windows-1252\">naïve");
+        assert_eq!(
+            decode(b"<meta charset=\"windows-1252\">na\xefve", "text/html"),
+            "<meta charset=\"windows-1252\">naïve"
+        );
         assert_eq!(decode("\u{feff}héllo".as_bytes(), "text/html"), "héllo");
         assert_eq!(decode(b"plain \xe9", "text/html"), "plain é");
         assert_eq!(decode("ünïcode".as_bytes(), ""), "ünïcode");
@@ -348,7 +376,10 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
         h.insert(header::RETRY_AFTER, "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::ZERO), "a past date means now");
-        assert_eq!(httpdate("Sun, 06 Nov 1994 08:49:37 GMT").unwrap(), std::time::UNIX_EPOCH + Duration::from_secs(784_111_777));
+        assert_eq!(
+            httpdate("Sun, 06 Nov 1994 08:49:37 GMT").unwrap(),
+            std::time::UNIX_EPOCH + Duration::from_secs(784_111_777)
+        );
         h.insert(header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
     }

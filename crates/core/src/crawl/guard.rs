@@ -41,7 +41,7 @@ impl Guard {
 
     fn allowed_host(&self, host: &str) -> bool {
         let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
-        self.allow.iter().any(|a| *a == host)
+        self.allow.contains(&host)
     }
 
     /// Checks scheme and, for IP literals, the address. Host names are checked when resolved.

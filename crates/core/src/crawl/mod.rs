@@ -13,11 +13,11 @@
 pub mod fetch;
 pub mod guard;
 pub mod normalize;
+mod outcome;
 pub mod politeness;
 pub mod robots;
-pub mod sitemap;
-mod outcome;
 mod run;
+pub mod sitemap;
 
 use std::sync::Arc;
 use std::time::Duration;

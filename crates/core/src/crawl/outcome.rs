@@ -12,18 +12,31 @@ use crate::extract::ImageRecord;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PageOutcome {
     /// Fetched and parsed.
-    Ok { status: u16, from_cache: bool },
+    Ok {
+        status: u16,
+        from_cache: bool,
+    },
     /// Its canonical URL was already crawled.
-    Duplicate { canonical: String },
+    Duplicate {
+        canonical: String,
+    },
     /// `<meta name=robots content=noindex>`: its images are not kept.
     NoIndex,
     SkippedByRobots,
     /// An endless pattern (over-long URL, repeating path segments); not fetched.
-    LinkTrap { reason: String },
-    NotHtml { content_type: String },
+    LinkTrap {
+        reason: String,
+    },
+    NotHtml {
+        content_type: String,
+    },
     /// Redirected off-site or to a URL robots.txt forbids; not followed.
-    Redirected { to: String },
-    Failed { reason: String },
+    Redirected {
+        to: String,
+    },
+    Failed {
+        reason: String,
+    },
 }
 
 impl PageOutcome {

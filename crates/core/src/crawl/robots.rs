@@ -24,7 +24,11 @@ pub enum Robots {
     AllowAll,
     /// The server failed (5xx, network): nothing allowed, as RFC 9309 asks.
     DisallowAll(String),
-    Rules { body: String, crawl_delay: Option<Duration>, sitemaps: Vec<String> },
+    Rules {
+        body: String,
+        crawl_delay: Option<Duration>,
+        sitemaps: Vec<String>,
+    },
 }
 
 impl Robots {
@@ -161,7 +165,15 @@ mod tests {
 
     #[test]
     fn garbage_does_not_panic() {
-        for body in ["", "\u{feff}", "User-agent", ":::", "Disallow: \u{0}", &"a".repeat(600_000), "User-agent: *\nDisallow: /é*$"] {
+        for body in [
+            "",
+            "\u{feff}",
+            "User-agent",
+            ":::",
+            "Disallow: \u{0}",
+            &"a".repeat(600_000),
+            "User-agent: *\nDisallow: /é*$",
+        ] {
             let r = Robots::parse(body);
             let _ = r.allowed("http://s.test/é");
         }

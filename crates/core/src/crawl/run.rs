@@ -85,7 +85,8 @@ impl Shared {
     /// May a redirect go to `next`? Same site, not yet seen, and not forbidden by a robots.txt
     /// already read.
     fn may_follow(&self, next: &Url) -> bool {
-        if !self.scope.same_site(next) || !self.scope.wanted(next) || !page_key(next).is_some_and(|k| self.mark_seen(k)) {
+        if !self.scope.same_site(next) || !self.scope.wanted(next) || !page_key(next).is_some_and(|k| self.mark_seen(k))
+        {
             return false;
         }
         if !self.respect_robots {
@@ -229,7 +230,8 @@ impl Run {
         let stop = loop {
             // Schedule while there is room: links first (breadth-first), then sitemap-only URLs.
             while tasks.len() < self.opts.concurrency && scheduled < self.opts.max_pages {
-                let Some((url, depth)) = self.links.pop_front().or_else(|| self.sitemap_urls.pop_front().map(|u| (u, 1)))
+                let Some((url, depth)) =
+                    self.links.pop_front().or_else(|| self.sitemap_urls.pop_front().map(|u| (u, 1)))
                 else {
                     break;
                 };
@@ -248,7 +250,11 @@ impl Run {
             let idle = tasks.is_empty();
             if idle && (!sitemaps_open || scheduled >= self.opts.max_pages) {
                 let more = !self.links.is_empty() || !self.sitemap_urls.is_empty();
-                break if scheduled >= self.opts.max_pages && more { StopReason::PageLimit } else { StopReason::Completed };
+                break if scheduled >= self.opts.max_pages && more {
+                    StopReason::PageLimit
+                } else {
+                    StopReason::Completed
+                };
             }
             tokio::select! {
                 Some(done) = tasks.join_next(), if !idle => match done {
@@ -384,7 +390,14 @@ impl Run {
         let images = new_images.len();
         self.pages.push(PageLog { url: url.to_string(), depth, outcome: outcome.clone() });
         let _ = self.events.send(CrawlEvent::Page { url: url.to_string(), outcome: outcome.clone(), images });
-        on_page(PageReport { url: url.clone(), final_url: fetched.final_url, depth, title: page.title, outcome, images: new_images });
+        on_page(PageReport {
+            url: url.clone(),
+            final_url: fetched.final_url,
+            depth,
+            title: page.title,
+            outcome,
+            images: new_images,
+        });
         self.progress(&url);
     }
 
@@ -411,7 +424,9 @@ impl Run {
 
     fn progress(&mut self, current: &Url) {
         self.counters.pages_queued = (self.links.len() + self.sitemap_urls.len()) as u64;
-        let _ = self.events.send(CrawlEvent::Progress { counters: self.counters.clone(), current_url: current.to_string() });
+        let _ = self
+            .events
+            .send(CrawlEvent::Progress { counters: self.counters.clone(), current_url: current.to_string() });
     }
 }
 
@@ -419,7 +434,9 @@ impl Run {
 /// reason) when robots.txt itself could not be had, as the host is then not crawled at all.
 fn robots_refusal(robots: &Robots) -> PageOutcome {
     match robots {
-        Robots::DisallowAll(reason) => PageOutcome::Failed { reason: format!("robots.txt unavailable ({reason}); host not crawled") },
+        Robots::DisallowAll(reason) => {
+            PageOutcome::Failed { reason: format!("robots.txt unavailable ({reason}); host not crawled") }
+        }
         _ => PageOutcome::SkippedByRobots,
     }
 }
@@ -469,18 +486,20 @@ async fn cache_put(shared: &Shared, urls: &[&Url], page: &CachedPage, ttl: Durat
 }
 
 async fn fetch_and_extract(shared: &Shared, url: &Url) -> Result<Fetchd, PageOutcome> {
-    if let Some(hit) = cache_get(shared, url).await {
-        if let Ok(final_url) = Url::parse(&hit.final_url) {
-            match hit.body {
-                Some(body) => return from_cache(body, final_url).await,
-                // A cached redirect: follow it as the network would, through the cache if it can.
-                None if !shared.may_follow(&final_url) => return Err(PageOutcome::Redirected { to: final_url.to_string() }),
-                None => {
-                    if let Some(CachedPage { body: Some(body), .. }) = cache_get(shared, &final_url).await {
-                        return from_cache(body, final_url).await;
-                    }
-                    return fetch_network(shared, &final_url).await;
+    if let Some(hit) = cache_get(shared, url).await
+        && let Ok(final_url) = Url::parse(&hit.final_url)
+    {
+        match hit.body {
+            Some(body) => return from_cache(body, final_url).await,
+            // A cached redirect: follow it as the network would, through the cache if it can.
+            None if !shared.may_follow(&final_url) => {
+                return Err(PageOutcome::Redirected { to: final_url.to_string() });
+            }
+            None => {
+                if let Some(CachedPage { body: Some(body), .. }) = cache_get(shared, &final_url).await {
+                    return from_cache(body, final_url).await;
                 }
+                return fetch_network(shared, &final_url).await;
             }
         }
     }
@@ -509,8 +528,11 @@ async fn fetch_network(shared: &Shared, url: &Url) -> Result<Fetchd, PageOutcome
     };
     let cc = body.cache_control.as_deref().unwrap_or("");
     if !cc.contains("no-store") {
-        let dynamic =
-            url.query().is_some() || body.sets_cookie || cc.contains("no-cache") || cc.contains("private") || cc.contains("max-age=0");
+        let dynamic = url.query().is_some()
+            || body.sets_cookie
+            || cc.contains("no-cache")
+            || cc.contains("private")
+            || cc.contains("max-age=0");
         let entry = CachedPage { final_url: body.final_url.to_string(), body: Some(body.text.clone()) };
         // Under every URL of the redirect chain, so a later crawl finds the page however it
         // reaches it.
@@ -531,7 +553,8 @@ async fn extract_blocking(html: String, url: Url) -> Result<PageImages, PageOutc
 /// Reads the sitemaps robots.txt names (or `/sitemap.xml`), following indexes, and sends the
 /// page URLs to the crawl as they arrive.
 async fn discover_sitemaps(shared: Arc<Shared>, start: Url, listed: Vec<String>, tx: mpsc::Sender<Vec<Url>>) {
-    let mut queue: VecDeque<Url> = listed.iter().filter_map(|s| start.join(s).ok()).filter(|u| shared.scope.same_site(u)).collect();
+    let mut queue: VecDeque<Url> =
+        listed.iter().filter_map(|s| start.join(s).ok()).filter(|u| shared.scope.same_site(u)).collect();
     if queue.is_empty() {
         queue.push_back(start.join("/sitemap.xml").expect("joins any http(s) URL"));
     }

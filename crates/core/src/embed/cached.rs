@@ -30,7 +30,8 @@ impl CachedEmbedder {
 impl Embedder for CachedEmbedder {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         let model = self.inner.model_id().to_string();
-        let mut out: Vec<Option<Arc<Vec<f32>>>> = texts.iter().map(|t| self.cache.get(&(model.clone(), t.to_string()))).collect();
+        let mut out: Vec<Option<Arc<Vec<f32>>>> =
+            texts.iter().map(|t| self.cache.get(&(model.clone(), t.to_string()))).collect();
         // Each distinct text still missing is embedded once.
         let mut todo: Vec<&str> = Vec::new();
         for (t, v) in texts.iter().zip(&out) {

@@ -49,11 +49,10 @@ impl OpenAiEmbedder {
     /// Connects to `settings.base_url` (e.g. `http://127.0.0.1:8080/v1`) and probes the
     /// dimension with one request, so a wrong URL, key or model fails here, clearly.
     pub fn connect(settings: &OpenAiSettings) -> Result<Self> {
-        let base = settings
-            .base_url
-            .as_deref()
-            .ok_or_else(|| Error::Model("model.openai.base_url is not set".into()))?;
-        let base_url = url::Url::parse(base).map_err(|e| Error::Model(format!("model.openai.base_url {base:?} is not a URL: {e}")))?;
+        let base =
+            settings.base_url.as_deref().ok_or_else(|| Error::Model("model.openai.base_url is not set".into()))?;
+        let base_url = url::Url::parse(base)
+            .map_err(|e| Error::Model(format!("model.openai.base_url {base:?} is not a URL: {e}")))?;
         if !matches!(base_url.scheme(), "http" | "https") {
             return Err(Error::Model(format!("model.openai.base_url {base:?} must be http(s)")));
         }
@@ -98,11 +97,13 @@ impl OpenAiEmbedder {
             let status = response.status();
             let text = response.text().map_err(|e| Error::Model(format!("{}: {e}", self.endpoint)))?;
             if !status.is_success() {
-                let detail = serde_json::from_str::<ErrorBody>(&text).map(|b| b.error.message).unwrap_or_else(|_| text.chars().take(200).collect());
+                let detail = serde_json::from_str::<ErrorBody>(&text)
+                    .map(|b| b.error.message)
+                    .unwrap_or_else(|_| text.chars().take(200).collect());
                 return Err(Error::Model(format!("{} answered HTTP {}: {detail}", self.endpoint, status.as_u16())));
             }
-            let parsed: Response =
-                serde_json::from_str(&text).map_err(|e| Error::Model(format!("{} sent an unexpected answer: {e}", self.endpoint)))?;
+            let parsed: Response = serde_json::from_str(&text)
+                .map_err(|e| Error::Model(format!("{} sent an unexpected answer: {e}", self.endpoint)))?;
             let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
             for item in parsed.data {
                 if let Some(slot) = out.get_mut(item.index) {

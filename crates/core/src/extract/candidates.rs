@@ -12,8 +12,8 @@ use super::atoms::NAMES;
 use super::junk::{self, Facts, RejectReason};
 use super::variants::{self, url_dimensions};
 use super::{
-    MAX_DATA_URI_BYTES,     ImageContext, ImageRecord, ImageSource, ImageVariant, MAX_IMAGES_PER_PAGE, MAX_LINKS_PER_PAGE, MetaRobots, PageImages,
-    RejectedImage, clean_text, context, css, jsonld, srcset,
+    ImageContext, ImageRecord, ImageSource, ImageVariant, MAX_DATA_URI_BYTES, MAX_IMAGES_PER_PAGE, MAX_LINKS_PER_PAGE,
+    MetaRobots, PageImages, RejectedImage, clean_text, context, css, jsonld, srcset,
 };
 
 /// FNV-1a: these maps hold short strings (URLs, class names) and are hashed on every element,
@@ -131,10 +131,10 @@ impl<'a> Walker<'a> {
                     }
                 }
                 Edge::Close(node) => {
-                    if let Some(el) = ElementRef::wrap(node) {
-                        if NAMES.headings.contains(&el.value().name.local) {
-                            self.heading = Some(node.id());
-                        }
+                    if let Some(el) = ElementRef::wrap(node)
+                        && NAMES.headings.contains(&el.value().name.local)
+                    {
+                        self.heading = Some(node.id());
                     }
                 }
             }
@@ -148,7 +148,13 @@ impl<'a> Walker<'a> {
             Some(id) => match &self.heading_text {
                 Some((cached, text)) if *cached == id => text.clone(),
                 _ => {
-                    let text = self.doc.tree.get(id).and_then(ElementRef::wrap).map(|h| clean_text(h.text())).unwrap_or_default();
+                    let text = self
+                        .doc
+                        .tree
+                        .get(id)
+                        .and_then(ElementRef::wrap)
+                        .map(|h| clean_text(h.text()))
+                        .unwrap_or_default();
                     self.heading_text = Some((id, text.clone()));
                     text
                 }
@@ -179,7 +185,8 @@ impl<'a> Walker<'a> {
                 self.push(ImageSource::VideoPoster, vec![Cand::plain(poster)], ctx);
             }
         } else if *local == n.input {
-            if let (Some(src), true) = (v.attr("src"), v.attr("type").is_some_and(|t| t.eq_ignore_ascii_case("image"))) {
+            if let (Some(src), true) = (v.attr("src"), v.attr("type").is_some_and(|t| t.eq_ignore_ascii_case("image")))
+            {
                 let ctx = self.ctx(el, el);
                 self.push(ImageSource::InputImage, vec![Cand::plain(src)], ctx);
             }
@@ -397,7 +404,9 @@ impl<'a> Walker<'a> {
             return;
         }
         let scheme_end = href.find(':').unwrap_or(0);
-        if scheme_end > 0 && !href[..scheme_end].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.') {
+        if scheme_end > 0
+            && !href[..scheme_end].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+        {
             // A colon in a path (`a:b/c`) is not a scheme; let the URL parser decide.
         } else if scheme_end > 0 && !matches!(href[..scheme_end].to_ascii_lowercase().as_str(), "http" | "https") {
             return;
@@ -436,8 +445,12 @@ impl<'a> Walker<'a> {
                 rejected.push(RejectedImage { url, reason, source: raw.source });
                 continue;
             };
-            let raw_best =
-                resolved.raw_of.iter().find(|(u, _)| u == best.url.as_str()).map(|(_, r)| r.clone()).unwrap_or_default();
+            let raw_best = resolved
+                .raw_of
+                .iter()
+                .find(|(u, _)| u == best.url.as_str())
+                .map(|(_, r)| r.clone())
+                .unwrap_or_default();
             let (url_width, url_height) = url_dimensions(&best.url);
             let classes = raw.ctx.css_classes.clone();
             let facts = Facts {
@@ -463,7 +476,11 @@ impl<'a> Walker<'a> {
                 .or_else(|| resolved.variants.iter().find_map(|v| by_url.get(&*variants::short_key(&v.url))))
                 .copied();
             if existing.is_none() && records.len() >= MAX_IMAGES_PER_PAGE {
-                rejected.push(RejectedImage { url: best.url.to_string(), reason: RejectReason::TooMany, source: raw.source });
+                rejected.push(RejectedImage {
+                    url: best.url.to_string(),
+                    reason: RejectReason::TooMany,
+                    source: raw.source,
+                });
                 continue;
             }
             let index = existing.unwrap_or(records.len());
@@ -502,15 +519,19 @@ impl<'a> Walker<'a> {
 fn is_template_type(t: &str) -> bool {
     matches!(
         t.trim().to_ascii_lowercase().as_str(),
-        "text/html" | "text/template" | "text/x-template" | "text/x-handlebars-template" | "text/x-jquery-tmpl" | "text/ng-template" | "text/x-underscore-template"
+        "text/html"
+            | "text/template"
+            | "text/x-template"
+            | "text/x-handlebars-template"
+            | "text/x-jquery-tmpl"
+            | "text/ng-template"
+            | "text/x-underscore-template"
     )
 }
 
 /// The URL of `location = '…'`, `location.href = "…"` or `window.open('…')` in an onclick handler.
 fn onclick_target(js: &str) -> Option<String> {
-    let at = ["location.href", "location", "window.open("]
-        .iter()
-        .find_map(|k| js.find(k).map(|i| i + k.len()))?;
+    let at = ["location.href", "location", "window.open("].iter().find_map(|k| js.find(k).map(|i| i + k.len()))?;
     let rest = js[at..].trim_start().trim_start_matches('=').trim_start();
     let quote = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
     let inner = &rest[1..];
@@ -590,11 +611,11 @@ fn merge(record: &mut ImageRecord, more: Vec<ImageVariant>, ctx: ImageContext) {
             record.variants.push(v);
         }
     }
-    if let Some(best) = variants::best(&record.variants) {
-        if best.url != record.url {
-            record.url = best.url.clone();
-            record.context.filename_tokens = context::filename_tokens(&record.url);
-        }
+    if let Some(best) = variants::best(&record.variants)
+        && best.url != record.url
+    {
+        record.url = best.url.clone();
+        record.context.filename_tokens = context::filename_tokens(&record.url);
     }
     let c = &mut record.context;
     for (mine, theirs) in [

@@ -19,7 +19,13 @@ fn bounded_text(el: ElementRef<'_>) -> String {
 
 /// Context of an image whose attributes live on `attrs` and whose place in the document is
 /// `anchor` (the same element, except for images parsed out of a `<noscript>`).
-pub(super) fn build(doc: &Html, attrs: ElementRef<'_>, anchor: ElementRef<'_>, page_title: &str, heading: &str) -> ImageContext {
+pub(super) fn build(
+    doc: &Html,
+    attrs: ElementRef<'_>,
+    anchor: ElementRef<'_>,
+    page_title: &str,
+    heading: &str,
+) -> ImageContext {
     let el = attrs.value();
     // One pass over the attributes (each `attr()` lookup interns its name).
     let (mut alt, mut title, mut label, mut labelled_by) = (None, None, None, None);

@@ -2,8 +2,15 @@
 //! declarations of `style` attributes and `<style>` blocks. Fonts and other `url()`s are not
 //! images and are skipped.
 
-const IMAGE_PROPERTIES: &[&str] =
-    &["background", "background-image", "list-style", "list-style-image", "border-image", "border-image-source", "content"];
+const IMAGE_PROPERTIES: &[&str] = &[
+    "background",
+    "background-image",
+    "list-style",
+    "list-style-image",
+    "border-image",
+    "border-image-source",
+    "content",
+];
 
 /// Image URLs in a declaration block (`a: b; c: url(x)`), in order.
 pub fn declaration_urls(block: &str) -> Vec<String> {
@@ -143,7 +150,8 @@ pub fn selector_subject(selector: &str) -> Option<Subject> {
     let first = selector.split(',').next()?.trim();
     let last = first.rsplit(|c: char| c.is_whitespace() || matches!(c, '>' | '+' | '~')).next()?;
     let last = last.split(':').next().unwrap_or(last);
-    let word = |s: &str| s.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_')).next().unwrap_or("").to_string();
+    let word =
+        |s: &str| s.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_')).next().unwrap_or("").to_string();
     if let Some((_, id)) = last.split_once('#') {
         return Some(Subject::Id(word(id))).filter(|s| !matches!(s, Subject::Id(i) if i.is_empty()));
     }
@@ -168,7 +176,9 @@ mod tests {
     #[test]
     fn urls_of_image_properties_only() {
         assert_eq!(
-            declaration_urls("color: red; background-image: url('/a.jpg'); BACKGROUND: #fff URL(\"b.png\") no-repeat; mask: url(m.svg)"),
+            declaration_urls(
+                "color: red; background-image: url('/a.jpg'); BACKGROUND: #fff URL(\"b.png\") no-repeat; mask: url(m.svg)"
+            ),
             vec!["/a.jpg", "b.png"]
         );
         assert_eq!(declaration_urls("background:url(data:image/png;base64,AAA=)"), vec!["data:image/png;base64,AAA="]);

@@ -68,7 +68,10 @@ mod tests {
         let json = r#"{"@context":"https://schema.org","@graph":[{"@type":"Article","image":["/a.jpg","/b.jpg"]},
             {"@type":"Product","image":{"@type":"ImageObject","contentUrl":"/c.jpg","caption":"A red kayak"}}]}"#;
         let urls = image_urls(json);
-        assert_eq!(urls, vec![("/a.jpg".into(), "".into()), ("/b.jpg".into(), "".into()), ("/c.jpg".into(), "A red kayak".into())]);
+        assert_eq!(
+            urls,
+            vec![("/a.jpg".into(), "".into()), ("/b.jpg".into(), "".into()), ("/c.jpg".into(), "A red kayak".into())]
+        );
         assert!(image_urls("{not json").is_empty());
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
         assert!(image_urls(&deep).is_empty());

@@ -173,16 +173,25 @@ mod tests {
         let none = (None, None);
         assert_eq!(reason("/px/t.gif?p=1", "", &[], (Some(1), Some(1))), Some(RejectReason::TrackingPixel));
         assert_eq!(reason("/t/pixel.gif?ev=view", "", &[], none), Some(RejectReason::TrackingPixel));
-        assert_eq!(reason("https://www.facebook.com/tr?id=1&ev=PageView", "", &[], none), Some(RejectReason::TrackingPixel));
+        assert_eq!(
+            reason("https://www.facebook.com/tr?id=1&ev=PageView", "", &[], none),
+            Some(RejectReason::TrackingPixel)
+        );
         assert_eq!(reason("[[=imageSrc]]", "[[=title]]", &[], none), Some(RejectReason::TemplatePlaceholder));
         assert_eq!(reason("/img/a.jpg", "{{ title }}", &[], none), Some(RejectReason::TemplatePlaceholder));
-        assert_eq!(reason("data:image/gif;base64,R0lGODlhAQABAAAAACw=", "", &[], none), Some(RejectReason::DataUriPlaceholder));
+        assert_eq!(
+            reason("data:image/gif;base64,R0lGODlhAQABAAAAACw=", "", &[], none),
+            Some(RejectReason::DataUriPlaceholder)
+        );
         let big = format!("data:image/png;base64,{}", "A".repeat(40_000));
         assert_eq!(reason(&big, "", &[], none), Some(RejectReason::DataUriTooLarge));
         let fine = format!("data:image/png;base64,{}", "A".repeat(2_000));
         assert_eq!(reason(&fine, "a chart", &[], none), None);
         assert_eq!(reason("/static/spacer.gif", "", &[], (Some(10), Some(1))), Some(RejectReason::Spacer));
-        assert_eq!(reason("/wp-content/plugins/x/tribe-loading.gif", "Loading Events", &[], none), Some(RejectReason::Spinner));
+        assert_eq!(
+            reason("/wp-content/plugins/x/tribe-loading.gif", "Loading Events", &[], none),
+            Some(RejectReason::Spinner)
+        );
         assert_eq!(reason("/icons/search.svg", "Search", &[], (Some(16), Some(16))), Some(RejectReason::Icon));
         assert_eq!(reason("/img/sprite.png", "", &["icon", "sprite"], none), Some(RejectReason::Icon));
         assert_eq!(reason("/themes/sage/assets/images/icons/facebook.png", "", &[], none), Some(RejectReason::Icon));

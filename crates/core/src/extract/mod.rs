@@ -111,11 +111,7 @@ pub struct ImageRecord {
 impl ImageRecord {
     /// Pixel size of the best variant when the markup or URL tells it.
     pub fn dimensions(&self) -> (Option<u32>, Option<u32>) {
-        self.variants
-            .iter()
-            .find(|v| v.url == self.url)
-            .map(|v| (v.width, v.height))
-            .unwrap_or((None, None))
+        self.variants.iter().find(|v| v.url == self.url).map(|v| (v.width, v.height)).unwrap_or((None, None))
     }
 }
 

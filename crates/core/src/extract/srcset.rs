@@ -117,11 +117,15 @@ fn parse_descriptors(url: String, descriptors: &[String]) -> Option<Candidate> {
     for d in descriptors {
         let (number, unit) = d.split_at(d.len() - d.chars().last()?.len_utf8());
         match unit {
-            "w" if c.width.is_none() && c.density.is_none() => c.width = Some(non_negative_integer(number).filter(|&n| n > 0)?),
+            "w" if c.width.is_none() && c.density.is_none() => {
+                c.width = Some(non_negative_integer(number).filter(|&n| n > 0)?)
+            }
             "x" if c.width.is_none() && c.density.is_none() && c.height.is_none() => {
                 c.density = Some(floating_point(number).filter(|&v| v >= 0.0)?)
             }
-            "h" if c.height.is_none() && c.density.is_none() => c.height = Some(non_negative_integer(number).filter(|&n| n > 0)?),
+            "h" if c.height.is_none() && c.density.is_none() => {
+                c.height = Some(non_negative_integer(number).filter(|&n| n > 0)?)
+            }
             _ => return None,
         }
     }
@@ -222,14 +226,17 @@ mod tests {
 
     #[test]
     fn urls_with_commas_survive() {
-        let c = parse("https://cdn.example/image/upload/w_400,h_300/pic.jpg 400w, https://cdn.example/image/upload/w_800,h_600/pic.jpg 800w");
+        let c = parse(
+            "https://cdn.example/image/upload/w_400,h_300/pic.jpg 400w, https://cdn.example/image/upload/w_800,h_600/pic.jpg 800w",
+        );
         assert_eq!(c.len(), 2);
         assert!(c[1].url.ends_with("w_800,h_600/pic.jpg"));
     }
 
     #[test]
     fn garbage_never_panics() {
-        for s in ["", ",", "(", ")", " ( ", "a (", "a 1x (", "ä 1ẋ", "a \u{0}w", "a 99999999999999999999w", "a 1e999x"] {
+        for s in ["", ",", "(", ")", " ( ", "a (", "a 1x (", "ä 1ẋ", "a \u{0}w", "a 99999999999999999999w", "a 1e999x"]
+        {
             let _ = parse(s);
         }
         assert!(parse("a 1e999x").is_empty(), "infinite density is invalid");

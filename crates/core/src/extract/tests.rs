@@ -12,7 +12,9 @@ fn one(html: &str) -> ImageRecord {
 
 #[test]
 fn img_with_alt_title_and_declared_size() {
-    let r = one(r#"<h2>Boats</h2><p>On the lake <img src="kayak.jpg" alt=" A red  kayak " title="Morning" width="400" height="300"></p>"#);
+    let r = one(
+        r#"<h2>Boats</h2><p>On the lake <img src="kayak.jpg" alt=" A red  kayak " title="Morning" width="400" height="300"></p>"#,
+    );
     assert_eq!(r.url.as_str(), "http://site.test/dir/kayak.jpg");
     assert_eq!(r.source, ImageSource::Img);
     assert_eq!(r.context.alt, "A red kayak");
@@ -25,7 +27,9 @@ fn img_with_alt_title_and_declared_size() {
 
 #[test]
 fn srcset_widths_group_into_one_record_naming_the_largest() {
-    let r = one(r#"<img src="a-640x480.jpg" srcset="a-320x240.jpg 320w, a-640x480.jpg 640w, a-1280x960.jpg 1280w" sizes="50vw" alt="x">"#);
+    let r = one(
+        r#"<img src="a-640x480.jpg" srcset="a-320x240.jpg 320w, a-640x480.jpg 640w, a-1280x960.jpg 1280w" sizes="50vw" alt="x">"#,
+    );
     assert_eq!(r.url.as_str(), "http://site.test/dir/a-1280x960.jpg");
     assert_eq!(r.variants.len(), 3);
     assert_eq!(r.dimensions(), (Some(1280), Some(960)));
@@ -33,7 +37,9 @@ fn srcset_widths_group_into_one_record_naming_the_largest() {
 
 #[test]
 fn picture_sources_are_variants_with_media_and_type() {
-    let r = one(r#"<picture><source type="image/webp" srcset="p.webp 1x, p@2x.webp 2x"><source media="(max-width: 600px)" srcset="small.jpg"><img src="p.jpg" alt="pic"></picture>"#);
+    let r = one(
+        r#"<picture><source type="image/webp" srcset="p.webp 1x, p@2x.webp 2x"><source media="(max-width: 600px)" srcset="small.jpg"><img src="p.jpg" alt="pic"></picture>"#,
+    );
     assert_eq!(r.source, ImageSource::Picture);
     assert_eq!(r.url.as_str(), "http://site.test/dir/p@2x.webp");
     assert_eq!(r.variants.len(), 4);

@@ -100,10 +100,14 @@ pub fn identity_key(url: &Url) -> String {
 /// The best variant: the widest known, then the highest density, then the first.
 pub fn best(variants: &[ImageVariant]) -> Option<&ImageVariant> {
     let key = |v: &ImageVariant| (v.width.unwrap_or(0), v.density.unwrap_or(1.0));
-    variants.iter().enumerate().max_by(|(ia, a), (ib, b)| {
-        let (ka, kb) = (key(a), key(b));
-        ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1)).then(ib.cmp(ia))
-    }).map(|(_, v)| v)
+    variants
+        .iter()
+        .enumerate()
+        .max_by(|(ia, a), (ib, b)| {
+            let (ka, kb) = (key(a), key(b));
+            ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1)).then(ib.cmp(ia))
+        })
+        .map(|(_, v)| v)
 }
 
 #[cfg(test)]
@@ -132,8 +136,14 @@ mod tests {
         let k = identity_key(&u("http://h/up/photo-1024x768.jpg"));
         assert_eq!(k, identity_key(&u("http://h/up/photo-300x225.webp")));
         assert_eq!(k, identity_key(&u("http://h/up/photo.jpg")));
-        assert_eq!(identity_key(&u("http://h/c/x.jpg?w=400&id=7")), identity_key(&u("http://h/c/x.jpg?id=7&w=800&fm=webp")));
-        assert_eq!(identity_key(&u("http://h/i/upload/w_400/p.jpg")), identity_key(&u("http://h/i/upload/w_800,h_600/p.jpg")));
+        assert_eq!(
+            identity_key(&u("http://h/c/x.jpg?w=400&id=7")),
+            identity_key(&u("http://h/c/x.jpg?id=7&w=800&fm=webp"))
+        );
+        assert_eq!(
+            identity_key(&u("http://h/i/upload/w_400/p.jpg")),
+            identity_key(&u("http://h/i/upload/w_800,h_600/p.jpg"))
+        );
         assert_eq!(identity_key(&u("http://h/a/logo@2x.png")), identity_key(&u("http://h/a/logo.png")));
         assert_ne!(k, identity_key(&u("http://h/up/photo2-1024x768.jpg")));
         assert_ne!(identity_key(&u("http://h/c/x.jpg?id=7")), identity_key(&u("http://h/c/x.jpg?id=8")));

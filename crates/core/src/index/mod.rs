@@ -157,7 +157,11 @@ impl Filters {
 /// The words an image is described by, for exclusion checks.
 pub(crate) fn searchable_text(r: &ImageRecord) -> String {
     let c = &r.context;
-    [&c.alt, &c.title, &c.aria_label, &c.figcaption, &c.nearby_text].iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+    [&c.alt, &c.title, &c.aria_label, &c.figcaption, &c.nearby_text]
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `needle` occurs in `haystack` as whole words (both lower-case).

@@ -9,11 +9,12 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::vectors::top_k;
-use super::{FilterView, Filters, Hit, ImageIndex, IndexStats, SearchRequest, StoredImage, check_namespace, searchable_text};
+use super::{
+    FilterView, Filters, Hit, ImageIndex, IndexStats, SearchRequest, StoredImage, check_namespace, searchable_text,
+};
 use crate::error::{Error, Result};
 use crate::extract::ImageRecord;
 use crate::search::{ImageFormat, Orientation};
-
 
 /// BM25 weights of the FTS columns: alt, caption/title/label, nearby text/heading/file name,
 /// page title/URL words.
@@ -153,12 +154,20 @@ impl SqliteIndex {
 
     fn load(&self, ids: &[(i64, f32)]) -> Result<Vec<Hit>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached("SELECT namespace, format, width, height, record FROM images WHERE id = ?1").map_err(db)?;
+        let mut stmt = conn
+            .prepare_cached("SELECT namespace, format, width, height, record FROM images WHERE id = ?1")
+            .map_err(db)?;
         let mut hits = Vec::with_capacity(ids.len());
         for &(id, score) in ids {
             let image = stmt
                 .query_row([id], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
                 })
                 .map_err(db)?;
             let record: ImageRecord =
@@ -190,13 +199,8 @@ impl SqliteIndex {
 fn columns(r: &ImageRecord) -> [String; 4] {
     let c = &r.context;
     let join = |parts: &[&str]| parts.iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
-    let url_words: String = r
-        .page_url
-        .path()
-        .split(|ch: char| !ch.is_alphanumeric())
-        .filter(|w| w.len() > 1)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let url_words: String =
+        r.page_url.path().split(|ch: char| !ch.is_alphanumeric()).filter(|w| w.len() > 1).collect::<Vec<_>>().join(" ");
     [
         c.alt.clone(),
         join(&[&c.figcaption, &c.title, &c.aria_label]),
@@ -283,11 +287,15 @@ impl ImageIndex for SqliteIndex {
                     Some(v) => {
                         match dim {
                             None => {
-                                tx.execute("INSERT INTO meta (key, value) VALUES ('dim', ?1)", [v.len().to_string()]).map_err(db)?;
+                                tx.execute("INSERT INTO meta (key, value) VALUES ('dim', ?1)", [v.len().to_string()])
+                                    .map_err(db)?;
                                 dim = Some(v.len());
                             }
                             Some(d) if d != v.len() => {
-                                return Err(Error::Invalid(format!("vector of {} dimensions; this index holds {d}", v.len())));
+                                return Err(Error::Invalid(format!(
+                                    "vector of {} dimensions; this index holds {d}",
+                                    v.len()
+                                )));
                             }
                             Some(_) => {}
                         }
@@ -358,17 +366,28 @@ impl ImageIndex for SqliteIndex {
         for ns in request.namespaces {
             check_namespace(ns)?;
         }
-        let namespaces = if request.namespaces.is_empty() { self.all_namespaces()? } else { request.namespaces.to_vec() };
+        let namespaces =
+            if request.namespaces.is_empty() { self.all_namespaces()? } else { request.namespaces.to_vec() };
         let f = request.filters;
         let mut best: Vec<(i64, f32)> = Vec::new();
         for ns in namespaces {
             let Some(vs) = self.namespace_vectors(&ns)? else { continue };
             if vector.len() != vs.dim {
-                return Err(Error::Invalid(format!("query vector of {} dimensions; the index holds {}", vector.len(), vs.dim)));
+                return Err(Error::Invalid(format!(
+                    "query vector of {} dimensions; the index holds {}",
+                    vector.len(),
+                    vs.dim
+                )));
             }
             let found = top_k(&vs.matrix, vs.dim, vector, request.limit, |row| {
                 let m = &vs.meta[row];
-                f.accepts_view(&FilterView { format: m.format, width: m.width, height: m.height, page_url: &m.page_url, text: Some(&m.text) })
+                f.accepts_view(&FilterView {
+                    format: m.format,
+                    width: m.width,
+                    height: m.height,
+                    page_url: &m.page_url,
+                    text: Some(&m.text),
+                })
             });
             best.extend(found.into_iter().map(|(row, score)| (vs.meta[row].id, score)));
         }
@@ -387,7 +406,10 @@ impl ImageIndex for SqliteIndex {
         let ids: Vec<(i64, f32)> = {
             let conn = self.conn();
             let mut stmt = conn.prepare(&sql).map_err(db)?;
-            stmt.query_map(params_from_iter(args), |r| Ok((r.get(0)?, 0.0))).map_err(db)?.collect::<Result<_, _>>().map_err(db)?
+            stmt.query_map(params_from_iter(args), |r| Ok((r.get(0)?, 0.0)))
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?
         };
         self.load(&ids)
     }
@@ -407,7 +429,6 @@ impl ImageIndex for SqliteIndex {
         Ok(IndexStats { images: images as u64, vectors: vectors as u64, namespaces: namespaces as u64 })
     }
 }
-
 
 #[cfg(test)]
 #[path = "sqlite_tests.rs"]

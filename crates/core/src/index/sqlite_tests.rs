@@ -9,9 +9,21 @@ fn record(url: &str, alt: &str, nearby: &str, size: Option<(u32, u32)>) -> Image
     ImageRecord {
         page_url: Url::parse("http://site.test/blog/post").unwrap(),
         source: ImageSource::Img,
-        variants: vec![ImageVariant { url: url.clone(), width: size.map(|s| s.0), height: size.map(|s| s.1), density: None, media: None, mime: None }],
+        variants: vec![ImageVariant {
+            url: url.clone(),
+            width: size.map(|s| s.0),
+            height: size.map(|s| s.1),
+            density: None,
+            media: None,
+            mime: None,
+        }],
         url,
-        context: ImageContext { alt: alt.into(), nearby_text: nearby.into(), page_title: "A blog post".into(), ..ImageContext::default() },
+        context: ImageContext {
+            alt: alt.into(),
+            nearby_text: nearby.into(),
+            page_title: "A blog post".into(),
+            ..ImageContext::default()
+        },
     }
 }
 
@@ -35,10 +47,27 @@ fn sample() -> SqliteIndex {
         .upsert(
             "a",
             &[
-                (record("http://site.test/watch.png", "Apple Watch on a wrist", "the new watch", Some((800, 800))), Some(vec3(1.0, 0.0, 0.0))),
-                (record("http://site.test/phone-1600x1200.jpg", "iPhone camera", "people testing the camera", Some((1600, 1200))), Some(vec3(0.0, 1.0, 0.0))),
-                (record("http://site.test/beach.jpg", "an empty beach at dawn", "", Some((1200, 1800))), Some(vec3(0.0, 0.0, 1.0))),
-                (record("http://site.test/watch-band.webp", "watch band", "a loose apple", None), Some(vec3(0.9, 0.1, 0.0))),
+                (
+                    record("http://site.test/watch.png", "Apple Watch on a wrist", "the new watch", Some((800, 800))),
+                    Some(vec3(1.0, 0.0, 0.0)),
+                ),
+                (
+                    record(
+                        "http://site.test/phone-1600x1200.jpg",
+                        "iPhone camera",
+                        "people testing the camera",
+                        Some((1600, 1200)),
+                    ),
+                    Some(vec3(0.0, 1.0, 0.0)),
+                ),
+                (
+                    record("http://site.test/beach.jpg", "an empty beach at dawn", "", Some((1200, 1800))),
+                    Some(vec3(0.0, 0.0, 1.0)),
+                ),
+                (
+                    record("http://site.test/watch-band.webp", "watch band", "a loose apple", None),
+                    Some(vec3(0.9, 0.1, 0.0)),
+                ),
             ],
         )
         .unwrap();
@@ -71,7 +100,8 @@ fn filters_apply_inside_both_legs() {
     assert_eq!(urls(&index.search_vector(&vec3(1.0, 0.0, 0.0), &all(&f)).unwrap()), vec!["/watch.png"]);
 
     let f = Filters { min_width: Some(1000), ..Filters::default() };
-    let v = index.search_vector(&vec3(1.0, 0.0, 0.0), &SearchRequest { namespaces: &[], filters: &f, limit: 1 }).unwrap();
+    let v =
+        index.search_vector(&vec3(1.0, 0.0, 0.0), &SearchRequest { namespaces: &[], filters: &f, limit: 1 }).unwrap();
     assert_eq!(v.len(), 1, "a filter never empties a top-k: the best passing image comes back");
     assert!(v[0].image.width.unwrap() >= 1000);
 
@@ -88,7 +118,10 @@ fn filters_apply_inside_both_legs() {
 fn excluded_terms_are_never_returned() {
     let index = sample();
     let f = Filters { exclude_terms: vec!["people".into()], ..Filters::default() };
-    for hits in [index.search_text("camera iphone", &all(&f)).unwrap(), index.search_vector(&vec3(0.0, 1.0, 0.0), &all(&f)).unwrap()] {
+    for hits in [
+        index.search_text("camera iphone", &all(&f)).unwrap(),
+        index.search_vector(&vec3(0.0, 1.0, 0.0), &all(&f)).unwrap(),
+    ] {
         assert!(!urls(&hits).contains(&"/phone-1600x1200.jpg"), "{:?}", urls(&hits));
     }
     let f = Filters { exclude_terms: vec!["apple".into()], ..Filters::default() };
@@ -108,7 +141,9 @@ fn vector_search_is_exact_cosine_order() {
 #[test]
 fn namespaces_are_isolated_and_deletable() {
     let index = sample();
-    index.upsert("b", &[(record("http://other.test/watch.png", "a pocket watch", "", None), Some(vec3(1.0, 0.0, 0.0)))]).unwrap();
+    index
+        .upsert("b", &[(record("http://other.test/watch.png", "a pocket watch", "", None), Some(vec3(1.0, 0.0, 0.0)))])
+        .unwrap();
     let only_b = ["b".to_string()];
     let req = SearchRequest { namespaces: &only_b, filters: &Filters::default(), limit: 10 };
     assert_eq!(index.search_text("watch", &req).unwrap().len(), 1);
@@ -116,7 +151,13 @@ fn namespaces_are_isolated_and_deletable() {
     assert_eq!(index.search_text("watch", &all(&Filters::default())).unwrap().len(), 3);
     assert_eq!(index.delete_namespace("a").unwrap(), 4);
     assert_eq!(index.stats(None).unwrap(), IndexStats { images: 1, vectors: 1, namespaces: 1 });
-    assert!(index.search_vector(&vec3(0.0, 0.0, 1.0), &all(&Filters::default())).unwrap().iter().all(|h| h.image.namespace == "b"));
+    assert!(
+        index
+            .search_vector(&vec3(0.0, 0.0, 1.0), &all(&Filters::default()))
+            .unwrap()
+            .iter()
+            .all(|h| h.image.namespace == "b")
+    );
     assert!(index.upsert("bad name", &[]).is_err());
     assert!(index.delete_namespace("../x").is_err());
 }
@@ -128,10 +169,17 @@ fn upserts_replace_by_url_and_check_vectors() {
     assert_eq!(index.stats(Some("a")).unwrap().images, 4);
     let hits = index.search_text("gold", &all(&Filters::default())).unwrap();
     assert_eq!(urls(&hits), vec!["/watch.png"]);
-    assert!(index.search_text("wrist", &all(&Filters::default())).unwrap().is_empty(), "the old text is gone from the FTS index");
+    assert!(
+        index.search_text("wrist", &all(&Filters::default())).unwrap().is_empty(),
+        "the old text is gone from the FTS index"
+    );
     assert_eq!(index.stats(Some("a")).unwrap().vectors, 4, "a replacement without a vector keeps the old one");
     assert!(index.upsert("a", &[(record("http://site.test/x.jpg", "x", "", None), Some(vec![1.0, 0.0]))]).is_err());
-    assert!(index.upsert("a", &[(record("http://site.test/x.jpg", "x", "", None), Some(vec![f32::NAN, 0.0, 0.0]))]).is_err());
+    assert!(
+        index
+            .upsert("a", &[(record("http://site.test/x.jpg", "x", "", None), Some(vec![f32::NAN, 0.0, 0.0]))])
+            .is_err()
+    );
 }
 
 #[test]
@@ -140,11 +188,22 @@ fn the_index_survives_a_reopen() {
     let path = dir.path().join("nested/index.sqlite");
     {
         let index = SqliteIndex::open(&path).unwrap();
-        index.upsert("a", &[(record("http://site.test/watch.png", "Apple Watch", "", Some((800, 800))), Some(vec3(1.0, 0.0, 0.0)))]).unwrap();
+        index
+            .upsert(
+                "a",
+                &[(
+                    record("http://site.test/watch.png", "Apple Watch", "", Some((800, 800))),
+                    Some(vec3(1.0, 0.0, 0.0)),
+                )],
+            )
+            .unwrap();
     }
     let index = SqliteIndex::open(&path).unwrap();
     assert_eq!(urls(&index.search_text("apple", &all(&Filters::default())).unwrap()), vec!["/watch.png"]);
-    assert_eq!(urls(&index.search_vector(&vec3(1.0, 0.0, 0.0), &all(&Filters::default())).unwrap()), vec!["/watch.png"]);
+    assert_eq!(
+        urls(&index.search_vector(&vec3(1.0, 0.0, 0.0), &all(&Filters::default())).unwrap()),
+        vec!["/watch.png"]
+    );
     let hit = &index.search_text("apple", &all(&Filters::default())).unwrap()[0];
     assert_eq!(hit.image.format, Some(ImageFormat::Png));
     assert_eq!((hit.image.width, hit.image.height), (Some(800), Some(800)));

@@ -48,7 +48,13 @@ impl Ord for Scored {
 
 /// The `k` rows of `matrix` (row-major, `dim` columns) most similar to `query` among those
 /// `accept` lets through, best first, as (row, score).
-pub fn top_k(matrix: &[f32], dim: usize, query: &[f32], k: usize, mut accept: impl FnMut(usize) -> bool) -> Vec<(usize, f32)> {
+pub fn top_k(
+    matrix: &[f32],
+    dim: usize,
+    query: &[f32],
+    k: usize,
+    mut accept: impl FnMut(usize) -> bool,
+) -> Vec<(usize, f32)> {
     if k == 0 || dim == 0 || query.len() != dim {
         return Vec::new();
     }
@@ -86,7 +92,7 @@ mod tests {
     #[test]
     fn top_k_is_exact_and_respects_the_filter() {
         let dim = 3;
-        let mut rows = vec![vec![1.0, 0.0, 0.0], vec![0.9, 0.1, 0.0], vec![0.0, 1.0, 0.0], vec![0.7, 0.7, 0.0]];
+        let mut rows = [vec![1.0, 0.0, 0.0], vec![0.9, 0.1, 0.0], vec![0.0, 1.0, 0.0], vec![0.7, 0.7, 0.0]];
         rows.iter_mut().for_each(|r| normalize(r));
         let matrix: Vec<f32> = rows.concat();
         let got = top_k(&matrix, dim, &[1.0, 0.0, 0.0], 2, |_| true);

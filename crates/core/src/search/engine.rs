@@ -127,7 +127,8 @@ impl SearchEngine {
         if text.trim().is_empty() {
             // Filters only ("PNG images without people"): every image that passes them.
             let listed = self.index.list(&SearchRequest { limit, ..request.clone() })?;
-            let results = listed.into_iter().map(|h| result(&h.image, None, None, 1.0, true, Vec::new(), Vec::new())).collect();
+            let results =
+                listed.into_iter().map(|h| result(&h.image, None, None, 1.0, true, Vec::new(), Vec::new())).collect();
             return Ok(SearchResponse { query, results, notes, lexical_only: None });
         }
         let text_hits = self.index.search_text(&text, &request)?;
@@ -141,8 +142,12 @@ impl SearchEngine {
         };
         let ranked = dedup(fuse(text_hits, vector_hits, self.fusion));
         let best = ranked.first().map_or(0.0, |r| r.fused);
-        let words: Vec<String> =
-            text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 2).map(str::to_string).collect();
+        let words: Vec<String> = text
+            .to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() > 2)
+            .map(str::to_string)
+            .collect();
         let results = ranked
             .into_iter()
             .take(limit)

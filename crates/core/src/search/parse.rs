@@ -208,16 +208,28 @@ const RULES: &[Rule] = &[
     Rule { words: &["transparent", "background"], apply: transparent, reason: "asks for a transparent background" },
     Rule { words: &["with", "transparency"], apply: transparent, reason: "asks for transparency" },
     Rule { words: &["no", "background"], apply: transparent, reason: "\"no background\" means a transparent one" },
-    Rule { words: &["without", "background"], apply: transparent, reason: "\"without background\" means a transparent one" },
+    Rule {
+        words: &["without", "background"],
+        apply: transparent,
+        reason: "\"without background\" means a transparent one",
+    },
     Rule { words: &["transparent"], apply: transparent, reason: "asks for transparency" },
     Rule { words: &["cutout"], apply: transparent, reason: "a cutout has a transparent background" },
-    Rule { words: &["high", "resolution"], apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None), reason: "high resolution" },
+    Rule {
+        words: &["high", "resolution"],
+        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
+        reason: "high resolution",
+    },
     Rule { words: &["high-resolution"], apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None), reason: "high resolution" },
     Rule { words: &["high", "res"], apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None), reason: "high resolution" },
     Rule { words: &["high-res"], apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None), reason: "high resolution" },
     Rule { words: &["hi-res"], apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None), reason: "high resolution" },
     Rule { words: &["hires"], apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None), reason: "high resolution" },
-    Rule { words: &["large"], apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None), reason: "\"large\" asks for big images" },
+    Rule {
+        words: &["large"],
+        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
+        reason: "\"large\" asks for big images",
+    },
     Rule { words: &["full", "hd"], apply: |q| min_size(q, 1920, Some(1080)), reason: "Full HD is 1920×1080" },
     Rule { words: &["1080p"], apply: |q| min_size(q, 1920, Some(1080)), reason: "1080p is 1920×1080" },
     Rule { words: &["hd"], apply: |q| min_size(q, 1280, Some(720)), reason: "HD is at least 1280×720" },
@@ -232,8 +244,16 @@ const RULES: &[Rule] = &[
     Rule { words: &["light", "background"], apply: |q| tone(q, Tone::Light), reason: "a light background" },
     Rule { words: &["white", "background"], apply: |q| tone(q, Tone::Light), reason: "a white background" },
     Rule { words: &["landscape"], apply: |q| orientation(q, Orientation::Landscape), reason: "landscape orientation" },
-    Rule { words: &["horizontal"], apply: |q| orientation(q, Orientation::Landscape), reason: "horizontal means landscape" },
-    Rule { words: &["portrait", "orientation"], apply: |q| orientation(q, Orientation::Portrait), reason: "portrait orientation" },
+    Rule {
+        words: &["horizontal"],
+        apply: |q| orientation(q, Orientation::Landscape),
+        reason: "horizontal means landscape",
+    },
+    Rule {
+        words: &["portrait", "orientation"],
+        apply: |q| orientation(q, Orientation::Portrait),
+        reason: "portrait orientation",
+    },
     Rule { words: &["vertical"], apply: |q| orientation(q, Orientation::Portrait), reason: "vertical means portrait" },
     Rule { words: &["square"], apply: |q| orientation(q, Orientation::Square), reason: "square images" },
     Rule { words: &["jpeg"], apply: |q| format(q, ImageFormat::Jpeg), reason: "a format name" },
@@ -269,13 +289,35 @@ const NEGATIONS: &[&[&str]] = &[
 ];
 
 /// Words that end the list of excluded terms ("without people in the kitchen").
-const LIST_END: &[&str] = &["in", "on", "at", "with", "from", "for", "of", "that", "which", "where", "while", "but", "near", "by", "during"];
+const LIST_END: &[&str] =
+    &["in", "on", "at", "with", "from", "for", "of", "that", "which", "where", "while", "but", "near", "by", "during"];
 const LIST_JOIN: &[&str] = &["or", "and", "nor", ","];
 const ARTICLES: &[&str] = &["a", "an", "the", "any"];
 const DANGLING: &[&str] = &["in", "with", "on", "of", "or", "and", "for", "at", "by", "to", "as"];
 
-const NUMBER_WORDS: &[&str] =
-    &["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"];
+const NUMBER_WORDS: &[&str] = &[
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+];
 
 #[derive(Clone, Debug)]
 struct Token {
@@ -297,7 +339,12 @@ fn tokenize(message: &str) -> Vec<Token> {
         if raw.is_empty() {
             continue;
         }
-        tokens.push(Token { raw: raw.to_string(), norm: raw.to_lowercase().replace('’', "'"), ends_clause, used: false });
+        tokens.push(Token {
+            raw: raw.to_string(),
+            norm: raw.to_lowercase().replace('’', "'"),
+            ends_clause,
+            used: false,
+        });
     }
     tokens
 }
@@ -323,7 +370,12 @@ pub fn parse(message: &str) -> Result<Query, QueryError> {
             '"' | '“' | '”' => {
                 if in_quote && !phrase.trim().is_empty() {
                     let p = phrase.trim().to_lowercase();
-                    q.parts.push(Part { kind: PartKind::Require, value: p.clone(), matched: format!("\"{}\"", phrase.trim()), reason: "a quoted phrase must appear".into() });
+                    q.parts.push(Part {
+                        kind: PartKind::Require,
+                        value: p.clone(),
+                        matched: format!("\"{}\"", phrase.trim()),
+                        reason: "a quoted phrase must appear".into(),
+                    });
                     q.must_terms.push(p);
                     rest.push(' ');
                     rest.push_str(phrase.trim());
@@ -349,18 +401,35 @@ pub fn parse(message: &str) -> Result<Query, QueryError> {
 
     // "-word" and "+word" operators.
     for t in tokens.iter_mut().filter(|t| !t.used) {
-        if let Some(word) = t.norm.strip_prefix('-').filter(|w| w.len() > 1 && w.chars().next().is_some_and(char::is_alphabetic)) {
-            q.parts.push(Part { kind: PartKind::Exclude, value: word.to_string(), matched: t.raw.clone(), reason: "a leading minus excludes a word".into() });
+        if let Some(word) =
+            t.norm.strip_prefix('-').filter(|w| w.len() > 1 && w.chars().next().is_some_and(char::is_alphabetic))
+        {
+            q.parts.push(Part {
+                kind: PartKind::Exclude,
+                value: word.to_string(),
+                matched: t.raw.clone(),
+                reason: "a leading minus excludes a word".into(),
+            });
             q.exclude_terms.push(word.to_string());
             t.used = true;
         } else if let Some(word) = t.norm.strip_prefix('+').filter(|w| !w.is_empty()) {
-            q.parts.push(Part { kind: PartKind::Require, value: word.to_string(), matched: t.raw.clone(), reason: "a leading plus requires a word".into() });
+            q.parts.push(Part {
+                kind: PartKind::Require,
+                value: word.to_string(),
+                matched: t.raw.clone(),
+                reason: "a leading plus requires a word".into(),
+            });
             q.must_terms.push(word.to_string());
             t.raw = word.to_string();
         }
     }
 
-    let mut text: Vec<&str> = tokens.iter().filter(|t| !t.used).map(|t| t.raw.as_str()).filter(|w| !ARTICLES.contains(&w.to_lowercase().as_str())).collect();
+    let mut text: Vec<&str> = tokens
+        .iter()
+        .filter(|t| !t.used)
+        .map(|t| t.raw.as_str())
+        .filter(|w| !ARTICLES.contains(&w.to_lowercase().as_str()))
+        .collect();
     // Words left dangling by removed filters ("logo with [transparent background]").
     let dangling = |w: &&str| DANGLING.contains(&w.to_lowercase().as_str());
     while text.last().is_some_and(dangling) {
@@ -392,7 +461,12 @@ fn mark_filler(tokens: &mut [Token], q: &mut Query) {
         let found = if at_start { FILLER.iter().find(|f| matches_at(tokens, i, f)) } else { None };
         match found {
             Some(f) => {
-                q.parts.push(Part { kind: PartKind::Filler, value: String::new(), matched: matched_text(tokens, i, f.len()), reason: "words of the request, not of the image".into() });
+                q.parts.push(Part {
+                    kind: PartKind::Filler,
+                    value: String::new(),
+                    matched: matched_text(tokens, i, f.len()),
+                    reason: "words of the request, not of the image".into(),
+                });
                 for t in &mut tokens[i..i + f.len()] {
                     t.used = true;
                 }
@@ -444,7 +518,8 @@ fn mark_count(tokens: &mut [Token], q: &mut Query) {
         if tokens[i].used || q.count.is_some() {
             continue;
         }
-        let after_request = i == 0 || tokens[i - 1].used || matches!(tokens[i - 1].norm.as_str(), "top" | "first" | "best");
+        let after_request =
+            i == 0 || tokens[i - 1].used || matches!(tokens[i - 1].norm.as_str(), "top" | "first" | "best");
         let n = if tokens[i].norm == "dozen" { Some(12) } else { number(&tokens[i].norm) };
         let Some(n) = n.filter(|n| (1..=1_000_000).contains(n)) else { continue };
         // A number is a count when the request leads to it, not when it describes the image
@@ -458,12 +533,24 @@ fn mark_count(tokens: &mut [Token], q: &mut Query) {
             start = i - 1;
         }
         q.count = Some(count);
-        let reason = if count < n { format!("asks for {n}; at most {MAX_COUNT} are shown") } else { "asks for a number of results".into() };
-        q.parts.push(Part { kind: PartKind::Count, value: count.to_string(), matched: matched_text(tokens, start, i - start + 1), reason });
+        let reason = if count < n {
+            format!("asks for {n}; at most {MAX_COUNT} are shown")
+        } else {
+            "asks for a number of results".into()
+        };
+        q.parts.push(Part {
+            kind: PartKind::Count,
+            value: count.to_string(),
+            matched: matched_text(tokens, start, i - start + 1),
+            reason,
+        });
         for t in &mut tokens[start..=i] {
             t.used = true;
         }
-        if tokens.get(i + 1).is_some_and(|t| matches!(t.norm.as_str(), "images" | "image" | "pictures" | "pics" | "results")) {
+        if tokens
+            .get(i + 1)
+            .is_some_and(|t| matches!(t.norm.as_str(), "images" | "image" | "pictures" | "pics" | "results"))
+        {
             tokens[i + 1].used = true;
         }
     }
@@ -476,21 +563,33 @@ fn mark_sizes(tokens: &mut [Token], q: &mut Query) {
             continue;
         }
         let word = tokens[i].norm.trim_end_matches("px").to_string();
-        if let Some((w, h)) = word.split_once(['x', '×']).and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?))) {
+        if let Some((w, h)) =
+            word.split_once(['x', '×']).and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        {
             let (kind, value) = min_size(q, w, Some(h));
             let mut end = i;
             for k in [i + 1, i + 2] {
-                if tokens.get(k).is_some_and(|t| matches!(t.norm.as_str(), "or" | "larger" | "bigger" | "more" | "above" | "pixels" | "px")) {
+                if tokens.get(k).is_some_and(|t| {
+                    matches!(t.norm.as_str(), "or" | "larger" | "bigger" | "more" | "above" | "pixels" | "px")
+                }) {
                     end = k;
                 } else {
                     break;
                 }
             }
             let mut start = i;
-            while start > 0 && matches!(tokens[start - 1].norm.as_str(), "at" | "least" | "minimum" | "min") && !tokens[start - 1].used {
+            while start > 0
+                && matches!(tokens[start - 1].norm.as_str(), "at" | "least" | "minimum" | "min")
+                && !tokens[start - 1].used
+            {
                 start -= 1;
             }
-            q.parts.push(Part { kind, value, matched: matched_text(tokens, start, end - start + 1), reason: "a minimum size".into() });
+            q.parts.push(Part {
+                kind,
+                value,
+                matched: matched_text(tokens, start, end - start + 1),
+                reason: "a minimum size".into(),
+            });
             for t in &mut tokens[start..=end] {
                 t.used = true;
             }
@@ -499,7 +598,8 @@ fn mark_sizes(tokens: &mut [Token], q: &mut Query) {
         let Some(n) = word.parse::<u32>().ok().filter(|n| (16..=20_000).contains(n)) else { continue };
         let before: Vec<&str> = tokens[i.saturating_sub(2)..i].iter().map(|t| t.norm.as_str()).collect();
         let after: Vec<&str> = tokens[i + 1..(i + 3).min(tokens.len())].iter().map(|t| t.norm.as_str()).collect();
-        let pixels = tokens[i].norm.ends_with("px") || after.first().is_some_and(|w| matches!(*w, "px" | "pixels" | "pixel"));
+        let pixels =
+            tokens[i].norm.ends_with("px") || after.first().is_some_and(|w| matches!(*w, "px" | "pixels" | "pixel"));
         let at_least = before.iter().any(|w| matches!(*w, "least" | "over" | "above" | "than" | "minimum" | "min"));
         let tall = after.iter().chain(before.iter()).any(|w| matches!(*w, "tall" | "high" | "height" | "taller"));
         if !(pixels || at_least) {
@@ -512,14 +612,28 @@ fn mark_sizes(tokens: &mut [Token], q: &mut Query) {
             min_size(q, n, None)
         };
         let mut start = i;
-        while start > 0 && !tokens[start - 1].used && matches!(tokens[start - 1].norm.as_str(), "at" | "least" | "over" | "above" | "than" | "wider" | "taller" | "minimum" | "min" | "more") {
+        while start > 0
+            && !tokens[start - 1].used
+            && matches!(
+                tokens[start - 1].norm.as_str(),
+                "at" | "least" | "over" | "above" | "than" | "wider" | "taller" | "minimum" | "min" | "more"
+            )
+        {
             start -= 1;
         }
         let mut end = i;
-        while end + 1 < tokens.len() && !tokens[end + 1].used && matches!(tokens[end + 1].norm.as_str(), "px" | "pixels" | "pixel" | "wide" | "tall" | "high" | "across") {
+        while end + 1 < tokens.len()
+            && !tokens[end + 1].used
+            && matches!(tokens[end + 1].norm.as_str(), "px" | "pixels" | "pixel" | "wide" | "tall" | "high" | "across")
+        {
             end += 1;
         }
-        q.parts.push(Part { kind, value, matched: matched_text(tokens, start, end - start + 1), reason: "a minimum size".into() });
+        q.parts.push(Part {
+            kind,
+            value,
+            matched: matched_text(tokens, start, end - start + 1),
+            reason: "a minimum size".into(),
+        });
         for t in &mut tokens[start..=end] {
             t.used = true;
         }
@@ -567,7 +681,12 @@ fn mark_negations(tokens: &mut [Token], q: &mut Query) {
         let matched = matched_text(tokens, start, j - start);
         for term in terms {
             if !q.exclude_terms.contains(&term) {
-                q.parts.push(Part { kind: PartKind::Exclude, value: term.clone(), matched: matched.clone(), reason: format!("\"{}\" excludes what follows", neg.join(" ")) });
+                q.parts.push(Part {
+                    kind: PartKind::Exclude,
+                    value: term.clone(),
+                    matched: matched.clone(),
+                    reason: format!("\"{}\" excludes what follows", neg.join(" ")),
+                });
                 q.exclude_terms.push(term);
             }
         }

@@ -71,11 +71,20 @@ use ImageFormat::*;
 #[test]
 fn the_issue_examples() {
     check("PNG images of the Apple Watch", Want { text: "Apple Watch", formats: &[Png], ..NONE });
-    check("I need high-resolution iPhone photos", Want { text: "iPhone photos", min_width: Some(HIGH_RES_MIN_WIDTH), ..NONE });
-    check("camera feature screenshots in dark mode", Want { text: "camera feature screenshots", tone: Some(Tone::Dark), ..NONE });
+    check(
+        "I need high-resolution iPhone photos",
+        Want { text: "iPhone photos", min_width: Some(HIGH_RES_MIN_WIDTH), ..NONE },
+    );
+    check(
+        "camera feature screenshots in dark mode",
+        Want { text: "camera feature screenshots", tone: Some(Tone::Dark), ..NONE },
+    );
     check("product photos without people", Want { text: "product photos", exclude: &["people"], ..NONE });
     check("show me 5 sunset photos", Want { text: "sunset photos", count: Some(5), ..NONE });
-    check("high-resolution photos without people", Want { text: "photos", exclude: &["people"], min_width: Some(HIGH_RES_MIN_WIDTH), ..NONE });
+    check(
+        "high-resolution photos without people",
+        Want { text: "photos", exclude: &["people"], min_width: Some(HIGH_RES_MIN_WIDTH), ..NONE },
+    );
 }
 
 #[test]
@@ -111,14 +120,20 @@ fn sizes_and_resolution() {
     check("4k wallpapers", Want { text: "wallpapers", min_width: Some(3840), min_height: Some(2160), ..NONE });
     check("full hd screenshots", Want { text: "screenshots", min_width: Some(1920), min_height: Some(1080), ..NONE });
     check("photos at least 1200 pixels wide", Want { text: "photos", min_width: Some(1200), ..NONE });
-    check("banners 1920x1080 or larger", Want { text: "banners", min_width: Some(1920), min_height: Some(1080), ..NONE });
+    check(
+        "banners 1920x1080 or larger",
+        Want { text: "banners", min_width: Some(1920), min_height: Some(1080), ..NONE },
+    );
     check("charts wider than 800px", Want { text: "charts", min_width: Some(800), ..NONE });
     check("posters at least 1000 pixels tall", Want { text: "posters", min_height: Some(1000), ..NONE });
 }
 
 #[test]
 fn orientation_tone_and_transparency() {
-    check("landscape photos of mountains", Want { text: "photos of mountains", orientation: Some(Orientation::Landscape), ..NONE });
+    check(
+        "landscape photos of mountains",
+        Want { text: "photos of mountains", orientation: Some(Orientation::Landscape), ..NONE },
+    );
     check("vertical banners", Want { text: "banners", orientation: Some(Orientation::Portrait), ..NONE });
     check("square avatars", Want { text: "avatars", orientation: Some(Orientation::Square), ..NONE });
     check("logo with transparent background", Want { text: "logo", transparent: Some(true), ..NONE });
@@ -168,7 +183,23 @@ fn bad_input_is_an_error_with_a_message() {
 
 #[test]
 fn odd_input_never_panics() {
-    for m in ["\"", "\"\"", "-", "+", "-5", "without", "no no no", "x×y", "0x0", "99999999999999999999 px", "🦀 crabs", "show", "of of of", "---", "\"unclosed phrase"] {
+    for m in [
+        "\"",
+        "\"\"",
+        "-",
+        "+",
+        "-5",
+        "without",
+        "no no no",
+        "x×y",
+        "0x0",
+        "99999999999999999999 px",
+        "🦀 crabs",
+        "show",
+        "of of of",
+        "---",
+        "\"unclosed phrase",
+    ] {
         let _ = parse(m);
     }
     assert_eq!(parse("without").unwrap().exclude_terms, Vec::<String>::new());

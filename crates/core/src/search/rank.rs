@@ -47,7 +47,8 @@ pub fn adaptive_bm25_weight(base: f32, bm25: &[Hit]) -> f32 {
         return if bm25.is_empty() { 0.0 } else { base };
     }
     let top = bm25[0].score;
-    let tail: f32 = bm25.iter().skip(1).take(10).map(|h| h.score).sum::<f32>() / bm25.len().saturating_sub(1).clamp(1, 10) as f32;
+    let tail: f32 =
+        bm25.iter().skip(1).take(10).map(|h| h.score).sum::<f32>() / bm25.len().saturating_sub(1).clamp(1, 10) as f32;
     if top <= 0.0 {
         return base;
     }
@@ -82,7 +83,17 @@ pub fn fuse(bm25: Vec<Hit>, vector: Vec<Hit>, fusion: Fusion) -> Vec<Ranked> {
     };
     for (rank, hit) in bm25.into_iter().enumerate() {
         let s = leg_score(rank, hit.score, &nb, wb);
-        by_id.insert(hit.id, Ranked { id: hit.id, image: hit.image, bm25: Some(hit.score), vector: None, fused: s, alternatives: Vec::new() });
+        by_id.insert(
+            hit.id,
+            Ranked {
+                id: hit.id,
+                image: hit.image,
+                bm25: Some(hit.score),
+                vector: None,
+                fused: s,
+                alternatives: Vec::new(),
+            },
+        );
     }
     for (rank, hit) in vector.into_iter().enumerate() {
         let s = leg_score(rank, hit.score, &nv, wv);
@@ -92,7 +103,14 @@ pub fn fuse(bm25: Vec<Hit>, vector: Vec<Hit>, fusion: Fusion) -> Vec<Ranked> {
                 r.vector = Some(hit.score);
                 r.fused += s;
             })
-            .or_insert(Ranked { id: hit.id, image: hit.image, bm25: None, vector: Some(hit.score), fused: s, alternatives: Vec::new() });
+            .or_insert(Ranked {
+                id: hit.id,
+                image: hit.image,
+                bm25: None,
+                vector: Some(hit.score),
+                fused: s,
+                alternatives: Vec::new(),
+            });
     }
     let mut ranked: Vec<Ranked> = by_id.into_values().collect();
     ranked.sort_by(|a, b| b.fused.total_cmp(&a.fused).then(a.id.cmp(&b.id)));
