@@ -60,6 +60,8 @@ pub struct Hit {
     pub id: i64,
     pub score: f32,
     pub image: StoredImage,
+    /// The image's vector, when the vector leg found it (for near-duplicate checks).
+    pub vector: Option<Vec<f32>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

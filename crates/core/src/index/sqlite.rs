@@ -175,6 +175,7 @@ impl SqliteIndex {
             hits.push(Hit {
                 id,
                 score,
+                vector: None,
                 image: StoredImage {
                     namespace: image.0,
                     record,
@@ -369,7 +370,7 @@ impl ImageIndex for SqliteIndex {
         let namespaces =
             if request.namespaces.is_empty() { self.all_namespaces()? } else { request.namespaces.to_vec() };
         let f = request.filters;
-        let mut best: Vec<(i64, f32)> = Vec::new();
+        let mut best: Vec<(i64, f32, Vec<f32>)> = Vec::new();
         for ns in namespaces {
             let Some(vs) = self.namespace_vectors(&ns)? else { continue };
             if vector.len() != vs.dim {
@@ -389,11 +390,20 @@ impl ImageIndex for SqliteIndex {
                     text: Some(&m.text),
                 })
             });
-            best.extend(found.into_iter().map(|(row, score)| (vs.meta[row].id, score)));
+            best.extend(
+                found
+                    .into_iter()
+                    .map(|(row, score)| (vs.meta[row].id, score, vs.matrix[row * vs.dim..(row + 1) * vs.dim].to_vec())),
+            );
         }
         best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         best.truncate(request.limit);
-        self.load(&best)
+        let ids: Vec<(i64, f32)> = best.iter().map(|(id, score, _)| (*id, *score)).collect();
+        let mut hits = self.load(&ids)?;
+        for (hit, (_, _, v)) in hits.iter_mut().zip(best) {
+            hit.vector = Some(v);
+        }
+        Ok(hits)
     }
 
     fn list(&self, request: &SearchRequest<'_>) -> Result<Vec<Hit>> {

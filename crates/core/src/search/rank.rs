@@ -38,6 +38,9 @@ pub struct Ranked {
     pub fused: f32,
     /// Images folded into this one (same image under other URLs, same alt text, near-identical).
     pub alternatives: Vec<String>,
+    /// The image's vector when the vector leg found it.
+    #[serde(skip)]
+    pub embedding: Option<Vec<f32>>,
 }
 
 /// The BM25 leg's weight for one query: more when its best hit stands far above the rest
@@ -92,6 +95,7 @@ pub fn fuse(bm25: Vec<Hit>, vector: Vec<Hit>, fusion: Fusion) -> Vec<Ranked> {
                 vector: None,
                 fused: s,
                 alternatives: Vec::new(),
+                embedding: None,
             },
         );
     }
@@ -102,6 +106,7 @@ pub fn fuse(bm25: Vec<Hit>, vector: Vec<Hit>, fusion: Fusion) -> Vec<Ranked> {
             .and_modify(|r| {
                 r.vector = Some(hit.score);
                 r.fused += s;
+                r.embedding = hit.vector.clone();
             })
             .or_insert(Ranked {
                 id: hit.id,
@@ -110,6 +115,7 @@ pub fn fuse(bm25: Vec<Hit>, vector: Vec<Hit>, fusion: Fusion) -> Vec<Ranked> {
                 vector: Some(hit.score),
                 fused: s,
                 alternatives: Vec::new(),
+                embedding: hit.vector,
             });
     }
     let mut ranked: Vec<Ranked> = by_id.into_values().collect();
@@ -117,9 +123,12 @@ pub fn fuse(bm25: Vec<Hit>, vector: Vec<Hit>, fusion: Fusion) -> Vec<Ranked> {
     ranked
 }
 
+/// Vectors at least this similar are the same image described the same way.
+pub const NEAR_DUPLICATE_COSINE: f32 = 0.985;
+
 /// Folds duplicates into the first (best-ranked) of their group, listing them as its
-/// alternatives: the same URL (across namespaces), and the same normalized alt text (12+
-/// characters) on the same site.
+/// alternatives: the same URL (across namespaces), the same normalized alt text (12+
+/// characters) on the same site, and near-identical vectors ([`NEAR_DUPLICATE_COSINE`]).
 pub fn dedup(ranked: Vec<Ranked>) -> Vec<Ranked> {
     let mut out: Vec<Ranked> = Vec::with_capacity(ranked.len());
     let mut by_key: HashMap<String, usize> = HashMap::new();
@@ -127,7 +136,13 @@ pub fn dedup(ranked: Vec<Ranked>) -> Vec<Ranked> {
         let url_key = format!("url:{}", r.image.record.url);
         let alt = normalize_alt(&r.image.record.context.alt);
         let alt_key = (alt.len() >= 12).then(|| format!("alt:{}:{}", r.image.record.url.host_str().unwrap_or(""), alt));
-        let existing = by_key.get(&url_key).or_else(|| alt_key.as_ref().and_then(|k| by_key.get(k))).copied();
+        let existing =
+            by_key.get(&url_key).or_else(|| alt_key.as_ref().and_then(|k| by_key.get(k))).copied().or_else(|| {
+                let v = r.embedding.as_ref()?;
+                out.iter().position(|kept| {
+                    kept.embedding.as_ref().is_some_and(|k| crate::index::vectors::dot(k, v) >= NEAR_DUPLICATE_COSINE)
+                })
+            });
         match existing {
             Some(i) => {
                 let url = r.image.record.url.to_string();
@@ -149,4 +164,54 @@ pub fn dedup(ranked: Vec<Ranked>) -> Vec<Ranked> {
 
 fn normalize_alt(alt: &str) -> String {
     alt.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use url::Url;
+
+    use super::*;
+    use crate::extract::{ImageContext, ImageRecord, ImageSource};
+
+    fn ranked(id: i64, url: &str, alt: &str, fused: f32, embedding: Option<Vec<f32>>) -> Ranked {
+        let url = Url::parse(url).unwrap();
+        Ranked {
+            id,
+            image: StoredImage {
+                namespace: "n".into(),
+                record: ImageRecord {
+                    page_url: url.clone(),
+                    source: ImageSource::Img,
+                    variants: vec![],
+                    url,
+                    context: ImageContext { alt: alt.into(), ..ImageContext::default() },
+                },
+                format: None,
+                width: None,
+                height: None,
+            },
+            bm25: None,
+            vector: None,
+            fused,
+            alternatives: vec![],
+            embedding,
+        }
+    }
+
+    #[test]
+    fn duplicates_fold_by_url_alt_and_near_identical_vectors() {
+        let a = vec![1.0, 0.0, 0.0];
+        let mut a2 = vec![0.999, 0.02, 0.0];
+        crate::index::vectors::normalize(&mut a2);
+        let b = vec![0.0, 1.0, 0.0];
+        let out = dedup(vec![
+            ranked(1, "http://s.test/a.jpg", "a red kayak on a lake", 0.9, Some(a)),
+            ranked(2, "http://s.test/a.jpg", "other", 0.8, None),
+            ranked(3, "http://s.test/a-copy.jpg", "A red kayak, on a lake!", 0.7, None),
+            ranked(4, "http://s.test/a-crop.jpg", "kayak photo", 0.6, Some(a2)),
+            ranked(5, "http://s.test/b.jpg", "a blue bicycle", 0.5, Some(b)),
+        ]);
+        assert_eq!(out.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1, 5]);
+        assert_eq!(out[0].alternatives, vec!["http://s.test/a-copy.jpg", "http://s.test/a-crop.jpg"]);
+    }
 }
