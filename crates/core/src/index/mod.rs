@@ -111,18 +111,7 @@ pub(crate) struct FilterView<'a> {
 }
 
 impl Filters {
-    /// Whether a stored image passes every filter.
-    pub fn accepts(&self, image: &StoredImage) -> bool {
-        let text = searchable_text(&image.record).to_lowercase();
-        self.accepts_view(&FilterView {
-            format: image.format,
-            width: image.width,
-            height: image.height,
-            page_url: image.record.page_url.as_str(),
-            text: Some(&text),
-        })
-    }
-
+    /// Whether an image, seen through `v`, passes every filter.
     pub(crate) fn accepts_view(&self, v: &FilterView<'_>) -> bool {
         if !self.formats.is_empty() && !v.format.is_some_and(|f| self.formats.contains(&f)) {
             return false;

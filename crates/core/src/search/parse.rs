@@ -453,6 +453,26 @@ fn matched_text(tokens: &[Token], at: usize, len: usize) -> String {
     tokens[at..at + len].iter().map(|t| t.raw.as_str()).collect::<Vec<_>>().join(" ")
 }
 
+fn mark_used(tokens: &mut [Token], range: std::ops::Range<usize>) {
+    for t in &mut tokens[range] {
+        t.used = true;
+    }
+}
+
+/// Records a recognised part made of `tokens[range]` and takes those words out of the text.
+fn claim(
+    tokens: &mut [Token],
+    q: &mut Query,
+    range: std::ops::Range<usize>,
+    kind: PartKind,
+    value: String,
+    reason: impl Into<String>,
+) {
+    let matched = matched_text(tokens, range.start, range.len());
+    q.parts.push(Part { kind, value, matched, reason: reason.into() });
+    mark_used(tokens, range);
+}
+
 fn mark_filler(tokens: &mut [Token], q: &mut Query) {
     // Filler at the start of the message or of a clause ("show me ...", "I need ...").
     let mut i = 0;
@@ -461,15 +481,14 @@ fn mark_filler(tokens: &mut [Token], q: &mut Query) {
         let found = if at_start { FILLER.iter().find(|f| matches_at(tokens, i, f)) } else { None };
         match found {
             Some(f) => {
-                q.parts.push(Part {
-                    kind: PartKind::Filler,
-                    value: String::new(),
-                    matched: matched_text(tokens, i, f.len()),
-                    reason: "words of the request, not of the image".into(),
-                });
-                for t in &mut tokens[i..i + f.len()] {
-                    t.used = true;
-                }
+                claim(
+                    tokens,
+                    q,
+                    i..i + f.len(),
+                    PartKind::Filler,
+                    String::new(),
+                    "words of the request, not of the image",
+                );
                 i += f.len();
             }
             None => i += 1,
@@ -495,12 +514,8 @@ fn mark_rules(tokens: &mut [Token], q: &mut Query) {
         let found = RULES.iter().find(|r| matches_at(tokens, i, r.words));
         match found {
             Some(rule) => {
-                let matched = matched_text(tokens, i, rule.words.len());
                 let (kind, value) = (rule.apply)(q);
-                q.parts.push(Part { kind, value, matched, reason: rule.reason.into() });
-                for t in &mut tokens[i..i + rule.words.len()] {
-                    t.used = true;
-                }
+                claim(tokens, q, i..i + rule.words.len(), kind, value, rule.reason);
                 i += rule.words.len();
             }
             None => i += 1,
@@ -538,15 +553,7 @@ fn mark_count(tokens: &mut [Token], q: &mut Query) {
         } else {
             "asks for a number of results".into()
         };
-        q.parts.push(Part {
-            kind: PartKind::Count,
-            value: count.to_string(),
-            matched: matched_text(tokens, start, i - start + 1),
-            reason,
-        });
-        for t in &mut tokens[start..=i] {
-            t.used = true;
-        }
+        claim(tokens, q, start..i + 1, PartKind::Count, count.to_string(), reason);
         if tokens
             .get(i + 1)
             .is_some_and(|t| matches!(t.norm.as_str(), "images" | "image" | "pictures" | "pics" | "results"))
@@ -584,15 +591,7 @@ fn mark_sizes(tokens: &mut [Token], q: &mut Query) {
             {
                 start -= 1;
             }
-            q.parts.push(Part {
-                kind,
-                value,
-                matched: matched_text(tokens, start, end - start + 1),
-                reason: "a minimum size".into(),
-            });
-            for t in &mut tokens[start..=end] {
-                t.used = true;
-            }
+            claim(tokens, q, start..end + 1, kind, value, "a minimum size");
             continue;
         }
         let Some(n) = word.parse::<u32>().ok().filter(|n| (16..=20_000).contains(n)) else { continue };
@@ -628,15 +627,7 @@ fn mark_sizes(tokens: &mut [Token], q: &mut Query) {
         {
             end += 1;
         }
-        q.parts.push(Part {
-            kind,
-            value,
-            matched: matched_text(tokens, start, end - start + 1),
-            reason: "a minimum size".into(),
-        });
-        for t in &mut tokens[start..=end] {
-            t.used = true;
-        }
+        claim(tokens, q, start..end + 1, kind, value, "a minimum size");
     }
 }
 
@@ -690,9 +681,7 @@ fn mark_negations(tokens: &mut [Token], q: &mut Query) {
                 q.exclude_terms.push(term);
             }
         }
-        for t in &mut tokens[start..j] {
-            t.used = true;
-        }
+        mark_used(tokens, start..j);
         i = j;
     }
 }
