@@ -3,6 +3,8 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+
+use super::bad_input;
 use std::time::Duration;
 
 use image_chat_core::Settings;
@@ -52,20 +54,20 @@ pub struct CrawlArgs {
 pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
     let start = match url::Url::parse(args.url.trim()) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
-        Ok(u) => return fail(&format!("`{}` is not an http(s) URL with a host", u)),
-        Err(e) => return fail(&format!("`{}` is not a URL: {e}", args.url)),
+        Ok(u) => return bad_input(&format!("`{}` is not an http(s) URL with a host", u)),
+        Err(e) => return bad_input(&format!("`{}` is not a URL: {e}", args.url)),
     };
     let limits = &settings.crawler;
     let max_pages = args.max_pages.unwrap_or(limits.max_pages);
     if max_pages == 0 || max_pages > limits.max_pages_limit {
-        return fail(&format!(
+        return bad_input(&format!(
             "--max-pages must be between 1 and {} (crawler.max_pages_limit)",
             limits.max_pages_limit
         ));
     }
     let depth = args.depth.unwrap_or(limits.max_depth);
     if depth > limits.max_depth_limit {
-        return fail(&format!("--depth must be at most {} (crawler.max_depth_limit)", limits.max_depth_limit));
+        return bad_input(&format!("--depth must be at most {} (crawler.max_depth_limit)", limits.max_depth_limit));
     }
     let mut opts = CrawlOptions::from_settings(limits);
     opts.allow_hosts.extend(args.allow_hosts);
@@ -115,9 +117,6 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
     let mut write_error = None;
     let summary = crawler
         .run(|page| {
-            if keep {
-                kept.extend(page.images.iter().cloned());
-            }
             if json {
                 for image in &page.images {
                     let line = serde_json::to_string(image).unwrap_or_default();
@@ -125,6 +124,9 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
                         write_error.get_or_insert(e);
                     }
                 }
+            }
+            if keep {
+                kept.extend(page.images);
             }
         })
         .await;
@@ -135,7 +137,7 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
     let _ = progress.await;
     bar.finish_and_clear();
     if let Some(e) = write_error {
-        return fail(&format!("cannot write the records: {e}"));
+        return bad_input(&format!("cannot write the records: {e}"));
     }
 
     let c = &summary.counters;
@@ -181,7 +183,7 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
                 );
                 ExitCode::SUCCESS
             }
-            Err(e) => fail(&e.to_string()),
+            Err(e) => bad_input(&e.to_string()),
         };
     }
     ExitCode::SUCCESS
@@ -231,9 +233,4 @@ fn index_images(
         eprintln!("embedded {embedded} distinct texts ({reused} repeats reused)");
     }
     Ok(images.len())
-}
-
-fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(2)
 }

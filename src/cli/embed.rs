@@ -3,6 +3,8 @@
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
+
+use super::bad_input;
 use std::time::Instant;
 
 use image_chat_core::Settings;
@@ -20,10 +22,7 @@ const MAX_LINES: usize = 1_000_000;
 pub fn run(args: EmbedArgs, settings: Settings) -> ExitCode {
     let embedder = match image_chat_core::embed::load(&settings.model) {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return bad_input(&e.to_string()),
     };
     let lines: Vec<String> = std::io::stdin()
         .lock()
@@ -33,8 +32,7 @@ pub fn run(args: EmbedArgs, settings: Settings) -> ExitCode {
         .take(MAX_LINES)
         .collect();
     if lines.is_empty() {
-        eprintln!("error: no text on standard input (one text per line)");
-        return ExitCode::from(2);
+        return bad_input("no text on standard input (one text per line)");
     }
     let texts: Vec<&str> = lines.iter().map(String::as_str).collect();
     let started = Instant::now();

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::bad_input;
+
 use image_chat_core::Settings;
 use image_chat_core::eval::{self, EvalReport, Metrics};
 use image_chat_core::search::rank::{DEFAULT_VECTOR_WEIGHT, Fusion};
@@ -37,11 +39,11 @@ pub fn run(args: EvalArgs, settings: Settings) -> ExitCode {
             eval::flickr8k(&captions.join("flickr8k_train_dev.tsv")),
             eval::concadia(&captions.join("concadia_dev.json")),
         ],
-        other => return fail(&format!("--set must be flickr8k, concadia or all, not {other:?}")),
+        other => return bad_input(&format!("--set must be flickr8k, concadia or all, not {other:?}")),
     };
     let embedder = match image_chat_core::embed::load(&settings.model) {
         Ok(e) => e,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return bad_input(&e.to_string()),
     };
     let mut fusions = vec![Fusion::default()];
     if args.sweep {
@@ -55,12 +57,12 @@ pub fn run(args: EvalArgs, settings: Settings) -> ExitCode {
     for set in sets {
         let set = match set {
             Ok(s) => s,
-            Err(e) => return fail(&format!("{e} (pass --data DIR or set IMAGE_CHAT_SHARED_DATA)")),
+            Err(e) => return bad_input(&format!("{e} (pass --data DIR or set IMAGE_CHAT_SHARED_DATA)")),
         };
         eprintln!("evaluating {} ({} images, {} queries)…", set.name, set.docs.len(), set.queries.len());
         match eval::run(&set, embedder.as_ref(), &fusions) {
             Ok(r) => reports.push(r),
-            Err(e) => return fail(&e.to_string()),
+            Err(e) => return bad_input(&e.to_string()),
         }
     }
     if args.json {
@@ -88,9 +90,4 @@ pub fn run(args: EvalArgs, settings: Settings) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
-}
-
-fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(2)
 }

@@ -45,10 +45,7 @@ pub async fn run() -> ExitCode {
     init_tracing();
     let mut settings = match Settings::load() {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return bad_input(&e.to_string()),
     };
     match cli.command.unwrap_or(Command::Serve { addr: None }) {
         Command::Settings => {
@@ -86,4 +83,10 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+/// Prints an error the user can fix (arguments, settings, missing files) and exits with 2.
+fn bad_input(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
 }

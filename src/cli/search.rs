@@ -1,6 +1,8 @@
 //! `image-chat search "query"`: search the images `image-chat crawl --index` stored.
 
 use std::process::ExitCode;
+
+use super::bad_input;
 use std::sync::Arc;
 
 use image_chat_core::Settings;
@@ -26,8 +28,10 @@ pub struct SearchArgs {
 pub fn run(args: SearchArgs, settings: Settings) -> ExitCode {
     let path = settings.data_dir.join("index.sqlite");
     if !path.exists() {
-        eprintln!("error: no index at {}; crawl a site first with `image-chat crawl URL --index`", path.display());
-        return ExitCode::from(2);
+        return bad_input(&format!(
+            "no index at {}; crawl a site first with `image-chat crawl URL --index`",
+            path.display()
+        ));
     }
     let index: Arc<dyn ImageIndex> = match SqliteIndex::open(&path) {
         Ok(i) => Arc::new(i),
@@ -41,10 +45,7 @@ pub fn run(args: SearchArgs, settings: Settings) -> ExitCode {
     let engine = SearchEngine::new(index, embedder);
     let response = match engine.search(&args.query, &args.namespace, args.limit) {
         Ok(r) => r,
-        Err(image_chat_core::Error::Invalid(m)) => {
-            eprintln!("error: {m}");
-            return ExitCode::from(2);
-        }
+        Err(image_chat_core::Error::Invalid(m)) => return bad_input(&m),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
