@@ -20,6 +20,18 @@ pub enum Error {
     /// The embedding model is missing, corrupt or failed; the message says how to fix it.
     #[error("embedding model: {0}")]
     Model(String),
+    /// A limit on running work is reached; the caller may retry later (HTTP 429).
+    #[error("{0}")]
+    Capacity(String),
+    /// The request conflicts with the current state (a crawl of that domain is running, the
+    /// session is not running any more).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// Reading or writing the data dir failed.
+    #[error("storage: {0}")]
+    Storage(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod index;
 pub mod probe;
 pub mod search;
+pub mod session;
 
 pub use config::Settings;
 pub use error::{Error, Result};

@@ -1,0 +1,348 @@
+//! The session manager: starts crawls within the capacity and domain rules, keeps each session's
+//! record and progress bus, cancels, expires idle sessions and restores records after a restart.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+
+use super::request::ValidCrawl;
+use super::store::Store;
+use super::{CrawlRequest, SessionEvent, SessionRecord, SessionStatus, now_secs};
+use crate::Settings;
+use crate::cache::Cache;
+use crate::config::DomainPolicy;
+use crate::crawl::{CancelHandle, Counters, CrawlOptions, Crawler};
+use crate::embed::Embedder;
+use crate::error::{Error, Result};
+use crate::index::ImageIndex;
+
+/// Events a slow subscriber may fall behind by before it is told to re-read the snapshot.
+const BUS_CAPACITY: usize = 512;
+/// A running session's record is written to disk at most this often (and always at the end).
+const PERSIST_EVERY_SECS: u64 = 2;
+
+/// What the pipeline and the manager share.
+pub(crate) struct Inner {
+    pub settings: Arc<Settings>,
+    pub index: Arc<dyn ImageIndex>,
+    /// The model, or why there is none (images are then indexed for keywords only).
+    pub embedder: std::result::Result<Arc<dyn Embedder>, String>,
+    pub html_cache: Option<Arc<dyn Cache>>,
+    store: Store,
+    sessions: Mutex<HashMap<String, Entry>>,
+}
+
+struct Entry {
+    record: SessionRecord,
+    live: Option<Live>,
+    persisted_at: u64,
+}
+
+struct Live {
+    events: broadcast::Sender<SessionEvent>,
+    cancel: CancelHandle,
+}
+
+/// A session's state now and, while it runs, its events from now on: nothing falls between.
+pub struct Subscription {
+    pub record: SessionRecord,
+    pub events: Option<broadcast::Receiver<SessionEvent>>,
+}
+
+#[derive(Clone)]
+pub struct SessionManager {
+    inner: Arc<Inner>,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes a running session's record and publishes the event `change` returns.
+    pub fn update(&self, id: &str, change: impl FnOnce(&mut SessionRecord) -> Option<SessionEvent>) {
+        let to_save = {
+            let mut sessions = self.lock();
+            let Some(entry) = sessions.get_mut(id) else { return };
+            let event = change(&mut entry.record);
+            entry.record.updated_at = now_secs();
+            if let (Some(event), Some(live)) = (event, &entry.live) {
+                let _ = live.events.send(event);
+            }
+            (entry.record.updated_at >= entry.persisted_at + PERSIST_EVERY_SECS).then(|| {
+                entry.persisted_at = entry.record.updated_at;
+                entry.record.clone()
+            })
+        };
+        if let Some(record) = to_save {
+            self.save(&record);
+        }
+    }
+
+    /// Ends a session: the final record is saved, published as `Done`, and the bus closed.
+    pub fn finish(&self, id: &str, change: impl FnOnce(&mut SessionRecord)) {
+        let record = {
+            let mut sessions = self.lock();
+            let Some(entry) = sessions.get_mut(id) else { return };
+            change(&mut entry.record);
+            let now = now_secs();
+            entry.record.updated_at = now;
+            entry.record.finished_at = Some(now);
+            entry.persisted_at = now;
+            if let Some(live) = entry.live.take() {
+                let _ = live.events.send(SessionEvent::Done { record: Box::new(entry.record.clone()) });
+            }
+            entry.record.clone()
+        };
+        self.save(&record);
+    }
+
+    fn save(&self, record: &SessionRecord) {
+        if let Err(e) = self.store.save(record) {
+            tracing::error!("{e}");
+        }
+    }
+
+    pub fn snapshot(&self, id: &str) -> Option<SessionRecord> {
+        self.lock().get(id).map(|e| e.record.clone())
+    }
+}
+
+impl SessionManager {
+    /// Opens the sessions kept in the data dir. Sessions that were running when the server
+    /// stopped are marked interrupted; their indexed images stay searchable.
+    pub fn open(
+        settings: Arc<Settings>,
+        index: Arc<dyn ImageIndex>,
+        embedder: std::result::Result<Arc<dyn Embedder>, String>,
+        html_cache: Option<Arc<dyn Cache>>,
+    ) -> Result<Self> {
+        let store = Store::open(&settings.data_dir)?;
+        let mut sessions = HashMap::new();
+        for mut record in store.load_all()? {
+            if record.status.is_running() {
+                record.status = SessionStatus::Interrupted;
+                record.message = Some("the server stopped while this crawl was running".into());
+                store.save(&record)?;
+            }
+            let persisted_at = record.updated_at;
+            sessions.insert(record.id.clone(), Entry { record, live: None, persisted_at });
+        }
+        let inner = Inner { settings, index, embedder, html_cache, store, sessions: Mutex::new(sessions) };
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// Starts a crawl session (needs a Tokio runtime). Errors: `Invalid` naming the field,
+    /// `Capacity` when the concurrent-crawl limit is reached, `Conflict` when the domain is locked.
+    pub fn start(&self, request: &CrawlRequest) -> Result<SessionRecord> {
+        let valid = request.validate(&self.inner.settings.crawler)?;
+        let limits = &self.inner.settings.sessions;
+        let domain = domain_of(&valid.url);
+        let crawler = self.crawler(&valid);
+        let (events, _) = broadcast::channel(BUS_CAPACITY);
+        let record = {
+            let mut sessions = self.inner.lock();
+            let running: Vec<&SessionRecord> =
+                sessions.values().filter(|e| e.live.is_some()).map(|e| &e.record).collect();
+            if running.len() >= limits.max_concurrent_crawls {
+                return Err(Error::Capacity(format!(
+                    "server at capacity: {} crawls are running (the limit is {}); try again when one finishes",
+                    running.len(),
+                    limits.max_concurrent_crawls
+                )));
+            }
+            if limits.domain_policy == DomainPolicy::Exclusive
+                && let Some(other) = running.iter().find(|r| r.domain == domain)
+            {
+                return Err(Error::Conflict(format!(
+                    "a crawl of {domain} is already running (session {}); wait for it or cancel it",
+                    other.id
+                )));
+            }
+            let id = new_id();
+            let now = now_secs();
+            let record = SessionRecord {
+                namespace: format!("s-{id}"),
+                id: id.clone(),
+                start_url: valid.url.to_string(),
+                domain,
+                status: SessionStatus::Running,
+                created_at: now,
+                updated_at: now,
+                finished_at: None,
+                max_pages: valid.max_pages,
+                max_depth: valid.max_depth,
+                include: valid.include.clone(),
+                exclude: valid.exclude.clone(),
+                subdomains: valid.subdomains,
+                counters: Counters::default(),
+                images_indexed: 0,
+                images_embedded: 0,
+                current_url: String::new(),
+                stop: None,
+                errors: Vec::new(),
+                message: self.inner.embedder.as_ref().err().map(|e| format!("keyword search only: {e}")),
+                elapsed_ms: 0,
+            };
+            let live = Live { events, cancel: crawler.cancel_handle() };
+            sessions.insert(id, Entry { record: record.clone(), live: Some(live), persisted_at: now });
+            record
+        };
+        if let Err(e) = self.inner.store.save(&record) {
+            self.inner.lock().remove(&record.id);
+            return Err(e);
+        }
+        tracing::info!(session = %record.id, url = %record.start_url, "crawl started");
+        tokio::spawn(super::pipeline::run(self.inner.clone(), record.id.clone(), record.namespace.clone(), crawler));
+        Ok(record)
+    }
+
+    fn crawler(&self, v: &ValidCrawl) -> Crawler {
+        let opts = CrawlOptions::from_settings(&self.inner.settings.crawler);
+        let mut crawler = Crawler::with_options(v.url.clone(), opts)
+            .max_pages(v.max_pages)
+            .max_depth(v.max_depth)
+            .include(v.include.clone())
+            .exclude(v.exclude.clone())
+            .subdomains(v.subdomains);
+        if let Some(cache) = &self.inner.html_cache {
+            crawler = crawler.cache(cache.clone());
+        }
+        crawler
+    }
+
+    /// Cancels a running crawl; what it indexed so far stays searchable.
+    pub fn cancel(&self, id: &str) -> Result<SessionRecord> {
+        let sessions = self.inner.lock();
+        let entry = sessions.get(id).ok_or_else(|| not_found(id))?;
+        match &entry.live {
+            Some(live) => {
+                live.cancel.cancel();
+                Ok(entry.record.clone())
+            }
+            None => {
+                Err(Error::Conflict(format!("session {id} is not running (it is {})", entry.record.status.as_str())))
+            }
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Result<SessionRecord> {
+        self.inner.snapshot(id).ok_or_else(|| not_found(id))
+    }
+
+    /// Every session, newest first.
+    pub fn list(&self) -> Vec<SessionRecord> {
+        let mut all: Vec<SessionRecord> = self.inner.lock().values().map(|e| e.record.clone()).collect();
+        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
+        all
+    }
+
+    pub fn subscribe(&self, id: &str) -> Result<Subscription> {
+        let sessions = self.inner.lock();
+        let entry = sessions.get(id).ok_or_else(|| not_found(id))?;
+        Ok(Subscription { record: entry.record.clone(), events: entry.live.as_ref().map(|l| l.events.subscribe()) })
+    }
+
+    /// Crawls running now.
+    pub fn running(&self) -> usize {
+        self.inner.lock().values().filter(|e| e.live.is_some()).count()
+    }
+
+    /// Marks a session used (a search of it), so idle expiry counts from now.
+    pub fn touch(&self, id: &str) {
+        let to_save = {
+            let mut sessions = self.inner.lock();
+            let Some(entry) = sessions.get_mut(id) else { return };
+            let now = now_secs();
+            entry.record.updated_at = now;
+            // Sessions live for days: saving a search's touch once a minute is plenty.
+            (entry.live.is_none() && now >= entry.persisted_at + 60).then(|| {
+                entry.persisted_at = now;
+                entry.record.clone()
+            })
+        };
+        if let Some(record) = to_save {
+            self.inner.save(&record);
+        }
+    }
+
+    /// Deletes sessions idle for longer than `sessions.idle_ttl_secs` at `now` (Unix seconds),
+    /// with their index data. Running sessions are never expired. Blocking (index writes).
+    pub fn expire_idle_at(&self, now: u64) -> Result<Vec<String>> {
+        let ttl = self.inner.settings.sessions.idle_ttl_secs;
+        let expired: Vec<(String, String)> = self
+            .inner
+            .lock()
+            .values()
+            .filter(|e| e.live.is_none() && e.record.updated_at.saturating_add(ttl) <= now)
+            .map(|e| (e.record.id.clone(), e.record.namespace.clone()))
+            .collect();
+        for (id, namespace) in &expired {
+            self.inner.index.delete_namespace(namespace)?;
+            self.inner.store.remove(id)?;
+            self.inner.lock().remove(id);
+            tracing::info!(session = %id, "idle session expired; its images were deleted");
+        }
+        Ok(expired.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// Checks for idle sessions in the background, a few times per TTL (at most every 5 min).
+    pub fn spawn_expiry(&self) -> tokio::task::JoinHandle<()> {
+        let manager = self.clone();
+        let ttl = self.inner.settings.sessions.idle_ttl_secs;
+        let every = Duration::from_secs((ttl / 4).clamp(1, 300));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let m = manager.clone();
+                match tokio::task::spawn_blocking(move || m.expire_idle_at(now_secs())).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!("session expiry failed: {e}"),
+                    Err(e) => tracing::error!("session expiry panicked: {e}"),
+                }
+            }
+        })
+    }
+}
+
+fn not_found(id: &str) -> Error {
+    let shown: String = id.chars().take(64).collect();
+    Error::NotFound(format!("no session {shown:?}"))
+}
+
+/// The host a domain lock is taken on: lower case, without a leading `www.`.
+fn domain_of(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    host.strip_prefix("www.").map(str::to_string).unwrap_or(host)
+}
+
+/// 16 hex digits, unpredictable enough to not collide or be guessed in sequence.
+fn new_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = (std::time::SystemTime::now(), COUNTER.fetch_add(1, Ordering::Relaxed), std::process::id());
+    format!("{:016x}", std::collections::hash_map::RandomState::new().hash_one(seed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_distinct_hex() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| new_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids.iter().all(|i| i.len() == 16 && i.bytes().all(|b| b.is_ascii_hexdigit())));
+    }
+
+    #[test]
+    fn domains_ignore_case_and_www() {
+        let d = |u: &str| domain_of(&u.parse().unwrap());
+        assert_eq!(d("https://WWW.Example.org/a"), "example.org");
+        assert_eq!(d("http://127.0.0.1:8080/"), "127.0.0.1");
+    }
+}

@@ -1,0 +1,128 @@
+//! Crawl sessions: one per crawl, each with its own index namespace, run as a streaming pipeline
+//! (crawl → extract → embed → index: images are searchable while the crawl still runs), with
+//! progress on a broadcast bus, a limit on concurrent crawls, a per-domain lock, cancel, idle
+//! expiry, and records in the data dir that survive a restart.
+
+mod manager;
+mod pipeline;
+mod request;
+mod store;
+
+use serde::{Deserialize, Serialize};
+
+pub use manager::{SessionManager, Subscription};
+pub use request::{CrawlRequest, MAX_PATTERN_LEN, MAX_PATTERNS};
+
+use crate::crawl::{Counters, PageOutcome, StopReason};
+
+/// Page errors a session keeps (the first ones; the counters count them all).
+pub const MAX_ERRORS: usize = 50;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Running,
+    Finished,
+    /// The crawl could not start or stopped on an error; `message` says why.
+    Failed,
+    Cancelled,
+    /// The server stopped while the crawl ran; what was indexed stays searchable.
+    Interrupted,
+}
+
+impl SessionStatus {
+    pub fn is_running(self) -> bool {
+        self == Self::Running
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Finished => "finished",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// A page that failed, as the progress view lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageError {
+    pub url: String,
+    pub reason: String,
+}
+
+/// Everything known about one crawl session; what `GET /crawl/{id}/status` answers and what the
+/// data dir keeps.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub id: String,
+    /// The index namespace its images live in.
+    pub namespace: String,
+    pub start_url: String,
+    /// The host the per-domain lock is taken on (lower case, without `www.`).
+    pub domain: String,
+    pub status: SessionStatus,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Last activity (progress, a search of it): idle expiry counts from here.
+    pub updated_at: u64,
+    #[serde(default)]
+    pub finished_at: Option<u64>,
+    pub max_pages: u32,
+    pub max_depth: u32,
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub subdomains: bool,
+    pub counters: Counters,
+    /// Images stored in the index (and searchable) so far.
+    pub images_indexed: u64,
+    /// Indexed images that have a vector (the rest are found by keywords only).
+    #[serde(default)]
+    pub images_embedded: u64,
+    #[serde(default)]
+    pub current_url: String,
+    #[serde(default)]
+    pub stop: Option<StopReason>,
+    #[serde(default)]
+    pub errors: Vec<PageError>,
+    /// Why the session failed, or a warning (e.g. no model: keyword search only).
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub elapsed_ms: u64,
+}
+
+/// What a session publishes while it runs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum SessionEvent {
+    /// Counters after a page (throttled).
+    Progress { counters: Counters, current_url: String, images_indexed: u64 },
+    /// A page is done (failures always, others throttled).
+    Page { url: String, outcome: PageOutcome, images: usize },
+    /// A batch of images is stored and searchable.
+    Indexed { images_indexed: u64, images_embedded: u64 },
+    /// The session ended (finished, failed or cancelled); the record is final.
+    Done { record: Box<SessionRecord> },
+}
+
+impl SessionEvent {
+    /// The SSE event name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Progress { .. } => "progress",
+            Self::Page { .. } => "page",
+            Self::Indexed { .. } => "indexed",
+            Self::Done { record } => record.status.as_str(),
+        }
+    }
+}
+
+pub(crate) fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}

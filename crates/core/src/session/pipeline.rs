@@ -1,0 +1,190 @@
+//! One session's crawl as a streaming pipeline: the crawler hands each page's new images to an
+//! indexer task that embeds and stores them in batches while the crawl goes on, and the crawl's
+//! progress is forwarded (throttled) to the session's bus.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, mpsc};
+
+use super::manager::Inner;
+use super::{MAX_ERRORS, PageError, SessionEvent, SessionStatus};
+use crate::crawl::{CrawlEvent, Crawler, PageOutcome, StopReason};
+use crate::embed::image_text;
+use crate::extract::ImageRecord;
+
+/// Images embedded and stored together.
+const BATCH: usize = 128;
+/// A partial batch is stored after this long without new images, so results appear quickly.
+const BATCH_WAIT: Duration = Duration::from_millis(150);
+/// Progress events go out at most this often; the final counters come with `Done`.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+const PAGE_EVERY: Duration = Duration::from_millis(50);
+
+pub(crate) async fn run(inner: Arc<Inner>, id: String, namespace: String, crawler: Crawler) {
+    let events = crawler.subscribe();
+    let (tx, rx) = mpsc::unbounded_channel::<Vec<ImageRecord>>();
+    let indexer = tokio::spawn(index_loop(inner.clone(), id.clone(), namespace, rx));
+    let forwarder = tokio::spawn(forward_loop(inner.clone(), id.clone(), events));
+    let summary = crawler
+        .run(move |page| {
+            if !page.images.is_empty() {
+                let _ = tx.send(page.images);
+            }
+        })
+        .await;
+    let _ = forwarder.await;
+    // `Done` waits for the last batch: a client told "finished" finds every image.
+    let _ = indexer.await;
+    inner.finish(&id, |r| {
+        let ok_pages = summary.pages.iter().filter(|p| matches!(p.outcome, PageOutcome::Ok { .. })).count();
+        r.counters = summary.counters.clone();
+        r.stop = Some(summary.stop);
+        r.elapsed_ms = summary.elapsed_ms;
+        r.current_url.clear();
+        let first_failure = summary.pages.iter().find_map(|p| match &p.outcome {
+            PageOutcome::Failed { reason } => Some(format!("{}: {reason}", p.url)),
+            _ => None,
+        });
+        r.status = match summary.stop {
+            StopReason::Cancelled => SessionStatus::Cancelled,
+            StopReason::StartRefused => SessionStatus::Failed,
+            _ if ok_pages == 0 => SessionStatus::Failed,
+            _ => SessionStatus::Finished,
+        };
+        if r.status == SessionStatus::Failed {
+            r.message = Some(match first_failure {
+                Some(f) => format!("no page could be crawled — {f}"),
+                None => "no page could be crawled (robots.txt or the crawl rules exclude the start page)".into(),
+            });
+        }
+    });
+    tracing::info!(session = %id, stop = ?summary.stop, "crawl ended");
+}
+
+async fn forward_loop(inner: Arc<Inner>, id: String, mut events: broadcast::Receiver<CrawlEvent>) {
+    let long_ago = Instant::now().checked_sub(Duration::from_secs(1)).unwrap_or_else(Instant::now);
+    let (mut last_progress, mut last_page) = (long_ago, long_ago);
+    loop {
+        match events.recv().await {
+            Ok(CrawlEvent::Progress { counters, current_url }) => {
+                let send = last_progress.elapsed() >= PROGRESS_EVERY;
+                if send {
+                    last_progress = Instant::now();
+                }
+                inner.update(&id, |r| {
+                    r.counters = counters;
+                    r.current_url = current_url;
+                    send.then(|| SessionEvent::Progress {
+                        counters: r.counters.clone(),
+                        current_url: r.current_url.clone(),
+                        images_indexed: r.images_indexed,
+                    })
+                });
+            }
+            Ok(CrawlEvent::Page { url, outcome, images }) => {
+                let failed = outcome.is_failure();
+                let send = failed || last_page.elapsed() >= PAGE_EVERY;
+                if send {
+                    last_page = Instant::now();
+                }
+                inner.update(&id, |r| {
+                    if let PageOutcome::Failed { reason } = &outcome
+                        && r.errors.len() < MAX_ERRORS
+                    {
+                        r.errors.push(PageError { url: url.clone(), reason: reason.clone() });
+                    }
+                    send.then_some(SessionEvent::Page { url, outcome, images })
+                });
+            }
+            Ok(CrawlEvent::Finished { .. }) | Err(broadcast::error::RecvError::Closed) => break,
+            // Counters are cumulative: the next event carries everything missed.
+            Err(broadcast::error::RecvError::Lagged(_)) => {}
+        }
+    }
+}
+
+async fn index_loop(
+    inner: Arc<Inner>,
+    id: String,
+    namespace: String,
+    mut rx: mpsc::UnboundedReceiver<Vec<ImageRecord>>,
+) {
+    let mut batch: Vec<ImageRecord> = Vec::new();
+    let mut warned = false;
+    loop {
+        let next = if batch.is_empty() {
+            rx.recv().await
+        } else {
+            match tokio::time::timeout(BATCH_WAIT, rx.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    store(&inner, &id, &namespace, std::mem::take(&mut batch), &mut warned).await;
+                    continue;
+                }
+            }
+        };
+        match next {
+            Some(images) => {
+                batch.extend(images);
+                if batch.len() >= BATCH {
+                    store(&inner, &id, &namespace, std::mem::take(&mut batch), &mut warned).await;
+                }
+            }
+            None => {
+                if !batch.is_empty() {
+                    store(&inner, &id, &namespace, batch, &mut warned).await;
+                }
+                break;
+            }
+        }
+    }
+}
+
+/// Embeds (when a model is there) and stores one batch. A failing model or store is recorded on
+/// the session and the crawl goes on: images without vectors are still found by keywords.
+async fn store(inner: &Arc<Inner>, id: &str, namespace: &str, images: Vec<ImageRecord>, warned: &mut bool) {
+    let count = images.len() as u64;
+    let worker = inner.clone();
+    let ns = namespace.to_string();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let texts: Vec<String> = images.iter().map(|r| image_text(&r.context)).collect();
+        let (vectors, embed_error) = match &worker.embedder {
+            Ok(embedder) => {
+                let with_text: Vec<&str> = texts.iter().map(String::as_str).filter(|t| !t.is_empty()).collect();
+                match embedder.embed(&with_text) {
+                    Ok(v) => {
+                        let mut v = v.into_iter();
+                        (texts.iter().map(|t| if t.is_empty() { None } else { v.next() }).collect(), None)
+                    }
+                    Err(e) => (vec![None; images.len()], Some(e.to_string())),
+                }
+            }
+            Err(_) => (vec![None; images.len()], None),
+        };
+        let embedded = vectors.iter().filter(|v: &&Option<Vec<f32>>| v.is_some()).count() as u64;
+        let items: Vec<_> = images.into_iter().zip(vectors).collect();
+        worker.index.upsert(&ns, &items).map(|_| (embedded, embed_error))
+    })
+    .await;
+    match outcome {
+        Ok(Ok((embedded, embed_error))) => inner.update(id, |r| {
+            r.images_indexed += count;
+            r.images_embedded += embedded;
+            if let Some(e) = embed_error
+                && !std::mem::replace(warned, true)
+            {
+                r.message = Some(format!("some images are searchable by keywords only: {e}"));
+            }
+            Some(SessionEvent::Indexed { images_indexed: r.images_indexed, images_embedded: r.images_embedded })
+        }),
+        Ok(Err(e)) => inner.update(id, |r| {
+            tracing::error!(session = %r.id, "indexing failed: {e}");
+            if r.errors.len() < MAX_ERRORS {
+                r.errors.push(PageError { url: String::new(), reason: format!("{count} images could not be stored") });
+            }
+            None
+        }),
+        Err(e) => tracing::error!(session = %id, "indexing task panicked: {e}"),
+    }
+}

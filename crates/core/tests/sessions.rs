@@ -1,0 +1,205 @@
+//! Crawl sessions against a local fixture site: the streaming pipeline to a searchable index,
+//! capacity and domain rules, cancel, restart and idle expiry.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use image_chat_core::config::{DomainPolicy, ModelSettings};
+use image_chat_core::embed::Embedder;
+use image_chat_core::index::{ImageIndex, SqliteIndex};
+use image_chat_core::search::engine::SearchEngine;
+use image_chat_core::session::{CrawlRequest, SessionEvent, SessionManager, SessionStatus};
+use image_chat_core::{Error, Settings};
+use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
+
+const HANG_GUARD: Duration = Duration::from_secs(120);
+
+fn embedder() -> Result<Arc<dyn Embedder>, String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let model = ModelSettings { dir, ..ModelSettings::default() };
+    image_chat_core::embed::load(&model).map_err(|e| {
+        assert!(std::env::var_os("IMAGE_CHAT_REQUIRE_SERVICES").is_none(), "scripts/test.sh fetched no model: {e}");
+        eprintln!("model absent ({e}): sessions index for keyword search only");
+        e.to_string()
+    })
+}
+
+fn settings(data: &Path, configure: impl FnOnce(&mut Settings)) -> Arc<Settings> {
+    let mut s = Settings { data_dir: data.to_path_buf(), ..Settings::default() };
+    s.crawler.allow_hosts = vec!["127.0.0.1".into(), "localhost".into()];
+    configure(&mut s);
+    Arc::new(s)
+}
+
+fn open(settings: &Arc<Settings>) -> (SessionManager, Arc<dyn ImageIndex>) {
+    let index: Arc<dyn ImageIndex> = Arc::new(SqliteIndex::open(&settings.data_dir.join("index.sqlite")).unwrap());
+    (SessionManager::open(settings.clone(), index.clone(), embedder(), None).unwrap(), index)
+}
+
+fn crawl(url: String, max_pages: u32) -> CrawlRequest {
+    CrawlRequest { url, max_pages: Some(max_pages), max_depth: Some(20), ..CrawlRequest::default() }
+}
+
+async fn site(pages: u32) -> FixtureServer {
+    FixtureServer::start(FixtureConfig::generated(SiteSpec { pages, seed: 5, traps: false })).await.unwrap()
+}
+
+/// Follows a session's bus to its `Done` event; returns the events seen.
+async fn follow(manager: &SessionManager, id: &str) -> Vec<SessionEvent> {
+    let sub = manager.subscribe(id).unwrap();
+    // A short crawl may be over before we look: its record is then final.
+    let Some(mut events) = sub.events else { return vec![SessionEvent::Done { record: Box::new(sub.record) }] };
+    let mut seen = Vec::new();
+    tokio::time::timeout(HANG_GUARD, async {
+        loop {
+            match events.recv().await {
+                Ok(e) => {
+                    let done = matches!(e, SessionEvent::Done { .. });
+                    seen.push(e);
+                    if done {
+                        break;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("bus closed without Done: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("the session ended");
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_crawls_indexes_and_becomes_searchable() {
+    let server = site(60).await;
+    let data = tempfile::tempdir().unwrap();
+    let (manager, index) = open(&settings(data.path(), |_| {}));
+    let record = manager.start(&crawl(server.url("/"), 500)).unwrap();
+    assert_eq!(record.status, SessionStatus::Running);
+    assert!(record.namespace.starts_with("s-"));
+    let events = follow(&manager, &record.id).await;
+
+    // Progress counters only go up.
+    let fetched: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::Progress { counters, .. } => Some(counters.pages_fetched),
+            _ => None,
+        })
+        .collect();
+    assert!(!fetched.is_empty() && fetched.windows(2).all(|w| w[0] <= w[1]), "{fetched:?}");
+    let Some(SessionEvent::Done { record: done }) = events.last() else { panic!("no Done") };
+    assert_eq!(done.status, SessionStatus::Finished, "{:?}", done.message);
+    assert_eq!(done.stop, Some(image_chat_core::crawl::StopReason::Completed));
+    assert!(done.counters.pages_fetched >= 60, "{:?}", done.counters);
+    assert!(done.images_indexed > 0);
+    assert_eq!(done.images_indexed, done.counters.images_kept);
+    assert_eq!(index.stats(Some(&done.namespace)).unwrap().images, done.images_indexed);
+
+    // Every truth image with alt text is findable in this session's namespace by its words.
+    let engine = SearchEngine::new(index.clone(), embedder());
+    let truth = server.site().unwrap().truth(1).unwrap();
+    let image = truth.images.iter().find(|i| i.alt.split_whitespace().count() >= 3).expect("an image with alt");
+    let path = image.url.trim_start_matches("http://fixture.invalid");
+    let found = engine.search(&image.alt, std::slice::from_ref(&done.namespace), Some(20)).unwrap();
+    assert!(found.results.iter().any(|r| r.url.ends_with(path)), "{path} not found for {:?}", image.alt);
+
+    // The record on disk is final.
+    let listed = manager.list();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, SessionStatus::Finished);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capacity_domain_lock_cancel_and_restart() {
+    let server = site(2_000).await;
+    let data = tempfile::tempdir().unwrap();
+    // Slow enough that the crawls are still running while we test the rules.
+    let s = settings(data.path(), |s| {
+        s.crawler.per_host_delay_ms = 100;
+        s.crawler.per_host_concurrency = 1;
+        s.sessions.max_concurrent_crawls = 2;
+    });
+    let (manager, _) = open(&s);
+    let first = manager.start(&crawl(server.url("/"), 2_000)).unwrap();
+
+    // One crawl per domain: 127.0.0.1 is taken.
+    let err = manager.start(&crawl(server.url("/other"), 10)).unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err}");
+    assert!(err.to_string().contains(&first.id), "{err}");
+
+    // Another domain may run; then the server is at capacity.
+    let localhost = server.url("/").replace("127.0.0.1", "localhost");
+    let second = manager.start(&crawl(localhost, 2_000)).unwrap();
+    let other = FixtureServer::start(FixtureConfig::generated(SiteSpec::default())).await.unwrap();
+    let err = manager.start(&crawl(other.url("/").replace("127.0.0.1", "[::1]"), 10)).unwrap_err();
+    assert!(matches!(err, Error::Capacity(_) | Error::Invalid(_)), "{err}");
+    let err = manager.start(&crawl(server.url("/").replace("127.0.0.1", "127.0.0.2"), 10)).unwrap_err();
+    assert!(matches!(err, Error::Capacity(_) | Error::Invalid(_)), "{err}");
+    assert_eq!(manager.running(), 2);
+
+    // A restart while both run: a new manager over the same data dir sees them interrupted.
+    let (after_restart, _) = open(&s);
+    let restored = after_restart.get(&first.id).unwrap();
+    assert_eq!(restored.status, SessionStatus::Interrupted);
+    assert!(after_restart.cancel(&first.id).is_err(), "an interrupted session is not running");
+
+    // Cancel: the session ends as cancelled, with what it indexed kept.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    manager.cancel(&first.id).unwrap();
+    let events = follow(&manager, &first.id).await;
+    let Some(SessionEvent::Done { record }) = events.last() else { panic!("no Done") };
+    assert_eq!(record.status, SessionStatus::Cancelled);
+    assert!(record.counters.pages_fetched < 2_000);
+    assert!(matches!(manager.cancel(&first.id), Err(Error::Conflict(_))));
+    assert!(matches!(manager.cancel("nope"), Err(Error::NotFound(_))));
+
+    // With a slot free, the same domain may be crawled again.
+    manager.cancel(&second.id).unwrap();
+    follow(&manager, &second.id).await;
+    assert_eq!(manager.running(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_policy_allows_one_domain_twice_in_separate_namespaces() {
+    let server = site(20).await;
+    let data = tempfile::tempdir().unwrap();
+    let (manager, index) = open(&settings(data.path(), |s| s.sessions.domain_policy = DomainPolicy::Parallel));
+    let a = manager.start(&crawl(server.url("/"), 20)).unwrap();
+    let b = manager.start(&crawl(server.url("/"), 5)).unwrap();
+    assert_ne!(a.namespace, b.namespace);
+    follow(&manager, &a.id).await;
+    follow(&manager, &b.id).await;
+    let (na, nb) = (index.stats(Some(&a.namespace)).unwrap(), index.stats(Some(&b.namespace)).unwrap());
+    assert!(na.images > nb.images && nb.images > 0, "{na:?} {nb:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_expire_with_their_images_and_failures_are_reported() {
+    let server = site(10).await;
+    let data = tempfile::tempdir().unwrap();
+    let (manager, index) = open(&settings(data.path(), |s| s.sessions.idle_ttl_secs = 3_600));
+    let record = manager.start(&crawl(server.url("/"), 10)).unwrap();
+    follow(&manager, &record.id).await;
+    assert!(index.stats(Some(&record.namespace)).unwrap().images > 0);
+
+    let now = record.created_at;
+    assert!(manager.expire_idle_at(now + 60).unwrap().is_empty(), "not idle yet");
+    let m = manager.clone();
+    let expired = tokio::task::spawn_blocking(move || m.expire_idle_at(now + 7_200)).await.unwrap().unwrap();
+    assert_eq!(expired, vec![record.id.clone()]);
+    assert_eq!(index.stats(Some(&record.namespace)).unwrap().images, 0);
+    assert!(matches!(manager.get(&record.id), Err(Error::NotFound(_))));
+    assert!(!data.path().join("sessions").join(format!("{}.json", record.id)).exists());
+
+    // A start URL that cannot be fetched ends the session as failed, saying why.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let record = manager.start(&crawl(format!("http://127.0.0.1:{closed}/"), 5)).unwrap();
+    let events = follow(&manager, &record.id).await;
+    let Some(SessionEvent::Done { record }) = events.last() else { panic!("no Done") };
+    assert_eq!(record.status, SessionStatus::Failed);
+    assert!(record.message.as_deref().unwrap_or_default().contains("no page could be crawled"), "{record:?}");
+    assert!(!record.errors.is_empty());
+}
