@@ -1,9 +1,16 @@
-//! Data the server sends to the browser: compiled for both sides, so it holds no server types.
+//! The API's data: what the server sends to the browser and to JSON clients. Compiled for both
+//! sides, so it holds no server types; the server converts its domain types into these.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "ssr")]
+use utoipa::ToSchema;
+
 /// One component's health, as `/health` and the status panel show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct ComponentStatus {
     pub name: String,
     /// `ok`, `missing`, `unreachable` or `not_configured`.
@@ -12,10 +19,265 @@ pub struct ComponentStatus {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct AppStatus {
     pub version: String,
     /// `ok` when every configured component is usable, `degraded` otherwise.
     pub status: String,
     pub uptime_secs: u64,
     pub components: Vec<ComponentStatus>,
+}
+
+/// `POST /crawl`: the site and the crawl's limits. Only `url` is required.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct CrawlForm {
+    /// The site to crawl, http or https.
+    pub url: String,
+    /// Pages to fetch (default and maximum from the server's settings).
+    pub max_pages: Option<u32>,
+    /// Link depth from the start page.
+    pub max_depth: Option<u32>,
+    /// Only crawl paths matching one of these patterns (`*` = any characters).
+    pub include: Vec<String>,
+    /// Skip paths matching one of these patterns.
+    pub exclude: Vec<String>,
+    /// Also crawl subdomains of the start host.
+    pub subdomains: bool,
+}
+
+/// `202 Accepted` answer to `POST /crawl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CrawlStarted {
+    pub session_id: String,
+    /// JSON snapshot of the session (`GET`).
+    pub status_url: String,
+    /// The same URL: Server-Sent Events when requested with `Accept: text/event-stream`.
+    pub events_url: String,
+    pub session: SessionView,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CrawlCounters {
+    pub pages_queued: u64,
+    pub pages_fetched: u64,
+    pub pages_failed: u64,
+    pub pages_skipped: u64,
+    pub pages_from_cache: u64,
+    pub images_found: u64,
+    pub images_kept: u64,
+    pub images_rejected: u64,
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    pub images_deduplicated: u64,
+    pub bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PageErrorView {
+    pub url: String,
+    pub reason: String,
+}
+
+/// A crawl session: its request, state and counters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct SessionView {
+    pub id: String,
+    pub start_url: String,
+    pub domain: String,
+    /// `running`, `finished`, `failed`, `cancelled` or `interrupted`.
+    pub status: String,
+    /// Unix seconds.
+    pub created_at: u64,
+    pub updated_at: u64,
+    pub finished_at: Option<u64>,
+    pub max_pages: u32,
+    pub max_depth: u32,
+    pub counters: CrawlCounters,
+    /// Images stored and searchable so far.
+    pub images_indexed: u64,
+    /// Of those, images with a vector (the rest are found by keywords only).
+    pub images_embedded: u64,
+    pub current_url: String,
+    /// Why the crawl stopped: `completed`, `page_limit`, `cancelled`, `start_refused`.
+    pub stop: Option<String>,
+    pub errors: Vec<PageErrorView>,
+    /// Why the session failed, or a warning.
+    pub message: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+impl SessionView {
+    pub fn is_running(&self) -> bool {
+        self.status == "running"
+    }
+}
+
+/// `GET /sessions`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct SessionList {
+    pub sessions: Vec<SessionView>,
+}
+
+/// `POST /chat`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatRequest {
+    /// What to find, in plain language ("PNG images of the Apple Watch").
+    pub message: String,
+    /// A session to search, or `all` (the default) for every session.
+    pub session_id: Option<String>,
+    /// Results wanted (1-100, default 20); a number in the message wins.
+    pub limit: Option<u32>,
+}
+
+/// One recognised part of the message: a removable filter chip.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Chip {
+    /// `format`, `min_size`, `orientation`, `tone`, `transparency`, `count`, `exclude`, `require`.
+    pub kind: String,
+    /// What it sets, as shown (`png`, `≥ 1600 px wide`, `people`).
+    pub value: String,
+    /// The words of the message it came from.
+    pub matched: String,
+    pub reason: String,
+}
+
+/// How the message was understood.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ParsedQuery {
+    /// What is searched for, filter words removed.
+    pub text: String,
+    pub must_terms: Vec<String>,
+    pub exclude_terms: Vec<String>,
+    pub formats: Vec<String>,
+    pub min_width: Option<u32>,
+    pub min_height: Option<u32>,
+    pub orientation: Option<String>,
+    pub count: Option<u32>,
+    pub chips: Vec<Chip>,
+}
+
+/// Each ranking leg's score; a leg that did not find the image has none.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct Scores {
+    /// BM25 over alt, caption, title and nearby text (higher is better).
+    pub bm25: Option<f32>,
+    /// Cosine similarity of the message to the image's words.
+    pub vector: Option<f32>,
+    /// The fused score results are ordered by (0-1).
+    pub fused: f32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ChatResult {
+    /// The image (best variant).
+    pub url: String,
+    /// The page it was found on.
+    pub page_url: String,
+    pub session_id: Option<String>,
+    pub alt: String,
+    /// The words shown with it: alt, else caption, label, title or nearby text.
+    pub description: String,
+    /// `jpeg`, `png`, `gif`, `webp`, `svg`, `avif`, ... when known.
+    pub format: Option<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub scores: Scores,
+    /// A strong match, or a weaker one shown below the strong ones.
+    pub strong: bool,
+    /// Why it matched, in words.
+    pub why: String,
+    pub matched_terms: Vec<String>,
+    /// Other URLs of the same image.
+    pub alternatives: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ChatResponse {
+    pub query: ParsedQuery,
+    pub results: Vec<ChatResult>,
+    /// Parts of the message that could not be applied, and why.
+    pub notes: Vec<String>,
+    /// Set when only keyword search was possible (no embedding model), with the reason.
+    pub lexical_only: Option<String>,
+    pub took_ms: u64,
+}
+
+/// One cache layer's measured metrics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CacheLayerHealth {
+    /// `html` or `embedding`.
+    pub layer: String,
+    /// `memory` or `redis`.
+    pub backend: String,
+    pub hits: u64,
+    pub misses: u64,
+    pub errors: u64,
+    pub hit_rate: f64,
+    pub p50_us: u32,
+    pub p95_us: u32,
+    pub entries: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct CacheHealth {
+    pub layers: Vec<CacheLayerHealth>,
+}
+
+/// Every error answer: `{"error": {"code", "message"}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ApiErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ErrorDetail {
+    /// `invalid_request`, `not_found`, `conflict`, `at_capacity`, `rate_limited`, `internal`.
+    pub code: String,
+    /// What went wrong and what to do, for a person.
+    pub message: String,
+}
+
+/// SSE `progress` event: the crawl's counters after a page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ProgressUpdate {
+    pub counters: CrawlCounters,
+    pub current_url: String,
+    pub images_indexed: u64,
+}
+
+/// SSE `indexed` event: a batch of images is stored and searchable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct IndexedUpdate {
+    pub images_indexed: u64,
+    pub images_embedded: u64,
+}
+
+/// SSE `page` event: a page is done.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PageUpdate {
+    pub url: String,
+    /// `ok`, `duplicate`, `no_index`, `skipped_by_robots`, `link_trap`, `not_html`, `redirected`, `failed`.
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub images: usize,
 }

@@ -1,5 +1,12 @@
 //! The axum server around the Leptos app (compiled only with the `ssr` feature).
 
+pub mod convert;
+pub mod error;
+pub mod events;
 pub mod health;
+pub mod openapi;
+pub mod rate_limit;
+pub mod routes;
+pub mod service;
 pub mod startup;
 pub mod state;

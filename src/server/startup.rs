@@ -3,16 +3,22 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use image_chat_core::Settings;
+use image_chat_core::cache::{MemoryCache, MeteredCache};
+use image_chat_core::embed::{CachedEmbedder, Embedder};
+use image_chat_core::index::{ImageIndex, SqliteIndex};
+use image_chat_core::search::engine::SearchEngine;
+use image_chat_core::session::SessionManager;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 
-use super::health;
-use super::state::AppState;
+use super::rate_limit::{self, RateLimiter};
+use super::routes;
+use super::state::{AppState, CacheLayers};
 use crate::app::{App, shell};
 
 /// The whole HTTP surface: REST routes first (leptos_axum has no SSE and its server functions
@@ -23,7 +29,14 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     let context_state = state.clone();
     Router::new()
-        .route("/health", get(health::handler))
+        .route("/health", get(routes::health))
+        .route("/crawl", post(routes::start_crawl))
+        .route("/crawl/{id}/status", get(routes::crawl_status))
+        .route("/crawl/{id}", delete(routes::cancel_crawl))
+        .route("/chat", post(routes::chat))
+        .route("/sessions", get(routes::sessions))
+        .route("/api/health/cache", get(routes::cache_health))
+        .route("/api/openapi.json", get(routes::openapi))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -31,8 +44,43 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(RequestBodyLimitLayer::new(max_body))
         .with_state(state)
+}
+
+/// Opens the index, loads the model (or notes why it cannot: search then works by keywords) and
+/// restores the sessions kept in the data dir.
+pub fn app_state(settings: Settings, leptos_options: LeptosOptions) -> image_chat_core::Result<AppState> {
+    let settings = Arc::new(settings);
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        image_chat_core::Error::Storage(format!("cannot create data dir {}: {e}", settings.data_dir.display()))
+    })?;
+    let index: Arc<dyn ImageIndex> = Arc::new(SqliteIndex::open(&settings.data_dir.join("index.sqlite"))?);
+    let (embedder, cached) = match image_chat_core::embed::load(&settings.model) {
+        Ok(model) => {
+            let cached = Arc::new(CachedEmbedder::new(model, settings.cache.max_entries));
+            (Ok(cached.clone() as Arc<dyn Embedder>), Some(cached))
+        }
+        Err(e) => {
+            tracing::warn!("{e}; search works by keywords only");
+            (Err(e.to_string()), None)
+        }
+    };
+    let html = MemoryCache::new(settings.cache.max_entries, settings.cache.max_bytes);
+    let metered = MeteredCache::new(Arc::new(html.clone()));
+    let html_metrics = metered.metrics();
+    let sessions = SessionManager::open(settings.clone(), index.clone(), embedder.clone(), Some(Arc::new(metered)))?;
+    Ok(AppState {
+        crawl_limiter: Arc::new(RateLimiter::new(settings.server.crawl_rate_per_min)),
+        chat_limiter: Arc::new(RateLimiter::new(settings.server.chat_rate_per_min)),
+        engine: Arc::new(SearchEngine::new(index, embedder)),
+        caches: Arc::new(CacheLayers { html, html_metrics, embedding: cached }),
+        sessions,
+        settings,
+        leptos_options,
+        started: Instant::now(),
+    })
 }
 
 /// A bound, not yet running server: tests build one on port 0 and read the port back.
@@ -46,7 +94,8 @@ impl Application {
         let addr = settings.server.addr.unwrap_or(leptos_options.site_addr);
         let listener = TcpListener::bind(addr).await?;
         leptos_options.site_addr = listener.local_addr()?;
-        let state = AppState { settings: Arc::new(settings), leptos_options, started: Instant::now() };
+        let state = app_state(settings, leptos_options).map_err(std::io::Error::other)?;
+        state.sessions.spawn_expiry();
         Ok(Self { listener, router: router(state) })
     }
 
@@ -55,7 +104,8 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await
     }
 }
 

@@ -3,7 +3,13 @@ use std::time::Instant;
 
 use axum::extract::FromRef;
 use image_chat_core::Settings;
+use image_chat_core::cache::{LayerMetrics, MemoryCache};
+use image_chat_core::embed::CachedEmbedder;
+use image_chat_core::search::engine::SearchEngine;
+use image_chat_core::session::SessionManager;
 use leptos::config::LeptosOptions;
+
+use super::rate_limit::RateLimiter;
 
 /// What every handler and server function can reach. Cheap to clone.
 #[derive(Clone)]
@@ -11,6 +17,18 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub leptos_options: LeptosOptions,
     pub started: Instant,
+    pub sessions: SessionManager,
+    pub engine: Arc<SearchEngine>,
+    pub caches: Arc<CacheLayers>,
+    pub crawl_limiter: Arc<RateLimiter>,
+    pub chat_limiter: Arc<RateLimiter>,
+}
+
+/// The cache layers the app runs, for `/api/health/cache`.
+pub struct CacheLayers {
+    pub html: MemoryCache,
+    pub html_metrics: Arc<LayerMetrics>,
+    pub embedding: Option<Arc<CachedEmbedder>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -52,11 +52,15 @@ pub struct ServerSettings {
     pub addr: Option<SocketAddr>,
     /// Largest request body any route accepts.
     pub max_request_bytes: usize,
+    /// Crawls one client (IP address) may start per minute.
+    pub crawl_rate_per_min: u32,
+    /// Chat messages one client may send per minute.
+    pub chat_rate_per_min: u32,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { addr: None, max_request_bytes: 64 * 1024 }
+        Self { addr: None, max_request_bytes: 64 * 1024, crawl_rate_per_min: 10, chat_rate_per_min: 120 }
     }
 }
 
@@ -324,6 +328,10 @@ impl Settings {
         let c = &self.crawler;
         let checks = [
             (self.server.max_request_bytes >= 1024, "server.max_request_bytes must be at least 1024"),
+            (
+                self.server.crawl_rate_per_min >= 1 && self.server.chat_rate_per_min >= 1,
+                "server rate limits must be at least 1 per minute",
+            ),
             (c.max_pages >= 1, "crawler.max_pages must be at least 1"),
             (c.max_pages <= c.max_pages_limit, "crawler.max_pages must not exceed crawler.max_pages_limit"),
             (c.max_depth <= c.max_depth_limit, "crawler.max_depth must not exceed crawler.max_depth_limit"),

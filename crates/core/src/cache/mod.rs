@@ -6,6 +6,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod metrics;
+
+pub use metrics::{LayerMetrics, LayerSnapshot};
+
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 pub trait Cache: Send + Sync {
@@ -71,6 +75,41 @@ impl Cache for MemoryCache {
 
     fn kind(&self) -> &'static str {
         "memory"
+    }
+}
+
+/// A cache whose lookups are counted and timed.
+pub struct MeteredCache {
+    inner: Arc<dyn Cache>,
+    metrics: Arc<LayerMetrics>,
+}
+
+impl MeteredCache {
+    pub fn new(inner: Arc<dyn Cache>) -> Self {
+        Self { inner, metrics: Arc::default() }
+    }
+
+    pub fn metrics(&self) -> Arc<LayerMetrics> {
+        self.metrics.clone()
+    }
+}
+
+impl Cache for MeteredCache {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<Vec<u8>>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let value = self.inner.get(key).await;
+            self.metrics.record(value.is_some(), started.elapsed());
+            value
+        })
+    }
+
+    fn set<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> BoxFuture<'a, ()> {
+        self.inner.set(key, value, ttl)
+    }
+
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
     }
 }
 

@@ -1,0 +1,109 @@
+//! Domain types into the API's types (`crate::types`).
+
+use image_chat_core::crawl::Counters;
+use image_chat_core::search::engine::{SearchResponse, SearchResult};
+use image_chat_core::session::SessionRecord;
+
+use crate::types::{ChatResponse, ChatResult, Chip, CrawlCounters, PageErrorView, ParsedQuery, Scores, SessionView};
+
+fn snake<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+pub fn counters(c: &Counters) -> CrawlCounters {
+    CrawlCounters {
+        pages_queued: c.pages_queued,
+        pages_fetched: c.pages_fetched,
+        pages_failed: c.pages_failed,
+        pages_skipped: c.pages_skipped,
+        pages_from_cache: c.pages_from_cache,
+        images_found: c.images_found,
+        images_kept: c.images_kept,
+        images_rejected: c.images_rejected,
+        rejected_by_reason: c.rejected_by_reason.clone(),
+        images_deduplicated: c.images_deduplicated,
+        bytes: c.bytes,
+    }
+}
+
+pub fn session(r: &SessionRecord) -> SessionView {
+    SessionView {
+        id: r.id.clone(),
+        start_url: r.start_url.clone(),
+        domain: r.domain.clone(),
+        status: r.status.as_str().to_string(),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        finished_at: r.finished_at,
+        max_pages: r.max_pages,
+        max_depth: r.max_depth,
+        counters: counters(&r.counters),
+        images_indexed: r.images_indexed,
+        images_embedded: r.images_embedded,
+        current_url: r.current_url.clone(),
+        stop: r.stop.as_ref().map(snake),
+        errors: r.errors.iter().map(|e| PageErrorView { url: e.url.clone(), reason: e.reason.clone() }).collect(),
+        message: r.message.clone(),
+        elapsed_ms: r.elapsed_ms,
+    }
+}
+
+/// Why a result matched, in words a person reads under the image.
+fn why(r: &SearchResult) -> String {
+    let mut parts = Vec::new();
+    if !r.matched_terms.is_empty() {
+        parts.push(format!("mentions {}", r.matched_terms.join(", ")));
+    }
+    if let Some(v) = r.vector {
+        parts.push(format!("meaning {:.0}% similar", (v.max(0.0) * 100.0)));
+    }
+    if parts.is_empty() {
+        parts.push("passes every filter".to_string());
+    }
+    parts.join("; ")
+}
+
+pub fn chat(resp: SearchResponse, session_of: impl Fn(&str) -> Option<String>, took_ms: u64) -> ChatResponse {
+    let q = &resp.query;
+    let query = ParsedQuery {
+        text: q.text.clone(),
+        must_terms: q.must_terms.clone(),
+        exclude_terms: q.exclude_terms.clone(),
+        formats: q.formats.iter().map(|f| f.as_str().to_string()).collect(),
+        min_width: q.min_width,
+        min_height: q.min_height,
+        orientation: q.orientation.as_ref().map(snake),
+        count: q.count,
+        chips: q
+            .parts
+            .iter()
+            .filter(|p| p.kind != image_chat_core::search::PartKind::Filler)
+            .map(|p| Chip {
+                kind: snake(&p.kind),
+                value: p.value.clone(),
+                matched: p.matched.clone(),
+                reason: p.reason.clone(),
+            })
+            .collect(),
+    };
+    let results = resp
+        .results
+        .iter()
+        .map(|r| ChatResult {
+            url: r.url.clone(),
+            page_url: r.page_url.clone(),
+            session_id: session_of(&r.namespace),
+            alt: r.alt.clone(),
+            description: r.description.clone(),
+            format: r.format.map(|f| f.as_str().to_string()),
+            width: r.width,
+            height: r.height,
+            scores: Scores { bm25: r.bm25, vector: r.vector, fused: r.fused },
+            strong: r.strong,
+            why: why(r),
+            matched_terms: r.matched_terms.clone(),
+            alternatives: r.alternatives.clone(),
+        })
+        .collect();
+    ChatResponse { query, results, notes: resp.notes, lexical_only: resp.lexical_only, took_ms }
+}

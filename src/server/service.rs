@@ -1,0 +1,123 @@
+//! The operations behind both the REST routes and the server functions, so the two can never
+//! disagree: start, cancel and list crawls, chat, cache health.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use image_chat_core::session::CrawlRequest;
+
+use super::convert;
+use super::error::ApiError;
+use super::state::AppState;
+use crate::types::{
+    CacheHealth, CacheLayerHealth, ChatRequest, ChatResponse, CrawlForm, CrawlStarted, SessionList, SessionView,
+};
+
+/// Session ids are 16 hex digits; anything else is not a session, and is not echoed back whole.
+fn check_id(id: &str) -> Result<(), ApiError> {
+    if id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("no such session (ids are 16 hexadecimal digits)"))
+    }
+}
+
+pub fn start_crawl(state: &AppState, form: CrawlForm) -> Result<CrawlStarted, ApiError> {
+    let request = CrawlRequest {
+        url: form.url,
+        max_pages: form.max_pages,
+        max_depth: form.max_depth,
+        include: form.include,
+        exclude: form.exclude,
+        subdomains: form.subdomains,
+    };
+    let record = state.sessions.start(&request)?;
+    let status_url = format!("/crawl/{}/status", record.id);
+    Ok(CrawlStarted {
+        session_id: record.id.clone(),
+        events_url: status_url.clone(),
+        status_url,
+        session: convert::session(&record),
+    })
+}
+
+pub fn session(state: &AppState, id: &str) -> Result<SessionView, ApiError> {
+    check_id(id)?;
+    Ok(convert::session(&state.sessions.get(id)?))
+}
+
+pub fn cancel(state: &AppState, id: &str) -> Result<SessionView, ApiError> {
+    check_id(id)?;
+    Ok(convert::session(&state.sessions.cancel(id)?))
+}
+
+pub fn sessions(state: &AppState) -> SessionList {
+    SessionList { sessions: state.sessions.list().iter().map(convert::session).collect() }
+}
+
+pub async fn chat(state: &AppState, request: ChatRequest) -> Result<ChatResponse, ApiError> {
+    let started = Instant::now();
+    let all = state.sessions.list();
+    let namespaces = match request.session_id.as_deref().map(str::trim) {
+        None | Some("" | "all") => Vec::new(),
+        Some(id) => {
+            check_id(id)?;
+            let record = state.sessions.get(id)?;
+            state.sessions.touch(id);
+            vec![record.namespace]
+        }
+    };
+    if let Some(limit) = request.limit
+        && !(1..=image_chat_core::search::engine::MAX_LIMIT as u32).contains(&limit)
+    {
+        return Err(ApiError::invalid(format!(
+            "limit: must be between 1 and {}",
+            image_chat_core::search::engine::MAX_LIMIT
+        )));
+    }
+    let engine = state.engine.clone();
+    let message = request.message;
+    let limit = request.limit.map(|l| l as usize);
+    let found = tokio::task::spawn_blocking(move || engine.search(&message, &namespaces, limit))
+        .await
+        .map_err(|e| {
+            tracing::error!("search panicked: {e}");
+            ApiError::internal()
+        })?
+        .map_err(|e| match e {
+            image_chat_core::Error::Invalid(m) => ApiError::invalid(format!("message: {m}")),
+            other => other.into(),
+        })?;
+    let by_namespace: HashMap<String, String> = all.into_iter().map(|r| (r.namespace, r.id)).collect();
+    Ok(convert::chat(found, |ns| by_namespace.get(ns).cloned(), started.elapsed().as_millis() as u64))
+}
+
+pub fn cache_health(state: &AppState) -> CacheHealth {
+    let html = state.caches.html_metrics.snapshot();
+    let mut layers = vec![CacheLayerHealth {
+        layer: "html".into(),
+        backend: "memory".into(),
+        hits: html.hits,
+        misses: html.misses,
+        errors: html.errors,
+        hit_rate: html.hit_rate,
+        p50_us: html.p50_us,
+        p95_us: html.p95_us,
+        entries: state.caches.html.entry_count(),
+    }];
+    if let Some(embedding) = &state.caches.embedding {
+        let m = embedding.metrics().snapshot();
+        layers.push(CacheLayerHealth {
+            layer: "embedding".into(),
+            backend: "memory".into(),
+            hits: m.hits,
+            misses: m.misses,
+            errors: m.errors,
+            hit_rate: m.hit_rate,
+            p50_us: m.p50_us,
+            p95_us: m.p95_us,
+            entries: embedding.entry_count(),
+        });
+    }
+    CacheHealth { layers }
+}

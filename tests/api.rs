@@ -1,0 +1,379 @@
+//! The REST API and server functions over real HTTP: the app on port 0 with a temp data dir
+//! crawls a local fixture site; progress over SSE; chat; the rules (capacity, domain lock,
+//! cancel, restart, validation, rate limits); OpenAPI.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use image_chat::server::startup::Application;
+use image_chat_core::Settings;
+use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
+use leptos::config::LeptosOptions;
+use serde_json::{Value, json};
+
+const HANG_GUARD: Duration = Duration::from_secs(120);
+
+struct TestApp {
+    addr: SocketAddr,
+    client: reqwest::Client,
+}
+
+impl TestApp {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let res = self.client.post(self.url(path)).json(&body).send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let res = self.client.get(self.url(path)).send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Starts a crawl of `url`; returns the session id.
+    async fn crawl(&self, url: &str, max_pages: u32) -> String {
+        let (status, body) = self.post("/crawl", json!({"url": url, "max_pages": max_pages})).await;
+        assert_eq!(status, 202, "{body}");
+        body["session_id"].as_str().unwrap().to_string()
+    }
+
+    /// Reads a session's SSE stream to its end: (event name, data) pairs.
+    async fn events(&self, id: &str) -> Vec<(String, Value)> {
+        let res = self
+            .client
+            .get(self.url(&format!("/crawl/{id}/status")))
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        let mut body = res.bytes_stream();
+        let mut buf = String::new();
+        let mut out = Vec::new();
+        tokio::time::timeout(HANG_GUARD, async {
+            while let Some(chunk) = body.next().await {
+                buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+                while let Some(end) = buf.find("\n\n") {
+                    let block: String = buf.drain(..end + 2).collect();
+                    let (mut name, mut data) = (String::new(), String::new());
+                    for line in block.lines() {
+                        if let Some(v) = line.strip_prefix("event:") {
+                            name = v.trim().to_string();
+                        } else if let Some(v) = line.strip_prefix("data:") {
+                            data.push_str(v.trim_start());
+                        }
+                    }
+                    if !name.is_empty() {
+                        out.push((name, serde_json::from_str(&data).unwrap()));
+                    }
+                }
+            }
+        })
+        .await
+        .expect("the event stream ended");
+        out
+    }
+}
+
+fn data_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    (dir, data)
+}
+
+async fn spawn_in(data: &Path, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = Settings { data_dir: data.to_path_buf(), ..Settings::default() };
+    settings.server.addr = Some("127.0.0.1:0".parse().unwrap());
+    settings.crawler.allow_hosts = vec!["127.0.0.1".into(), "localhost".into()];
+    configure(&mut settings);
+    let options = LeptosOptions::builder().output_name("image-chat").site_root("target/site").build();
+    let app = Application::build(settings, options).await.unwrap();
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until_stopped());
+    TestApp { addr, client: reqwest::Client::new() }
+}
+
+async fn site(pages: u32) -> FixtureServer {
+    FixtureServer::start(FixtureConfig::generated(SiteSpec { pages, seed: 7, traps: false })).await.unwrap()
+}
+
+/// An image of the site with a descriptive alt text: (path, alt).
+fn described_image(server: &FixtureServer) -> (String, String) {
+    let site = server.site().unwrap();
+    (1..)
+        .filter_map(|i| site.truth(i))
+        .flat_map(|p| p.images)
+        .find(|i| i.alt.split_whitespace().count() >= 4)
+        .map(|i| (i.url.trim_start_matches("http://fixture.invalid").to_string(), i.alt))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crawl_streams_monotonic_progress_to_finished_then_chat_finds_the_images() {
+    let server = site(40).await;
+    let (_dir, data) = data_dir();
+    let app = spawn_in(&data, |_| {}).await;
+    let (status, started) = app.post("/crawl", json!({"url": server.url("/"), "max_pages": 200})).await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["session_id"].as_str().unwrap();
+    assert_eq!(started["status_url"], format!("/crawl/{id}/status"));
+    assert_eq!(started["session"]["status"], "running");
+
+    let events = app.events(id).await;
+    assert_eq!(events[0].0, "snapshot");
+    let (last, record) = events.last().unwrap();
+    assert_eq!(last, "finished", "{record}");
+    let fetched: Vec<u64> = events
+        .iter()
+        .filter(|(n, _)| n == "progress")
+        .map(|(_, d)| d["counters"]["pages_fetched"].as_u64().unwrap())
+        .collect();
+    assert!(!fetched.is_empty(), "progress events were sent");
+    assert!(fetched.windows(2).all(|w| w[0] <= w[1]), "monotonic: {fetched:?}");
+    assert!(events.iter().any(|(n, _)| n == "indexed"));
+    assert!(record["images_indexed"].as_u64().unwrap() > 0);
+    assert_eq!(record["stop"], "completed");
+
+    // The JSON snapshot (the polling fallback) says the same.
+    let (status, snapshot) = app.get(&format!("/crawl/{id}/status")).await;
+    assert_eq!(status, 200);
+    assert_eq!(snapshot["status"], "finished");
+    assert_eq!(snapshot["images_indexed"], record["images_indexed"]);
+
+    // Chat finds an image by its description, in this session and across all.
+    let (path, alt) = described_image(&server);
+    for session in [json!(id), json!("all"), Value::Null] {
+        let (status, answer) = app.post("/chat", json!({"message": alt, "session_id": session, "limit": 10})).await;
+        assert_eq!(status, 200, "{answer}");
+        let results = answer["results"].as_array().unwrap();
+        let hit = results.iter().find(|r| r["url"].as_str().unwrap().ends_with(&path));
+        let hit = hit.unwrap_or_else(|| panic!("{path} ({alt}) not in {answer}"));
+        assert_eq!(hit["session_id"], id);
+        assert!(hit["page_url"].as_str().unwrap().starts_with(&server.url("/")));
+        assert!(hit["scores"]["fused"].as_f64().unwrap() > 0.0);
+        assert!(!hit["why"].as_str().unwrap().is_empty());
+    }
+
+    // Filters come back as chips.
+    let (_, answer) = app.post("/chat", json!({"message": "PNG images without people", "session_id": id})).await;
+    let chips: Vec<&str> =
+        answer["query"]["chips"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert!(chips.contains(&"format") && chips.contains(&"exclude"), "{answer}");
+    assert!(answer["results"].as_array().unwrap().iter().all(|r| r["format"] == "png"), "{answer}");
+
+    // The session list and the cache metrics.
+    let (_, list) = app.get("/sessions").await;
+    assert_eq!(list["sessions"][0]["id"], id);
+    let (_, caches) = app.get("/api/health/cache").await;
+    let html = caches["layers"].as_array().unwrap().iter().find(|l| l["layer"] == "html").unwrap();
+    assert!(html["misses"].as_u64().unwrap() > 0, "{caches}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_input_is_a_400_naming_the_field() {
+    let (_dir, data) = data_dir();
+    let app = spawn_in(&data, |_| {}).await;
+    for (body, needle) in [
+        (json!({}), "url"),
+        (json!({"url": "ftp://example.org/"}), "url: scheme"),
+        (json!({"url": "not a url"}), "url:"),
+        (json!({"url": "http://10.0.0.1/"}), "url: address 10.0.0.1 is not public"),
+        (json!({"url": "https://example.org/", "max_pages": 0}), "max_pages:"),
+        (json!({"url": "https://example.org/", "max_pages": 10_000_000}), "max_pages:"),
+        (json!({"url": "https://example.org/", "max_depth": 1000}), "max_depth:"),
+        (json!({"url": "https://example.org/", "max_pages": "many"}), "max_pages"),
+        (json!({"url": "https://example.org/", "colour": "red"}), "colour"),
+    ] {
+        let (status, answer) = app.post("/crawl", body.clone()).await;
+        assert_eq!(status, 400, "{body} -> {answer}");
+        assert_eq!(answer["error"]["code"], "invalid_request");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{body}: {message}");
+    }
+    let res = app.client.post(app.url("/crawl")).body("{not json").header("content-type", "application/json");
+    assert_eq!(res.send().await.unwrap().status(), 400);
+
+    for (body, status, needle) in [
+        (json!({"message": ""}), 400, "message:"),
+        (json!({"message": "x".repeat(5000)}), 400, "message:"),
+        (json!({"message": "cats", "limit": 0}), 400, "limit:"),
+        (json!({"message": "cats", "session_id": "../../etc"}), 404, "no such session"),
+        (json!({"message": "cats", "session_id": "0123456789abcdef"}), 404, "no session"),
+    ] {
+        let (got, answer) = app.post("/chat", body.clone()).await;
+        assert_eq!(got, status, "{answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().contains(needle), "{answer}");
+    }
+    let (status, answer) = app.get("/crawl/0123456789abcdef/status").await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (404, Some("not_found")));
+    let res = app.client.delete(app.url("/crawl/nope")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capacity_domain_lock_and_cancel() {
+    let server = site(3_000).await;
+    let (_dir, data) = data_dir();
+    let app = spawn_in(&data, |s| {
+        s.crawler.per_host_delay_ms = 100;
+        s.crawler.per_host_concurrency = 1;
+        s.sessions.max_concurrent_crawls = 2;
+    })
+    .await;
+    let first = app.crawl(&server.url("/"), 3_000).await;
+    let (status, answer) = app.post("/crawl", json!({"url": server.url("/a")})).await;
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("already running"));
+
+    let second = app.crawl(&server.url("/").replace("127.0.0.1", "localhost"), 3_000).await;
+    let other = site(5).await;
+    let res =
+        app.client.post(app.url("/crawl")).json(&json!({"url": other.url("/").replace("127.0.0.1", "127.0.0.2")}));
+    let res = res.send().await.unwrap();
+    // 127.0.0.2 is not on the allow-list: capacity is checked after validation, so allow it.
+    let (status, answer) = (res.status().as_u16(), res.json::<Value>().await.unwrap());
+    assert!(status == 400 || status == 429, "{answer}");
+    let (_, list) = app.get("/sessions").await;
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 2);
+
+    let res = app.client.delete(app.url(&format!("/crawl/{first}"))).send().await.unwrap();
+    assert_eq!(res.status(), 202);
+    let events = app.events(&first).await;
+    assert_eq!(events.last().unwrap().0, "cancelled");
+    let res = app.client.delete(app.url(&format!("/crawl/{first}"))).send().await.unwrap();
+    assert_eq!(res.status(), 409);
+    app.client.delete(app.url(&format!("/crawl/{second}"))).send().await.unwrap();
+    assert_eq!(app.events(&second).await.last().unwrap().0, "cancelled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_capacity_is_a_429() {
+    let server = site(3_000).await;
+    let (_dir, data) = data_dir();
+    let app = spawn_in(&data, |s| {
+        s.crawler.per_host_delay_ms = 100;
+        s.crawler.per_host_concurrency = 1;
+        s.sessions.max_concurrent_crawls = 1;
+    })
+    .await;
+    let first = app.crawl(&server.url("/"), 3_000).await;
+    let res =
+        app.client.post(app.url("/crawl")).json(&json!({"url": server.url("/").replace("127.0.0.1", "localhost")}));
+    let res = res.send().await.unwrap();
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["error"]["code"], "at_capacity");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("server at capacity"));
+    app.client.delete(app.url(&format!("/crawl/{first}"))).send().await.unwrap();
+    app.events(&first).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_and_their_images_survive_a_restart() {
+    let server = site(20).await;
+    let (_dir, data) = data_dir();
+    let (path, alt) = described_image(&server);
+    let id = {
+        let app = spawn_in(&data, |_| {}).await;
+        let id = app.crawl(&server.url("/"), 100).await;
+        assert_eq!(app.events(&id).await.last().unwrap().0, "finished");
+        id
+    };
+    // A second server over the same data dir (the first one's port stays open in this test
+    // process, which a real restart would not do; nothing is shared but the data dir).
+    let app = spawn_in(&data, |_| {}).await;
+    let (_, list) = app.get("/sessions").await;
+    assert_eq!(list["sessions"][0]["id"], id);
+    assert_eq!(list["sessions"][0]["status"], "finished");
+    let (status, answer) = app.post("/chat", json!({"message": alt, "session_id": id})).await;
+    assert_eq!(status, 200);
+    assert!(
+        answer["results"].as_array().unwrap().iter().any(|r| r["url"].as_str().unwrap().ends_with(&path)),
+        "{answer}"
+    );
+    // A finished session's stream is its snapshot and its end.
+    let events = app.events(&id).await;
+    assert_eq!(events.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["snapshot", "finished"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crawl_and_chat_are_rate_limited_per_client() {
+    let (_dir, data) = data_dir();
+    let app = spawn_in(&data, |s| {
+        s.server.crawl_rate_per_min = 2;
+        s.server.chat_rate_per_min = 3;
+    })
+    .await;
+    // Invalid requests count too: the limit is on attempts.
+    for _ in 0..2 {
+        assert_eq!(app.post("/crawl", json!({"url": "ftp://x/"})).await.0, 400);
+    }
+    let res = app.client.post(app.url("/crawl")).json(&json!({"url": "ftp://x/"})).send().await.unwrap();
+    assert_eq!(res.status(), 429);
+    let wait: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait));
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["error"]["code"], "rate_limited");
+
+    for _ in 0..3 {
+        assert_eq!(app.post("/chat", json!({"message": "cats"})).await.0, 200);
+    }
+    assert_eq!(app.post("/chat", json!({"message": "cats"})).await.0, 429);
+    // The server function behind the chat box shares the limit.
+    let res =
+        app.client.post(app.url("/api/chat")).json(&json!({"request": {"message": "cats"}})).send().await.unwrap();
+    assert_eq!(res.status(), 429);
+    // Other routes are not limited.
+    assert_eq!(app.get("/sessions").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_functions_are_json_endpoints_over_the_same_operations() {
+    let (_dir, data) = data_dir();
+    let app = spawn_in(&data, |_| {}).await;
+    let res = app.client.post(app.url("/api/chat")).json(&json!({"request": {"message": "a red bicycle"}}));
+    let res = res.send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["query"]["text"], "red bicycle");
+    assert_eq!(answer["results"], json!([]));
+
+    let res = app.client.post(app.url("/api/start_crawl")).json(&json!({"form": {"url": "gopher://x"}}));
+    let res = res.send().await.unwrap();
+    assert!(!res.status().is_success());
+    assert!(res.text().await.unwrap().contains("url: scheme"));
+    let res = app.client.post(app.url("/api/sessions")).json(&json!({})).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_every_route() {
+    let (_dir, data) = data_dir();
+    let app = spawn_in(&data, |_| {}).await;
+    let (status, doc) = app.get("/api/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for (path, method) in [
+        ("/crawl", "post"),
+        ("/crawl/{id}/status", "get"),
+        ("/crawl/{id}", "delete"),
+        ("/chat", "post"),
+        ("/sessions", "get"),
+        ("/health", "get"),
+        ("/api/health/cache", "get"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} missing");
+    }
+    for schema in ["CrawlForm", "ChatResponse", "SessionView", "ApiErrorBody"] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema} missing");
+    }
+}
