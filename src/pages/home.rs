@@ -1,9 +1,14 @@
 use leptos::prelude::*;
 
+use crate::components::UiState;
+use crate::components::chat::ChatPanel;
+use crate::components::crawl_form::CrawlFormPanel;
+use crate::components::progress::ProgressPanel;
 use crate::components::status_panel::StatusPanel;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
+    provide_context(UiState::new());
     view! {
         <section class="intro">
             <h1>"Find images by describing them"</h1>
@@ -13,6 +18,9 @@ pub fn HomePage() -> impl IntoView {
                 "\u{201c}high-resolution photos without people\u{201d}. Everything runs on this machine."
             </p>
         </section>
+        <CrawlFormPanel />
+        <ProgressPanel />
+        <ChatPanel />
         <StatusPanel />
     }
 }

@@ -99,6 +99,13 @@ fn filters_and_exclusions_are_exact() {
 }
 
 #[test]
+fn an_unrelated_message_finds_nothing_instead_of_noise() {
+    let Some(e) = embedder() else { return };
+    let r = engine(Ok(e)).search("quantum chromodynamics lecture notes", &[], None).unwrap();
+    assert!(r.results.is_empty(), "{:?}", r.results.iter().map(|x| (&x.url, x.vector)).collect::<Vec<_>>());
+}
+
+#[test]
 fn duplicates_are_folded_into_one_result() {
     let Some(e) = embedder() else { return };
     let r = engine(Ok(e)).search("empty beach at sunrise", &[], None).unwrap();

@@ -18,6 +18,9 @@ pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 /// Candidates each leg hands to fusion.
 const CANDIDATES: usize = 100;
+/// An image found by meaning alone must be at least this similar to the message to be shown:
+/// below it, all-MiniLM-L6-v2 similarities are noise, and "no results" is the honest answer.
+pub const MIN_VECTOR_ONLY_SIMILARITY: f32 = 0.2;
 /// A result is "strong" when its fused score is at least this share of the best one's.
 const STRONG_SHARE: f32 = 0.6;
 
@@ -140,7 +143,8 @@ impl SearchEngine {
             Ok(_) => (Vec::new(), None),
             Err(reason) => (Vec::new(), Some(format!("keyword search only: {reason}"))),
         };
-        let ranked = dedup(fuse(text_hits, vector_hits, self.fusion));
+        let mut ranked = dedup(fuse(text_hits, vector_hits, self.fusion));
+        ranked.retain(|r| r.bm25.is_some() || r.vector.is_some_and(|v| v >= MIN_VECTOR_ONLY_SIMILARITY));
         let best = ranked.first().map_or(0.0, |r| r.fused);
         let words: Vec<String> = text
             .to_lowercase()

@@ -1,0 +1,206 @@
+use leptos::prelude::*;
+
+use super::UiState;
+use super::crawl_form::server_message;
+use super::results::ResultGrid;
+use super::text::without_words;
+use crate::api::{chat, list_sessions};
+use crate::types::{ChatRequest, ChatResponse, Chip, SessionView};
+
+#[derive(Clone)]
+struct Turn {
+    id: usize,
+    message: String,
+    answer: Option<Result<ChatResponse, String>>,
+}
+
+const EXAMPLES: &[&str] = &["photos of the team", "PNG logos", "landscape photos without people", "high-resolution images"];
+
+/// The chat: pick a session (or all), ask in plain language, see the parsed query as removable
+/// chips and the results as a grid.
+#[component]
+pub fn ChatPanel() -> impl IntoView {
+    let ui = expect_context::<UiState>();
+    let sessions = Resource::new(move || ui.sessions_version.get(), |_| list_sessions());
+    let draft = RwSignal::new(String::new());
+    let turns = RwSignal::new(Vec::<Turn>::new());
+    let input_error = RwSignal::new(None::<String>);
+    let ask = Action::new(|(_, request): &(usize, ChatRequest)| chat(request.clone()));
+    let pending = ask.pending();
+
+    Effect::new(move |_| {
+        if let Some(result) = ask.value().get() {
+            let turn_id = ask.input().get_untracked().map(|(id, _)| id);
+            let answer = result.map_err(|e| server_message(&e.to_string()));
+            turns.update(|t| {
+                if let Some(turn) = t.iter_mut().rev().find(|t| Some(t.id) == turn_id || t.answer.is_none()) {
+                    turn.answer = Some(answer);
+                }
+            });
+        }
+    });
+
+    let send = move |message: String| {
+        let message = message.trim().to_string();
+        if message.is_empty() {
+            input_error.set(Some("Describe the image you are looking for".into()));
+            return;
+        }
+        input_error.set(None);
+        let id = turns.with_untracked(Vec::len);
+        turns.update(|t| t.push(Turn { id, message: message.clone(), answer: None }));
+        let request = ChatRequest { message, session_id: ui.search_in.get_untracked(), limit: Some(24) };
+        ask.dispatch((id, request));
+    };
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        send(draft.get_untracked());
+        draft.set(String::new());
+    };
+
+    view! {
+        <section class="card chat" aria-labelledby="chat-title">
+            <div class="card-head">
+                <h2 id="chat-title">"2. Ask for images"</h2>
+                <label class="picker">
+                    <span>"Search in"</span>
+                    <Transition fallback=|| view! { <select disabled=true><option>"all crawls"</option></select> }>
+                        {move || sessions.get().map(|list| {
+                            let list: Vec<SessionView> = list.map(|l| l.sessions).unwrap_or_default();
+                            view! { <SessionPicker sessions=list /> }
+                        })}
+                    </Transition>
+                </label>
+            </div>
+            <ol class="turns" aria-live="polite" data-testid="chat-history">
+                {move || {
+                    turns
+                        .get()
+                        .into_iter()
+                        .map(|turn| view! { <TurnView turn=turn send=send /> })
+                        .collect_view()
+                }}
+            </ol>
+            {move || turns.with(Vec::is_empty).then(|| view! {
+                <div class="empty" data-testid="chat-empty">
+                    <p class="muted">"Describe the images you want, in your own words. For example:"</p>
+                    <p class="examples">
+                        {EXAMPLES.iter().map(|e| view! {
+                            <button type="button" class="chip-button" on:click=move |_| send(e.to_string())>{*e}</button>
+                        }).collect_view()}
+                    </p>
+                </div>
+            })}
+            <form class="ask" on:submit=on_submit data-testid="chat-form">
+                <label class="grow">
+                    <span class="visually-hidden">"Message"</span>
+                    <input
+                        type="text"
+                        name="message"
+                        maxlength="1000"
+                        placeholder="e.g. PNG images of the Apple Watch"
+                        autocomplete="off"
+                        data-testid="chat-input"
+                        prop:value=move || draft.get()
+                        on:input=move |ev| draft.set(event_target_value(&ev))
+                    />
+                </label>
+                <button type="submit" data-testid="chat-send" disabled=move || pending.get()>
+                    {move || if pending.get() { "Searching\u{2026}" } else { "Search" }}
+                </button>
+            </form>
+            <p class="error" role="alert" hidden=move || input_error.get().is_none()>{move || input_error.get().unwrap_or_default()}</p>
+        </section>
+    }
+}
+
+#[component]
+fn SessionPicker(sessions: Vec<SessionView>) -> impl IntoView {
+    let ui = expect_context::<UiState>();
+    let on_change = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        ui.search_in.set((value != "all").then_some(value));
+    };
+    view! {
+        <select data-testid="session-picker" on:change=on_change prop:value=move || ui.search_in.get().unwrap_or_else(|| "all".into())>
+            <option value="all">"all crawls"</option>
+            {sessions
+                .into_iter()
+                .map(|s| {
+                    let label = format!("{} \u{b7} {} images \u{b7} {}", s.domain, s.images_indexed, s.status);
+                    view! { <option value=s.id.clone()>{label}</option> }
+                })
+                .collect_view()}
+        </select>
+    }
+}
+
+#[component]
+fn TurnView(turn: Turn, send: impl Fn(String) + Copy + Send + Sync + 'static) -> impl IntoView {
+    let message = turn.message.clone();
+    view! {
+        <li class="turn" data-testid="turn">
+            <p class="you"><span class="visually-hidden">"You asked: "</span>{turn.message.clone()}</p>
+            {match turn.answer {
+                None => view! { <p class="muted" data-testid="searching">"Searching\u{2026}"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error" role="alert" data-testid="chat-error">{e}</p> }.into_any(),
+                Some(Ok(answer)) => view! { <Answer answer=answer message=message send=send /> }.into_any(),
+            }}
+        </li>
+    }
+}
+
+#[component]
+fn Answer(answer: ChatResponse, message: String, send: impl Fn(String) + Copy + Send + Sync + 'static) -> impl IntoView {
+    let chips: Vec<Chip> = answer.query.chips.clone();
+    let count = answer.results.len();
+    let empty = answer.results.is_empty();
+    view! {
+        <div class="answer">
+            {(!chips.is_empty()).then(|| view! {
+                <ul class="chips" aria-label="Filters understood from your message" data-testid="chips">
+                    {chips.into_iter().map(|chip| {
+                        let message = message.clone();
+                        let label = format!("{}: {}", chip.kind.replace('_', " "), chip.value);
+                        let matched = chip.matched.clone();
+                        view! {
+                            <li class="chip" title=chip.reason.clone() data-testid="chip" data-kind=chip.kind.clone()>
+                                <span>{label.clone()}</span>
+                                <button
+                                    type="button"
+                                    class="chip-remove"
+                                    aria-label=format!("Remove filter {label}")
+                                    data-testid="chip-remove"
+                                    on:click=move |_| send(without_words(&message, &matched))
+                                >
+                                    "\u{d7}"
+                                </button>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            })}
+            {answer.lexical_only.clone().map(|w| view! { <p class="note" role="status">{format!("Keyword search only: {w}")}</p> })}
+            {answer.notes.iter().map(|n| view! { <p class="note">{n.clone()}</p> }).collect_view()}
+            {if empty {
+                view! {
+                    <div class="no-results" data-testid="no-results">
+                        <p><strong>"No images matched."</strong></p>
+                        <p class="muted">
+                            "Try fewer or more general words, remove a filter chip, search all crawls, "
+                            "or crawl more pages of the site."
+                        </p>
+                    </div>
+                }.into_any()
+            } else {
+                view! {
+                    <p class="muted small" data-testid="result-count">
+                        {format!("{count} images \u{b7} {} ms", answer.took_ms)}
+                    </p>
+                    <ResultGrid results=answer.results.clone() />
+                }.into_any()
+            }}
+        </div>
+    }
+}
