@@ -40,6 +40,21 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# Waits up to 20 s for a URL to answer 2xx.
+wait_http() {
+  python3 - "$1" <<'PY'
+import sys, time, urllib.request
+deadline = time.time() + 20
+while time.time() < deadline:
+    try:
+        urllib.request.urlopen(sys.argv[1], timeout=1)
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.1)
+sys.exit(1)
+PY
+}
+
 # `pip download` of one exact wheel, for a fixed Python and platform so every machine gets the
 # same bytes (and the checksums hold).
 pip_wheel() {

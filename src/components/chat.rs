@@ -14,7 +14,8 @@ struct Turn {
     answer: Option<Result<ChatResponse, String>>,
 }
 
-const EXAMPLES: &[&str] = &["photos of the team", "PNG logos", "landscape photos without people", "high-resolution images"];
+const EXAMPLES: &[&str] =
+    &["photos of the team", "PNG logos", "landscape photos without people", "high-resolution images"];
 
 /// The chat: pick a session (or all), ask in plain language, see the parsed query as removable
 /// chips and the results as a grid.
@@ -152,7 +153,11 @@ fn TurnView(turn: Turn, send: impl Fn(String) + Copy + Send + Sync + 'static) ->
 }
 
 #[component]
-fn Answer(answer: ChatResponse, message: String, send: impl Fn(String) + Copy + Send + Sync + 'static) -> impl IntoView {
+fn Answer(
+    answer: ChatResponse,
+    message: String,
+    send: impl Fn(String) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let chips: Vec<Chip> = answer.query.chips.clone();
     let count = answer.results.len();
     let empty = answer.results.is_empty();

@@ -1,0 +1,124 @@
+import { expect, test, type Page } from "@playwright/test";
+
+// scripts/test.sh serves a generated fixture site on loopback and lets the app crawl it.
+const fixture = process.env.FIXTURE_URL;
+
+async function hydrated(page: Page) {
+  await page.goto("/");
+  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+}
+
+/** An image description as a person would read it on the fixture site. */
+async function describedImage(page: Page): Promise<string> {
+  await page.goto(`${fixture}/`);
+  const alt = await page.evaluate(() =>
+    [...document.querySelectorAll("img[alt]")]
+      .map((i) => (i.getAttribute("alt") ?? "").trim())
+      .find((a) => a.split(/\s+/).length >= 4),
+  );
+  expect(alt, "the fixture home page has a described image").toBeTruthy();
+  return alt as string;
+}
+
+async function ask(page: Page, message: string) {
+  await page.getByTestId("chat-input").fill(message);
+  await page.getByTestId("chat-send").click();
+}
+
+test.describe("crawl and chat", () => {
+  test.skip(!fixture, "FIXTURE_URL is unset: run the end-to-end tests through scripts/test.sh");
+
+  test("a person crawls a site, watches it finish, and finds an image by describing it", async ({ page }) => {
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    const alt = await describedImage(page);
+    await hydrated(page);
+    await expect(page.getByTestId("chat-empty")).toBeVisible();
+
+    await page.getByTestId("crawl-url").fill(`${fixture}/`);
+    await page.getByTestId("crawl-max-pages").fill("40");
+    await page.getByTestId("crawl-submit").click();
+    const progress = page.getByTestId("progress");
+    await expect(progress).toBeVisible();
+    await page.screenshot({ path: "test-results/crawl-progress.png", fullPage: true });
+    await expect(progress).toHaveAttribute("data-status", "finished", { timeout: 60_000 });
+    await expect(page.getByTestId("progress-bar")).toHaveAttribute("aria-valuenow", "100");
+    await expect(page.getByTestId("count-pages")).toHaveText("40");
+    expect(Number(await page.getByTestId("count-indexed").textContent())).toBeGreaterThan(0);
+    await page.screenshot({ path: "test-results/crawl-finished.png", fullPage: true });
+
+    // Ask for the image by its description: it is in the grid with its caption.
+    await ask(page, alt);
+    const turn = page.getByTestId("turn").last();
+    await expect(turn.getByTestId("result-caption").filter({ hasText: alt }).first()).toBeVisible();
+    const card = turn.getByTestId("result").filter({ hasText: alt }).first();
+    await expect(card.locator("img")).toHaveAttribute("loading", "lazy");
+    await page.screenshot({ path: "test-results/chat-results.png", fullPage: true });
+
+    // A filter becomes a chip; removing it searches again without it.
+    await ask(page, `PNG images of ${alt}`);
+    const filtered = page.getByTestId("turn").last();
+    const chip = filtered.locator('[data-testid="chip"][data-kind="format"]');
+    await expect(chip).toBeVisible();
+    for (const badge of await filtered.getByTestId("result-format").allTextContents()) expect(badge).toBe("PNG");
+    await page.screenshot({ path: "test-results/chat-chips.png", fullPage: true });
+    await chip.getByTestId("chip-remove").click();
+    await expect(page.getByTestId("turn")).toHaveCount(3);
+    const unfiltered = page.getByTestId("turn").last();
+    await expect(unfiltered.locator(".you")).not.toContainText("PNG");
+    await expect(unfiltered.locator('[data-testid="chip"][data-kind="format"]')).toHaveCount(0);
+    await expect(unfiltered.getByTestId("result").first()).toBeVisible();
+
+    // The source page link opens the page the image came from.
+    const [source] = await Promise.all([
+      page.waitForEvent("popup"),
+      card.getByTestId("result-page").click(),
+    ]);
+    await source.waitForLoadState();
+    expect(source.url().startsWith(`${fixture}/`)).toBe(true);
+    await source.close();
+
+    // Nothing found: say so and suggest what to try.
+    await ask(page, "quantum chromodynamics lecture notes");
+    await expect(page.getByTestId("turn").last().getByTestId("no-results")).toContainText("No images matched");
+
+    // Still usable at 360 px wide.
+    await page.setViewportSize({ width: 360, height: 800 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.getByTestId("turn").last().scrollIntoViewIfNeeded();
+    await page.screenshot({ path: "test-results/chat-360.png" });
+    expect(errors, errors.join("\n")).toEqual([]);
+  });
+
+  test("past sessions are listed in the session picker", async ({ page }) => {
+    await hydrated(page);
+    const picker = page.getByTestId("session-picker");
+    await expect(picker.locator("option")).not.toHaveCount(1);
+    await expect(picker.locator("option").nth(1)).toContainText("127.0.0.1");
+  });
+});
+
+test("an invalid URL is refused with a message, in the browser and by the server", async ({ page }) => {
+  await hydrated(page);
+  const url = page.getByTestId("crawl-url");
+  const error = page.getByTestId("crawl-error");
+  await url.fill("example.org");
+  await page.getByTestId("crawl-submit").click();
+  await expect(error).toContainText("must start with http:// or https://");
+  await expect(url).toHaveAttribute("aria-invalid", "true");
+  // Passes the browser's check; the server refuses private addresses.
+  await url.fill("http://10.0.0.1/");
+  await page.getByTestId("crawl-submit").click();
+  await expect(error).toContainText("url: address 10.0.0.1 is not public");
+  await expect(page.getByTestId("progress")).toHaveCount(0);
+  await page.screenshot({ path: "test-results/crawl-invalid.png", fullPage: true });
+});
+
+test("the API answers errors as JSON with a code and a message", async ({ request }) => {
+  const res = await request.post("/crawl", { data: { url: "ftp://example.org/" } });
+  expect(res.status()).toBe(400);
+  const body = await res.json();
+  expect(body.error.code).toBe("invalid_request");
+  expect(body.error.message).toContain("url:");
+});
