@@ -54,6 +54,8 @@ test.describe("crawl and chat", () => {
     const card = turn.getByTestId("result").filter({ hasText: alt }).first();
     await expect(card.locator("img")).toHaveAttribute("loading", "lazy");
     await page.screenshot({ path: "test-results/chat-results.png", fullPage: true });
+    await page.getByTestId("progress").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: "test-results/chat-results-viewport.png" });
 
     // A filter becomes a chip; removing it searches again without it.
     await ask(page, `PNG images of ${alt}`);
