@@ -120,7 +120,12 @@ fn described_image(server: &FixtureServer) -> (String, String) {
 async fn crawl_streams_monotonic_progress_to_finished_then_chat_finds_the_images() {
     let server = site(40).await;
     let (_dir, data) = data_dir();
-    let app = spawn_in(&data, |_| {}).await;
+    // Slow enough (about 3 s) that the event stream is open before the crawl ends.
+    let app = spawn_in(&data, |s| {
+        s.crawler.per_host_delay_ms = 30;
+        s.crawler.per_host_concurrency = 1;
+    })
+    .await;
     let (status, started) = app.post("/crawl", json!({"url": server.url("/"), "max_pages": 200})).await;
     assert_eq!(status, 202, "{started}");
     let id = started["session_id"].as_str().unwrap();

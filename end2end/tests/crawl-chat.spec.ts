@@ -93,6 +93,29 @@ test.describe("crawl and chat", () => {
     expect(errors, errors.join("\n")).toEqual([]);
   });
 
+  test("progress falls back to polling when the event stream is refused", async ({ page }) => {
+    // Refuse the SSE request (a proxy that breaks streaming): the browser gives up on it and the
+    // panel polls the session instead.
+    let refused = 0;
+    await page.route("**/crawl/*/status", async (route) => {
+      if ((route.request().headers()["accept"] ?? "").includes("text/event-stream")) {
+        refused += 1;
+        await route.fulfill({ status: 503, body: "no streaming here" });
+      } else {
+        await route.continue();
+      }
+    });
+    await hydrated(page);
+    await page.getByTestId("crawl-url").fill(`${fixture}/`);
+    await page.getByTestId("crawl-max-pages").fill("20");
+    const polled = page.waitForRequest((r) => new URL(r.url()).pathname === "/api/session" && r.method() === "POST");
+    await page.getByTestId("crawl-submit").click();
+    await polled;
+    await expect(page.getByTestId("progress")).toHaveAttribute("data-status", "finished", { timeout: 60_000 });
+    await expect(page.getByTestId("progress-bar")).toHaveAttribute("aria-valuenow", "100");
+    expect(refused).toBeGreaterThan(0);
+  });
+
   test("past sessions are listed in the session picker", async ({ page }) => {
     await hydrated(page);
     const picker = page.getByTestId("session-picker");

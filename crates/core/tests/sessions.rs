@@ -75,7 +75,11 @@ async fn follow(manager: &SessionManager, id: &str) -> Vec<SessionEvent> {
 async fn a_session_crawls_indexes_and_becomes_searchable() {
     let server = site(60).await;
     let data = tempfile::tempdir().unwrap();
-    let (manager, index) = open(&settings(data.path(), |_| {}));
+    // Slow enough that the bus is subscribed before the crawl ends.
+    let (manager, index) = open(&settings(data.path(), |s| {
+        s.crawler.per_host_delay_ms = 20;
+        s.crawler.per_host_concurrency = 1;
+    }));
     let record = manager.start(&crawl(server.url("/"), 500)).unwrap();
     assert_eq!(record.status, SessionStatus::Running);
     assert!(record.namespace.starts_with("s-"));
