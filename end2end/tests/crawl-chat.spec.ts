@@ -54,8 +54,11 @@ test.describe("crawl and chat", () => {
     const card = turn.getByTestId("result").filter({ hasText: alt }).first();
     await expect(card.locator("img")).toHaveAttribute("loading", "lazy");
     await page.screenshot({ path: "test-results/chat-results.png", fullPage: true });
-    await page.getByTestId("progress").scrollIntoViewIfNeeded();
+    // The README's screenshot: the finished crawl and the answer's first results.
+    await page.setViewportSize({ width: 1280, height: 1100 });
+    await page.evaluate(() => document.getElementById("progress-title")?.scrollIntoView());
     await page.screenshot({ path: "test-results/chat-results-viewport.png" });
+    await page.setViewportSize({ width: 1280, height: 720 });
 
     // A filter becomes a chip; removing it searches again without it.
     await ask(page, `PNG images of ${alt}`);

@@ -85,7 +85,7 @@ pub fn ProgressPanel() -> impl IntoView {
                 <section class="card progress" aria-labelledby="progress-title" data-testid="progress" data-status=status.clone()>
                     <div class="card-head">
                         <h2 id="progress-title">
-                            "Crawling "
+                            {if running { "Crawling " } else { "Crawl of " }}
                             <span class="host">{v.domain.clone()}</span>
                         </h2>
                         <span class=format!("pill {status}") data-testid="crawl-status">{status.clone()}</span>
