@@ -219,9 +219,9 @@ pub struct ChatResponse {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct CacheLayerHealth {
-    /// `html` or `embedding`.
+    /// `parser`, `query`, `embedding` or `html`.
     pub layer: String,
-    /// `memory` or `redis`.
+    /// `memory`, or `memory+redis` when a Redis is configured.
     pub backend: String,
     pub hits: u64,
     pub misses: u64,

@@ -114,7 +114,7 @@ pub async fn sessions(State(state): State<AppState>) -> Json<SessionList> {
 /// Measured hit rates and lookup latencies of each cache layer.
 #[utoipa::path(get, path = "/api/health/cache", responses((status = 200, body = CacheHealth)))]
 pub async fn cache_health(State(state): State<AppState>) -> Json<CacheHealth> {
-    Json(service::cache_health(&state))
+    Json(service::cache_health(&state).await)
 }
 
 /// The app's version and each component's state.

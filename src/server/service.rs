@@ -75,49 +75,35 @@ pub async fn chat(state: &AppState, request: ChatRequest) -> Result<ChatResponse
             image_chat_core::search::engine::MAX_LIMIT
         )));
     }
-    let engine = state.engine.clone();
-    let message = request.message;
     let limit = request.limit.map(|l| l as usize);
-    let found = tokio::task::spawn_blocking(move || engine.search(&message, &namespaces, limit))
-        .await
-        .map_err(|e| {
-            tracing::error!("search panicked: {e}");
-            ApiError::internal()
-        })?
-        .map_err(|e| match e {
-            image_chat_core::Error::Invalid(m) => ApiError::invalid(format!("message: {m}")),
-            other => other.into(),
-        })?;
+    let (found, _) =
+        image_chat_core::search::cached::search(&state.engine, &state.caches, &request.message, namespaces, limit)
+            .await
+            .map_err(|e| match e {
+                image_chat_core::Error::Invalid(m) => ApiError::invalid(format!("message: {m}")),
+                other => other.into(),
+            })?;
     let by_namespace: HashMap<String, String> = all.into_iter().map(|r| (r.namespace, r.id)).collect();
     Ok(convert::chat(found, |ns| by_namespace.get(ns).cloned(), started.elapsed().as_millis() as u64))
 }
 
-pub fn cache_health(state: &AppState) -> CacheHealth {
-    let html = state.caches.html_metrics.snapshot();
-    let mut layers = vec![CacheLayerHealth {
-        layer: "html".into(),
-        backend: "memory".into(),
-        hits: html.hits,
-        misses: html.misses,
-        errors: html.errors,
-        hit_rate: html.hit_rate,
-        p50_us: html.p50_us,
-        p95_us: html.p95_us,
-        entries: state.caches.html.entry_count(),
-    }];
-    if let Some(embedding) = &state.caches.embedding {
-        let m = embedding.metrics().snapshot();
-        layers.push(CacheLayerHealth {
-            layer: "embedding".into(),
-            backend: "memory".into(),
-            hits: m.hits,
-            misses: m.misses,
-            errors: m.errors,
-            hit_rate: m.hit_rate,
-            p50_us: m.p50_us,
-            p95_us: m.p95_us,
-            entries: embedding.entry_count(),
-        });
-    }
+pub async fn cache_health(state: &AppState) -> CacheHealth {
+    let layers = state
+        .caches
+        .reports()
+        .await
+        .into_iter()
+        .map(|r| CacheLayerHealth {
+            layer: r.layer.to_string(),
+            backend: r.backend.to_string(),
+            hits: r.metrics.hits,
+            misses: r.metrics.misses,
+            errors: r.metrics.errors,
+            hit_rate: r.metrics.hit_rate,
+            p50_us: r.metrics.p50_us,
+            p95_us: r.metrics.p95_us,
+            entries: r.entries,
+        })
+        .collect();
     CacheHealth { layers }
 }

@@ -5,8 +5,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::routing::{delete, get, post};
 use image_chat_core::Settings;
-use image_chat_core::cache::{MemoryCache, MeteredCache};
-use image_chat_core::embed::{CachedEmbedder, Embedder};
+use image_chat_core::cache::CacheLayers;
 use image_chat_core::index::{ImageIndex, SqliteIndex};
 use image_chat_core::search::engine::SearchEngine;
 use image_chat_core::session::SessionManager;
@@ -18,7 +17,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use super::rate_limit::{self, RateLimiter};
 use super::routes;
-use super::state::{AppState, CacheLayers};
+use super::state::AppState;
 use crate::app::{App, shell};
 
 /// The whole HTTP surface: REST routes first (leptos_axum has no SSE and its server functions
@@ -57,25 +56,18 @@ pub fn app_state(settings: Settings, leptos_options: LeptosOptions) -> image_cha
         image_chat_core::Error::Storage(format!("cannot create data dir {}: {e}", settings.data_dir.display()))
     })?;
     let index: Arc<dyn ImageIndex> = Arc::new(SqliteIndex::open(&settings.data_dir.join("index.sqlite"))?);
-    let (embedder, cached) = match image_chat_core::embed::load(&settings.model) {
-        Ok(model) => {
-            let cached = Arc::new(CachedEmbedder::new(model, settings.cache.max_entries));
-            (Ok(cached.clone() as Arc<dyn Embedder>), Some(cached))
-        }
-        Err(e) => {
-            tracing::warn!("{e}; search works by keywords only");
-            (Err(e.to_string()), None)
-        }
-    };
-    let html = MemoryCache::new(settings.cache.max_entries, settings.cache.max_bytes);
-    let metered = MeteredCache::new(Arc::new(html.clone()));
-    let html_metrics = metered.metrics();
-    let sessions = SessionManager::open(settings.clone(), index.clone(), embedder.clone(), Some(Arc::new(metered)))?;
+    // Vectors are cached by the embedding layer (in-process, and Redis when configured).
+    let embedder = image_chat_core::embed::load(&settings.model).map_err(|e| {
+        tracing::warn!("{e}; search works by keywords only");
+        e.to_string()
+    });
+    let caches = Arc::new(CacheLayers::new(&settings.cache)?);
+    let sessions = SessionManager::open(settings.clone(), index.clone(), embedder.clone(), caches.clone())?;
     Ok(AppState {
         crawl_limiter: Arc::new(RateLimiter::new(settings.server.crawl_rate_per_min)),
         chat_limiter: Arc::new(RateLimiter::new(settings.server.chat_rate_per_min)),
         engine: Arc::new(SearchEngine::new(index, embedder)),
-        caches: Arc::new(CacheLayers { html, html_metrics, embedding: cached }),
+        caches,
         sessions,
         settings,
         leptos_options,

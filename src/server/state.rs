@@ -3,8 +3,7 @@ use std::time::Instant;
 
 use axum::extract::FromRef;
 use image_chat_core::Settings;
-use image_chat_core::cache::{LayerMetrics, MemoryCache};
-use image_chat_core::embed::CachedEmbedder;
+use image_chat_core::cache::CacheLayers;
 use image_chat_core::search::engine::SearchEngine;
 use image_chat_core::session::SessionManager;
 use leptos::config::LeptosOptions;
@@ -22,13 +21,6 @@ pub struct AppState {
     pub caches: Arc<CacheLayers>,
     pub crawl_limiter: Arc<RateLimiter>,
     pub chat_limiter: Arc<RateLimiter>,
-}
-
-/// The cache layers the app runs, for `/api/health/cache`.
-pub struct CacheLayers {
-    pub html: MemoryCache,
-    pub html_metrics: Arc<LayerMetrics>,
-    pub embedding: Option<Arc<CachedEmbedder>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

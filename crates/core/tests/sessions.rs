@@ -34,7 +34,8 @@ fn settings(data: &Path, configure: impl FnOnce(&mut Settings)) -> Arc<Settings>
 
 fn open(settings: &Arc<Settings>) -> (SessionManager, Arc<dyn ImageIndex>) {
     let index: Arc<dyn ImageIndex> = Arc::new(SqliteIndex::open(&settings.data_dir.join("index.sqlite")).unwrap());
-    (SessionManager::open(settings.clone(), index.clone(), embedder(), None).unwrap(), index)
+    let caches = Arc::new(image_chat_core::cache::CacheLayers::new(&settings.cache).unwrap());
+    (SessionManager::open(settings.clone(), index.clone(), embedder(), caches).unwrap(), index)
 }
 
 fn crawl(url: String, max_pages: u32) -> CrawlRequest {

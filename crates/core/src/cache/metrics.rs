@@ -32,7 +32,13 @@ pub struct LayerSnapshot {
 
 impl LayerMetrics {
     pub fn record(&self, hit: bool, took: Duration) {
-        if hit { &self.hits } else { &self.misses }.fetch_add(1, Ordering::Relaxed);
+        self.record_many(u64::from(hit), u64::from(!hit), took);
+    }
+
+    /// One lookup of several keys: each key counts as a hit or a miss, the call's latency once.
+    pub fn record_many(&self, hits: u64, misses: u64, took: Duration) {
+        self.hits.fetch_add(hits, Ordering::Relaxed);
+        self.misses.fetch_add(misses, Ordering::Relaxed);
         let us = took.as_micros().min(u128::from(u32::MAX)) as u32;
         let mut ring = self.latencies.lock().unwrap_or_else(|e| e.into_inner());
         let (buf, next) = &mut *ring;

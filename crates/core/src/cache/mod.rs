@@ -6,9 +6,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod layer;
+pub mod layers;
 mod metrics;
+mod redis;
 
+pub use layer::{Layer, LayerReport};
+pub use layers::CacheLayers;
 pub use metrics::{LayerMetrics, LayerSnapshot};
+pub use redis::RedisCache;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -50,6 +56,12 @@ impl MemoryCache {
     }
 
     pub fn entry_count(&self) -> u64 {
+        self.inner.entry_count()
+    }
+
+    /// Entries now, after pending evictions and inserts are applied (moka counts lazily).
+    pub async fn entries(&self) -> u64 {
+        self.inner.run_pending_tasks().await;
         self.inner.entry_count()
     }
 }

@@ -5,10 +5,12 @@
 //! the attention mask and L2-normalized, as sentence-transformers does.
 
 mod cached;
+mod layered;
 mod onnx;
 mod openai;
 
 pub use cached::CachedEmbedder;
+pub use layered::embed_cached;
 pub use onnx::OnnxEmbedder;
 pub use openai::OpenAiEmbedder;
 

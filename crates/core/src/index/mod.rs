@@ -84,6 +84,9 @@ pub trait ImageIndex: Send + Sync {
     /// Images passing the filters, newest first (a query of filters only: "PNG images").
     fn list(&self, request: &SearchRequest<'_>) -> Result<Vec<Hit>>;
     fn stats(&self, namespace: Option<&str>) -> Result<IndexStats>;
+    /// A number that changes whenever any of `namespaces` (empty: any namespace) changes:
+    /// results cached under it are never stale.
+    fn generation(&self, namespaces: &[String]) -> Result<u64>;
 }
 
 /// Checks a namespace name: 1-64 characters of letters, digits, `-` and `_`.

@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS images (
     UNIQUE (namespace, url)
 );
 CREATE INDEX IF NOT EXISTS images_namespace ON images (namespace);
+-- Bumped on every change of a namespace, and '*' on every change at all: cached query results
+-- and in-memory vectors are keyed by it, so they are never served stale, even across processes.
+CREATE TABLE IF NOT EXISTS generations (namespace TEXT PRIMARY KEY, gen INTEGER NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS images_fts USING fts5 (
     alt, caption, context, page,
     content = 'images', content_rowid = 'id',
@@ -71,6 +74,7 @@ struct Meta {
 }
 
 struct NsVectors {
+    generation: u64,
     dim: usize,
     matrix: Vec<f32>,
     meta: Vec<Meta>,
@@ -118,11 +122,37 @@ impl SqliteIndex {
         Ok(v.and_then(|s| s.parse().ok()))
     }
 
+    fn bump(tx: &rusqlite::Transaction<'_>, namespace: &str) -> Result<()> {
+        tx.execute(
+            "INSERT INTO generations (namespace, gen) VALUES (?1, 1), ('*', 1)
+             ON CONFLICT (namespace) DO UPDATE SET gen = gen + 1",
+            [namespace],
+        )
+        .map_err(db)?;
+        Ok(())
+    }
+
+    fn generation_of(conn: &Connection, namespaces: &[String]) -> Result<u64> {
+        let all = ["*".to_string()];
+        let names = if namespaces.is_empty() { &all[..] } else { namespaces };
+        let mut stmt = conn.prepare_cached("SELECT gen FROM generations WHERE namespace = ?1").map_err(db)?;
+        let mut sum = 0u64;
+        for ns in names {
+            let g: Option<i64> = stmt.query_row([ns], |r| r.get(0)).optional().map_err(db)?;
+            sum = sum.wrapping_add(g.unwrap_or(0) as u64);
+        }
+        Ok(sum)
+    }
+
     fn namespace_vectors(&self, namespace: &str) -> Result<Option<Arc<NsVectors>>> {
-        if let Some(v) = self.vectors.lock().unwrap_or_else(|e| e.into_inner()).get(namespace) {
+        let conn = self.conn();
+        let generation = Self::generation_of(&conn, &[namespace.to_string()])?;
+        // Another process sharing the file may have changed the namespace: compare generations.
+        if let Some(v) = self.vectors.lock().unwrap_or_else(|e| e.into_inner()).get(namespace)
+            && v.generation == generation
+        {
             return Ok(Some(v.clone()));
         }
-        let conn = self.conn();
         let Some(dim) = Self::dimension(&conn)? else { return Ok(None) };
         let mut stmt = conn
             .prepare("SELECT id, format, width, height, page_url, record, vector FROM images WHERE namespace = ?1 AND vector IS NOT NULL")
@@ -147,7 +177,7 @@ impl SqliteIndex {
                 text: searchable_text(&record).to_lowercase(),
             });
         }
-        let loaded = Arc::new(NsVectors { dim, matrix, meta });
+        let loaded = Arc::new(NsVectors { generation, dim, matrix, meta });
         self.vectors.lock().unwrap_or_else(|e| e.into_inner()).insert(namespace.to_string(), loaded.clone());
         Ok(Some(loaded))
     }
@@ -327,6 +357,7 @@ impl ImageIndex for SqliteIndex {
                 .map_err(db)?;
             }
         }
+        Self::bump(&tx, namespace)?;
         tx.commit().map_err(db)?;
         drop(conn);
         self.forget_vectors(namespace);
@@ -335,9 +366,21 @@ impl ImageIndex for SqliteIndex {
 
     fn delete_namespace(&self, namespace: &str) -> Result<u64> {
         check_namespace(namespace)?;
-        let n = self.conn().execute("DELETE FROM images WHERE namespace = ?1", [namespace]).map_err(db)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        let n = tx.execute("DELETE FROM images WHERE namespace = ?1", [namespace]).map_err(db)?;
+        Self::bump(&tx, namespace)?;
+        tx.commit().map_err(db)?;
+        drop(conn);
         self.forget_vectors(namespace);
         Ok(n as u64)
+    }
+
+    fn generation(&self, namespaces: &[String]) -> Result<u64> {
+        for ns in namespaces {
+            check_namespace(ns)?;
+        }
+        Self::generation_of(&self.conn(), namespaces)
     }
 
     fn search_text(&self, query: &str, request: &SearchRequest<'_>) -> Result<Vec<Hit>> {

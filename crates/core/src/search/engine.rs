@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::parse::{Query, parse};
 use super::rank::{Fusion, dedup, fuse};
@@ -24,7 +24,7 @@ pub const MIN_VECTOR_ONLY_SIMILARITY: f32 = 0.2;
 /// A result is "strong" when its fused score is at least this share of the best one's.
 const STRONG_SHARE: f32 = 0.6;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SearchResult {
     pub url: String,
     pub page_url: String,
@@ -46,7 +46,7 @@ pub struct SearchResult {
     pub alternatives: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SearchResponse {
     pub query: Query,
     pub results: Vec<SearchResult>,
@@ -107,6 +107,28 @@ impl SearchEngine {
 
     pub fn search(&self, message: &str, namespaces: &[String], limit: Option<usize>) -> Result<SearchResponse> {
         let query = parse(message).map_err(|e| Error::Invalid(e.to_string()))?;
+        self.search_parsed(query, None, namespaces, limit)
+    }
+
+    /// The embedder, when there is a usable one.
+    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        self.embedder.as_ref().ok()
+    }
+
+    /// The text the legs search for: the description, or the required phrases when there is none.
+    pub fn search_text(query: &Query) -> String {
+        if query.text.is_empty() { query.must_terms.join(" ") } else { query.text.clone() }
+    }
+
+    /// Searches for an already parsed query; `vector` is the embedding of
+    /// [`SearchEngine::search_text`] when the caller has it (from a cache), else it is computed.
+    pub fn search_parsed(
+        &self,
+        query: Query,
+        vector: Option<Vec<f32>>,
+        namespaces: &[String],
+        limit: Option<usize>,
+    ) -> Result<SearchResponse> {
         let limit = query.count.map(|c| c as usize).or(limit).unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
         let filters = Filters {
             formats: query.formats.clone(),
@@ -126,7 +148,7 @@ impl SearchEngine {
         }
         let request = SearchRequest { namespaces, filters: &filters, limit: CANDIDATES };
         // The text legs search for the description plus required phrases.
-        let text = if query.text.is_empty() { query.must_terms.join(" ") } else { query.text.clone() };
+        let text = Self::search_text(&query);
         if text.trim().is_empty() {
             // Filters only ("PNG images without people"): every image that passes them.
             let listed = self.index.list(&SearchRequest { limit, ..request.clone() })?;
@@ -137,7 +159,10 @@ impl SearchEngine {
         let text_hits = self.index.search_text(&text, &request)?;
         let (vector_hits, lexical_only) = match &self.embedder {
             Ok(embedder) if !text.trim().is_empty() => {
-                let v = embedder.embed(&[&text])?.pop().unwrap_or_default();
+                let v = match vector {
+                    Some(v) => v,
+                    None => embedder.embed(&[&text])?.pop().unwrap_or_default(),
+                };
                 (self.index.search_vector(&v, &request)?, None)
             }
             Ok(_) => (Vec::new(), None),

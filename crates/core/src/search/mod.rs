@@ -1,5 +1,6 @@
 //! Search: understanding a chat message (and, next, ranking and dedup of results).
 
+pub mod cached;
 pub mod engine;
 pub mod parse;
 pub mod rank;

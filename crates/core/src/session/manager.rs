@@ -13,7 +13,7 @@ use super::request::ValidCrawl;
 use super::store::Store;
 use super::{CrawlRequest, SessionEvent, SessionRecord, SessionStatus, now_secs};
 use crate::Settings;
-use crate::cache::Cache;
+use crate::cache::CacheLayers;
 use crate::config::DomainPolicy;
 use crate::crawl::{CancelHandle, Counters, CrawlOptions, Crawler};
 use crate::embed::Embedder;
@@ -31,7 +31,8 @@ pub(crate) struct Inner {
     pub index: Arc<dyn ImageIndex>,
     /// The model, or why there is none (images are then indexed for keywords only).
     pub embedder: std::result::Result<Arc<dyn Embedder>, String>,
-    pub html_cache: Option<Arc<dyn Cache>>,
+    /// The HTML and embedding layers are used by crawls.
+    pub caches: Arc<CacheLayers>,
     store: Store,
     sessions: Mutex<HashMap<String, Entry>>,
 }
@@ -119,7 +120,7 @@ impl SessionManager {
         settings: Arc<Settings>,
         index: Arc<dyn ImageIndex>,
         embedder: std::result::Result<Arc<dyn Embedder>, String>,
-        html_cache: Option<Arc<dyn Cache>>,
+        caches: Arc<CacheLayers>,
     ) -> Result<Self> {
         let store = Store::open(&settings.data_dir)?;
         let mut sessions = HashMap::new();
@@ -132,7 +133,7 @@ impl SessionManager {
             let persisted_at = record.updated_at;
             sessions.insert(record.id.clone(), Entry { record, live: None, persisted_at });
         }
-        let inner = Inner { settings, index, embedder, html_cache, store, sessions: Mutex::new(sessions) };
+        let inner = Inner { settings, index, embedder, caches, store, sessions: Mutex::new(sessions) };
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -203,16 +204,13 @@ impl SessionManager {
 
     fn crawler(&self, v: &ValidCrawl) -> Crawler {
         let opts = CrawlOptions::from_settings(&self.inner.settings.crawler);
-        let mut crawler = Crawler::with_options(v.url.clone(), opts)
+        Crawler::with_options(v.url.clone(), opts)
             .max_pages(v.max_pages)
             .max_depth(v.max_depth)
             .include(v.include.clone())
             .exclude(v.exclude.clone())
-            .subdomains(v.subdomains);
-        if let Some(cache) = &self.inner.html_cache {
-            crawler = crawler.cache(cache.clone());
-        }
-        crawler
+            .subdomains(v.subdomains)
+            .cache(self.inner.caches.html.clone())
     }
 
     /// Cancels a running crawl; what it indexed so far stays searchable.

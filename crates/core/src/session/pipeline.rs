@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::manager::Inner;
 use super::{MAX_ERRORS, PageError, SessionEvent, SessionStatus};
 use crate::crawl::{CrawlEvent, Crawler, PageOutcome, StopReason};
-use crate::embed::image_text;
+use crate::embed::{embed_cached, image_text};
 use crate::extract::ImageRecord;
 
 /// Images embedded and stored together.
@@ -141,34 +141,35 @@ async fn index_loop(
     }
 }
 
-/// Embeds (when a model is there) and stores one batch. A failing model or store is recorded on
-/// the session and the crawl goes on: images without vectors are still found by keywords.
+/// Embeds (when a model is there, through the embedding cache) and stores one batch. A failing
+/// model or store is recorded on the session and the crawl goes on: images without vectors are
+/// still found by keywords.
 async fn store(inner: &Arc<Inner>, id: &str, namespace: &str, images: Vec<ImageRecord>, warned: &mut bool) {
     let count = images.len() as u64;
+    let texts: Vec<String> = images.iter().map(|r| image_text(&r.context)).collect();
+    let (vectors, embed_error): (Vec<Option<Vec<f32>>>, Option<String>) = match &inner.embedder {
+        Ok(embedder) => {
+            let with_text: Vec<String> = texts.iter().filter(|t| !t.is_empty()).cloned().collect();
+            match embed_cached(embedder.clone(), &inner.caches.embedding, &with_text).await {
+                Ok((v, _)) => {
+                    let mut v = v.into_iter();
+                    (texts.iter().map(|t| if t.is_empty() { None } else { v.next() }).collect(), None)
+                }
+                Err(e) => (vec![None; images.len()], Some(e.to_string())),
+            }
+        }
+        Err(_) => (vec![None; images.len()], None),
+    };
+    let embedded = vectors.iter().filter(|v| v.is_some()).count() as u64;
     let worker = inner.clone();
     let ns = namespace.to_string();
     let outcome = tokio::task::spawn_blocking(move || {
-        let texts: Vec<String> = images.iter().map(|r| image_text(&r.context)).collect();
-        let (vectors, embed_error) = match &worker.embedder {
-            Ok(embedder) => {
-                let with_text: Vec<&str> = texts.iter().map(String::as_str).filter(|t| !t.is_empty()).collect();
-                match embedder.embed(&with_text) {
-                    Ok(v) => {
-                        let mut v = v.into_iter();
-                        (texts.iter().map(|t| if t.is_empty() { None } else { v.next() }).collect(), None)
-                    }
-                    Err(e) => (vec![None; images.len()], Some(e.to_string())),
-                }
-            }
-            Err(_) => (vec![None; images.len()], None),
-        };
-        let embedded = vectors.iter().filter(|v: &&Option<Vec<f32>>| v.is_some()).count() as u64;
         let items: Vec<_> = images.into_iter().zip(vectors).collect();
-        worker.index.upsert(&ns, &items).map(|_| (embedded, embed_error))
+        worker.index.upsert(&ns, &items)
     })
     .await;
     match outcome {
-        Ok(Ok((embedded, embed_error))) => inner.update(id, |r| {
+        Ok(Ok(_)) => inner.update(id, |r| {
             r.images_indexed += count;
             r.images_embedded += embedded;
             if let Some(e) = embed_error

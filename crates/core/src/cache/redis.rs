@@ -1,0 +1,115 @@
+//! The Redis side of a cache layer: async, through a connection manager, every call bounded by
+//! the configured timeout (connecting included), so no request ever waits on a dead Redis
+//! longer than that. After a failure the connection is dropped and rebuilt at most every
+//! `RETRY_EVERY`, so a Redis that comes back is used again within a second.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::error::{Error, Result};
+
+const RETRY_EVERY: Duration = Duration::from_millis(500);
+
+pub struct RedisCache {
+    client: redis::Client,
+    conn: tokio::sync::Mutex<Option<ConnectionManager>>,
+    retry_at: Mutex<Option<Instant>>,
+    timeout: Duration,
+}
+
+impl RedisCache {
+    /// Checks the URL; connects on first use (a Redis that is down at start is not an error).
+    pub fn new(url: &str, timeout: Duration) -> Result<Self> {
+        let client = redis::Client::open(url).map_err(|e| Error::Invalid(format!("cache.redis_url: {e}")))?;
+        Ok(Self { client, conn: tokio::sync::Mutex::new(None), retry_at: Mutex::new(None), timeout })
+    }
+
+    async fn connection(&self) -> std::result::Result<ConnectionManager, String> {
+        let mut guard = self.conn.lock().await;
+        if let Some(c) = guard.as_ref() {
+            return Ok(c.clone());
+        }
+        if self.retry_at.lock().unwrap_or_else(|e| e.into_inner()).is_some_and(|t| Instant::now() < t) {
+            return Err("redis unavailable (will retry shortly)".into());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(self.timeout)
+            .set_response_timeout(self.timeout)
+            .set_number_of_retries(0);
+        match ConnectionManager::new_with_config(self.client.clone(), config).await {
+            Ok(c) => {
+                *guard = Some(c.clone());
+                Ok(c)
+            }
+            Err(e) => {
+                *self.retry_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + RETRY_EVERY);
+                Err(e.to_string())
+            }
+        }
+    }
+
+    async fn forget(&self) {
+        *self.conn.lock().await = None;
+        *self.retry_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + RETRY_EVERY);
+    }
+
+    /// Runs `op` on a connection within the timeout; on failure the connection is dropped.
+    async fn call<T, F, Fut>(&self, op: F) -> std::result::Result<T, String>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let attempt = async {
+            let conn = self.connection().await?;
+            op(conn).await.map_err(|e| e.to_string())
+        };
+        let result = match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(r) => r,
+            Err(_) => Err(format!("redis did not answer within {} ms", self.timeout.as_millis())),
+        };
+        if result.is_err() {
+            self.forget().await;
+        }
+        result
+    }
+
+    pub async fn get_many(&self, keys: &[String]) -> std::result::Result<Vec<Option<Vec<u8>>>, String> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = keys.to_vec();
+        self.call(|mut c| async move {
+            // MGET of one key answers a bare value; ask for a list explicitly.
+            redis::cmd("MGET").arg(&keys).query_async::<Vec<Option<Vec<u8>>>>(&mut c).await
+        })
+        .await
+    }
+
+    pub async fn set_many(&self, items: &[(String, Vec<u8>)], ttl: Duration) -> std::result::Result<(), String> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let ms = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
+        let items = items.to_vec();
+        self.call(|mut c| async move {
+            let mut pipe = redis::pipe();
+            for (k, v) in &items {
+                pipe.cmd("SET").arg(k).arg(v).arg("PX").arg(ms).ignore();
+            }
+            pipe.query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
+    pub async fn delete(&self, key: &str) -> std::result::Result<(), String> {
+        let key = key.to_string();
+        self.call(|mut c| async move { c.del::<_, ()>(key).await }).await
+    }
+
+    pub async fn ping(&self) -> std::result::Result<(), String> {
+        self.call(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await.map(|_| ()) }).await
+    }
+}
