@@ -382,3 +382,55 @@ async fn the_openapi_document_describes_every_route() {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema} missing");
     }
 }
+
+fn total_cache_errors(health: &Value) -> u64 {
+    health["layers"].as_array().unwrap().iter().map(|l| l["errors"].as_u64().unwrap()).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_killed_mid_crawl_and_mid_search_fails_nothing_and_is_used_again_when_back() {
+    use image_chat_fixtures::redis_server::{self, RedisServer};
+    if !redis_server::available() {
+        assert!(std::env::var_os("IMAGE_CHAT_REQUIRE_SERVICES").is_none(), "redis-server is not installed");
+        eprintln!("skipped: redis-server is not installed (scripts/setup.sh --test installs it)");
+        return;
+    }
+    let mut redis = RedisServer::start().unwrap();
+    let server = site(60).await;
+    let (_dir, data) = data_dir();
+    let app = spawn_in(&data, |s| {
+        s.cache.redis_url = Some(image_chat_core::config::Secret::new(redis.url()));
+        s.cache.redis_timeout_ms = 200;
+        s.crawler.per_host_delay_ms = 30;
+        s.crawler.per_host_concurrency = 1;
+    })
+    .await;
+    let id = app.crawl(&server.url("/"), 60).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    redis.kill();
+    let events = app.events(&id).await;
+    let (last, record) = events.last().unwrap();
+    assert_eq!(last, "finished", "{record}");
+    assert!(record["images_indexed"].as_u64().unwrap() > 0);
+    let (_, health) = app.get("/api/health/cache").await;
+    assert!(total_cache_errors(&health) > 0, "Redis errors are counted: {health}");
+    assert!(health["layers"].as_array().unwrap().iter().all(|l| l["backend"] == "memory+redis"));
+
+    // Searching with Redis still down: answers, fast.
+    let (path, alt) = described_image(&server);
+    let started = std::time::Instant::now();
+    let (status, answer) = app.post("/chat", json!({"message": alt, "session_id": id})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["results"].as_array().unwrap().iter().any(|r| r["url"].as_str().unwrap().ends_with(&path)));
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+
+    // Redis is back: used again, no new errors.
+    redis.restart().unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    app.post("/chat", json!({"message": "warm up the connection"})).await;
+    let (_, before) = app.get("/api/health/cache").await;
+    let (status, _) = app.post("/chat", json!({"message": format!("{alt} again"), "session_id": id})).await;
+    assert_eq!(status, 200);
+    let (_, after) = app.get("/api/health/cache").await;
+    assert_eq!(total_cache_errors(&before), total_cache_errors(&after), "{after}");
+}

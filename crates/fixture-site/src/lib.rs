@@ -16,6 +16,7 @@
 pub mod captions;
 pub mod folder;
 pub mod images;
+pub mod redis_server;
 pub mod rng;
 pub mod server;
 pub mod shared;

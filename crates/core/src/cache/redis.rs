@@ -62,18 +62,25 @@ impl RedisCache {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
+        // A refusal while waiting to retry leaves the retry time alone; a failed call on a
+        // connection drops it, so the next attempt after `RETRY_EVERY` builds a fresh one.
         let attempt = async {
-            let conn = self.connection().await?;
-            op(conn).await.map_err(|e| e.to_string())
+            let conn = self.connection().await.map_err(|e| (false, e))?;
+            op(conn).await.map_err(|e| (true, e.to_string()))
         };
-        let result = match tokio::time::timeout(self.timeout, attempt).await {
-            Ok(r) => r,
-            Err(_) => Err(format!("redis did not answer within {} ms", self.timeout.as_millis())),
-        };
-        if result.is_err() {
-            self.forget().await;
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err((used_connection, e))) => {
+                if used_connection {
+                    self.forget().await;
+                }
+                Err(e)
+            }
+            Err(_) => {
+                self.forget().await;
+                Err(format!("redis did not answer within {} ms", self.timeout.as_millis()))
+            }
         }
-        result
     }
 
     pub async fn get_many(&self, keys: &[String]) -> std::result::Result<Vec<Option<Vec<u8>>>, String> {
