@@ -127,3 +127,30 @@ async fn crawl_index_then_search_finds_an_image_by_its_words() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("empty"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_stats_reads_a_running_servers_metrics() {
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = image_chat_core::Settings { data_dir: data.path().join("data"), ..Default::default() };
+    settings.server.addr = Some("127.0.0.1:0".parse().unwrap());
+    let options = leptos::config::LeptosOptions::builder().output_name("image-chat").site_root("target/site").build();
+    let app = image_chat::server::startup::Application::build(settings, options).await.unwrap();
+    let server = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    let s = server.clone();
+    let out = tokio::task::spawn_blocking(move || image_chat(&["cache", "stats", "--server", &s])).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8(out.stdout).unwrap();
+    for layer in ["parser", "query", "embedding", "html"] {
+        assert!(table.lines().any(|l| l.starts_with(layer)), "{table}");
+    }
+    let s = server.clone();
+    let out = tokio::task::spawn_blocking(move || image_chat(&["cache", "stats", "--json", "--server", &s])).await.unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["layers"].as_array().unwrap().len(), 4);
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = image_chat(&["cache", "stats", "--server", &format!("http://127.0.0.1:{closed}")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is the server running?"));
+}

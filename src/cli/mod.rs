@@ -1,6 +1,7 @@
 //! The one binary's command line: `serve` (default) runs the web app, `crawl` crawls a site from
 //! the terminal, `settings` prints the effective settings.
 
+mod cache;
 mod crawl;
 mod embed;
 mod eval;
@@ -36,6 +37,9 @@ enum Command {
     Search(search::SearchArgs),
     /// Measure search quality on the Flickr8k and Concadia dev sets.
     Eval(eval::EvalArgs),
+    /// Cache metrics of a running server (`cache stats`).
+    #[command(subcommand)]
+    Cache(cache::CacheCommand),
     /// Print the effective settings (Leptos.toml + IMAGE_CHAT__* variables), secrets redacted.
     Settings,
 }
@@ -53,6 +57,7 @@ pub async fn run() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Crawl(args) => crawl::run(args, settings).await,
+        Command::Cache(cmd) => cache::run(cmd, &settings).await,
         Command::Embed(args) => tokio::task::block_in_place(|| embed::run(args, settings)),
         Command::Search(args) => tokio::task::block_in_place(|| search::run(args, settings)),
         Command::Eval(args) => tokio::task::block_in_place(|| eval::run(args, settings)),
