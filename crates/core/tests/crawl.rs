@@ -279,6 +279,11 @@ async fn a_repeat_crawl_is_served_from_the_html_cache() {
         })
         .count();
     assert_eq!(page_requests, 0, "no page was fetched again");
+    // Pages that were gone (404) are remembered too, and still reported as failures.
+    let missing = server.requests()[requests_after_first..].iter().filter(|r| r.contains("/missing/")).count();
+    assert!(first.counters.pages_failed > 0);
+    assert_eq!(missing, 0, "a 404 is not asked for again");
+    assert_eq!(second.counters.pages_failed, first.counters.pages_failed);
     let images =
         |pages: &[PageReport]| pages.iter().flat_map(|p| &p.images).map(|r| r.url.to_string()).collect::<HashSet<_>>();
     assert_eq!(images(&first_pages), images(&second_pages));

@@ -41,6 +41,9 @@ enum Command {
         /// 0 picks a free port.
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// Wait this long before every response, as a real site's network would.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
     },
     /// Print a generated site's ground truth, one JSON page record per line.
     Truth {
@@ -68,7 +71,8 @@ async fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Serve { pages, seed, traps, folder, origin, host, port } => {
+        Command::Serve { pages, seed, traps, folder, origin, host, port, latency_ms } => {
+            let latency = std::time::Duration::from_millis(latency_ms);
             if !host.is_loopback() {
                 return fail("--host must be a loopback address (127.0.0.1 or ::1)");
             }
@@ -83,7 +87,7 @@ async fn main() -> ExitCode {
                         );
                     };
                     let what = format!("folder {} (rewriting {origin})", root.display());
-                    (FixtureConfig { addr, ..FixtureConfig::folder(root, &origin) }, what)
+                    (FixtureConfig { addr, latency, ..FixtureConfig::folder(root, &origin) }, what)
                 }
                 None => {
                     let spec = SiteSpec { pages, seed, traps };
@@ -91,7 +95,7 @@ async fn main() -> ExitCode {
                         "generated site of {pages} pages (seed {seed}, captions: {})",
                         Captions::load().source()
                     );
-                    (FixtureConfig { addr, ..FixtureConfig::generated(spec) }, what)
+                    (FixtureConfig { addr, latency, ..FixtureConfig::generated(spec) }, what)
                 }
             };
             let server = match FixtureServer::start(config).await {

@@ -34,17 +34,21 @@ pub enum SiteKind {
 pub struct FixtureConfig {
     pub site: SiteKind,
     pub addr: SocketAddr,
+    /// Added before every response: a real site answers in tens of milliseconds, loopback in
+    /// microseconds, and benchmarks of caching must not pretend the network is free.
+    pub latency: std::time::Duration,
 }
 
 impl FixtureConfig {
     pub fn generated(spec: SiteSpec) -> Self {
-        Self { site: SiteKind::Generated(spec), addr: SocketAddr::from(([127, 0, 0, 1], 0)) }
+        Self { site: SiteKind::Generated(spec), addr: SocketAddr::from(([127, 0, 0, 1], 0)), latency: Default::default() }
     }
 
     pub fn folder(root: impl Into<PathBuf>, origin: &str) -> Self {
         Self {
             site: SiteKind::Folder { root: root.into(), origin: origin.to_string() },
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            latency: Default::default(),
         }
     }
 }
@@ -55,6 +59,7 @@ enum Site {
 }
 
 struct Ctx {
+    latency: std::time::Duration,
     site: Site,
     traps: TrapState,
     log: Mutex<Vec<String>>,
@@ -77,7 +82,7 @@ impl FixtureServer {
         };
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
-        let ctx = Arc::new(Ctx { site, traps: TrapState::default(), log: Mutex::new(Vec::new()), addr });
+        let ctx = Arc::new(Ctx { latency: config.latency, site, traps: TrapState::default(), log: Mutex::new(Vec::new()), addr });
         let app = Router::new().fallback(handle).with_state(ctx.clone());
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -147,6 +152,9 @@ fn typed(content_type: &'static str, bytes: impl Into<Body>) -> Response {
 }
 
 async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
+    if !ctx.latency.is_zero() {
+        tokio::time::sleep(ctx.latency).await;
+    }
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
     {

@@ -29,9 +29,18 @@ const MAX_SKIP_LOGS: usize = 10_000;
 
 /// A page as the HTML cache keeps it; without a body it records a redirect to `final_url`.
 /// Stored as `P<final url>\n<body>` or `R<final url>`: no escaping, no copy of the body on read.
+/// `G<reason>` records a page that is gone (404, 410), as HTTP caches do, for a shorter time.
 struct CachedPage {
     final_url: String,
     body: Option<String>,
+}
+
+/// How long a 404 or 410 is remembered: long enough for a repeat crawl, short enough that a
+/// page that comes back is found again.
+const GONE_TTL: Duration = Duration::from_secs(3600);
+
+fn gone_reason(bytes: &[u8]) -> Option<String> {
+    bytes.strip_prefix(b"G").and_then(|r| std::str::from_utf8(r).ok()).map(str::to_string)
 }
 
 impl CachedPage {
@@ -470,9 +479,13 @@ fn cache_key(url: &Url) -> Option<String> {
     page_key(url).map(|k| format!("{HTML_CACHE_PREFIX}{k}"))
 }
 
-async fn cache_get(shared: &Shared, url: &Url) -> Option<CachedPage> {
+async fn cache_get(shared: &Shared, url: &Url) -> Option<Result<CachedPage, String>> {
     let cache = shared.cache.as_ref()?;
-    CachedPage::decode(cache.get(&cache_key(url)?).await?)
+    let bytes = cache.get(&cache_key(url)?).await?;
+    match gone_reason(&bytes) {
+        Some(reason) => Some(Err(reason)),
+        None => CachedPage::decode(bytes).map(Ok),
+    }
 }
 
 async fn cache_put(shared: &Shared, urls: &[&Url], page: &CachedPage, ttl: Duration) {
@@ -486,7 +499,12 @@ async fn cache_put(shared: &Shared, urls: &[&Url], page: &CachedPage, ttl: Durat
 }
 
 async fn fetch_and_extract(shared: &Shared, url: &Url) -> Result<Fetchd, PageOutcome> {
-    if let Some(hit) = cache_get(shared, url).await
+    let hit = match cache_get(shared, url).await {
+        Some(Err(reason)) => return Err(PageOutcome::Failed { reason: format!("{reason} (cached)") }),
+        Some(Ok(hit)) => Some(hit),
+        None => None,
+    };
+    if let Some(hit) = hit
         && let Ok(final_url) = Url::parse(&hit.final_url)
     {
         match hit.body {
@@ -496,7 +514,7 @@ async fn fetch_and_extract(shared: &Shared, url: &Url) -> Result<Fetchd, PageOut
                 return Err(PageOutcome::Redirected { to: final_url.to_string() });
             }
             None => {
-                if let Some(CachedPage { body: Some(body), .. }) = cache_get(shared, &final_url).await {
+                if let Some(Ok(CachedPage { body: Some(body), .. })) = cache_get(shared, &final_url).await {
                     return from_cache(body, final_url).await;
                 }
                 return fetch_network(shared, &final_url).await;
@@ -524,7 +542,14 @@ async fn fetch_network(shared: &Shared, url: &Url) -> Result<Fetchd, PageOutcome
             cache_put(shared, &[url], &CachedPage { final_url: to.to_string(), body: None }, DYNAMIC_TTL).await;
             return Err(PageOutcome::Redirected { to: to.to_string() });
         }
-        Fetched::Failed(reason) => return Err(PageOutcome::Failed { reason }),
+        Fetched::Failed(reason) => {
+            if (reason == "HTTP 404" || reason == "HTTP 410")
+                && let (Some(cache), Some(key)) = (&shared.cache, cache_key(url))
+            {
+                cache.set(&key, format!("G{reason}").into_bytes(), GONE_TTL).await;
+            }
+            return Err(PageOutcome::Failed { reason });
+        }
     };
     let cc = body.cache_control.as_deref().unwrap_or("");
     if !cc.contains("no-store") {
