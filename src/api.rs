@@ -24,22 +24,22 @@ pub async fn get_status() -> Result<AppStatus, ServerFnError> {
 
 #[server(endpoint = "start_crawl", input = Json)]
 pub async fn start_crawl(form: CrawlForm) -> Result<CrawlStarted, ServerFnError> {
-    crate::server::service::start_crawl(&state(), form).map_err(fail)
+    crate::server::service::start_crawl(&state(), form).await.map_err(fail)
 }
 
 #[server(endpoint = "cancel_crawl", input = Json)]
 pub async fn cancel_crawl(id: String) -> Result<SessionView, ServerFnError> {
-    crate::server::service::cancel(&state(), &id).map_err(fail)
+    crate::server::service::cancel(&state(), &id).await.map_err(fail)
 }
 
 #[server(endpoint = "session", input = Json)]
 pub async fn get_session(id: String) -> Result<SessionView, ServerFnError> {
-    crate::server::service::session(&state(), &id).map_err(fail)
+    crate::server::service::session(&state(), &id).await.map_err(fail)
 }
 
 #[server(endpoint = "sessions", input = Json)]
 pub async fn list_sessions() -> Result<SessionList, ServerFnError> {
-    Ok(crate::server::service::sessions(&state()))
+    Ok(crate::server::service::sessions(&state()).await)
 }
 
 #[server(endpoint = "chat", input = Json)]

@@ -434,3 +434,86 @@ async fn a_redis_killed_mid_crawl_and_mid_search_fails_nothing_and_is_used_again
     let (_, after) = app.get("/api/health/cache").await;
     assert_eq!(total_cache_errors(&before), total_cache_errors(&after), "{after}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_sessions_progress_chat_cancel_and_the_crawl_rules_through_redis() {
+    use image_chat_fixtures::redis_server::{self, RedisServer};
+    if !redis_server::available() {
+        assert!(std::env::var_os("IMAGE_CHAT_REQUIRE_SERVICES").is_none(), "redis-server is not installed");
+        eprintln!("skipped: redis-server is not installed (scripts/setup.sh --test installs it)");
+        return;
+    }
+    let redis = RedisServer::start().unwrap();
+    let server = site(3_000).await;
+    let (_dir, data) = data_dir();
+    let configure = |s: &mut Settings| {
+        s.cache.redis_url = Some(image_chat_core::config::Secret::new(redis.url()));
+        s.crawler.allow_hosts.push("127.0.0.2".into());
+        s.crawler.per_host_delay_ms = 40;
+        s.crawler.per_host_concurrency = 1;
+        s.sessions.max_concurrent_crawls = 2;
+    };
+    // Two servers on different ports over one data dir and one Redis, no sticky routing.
+    let a = spawn_in(&data, configure).await;
+    let b = spawn_in(&data, configure).await;
+
+    // A runs a crawl; B streams its progress.
+    let (status, started) = a.post("/crawl", json!({"url": server.url("/"), "max_pages": 40})).await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["session_id"].as_str().unwrap().to_string();
+    let follow_on_b = {
+        let (addr, id) = (b.addr, id.clone());
+        tokio::spawn(async move { TestApp { addr, client: reqwest::Client::new() }.events(&id).await })
+    };
+
+    // The rules hold across replicas: the domain is locked, and with a second crawl running
+    // (on B) the cluster is at capacity.
+    let (status, answer) = b.post("/crawl", json!({"url": server.url("/other")})).await;
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains(&id));
+    let localhost = server.url("/").replace("127.0.0.1", "localhost");
+    let (status, second) = b.post("/crawl", json!({"url": localhost, "max_pages": 3_000})).await;
+    assert_eq!(status, 202, "{second}");
+    let second_id = second["session_id"].as_str().unwrap().to_string();
+    let (status, answer) = a.post("/crawl", json!({"url": server.url("/").replace("127.0.0.1", "127.0.0.2")})).await;
+    assert_eq!(status, 429, "{answer}");
+    assert_eq!(answer["error"]["code"], "at_capacity");
+
+    // Both list both sessions.
+    for app in [&a, &b] {
+        let (_, list) = app.get("/sessions").await;
+        let ids: Vec<&str> = list["sessions"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+        assert!(ids.contains(&id.as_str()) && ids.contains(&second_id.as_str()), "{list}");
+    }
+
+    // B saw A's crawl to its end, with progress.
+    let events = tokio::time::timeout(HANG_GUARD, follow_on_b).await.unwrap().unwrap();
+    assert_eq!(events[0].0, "snapshot");
+    let (last, record) = events.last().unwrap();
+    assert_eq!(last, "finished", "{events:?}");
+    assert!(events.iter().any(|(n, _)| n == "progress"), "B relayed A's progress events");
+    assert!(record["images_indexed"].as_u64().unwrap() > 0);
+
+    // B answers chat about A's session (one index, shared data dir).
+    let (path, alt) = described_image(&server);
+    let (status, answer) = b.post("/chat", json!({"message": alt, "session_id": id})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer["results"].as_array().unwrap().iter().any(|r| r["url"].as_str().unwrap().ends_with(&path)),
+        "{answer}"
+    );
+
+    // A cancels the crawl B runs; A's stream of it ends cancelled.
+    let follow_on_a = {
+        let (addr, id) = (a.addr, second_id.clone());
+        tokio::spawn(async move { TestApp { addr, client: reqwest::Client::new() }.events(&id).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let res = a.client.delete(a.url(&format!("/crawl/{second_id}"))).send().await.unwrap();
+    assert_eq!(res.status(), 202);
+    let events = tokio::time::timeout(HANG_GUARD, follow_on_a).await.unwrap().unwrap();
+    assert_eq!(events.last().unwrap().0, "cancelled", "{events:?}");
+    // With both crawls over, the places are free again.
+    let (status, answer) = a.post("/crawl", json!({"url": server.url("/"), "max_pages": 2})).await;
+    assert_eq!(status, 202, "{answer}");
+}

@@ -145,7 +145,8 @@ async fn cache_stats_reads_a_running_servers_metrics() {
         assert!(table.lines().any(|l| l.starts_with(layer)), "{table}");
     }
     let s = server.clone();
-    let out = tokio::task::spawn_blocking(move || image_chat(&["cache", "stats", "--json", "--server", &s])).await.unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || image_chat(&["cache", "stats", "--json", "--server", &s])).await.unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["layers"].as_array().unwrap().len(), 4);
 

@@ -35,7 +35,9 @@ pub async fn run(cmd: CacheCommand, settings: &image_chat_core::Settings) -> Exi
             Ok(h) => h,
             Err(e) => return bad_input(&format!("{url} answered something else than cache metrics: {e}")),
         },
-        Err(e) => return bad_input(&format!("cannot reach {url} (is the server running? --server names another): {e}")),
+        Err(e) => {
+            return bad_input(&format!("cannot reach {url} (is the server running? --server names another): {e}"));
+        }
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&health).unwrap_or_default());

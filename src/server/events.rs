@@ -45,12 +45,12 @@ fn page_update(url: String, outcome: &PageOutcome, images: usize) -> PageUpdate 
     PageUpdate { url, outcome: kind, reason, images }
 }
 
-pub fn stream(
+pub async fn stream(
     state: &AppState,
     id: &str,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, ApiError> {
-    super::service::session(state, id)?;
-    let sub = state.sessions.subscribe(id)?;
+    super::service::check_id(id)?;
+    let sub = state.sessions.subscribe(id).await?;
     let first = event("snapshot", &convert::session(&sub.record));
     let next = match sub.events {
         Some(rx) => Step::Live(rx),
@@ -79,12 +79,12 @@ pub fn stream(
                             event("page", &page_update(url, &outcome, images))
                         }
                         // Fell behind: the current snapshot replaces what was missed.
-                        Err(broadcast::error::RecvError::Lagged(_)) => match sessions.get(&id) {
+                        Err(broadcast::error::RecvError::Lagged(_)) => match sessions.get(&id).await {
                             Ok(record) => event("snapshot", &convert::session(&record)),
                             Err(_) => return None,
                         },
                         Err(broadcast::error::RecvError::Closed) => {
-                            return sessions.get(&id).ok().map(|r| (terminal(&r), Step::End));
+                            return sessions.get(&id).await.ok().map(|r| (terminal(&r), Step::End));
                         }
                     };
                     Some((ev, Step::Live(rx)))

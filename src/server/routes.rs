@@ -50,7 +50,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     (status = 429, description = "Server at capacity, or too many crawls from this client", body = ApiErrorBody),
 ))]
 pub async fn start_crawl(State(state): State<AppState>, ApiJson(form): ApiJson<CrawlForm>) -> Response {
-    match service::start_crawl(&state, form) {
+    match service::start_crawl(&state, form).await {
         Ok(started) => (StatusCode::ACCEPTED, Json(started)).into_response(),
         Err(e) => e.into_response(),
     }
@@ -67,12 +67,12 @@ pub async fn crawl_status(State(state): State<AppState>, Path(id): Path<String>,
     let wants_events =
         headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
     if wants_events {
-        return match events::stream(&state, &id) {
+        return match events::stream(&state, &id).await {
             Ok(sse) => sse.into_response(),
             Err(e) => e.into_response(),
         };
     }
-    match service::session(&state, &id) {
+    match service::session(&state, &id).await {
         Ok(view) => Json(view).into_response(),
         Err(e) => e.into_response(),
     }
@@ -85,7 +85,7 @@ pub async fn crawl_status(State(state): State<AppState>, Path(id): Path<String>,
     (status = 409, description = "The session is not running", body = ApiErrorBody),
 ))]
 pub async fn cancel_crawl(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    match service::cancel(&state, &id) {
+    match service::cancel(&state, &id).await {
         Ok(view) => (StatusCode::ACCEPTED, Json(view)).into_response(),
         Err(e) => e.into_response(),
     }
@@ -108,7 +108,7 @@ pub async fn chat(State(state): State<AppState>, ApiJson(request): ApiJson<ChatR
 /// Every session, newest first (past ones survive a restart).
 #[utoipa::path(get, path = "/sessions", responses((status = 200, body = SessionList)))]
 pub async fn sessions(State(state): State<AppState>) -> Json<SessionList> {
-    Json(service::sessions(&state))
+    Json(service::sessions(&state).await)
 }
 
 /// Measured hit rates and lookup latencies of each cache layer.

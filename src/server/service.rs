@@ -14,7 +14,7 @@ use crate::types::{
 };
 
 /// Session ids are 16 hex digits; anything else is not a session, and is not echoed back whole.
-fn check_id(id: &str) -> Result<(), ApiError> {
+pub fn check_id(id: &str) -> Result<(), ApiError> {
     if id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(())
     } else {
@@ -22,7 +22,7 @@ fn check_id(id: &str) -> Result<(), ApiError> {
     }
 }
 
-pub fn start_crawl(state: &AppState, form: CrawlForm) -> Result<CrawlStarted, ApiError> {
+pub async fn start_crawl(state: &AppState, form: CrawlForm) -> Result<CrawlStarted, ApiError> {
     let request = CrawlRequest {
         url: form.url,
         max_pages: form.max_pages,
@@ -31,7 +31,7 @@ pub fn start_crawl(state: &AppState, form: CrawlForm) -> Result<CrawlStarted, Ap
         exclude: form.exclude,
         subdomains: form.subdomains,
     };
-    let record = state.sessions.start(&request)?;
+    let record = state.sessions.start(&request).await?;
     let status_url = format!("/crawl/{}/status", record.id);
     Ok(CrawlStarted {
         session_id: record.id.clone(),
@@ -41,28 +41,28 @@ pub fn start_crawl(state: &AppState, form: CrawlForm) -> Result<CrawlStarted, Ap
     })
 }
 
-pub fn session(state: &AppState, id: &str) -> Result<SessionView, ApiError> {
+pub async fn session(state: &AppState, id: &str) -> Result<SessionView, ApiError> {
     check_id(id)?;
-    Ok(convert::session(&state.sessions.get(id)?))
+    Ok(convert::session(&state.sessions.get(id).await?))
 }
 
-pub fn cancel(state: &AppState, id: &str) -> Result<SessionView, ApiError> {
+pub async fn cancel(state: &AppState, id: &str) -> Result<SessionView, ApiError> {
     check_id(id)?;
-    Ok(convert::session(&state.sessions.cancel(id)?))
+    Ok(convert::session(&state.sessions.cancel(id).await?))
 }
 
-pub fn sessions(state: &AppState) -> SessionList {
-    SessionList { sessions: state.sessions.list().iter().map(convert::session).collect() }
+pub async fn sessions(state: &AppState) -> SessionList {
+    SessionList { sessions: state.sessions.list().await.iter().map(convert::session).collect() }
 }
 
 pub async fn chat(state: &AppState, request: ChatRequest) -> Result<ChatResponse, ApiError> {
     let started = Instant::now();
-    let all = state.sessions.list();
+    let all = state.sessions.list().await;
     let namespaces = match request.session_id.as_deref().map(str::trim) {
         None | Some("" | "all") => Vec::new(),
         Some(id) => {
             check_id(id)?;
-            let record = state.sessions.get(id)?;
+            let record = state.sessions.get(id).await?;
             state.sessions.touch(id);
             vec![record.namespace]
         }

@@ -50,7 +50,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Opens the index, loads the model (or notes why it cannot: search then works by keywords) and
 /// restores the sessions kept in the data dir.
-pub fn app_state(settings: Settings, leptos_options: LeptosOptions) -> image_chat_core::Result<AppState> {
+pub async fn app_state(settings: Settings, leptos_options: LeptosOptions) -> image_chat_core::Result<AppState> {
     let settings = Arc::new(settings);
     std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
         image_chat_core::Error::Storage(format!("cannot create data dir {}: {e}", settings.data_dir.display()))
@@ -62,7 +62,7 @@ pub fn app_state(settings: Settings, leptos_options: LeptosOptions) -> image_cha
         e.to_string()
     });
     let caches = Arc::new(CacheLayers::new(&settings.cache)?);
-    let sessions = SessionManager::open(settings.clone(), index.clone(), embedder.clone(), caches.clone())?;
+    let sessions = SessionManager::open(settings.clone(), index.clone(), embedder.clone(), caches.clone()).await?;
     Ok(AppState {
         crawl_limiter: Arc::new(RateLimiter::new(settings.server.crawl_rate_per_min)),
         chat_limiter: Arc::new(RateLimiter::new(settings.server.chat_rate_per_min)),
@@ -86,7 +86,7 @@ impl Application {
         let addr = settings.server.addr.unwrap_or(leptos_options.site_addr);
         let listener = TcpListener::bind(addr).await?;
         leptos_options.site_addr = listener.local_addr()?;
-        let state = app_state(settings, leptos_options).map_err(std::io::Error::other)?;
+        let state = app_state(settings, leptos_options).await.map_err(std::io::Error::other)?;
         state.sessions.spawn_expiry();
         Ok(Self { listener, router: router(state) })
     }

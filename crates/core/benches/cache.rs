@@ -135,15 +135,14 @@ async fn bench_query(embedder: Arc<dyn Embedder>) {
     }
     let (c, w) = (median(cold), median(warm));
     println!(
-        "chat query over {} images ({} queries): cold {}  warm {}  speed-up {:.0}x",
+        "chat query over {} images ({} queries): cold {}  warm {:.3} ms  speed-up {:.0}x",
         texts.len(),
         queries.len(),
         ms(c),
-        format!("{:.3} ms", w.as_secs_f64() * 1e3),
+        w.as_secs_f64() * 1e3,
         c.as_secs_f64() / w.as_secs_f64()
     );
 }
-
 
 async fn bench_embedding(embedder: Arc<dyn Embedder>) {
     let Some(data) = shared_data_dir() else {
@@ -154,10 +153,8 @@ async fn bench_embedding(embedder: Arc<dyn Embedder>) {
     let server = FixtureServer::start(FixtureConfig::folder(&root, "https://sanctuaries.marinebon.org")).await.unwrap();
     let mut texts = Vec::new();
     for start in ["/", "/events/"] {
-        let crawler = Crawler::new(server.url(start).parse().unwrap())
-            .allow_hosts(["127.0.0.1"])
-            .max_pages(2_000)
-            .max_depth(20);
+        let crawler =
+            Crawler::new(server.url(start).parse().unwrap()).allow_hosts(["127.0.0.1"]).max_pages(2_000).max_depth(20);
         let mut images = Vec::new();
         crawler.run(|p| images.extend(p.images)).await;
         texts.extend(images.iter().map(|r| image_text(&r.context)).filter(|t| !t.is_empty()));

@@ -32,10 +32,10 @@ fn settings(data: &Path, configure: impl FnOnce(&mut Settings)) -> Arc<Settings>
     Arc::new(s)
 }
 
-fn open(settings: &Arc<Settings>) -> (SessionManager, Arc<dyn ImageIndex>) {
+async fn open(settings: &Arc<Settings>) -> (SessionManager, Arc<dyn ImageIndex>) {
     let index: Arc<dyn ImageIndex> = Arc::new(SqliteIndex::open(&settings.data_dir.join("index.sqlite")).unwrap());
     let caches = Arc::new(image_chat_core::cache::CacheLayers::new(&settings.cache).unwrap());
-    (SessionManager::open(settings.clone(), index.clone(), embedder(), caches).unwrap(), index)
+    (SessionManager::open(settings.clone(), index.clone(), embedder(), caches).await.unwrap(), index)
 }
 
 fn crawl(url: String, max_pages: u32) -> CrawlRequest {
@@ -48,7 +48,7 @@ async fn site(pages: u32) -> FixtureServer {
 
 /// Follows a session's bus to its `Done` event; returns the events seen.
 async fn follow(manager: &SessionManager, id: &str) -> Vec<SessionEvent> {
-    let sub = manager.subscribe(id).unwrap();
+    let sub = manager.subscribe(id).await.unwrap();
     // A short crawl may be over before we look: its record is then final.
     let Some(mut events) = sub.events else { return vec![SessionEvent::Done { record: Box::new(sub.record) }] };
     let mut seen = Vec::new();
@@ -80,8 +80,9 @@ async fn a_session_crawls_indexes_and_becomes_searchable() {
     let (manager, index) = open(&settings(data.path(), |s| {
         s.crawler.per_host_delay_ms = 20;
         s.crawler.per_host_concurrency = 1;
-    }));
-    let record = manager.start(&crawl(server.url("/"), 500)).unwrap();
+    }))
+    .await;
+    let record = manager.start(&crawl(server.url("/"), 500)).await.unwrap();
     assert_eq!(record.status, SessionStatus::Running);
     assert!(record.namespace.starts_with("s-"));
     let events = follow(&manager, &record.id).await;
@@ -112,7 +113,7 @@ async fn a_session_crawls_indexes_and_becomes_searchable() {
     assert!(found.results.iter().any(|r| r.url.ends_with(path)), "{path} not found for {:?}", image.alt);
 
     // The record on disk is final.
-    let listed = manager.list();
+    let listed = manager.list().await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].status, SessionStatus::Finished);
 }
@@ -127,42 +128,42 @@ async fn capacity_domain_lock_cancel_and_restart() {
         s.crawler.per_host_concurrency = 1;
         s.sessions.max_concurrent_crawls = 2;
     });
-    let (manager, _) = open(&s);
-    let first = manager.start(&crawl(server.url("/"), 2_000)).unwrap();
+    let (manager, _) = open(&s).await;
+    let first = manager.start(&crawl(server.url("/"), 2_000)).await.unwrap();
 
     // One crawl per domain: 127.0.0.1 is taken.
-    let err = manager.start(&crawl(server.url("/other"), 10)).unwrap_err();
+    let err = manager.start(&crawl(server.url("/other"), 10)).await.unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err}");
     assert!(err.to_string().contains(&first.id), "{err}");
 
     // Another domain may run; then the server is at capacity.
     let localhost = server.url("/").replace("127.0.0.1", "localhost");
-    let second = manager.start(&crawl(localhost, 2_000)).unwrap();
+    let second = manager.start(&crawl(localhost, 2_000)).await.unwrap();
     let other = FixtureServer::start(FixtureConfig::generated(SiteSpec::default())).await.unwrap();
-    let err = manager.start(&crawl(other.url("/").replace("127.0.0.1", "[::1]"), 10)).unwrap_err();
+    let err = manager.start(&crawl(other.url("/").replace("127.0.0.1", "[::1]"), 10)).await.unwrap_err();
     assert!(matches!(err, Error::Capacity(_) | Error::Invalid(_)), "{err}");
-    let err = manager.start(&crawl(server.url("/").replace("127.0.0.1", "127.0.0.2"), 10)).unwrap_err();
+    let err = manager.start(&crawl(server.url("/").replace("127.0.0.1", "127.0.0.2"), 10)).await.unwrap_err();
     assert!(matches!(err, Error::Capacity(_) | Error::Invalid(_)), "{err}");
     assert_eq!(manager.running(), 2);
 
     // A restart while both run: a new manager over the same data dir sees them interrupted.
-    let (after_restart, _) = open(&s);
-    let restored = after_restart.get(&first.id).unwrap();
+    let (after_restart, _) = open(&s).await;
+    let restored = after_restart.get(&first.id).await.unwrap();
     assert_eq!(restored.status, SessionStatus::Interrupted);
-    assert!(after_restart.cancel(&first.id).is_err(), "an interrupted session is not running");
+    assert!(after_restart.cancel(&first.id).await.is_err(), "an interrupted session is not running");
 
     // Cancel: the session ends as cancelled, with what it indexed kept.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    manager.cancel(&first.id).unwrap();
+    manager.cancel(&first.id).await.unwrap();
     let events = follow(&manager, &first.id).await;
     let Some(SessionEvent::Done { record }) = events.last() else { panic!("no Done") };
     assert_eq!(record.status, SessionStatus::Cancelled);
     assert!(record.counters.pages_fetched < 2_000);
-    assert!(matches!(manager.cancel(&first.id), Err(Error::Conflict(_))));
-    assert!(matches!(manager.cancel("nope"), Err(Error::NotFound(_))));
+    assert!(matches!(manager.cancel(&first.id).await, Err(Error::Conflict(_))));
+    assert!(matches!(manager.cancel("nope").await, Err(Error::NotFound(_))));
 
     // With a slot free, the same domain may be crawled again.
-    manager.cancel(&second.id).unwrap();
+    manager.cancel(&second.id).await.unwrap();
     follow(&manager, &second.id).await;
     assert_eq!(manager.running(), 0);
 }
@@ -171,9 +172,9 @@ async fn capacity_domain_lock_cancel_and_restart() {
 async fn parallel_policy_allows_one_domain_twice_in_separate_namespaces() {
     let server = site(20).await;
     let data = tempfile::tempdir().unwrap();
-    let (manager, index) = open(&settings(data.path(), |s| s.sessions.domain_policy = DomainPolicy::Parallel));
-    let a = manager.start(&crawl(server.url("/"), 20)).unwrap();
-    let b = manager.start(&crawl(server.url("/"), 5)).unwrap();
+    let (manager, index) = open(&settings(data.path(), |s| s.sessions.domain_policy = DomainPolicy::Parallel)).await;
+    let a = manager.start(&crawl(server.url("/"), 20)).await.unwrap();
+    let b = manager.start(&crawl(server.url("/"), 5)).await.unwrap();
     assert_ne!(a.namespace, b.namespace);
     follow(&manager, &a.id).await;
     follow(&manager, &b.id).await;
@@ -185,8 +186,8 @@ async fn parallel_policy_allows_one_domain_twice_in_separate_namespaces() {
 async fn idle_sessions_expire_with_their_images_and_failures_are_reported() {
     let server = site(10).await;
     let data = tempfile::tempdir().unwrap();
-    let (manager, index) = open(&settings(data.path(), |s| s.sessions.idle_ttl_secs = 3_600));
-    let record = manager.start(&crawl(server.url("/"), 10)).unwrap();
+    let (manager, index) = open(&settings(data.path(), |s| s.sessions.idle_ttl_secs = 3_600)).await;
+    let record = manager.start(&crawl(server.url("/"), 10)).await.unwrap();
     follow(&manager, &record.id).await;
     assert!(index.stats(Some(&record.namespace)).unwrap().images > 0);
 
@@ -196,12 +197,12 @@ async fn idle_sessions_expire_with_their_images_and_failures_are_reported() {
     let expired = tokio::task::spawn_blocking(move || m.expire_idle_at(now + 7_200)).await.unwrap().unwrap();
     assert_eq!(expired, vec![record.id.clone()]);
     assert_eq!(index.stats(Some(&record.namespace)).unwrap().images, 0);
-    assert!(matches!(manager.get(&record.id), Err(Error::NotFound(_))));
+    assert!(matches!(manager.get(&record.id).await, Err(Error::NotFound(_))));
     assert!(!data.path().join("sessions").join(format!("{}.json", record.id)).exists());
 
     // A start URL that cannot be fetched ends the session as failed, saying why.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let record = manager.start(&crawl(format!("http://127.0.0.1:{closed}/"), 5)).unwrap();
+    let record = manager.start(&crawl(format!("http://127.0.0.1:{closed}/"), 5)).await.unwrap();
     let events = follow(&manager, &record.id).await;
     let Some(SessionEvent::Done { record }) = events.last() else { panic!("no Done") };
     assert_eq!(record.status, SessionStatus::Failed);

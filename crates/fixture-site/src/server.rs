@@ -41,7 +41,11 @@ pub struct FixtureConfig {
 
 impl FixtureConfig {
     pub fn generated(spec: SiteSpec) -> Self {
-        Self { site: SiteKind::Generated(spec), addr: SocketAddr::from(([127, 0, 0, 1], 0)), latency: Default::default() }
+        Self {
+            site: SiteKind::Generated(spec),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            latency: Default::default(),
+        }
     }
 
     pub fn folder(root: impl Into<PathBuf>, origin: &str) -> Self {
@@ -82,7 +86,13 @@ impl FixtureServer {
         };
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
-        let ctx = Arc::new(Ctx { latency: config.latency, site, traps: TrapState::default(), log: Mutex::new(Vec::new()), addr });
+        let ctx = Arc::new(Ctx {
+            latency: config.latency,
+            site,
+            traps: TrapState::default(),
+            log: Mutex::new(Vec::new()),
+            addr,
+        });
         let app = Router::new().fallback(handle).with_state(ctx.clone());
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {

@@ -116,6 +116,45 @@ impl RedisCache {
         self.call(|mut c| async move { c.del::<_, ()>(key).await }).await
     }
 
+    /// Runs one command (or a script invocation prepared by the caller) within the timeout.
+    pub async fn query<T: redis::FromRedisValue + Send + 'static>(
+        &self,
+        cmd: redis::Cmd,
+    ) -> std::result::Result<T, String> {
+        self.call(|mut c| async move { cmd.query_async::<T>(&mut c).await }).await
+    }
+
+    /// Runs a pipeline within the timeout.
+    pub async fn pipeline(&self, pipe: redis::Pipeline) -> std::result::Result<(), String> {
+        self.call(|mut c| async move { pipe.query_async::<()>(&mut c).await }).await
+    }
+
+    /// Runs a Lua script within the timeout.
+    pub async fn eval<T: redis::FromRedisValue + Send + 'static>(
+        &self,
+        script: &redis::Script,
+        keys: &[String],
+        args: &[String],
+    ) -> std::result::Result<T, String> {
+        let mut invocation = script.prepare_invoke();
+        for k in keys {
+            invocation.key(k);
+        }
+        for a in args {
+            invocation.arg(a);
+        }
+        self.call(|mut c| async move { invocation.invoke_async::<T>(&mut c).await }).await
+    }
+
+    /// The client, for a dedicated pub/sub connection.
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     pub async fn ping(&self) -> std::result::Result<(), String> {
         self.call(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await.map(|_| ()) }).await
     }

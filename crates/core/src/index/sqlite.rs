@@ -104,6 +104,9 @@ impl SqliteIndex {
     }
 
     fn with_connection(conn: Connection) -> Result<Self> {
+        // Replicas sharing the data dir write to one file: wait for the other's lock a while
+        // rather than fail at once.
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
         Ok(Self { conn: Mutex::new(conn), vectors: Mutex::new(HashMap::new()) })
     }

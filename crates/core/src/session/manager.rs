@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use super::request::ValidCrawl;
+use super::shared::{Admission, Shared};
 use super::store::Store;
 use super::{CrawlRequest, SessionEvent, SessionRecord, SessionStatus, now_secs};
 use crate::Settings;
@@ -33,8 +34,17 @@ pub(crate) struct Inner {
     pub embedder: std::result::Result<Arc<dyn Embedder>, String>,
     /// The HTML and embedding layers are used by crawls.
     pub caches: Arc<CacheLayers>,
+    /// Records, events and crawl rules shared with other replicas, when Redis is configured.
+    pub shared: Option<Arc<Shared>>,
     store: Store,
     sessions: Mutex<HashMap<String, Entry>>,
+}
+
+/// What a running session sends to Redis, in order, through its publisher task.
+enum Outgoing {
+    Event(SessionEvent),
+    Record(SessionRecord),
+    Final(SessionRecord),
 }
 
 struct Entry {
@@ -46,6 +56,10 @@ struct Entry {
 struct Live {
     events: broadcast::Sender<SessionEvent>,
     cancel: CancelHandle,
+    /// To this session's publisher task (Redis), when shared.
+    outgoing: Option<mpsc::UnboundedSender<Outgoing>>,
+    /// The domain lock held in Redis (`{session}:{fence}`), when one was taken.
+    lock: Option<String>,
 }
 
 /// A session's state now and, while it runs, its events from now on: nothing falls between.
@@ -72,12 +86,19 @@ impl Inner {
             let event = change(&mut entry.record);
             entry.record.updated_at = now_secs();
             if let (Some(event), Some(live)) = (event, &entry.live) {
+                if let Some(out) = &live.outgoing {
+                    let _ = out.send(Outgoing::Event(event.clone()));
+                }
                 let _ = live.events.send(event);
             }
-            (entry.record.updated_at >= entry.persisted_at + PERSIST_EVERY_SECS).then(|| {
+            let save = entry.record.updated_at >= entry.persisted_at + PERSIST_EVERY_SECS;
+            if save {
                 entry.persisted_at = entry.record.updated_at;
-                entry.record.clone()
-            })
+                if let Some(out) = entry.live.as_ref().and_then(|l| l.outgoing.as_ref()) {
+                    let _ = out.send(Outgoing::Record(entry.record.clone()));
+                }
+            }
+            save.then(|| entry.record.clone())
         };
         if let Some(record) = to_save {
             self.save(&record);
@@ -95,6 +116,9 @@ impl Inner {
             entry.record.finished_at = Some(now);
             entry.persisted_at = now;
             if let Some(live) = entry.live.take() {
+                if let Some(out) = &live.outgoing {
+                    let _ = out.send(Outgoing::Final(entry.record.clone()));
+                }
                 let _ = live.events.send(SessionEvent::Done { record: Box::new(entry.record.clone()) });
             }
             entry.record.clone()
@@ -111,21 +135,74 @@ impl Inner {
     pub fn snapshot(&self, id: &str) -> Option<SessionRecord> {
         self.lock().get(id).map(|e| e.record.clone())
     }
+
+    /// The domain lock a running session holds in Redis.
+    pub fn lock_of(&self, id: &str) -> Option<String> {
+        self.lock().get(id).and_then(|e| e.live.as_ref()).and_then(|l| l.lock.clone())
+    }
+
+    pub fn cancel_local(&self, id: &str) -> bool {
+        match self.lock().get(id).and_then(|e| e.live.as_ref()) {
+            Some(live) => {
+                live.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Sends one session's events and records to Redis in order; at the end, the final record and
+/// the release of its place and domain lock.
+async fn publisher(
+    shared: Arc<Shared>,
+    id: String,
+    domain: String,
+    lock: Option<String>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+) {
+    while let Some(out) = rx.recv().await {
+        let result = match &out {
+            Outgoing::Event(e) => shared.publish(&id, e).await,
+            Outgoing::Record(r) => shared.save(r).await,
+            Outgoing::Final(r) => {
+                let saved = shared.save(r).await;
+                let published = shared.publish(&id, &SessionEvent::Done { record: Box::new(r.clone()) }).await;
+                shared.release(&id, &domain, lock.as_deref()).await;
+                saved.and(published)
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(session = %id, "could not share progress through Redis: {e}");
+        }
+        if matches!(out, Outgoing::Final(_)) {
+            break;
+        }
+    }
 }
 
 impl SessionManager {
     /// Opens the sessions kept in the data dir. Sessions that were running when the server
-    /// stopped are marked interrupted; their indexed images stay searchable.
-    pub fn open(
+    /// stopped are marked interrupted (unless, with Redis, another replica's heartbeat shows
+    /// they still run); their indexed images stay searchable.
+    pub async fn open(
         settings: Arc<Settings>,
         index: Arc<dyn ImageIndex>,
         embedder: std::result::Result<Arc<dyn Embedder>, String>,
         caches: Arc<CacheLayers>,
     ) -> Result<Self> {
         let store = Store::open(&settings.data_dir)?;
+        let shared = caches.redis().map(|r| Arc::new(Shared::new(r.clone())));
         let mut sessions = HashMap::new();
         for mut record in store.load_all()? {
             if record.status.is_running() {
+                let elsewhere = match &shared {
+                    Some(s) => s.is_running(&record.id).await.unwrap_or(false),
+                    None => false,
+                };
+                if elsewhere {
+                    continue;
+                }
                 record.status = SessionStatus::Interrupted;
                 record.message = Some("the server stopped while this crawl was running".into());
                 store.save(&record)?;
@@ -133,44 +210,90 @@ impl SessionManager {
             let persisted_at = record.updated_at;
             sessions.insert(record.id.clone(), Entry { record, live: None, persisted_at });
         }
-        let inner = Inner { settings, index, embedder, caches, store, sessions: Mutex::new(sessions) };
-        Ok(Self { inner: Arc::new(inner) })
+        let inner =
+            Arc::new(Inner { settings, index, embedder, caches, shared, store, sessions: Mutex::new(sessions) });
+        if let Some(shared) = &inner.shared {
+            let weak = Arc::downgrade(&inner);
+            shared.clone().listen_for_cancels(move |id| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.cancel_local(id);
+                }
+            });
+        }
+        Ok(Self { inner })
     }
 
-    /// Starts a crawl session (needs a Tokio runtime). Errors: `Invalid` naming the field,
-    /// `Capacity` when the concurrent-crawl limit is reached, `Conflict` when the domain is locked.
-    pub fn start(&self, request: &CrawlRequest) -> Result<SessionRecord> {
+    /// Starts a crawl session. Errors: `Invalid` naming the field, `Capacity` when the
+    /// concurrent-crawl limit is reached, `Conflict` when the domain is locked — across every
+    /// replica when Redis is configured, in this process otherwise (or when Redis is down).
+    pub async fn start(&self, request: &CrawlRequest) -> Result<SessionRecord> {
         let valid = request.validate(&self.inner.settings.crawler)?;
         let limits = &self.inner.settings.sessions;
         let domain = domain_of(&valid.url);
-        let crawler = self.crawler(&valid);
+        let exclusive = limits.domain_policy == DomainPolicy::Exclusive;
+        let id = new_id();
+        self.check_local(&domain)?;
+        let lock = match &self.inner.shared {
+            Some(shared) => match shared.admit(&id, &domain, limits.max_concurrent_crawls, exclusive).await {
+                Ok(Admission::Admitted(lock)) => lock,
+                Ok(Admission::AtCapacity(running)) => {
+                    return Err(at_capacity(running as usize, limits.max_concurrent_crawls));
+                }
+                Ok(Admission::DomainLocked(holder)) => return Err(domain_locked(&domain, &holder)),
+                Err(e) => {
+                    tracing::warn!("Redis unavailable for the crawl rules ({e}); enforcing them in this process only");
+                    None
+                }
+            },
+            None => None,
+        };
+        match self.insert(id.clone(), &valid, domain.clone(), lock.clone()) {
+            Ok(record) => Ok(record),
+            Err(e) => {
+                if let Some(shared) = &self.inner.shared {
+                    shared.release(&id, &domain, lock.as_deref()).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The capacity and domain rules among this process's own crawls.
+    fn check_local(&self, domain: &str) -> Result<()> {
+        let limits = &self.inner.settings.sessions;
+        let sessions = self.inner.lock();
+        let running: Vec<&SessionRecord> = sessions.values().filter(|e| e.live.is_some()).map(|e| &e.record).collect();
+        if running.len() >= limits.max_concurrent_crawls {
+            return Err(at_capacity(running.len(), limits.max_concurrent_crawls));
+        }
+        if limits.domain_policy == DomainPolicy::Exclusive
+            && let Some(other) = running.iter().find(|r| r.domain == domain)
+        {
+            return Err(domain_locked(domain, &other.id));
+        }
+        Ok(())
+    }
+
+    fn insert(&self, id: String, valid: &ValidCrawl, domain: String, lock: Option<String>) -> Result<SessionRecord> {
+        let crawler = self.crawler(valid);
         let (events, _) = broadcast::channel(BUS_CAPACITY);
+        let (outgoing, publisher_rx) = match &self.inner.shared {
+            Some(_) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
         let record = {
+            // Checked again under the lock: two requests of this process may race.
+            self.check_local(&domain)?;
             let mut sessions = self.inner.lock();
-            let running: Vec<&SessionRecord> =
-                sessions.values().filter(|e| e.live.is_some()).map(|e| &e.record).collect();
-            if running.len() >= limits.max_concurrent_crawls {
-                return Err(Error::Capacity(format!(
-                    "server at capacity: {} crawls are running (the limit is {}); try again when one finishes",
-                    running.len(),
-                    limits.max_concurrent_crawls
-                )));
-            }
-            if limits.domain_policy == DomainPolicy::Exclusive
-                && let Some(other) = running.iter().find(|r| r.domain == domain)
-            {
-                return Err(Error::Conflict(format!(
-                    "a crawl of {domain} is already running (session {}); wait for it or cancel it",
-                    other.id
-                )));
-            }
-            let id = new_id();
             let now = now_secs();
             let record = SessionRecord {
                 namespace: format!("s-{id}"),
                 id: id.clone(),
                 start_url: valid.url.to_string(),
-                domain,
+                domain: domain.clone(),
                 status: SessionStatus::Running,
                 created_at: now,
                 updated_at: now,
@@ -189,13 +312,19 @@ impl SessionManager {
                 message: self.inner.embedder.as_ref().err().map(|e| format!("keyword search only: {e}")),
                 elapsed_ms: 0,
             };
-            let live = Live { events, cancel: crawler.cancel_handle() };
+            if let Some(out) = &outgoing {
+                let _ = out.send(Outgoing::Record(record.clone()));
+            }
+            let live = Live { events, cancel: crawler.cancel_handle(), outgoing, lock: lock.clone() };
             sessions.insert(id, Entry { record: record.clone(), live: Some(live), persisted_at: now });
             record
         };
         if let Err(e) = self.inner.store.save(&record) {
             self.inner.lock().remove(&record.id);
             return Err(e);
+        }
+        if let (Some(shared), Some(rx)) = (&self.inner.shared, publisher_rx) {
+            tokio::spawn(publisher(shared.clone(), record.id.clone(), domain, lock, rx));
         }
         tracing::info!(session = %record.id, url = %record.start_url, "crawl started");
         tokio::spawn(super::pipeline::run(self.inner.clone(), record.id.clone(), record.namespace.clone(), crawler));
@@ -213,36 +342,81 @@ impl SessionManager {
             .cache(self.inner.caches.html.clone())
     }
 
-    /// Cancels a running crawl; what it indexed so far stays searchable.
-    pub fn cancel(&self, id: &str) -> Result<SessionRecord> {
-        let sessions = self.inner.lock();
-        let entry = sessions.get(id).ok_or_else(|| not_found(id))?;
-        match &entry.live {
-            Some(live) => {
-                live.cancel.cancel();
-                Ok(entry.record.clone())
-            }
-            None => {
-                Err(Error::Conflict(format!("session {id} is not running (it is {})", entry.record.status.as_str())))
-            }
+    /// Cancels a running crawl (on whichever replica runs it); what it indexed so far stays
+    /// searchable.
+    pub async fn cancel(&self, id: &str) -> Result<SessionRecord> {
+        if self.inner.cancel_local(id) {
+            return self.get(id).await;
+        }
+        let record = self.get(id).await?;
+        if !record.status.is_running() {
+            return Err(Error::Conflict(format!("session {id} is not running (it is {})", record.status.as_str())));
+        }
+        match &self.inner.shared {
+            Some(shared) => shared
+                .request_cancel(id)
+                .await
+                .map(|()| record)
+                .map_err(|e| Error::Capacity(format!("cannot reach the replica running session {id}: {e}"))),
+            None => Err(Error::Conflict(format!("session {id} is not running here"))),
         }
     }
 
-    pub fn get(&self, id: &str) -> Result<SessionRecord> {
-        self.inner.snapshot(id).ok_or_else(|| not_found(id))
+    /// A session of this process, or (with Redis) of any replica. A session whose owner stopped
+    /// sending heartbeats is reported as interrupted.
+    pub async fn get(&self, id: &str) -> Result<SessionRecord> {
+        if let Some(r) = self.inner.snapshot(id) {
+            return Ok(r);
+        }
+        let shared = self.inner.shared.as_ref().ok_or_else(|| not_found(id))?;
+        let mut record = shared.get(id).await.ok().flatten().ok_or_else(|| not_found(id))?;
+        if record.status.is_running() && !shared.is_running(id).await.unwrap_or(true) {
+            record.status = SessionStatus::Interrupted;
+            record.message = Some("the replica running this crawl stopped".into());
+        }
+        Ok(record)
     }
 
-    /// Every session, newest first.
-    pub fn list(&self) -> Vec<SessionRecord> {
+    /// Sessions of this process only, newest first.
+    pub fn list_local(&self) -> Vec<SessionRecord> {
         let mut all: Vec<SessionRecord> = self.inner.lock().values().map(|e| e.record.clone()).collect();
         all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
         all
     }
 
-    pub fn subscribe(&self, id: &str) -> Result<Subscription> {
-        let sessions = self.inner.lock();
-        let entry = sessions.get(id).ok_or_else(|| not_found(id))?;
-        Ok(Subscription { record: entry.record.clone(), events: entry.live.as_ref().map(|l| l.events.subscribe()) })
+    /// Every session (of every replica with Redis), newest first.
+    pub async fn list(&self) -> Vec<SessionRecord> {
+        let mut all = self.list_local();
+        if let Some(shared) = &self.inner.shared {
+            match shared.list(1_000).await {
+                Ok(remote) => {
+                    let known: std::collections::HashSet<String> = all.iter().map(|r| r.id.clone()).collect();
+                    all.extend(remote.into_iter().filter(|r| !known.contains(&r.id)));
+                    all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
+                }
+                Err(e) => tracing::debug!("listing sessions of other replicas failed: {e}"),
+            }
+        }
+        all
+    }
+
+    /// The session's state now and its events from now on, wherever it runs.
+    pub async fn subscribe(&self, id: &str) -> Result<Subscription> {
+        {
+            let sessions = self.inner.lock();
+            if let Some(entry) = sessions.get(id) {
+                return Ok(Subscription {
+                    record: entry.record.clone(),
+                    events: entry.live.as_ref().map(|l| l.events.subscribe()),
+                });
+            }
+        }
+        let Some(shared) = &self.inner.shared else { return Err(not_found(id)) };
+        // Subscribe before reading the record, so no event falls between the two.
+        let events = shared.follow(id).await.ok();
+        let record = self.get(id).await?;
+        let events = if record.status.is_running() { events } else { None };
+        Ok(Subscription { record, events })
     }
 
     /// Crawls running now.
@@ -276,12 +450,21 @@ impl SessionManager {
             .inner
             .lock()
             .values()
-            .filter(|e| e.live.is_none() && e.record.updated_at.saturating_add(ttl) <= now)
+            .filter(|e| {
+                e.live.is_none() && !e.record.status.is_running() && e.record.updated_at.saturating_add(ttl) <= now
+            })
             .map(|e| (e.record.id.clone(), e.record.namespace.clone()))
             .collect();
         for (id, namespace) in &expired {
             self.inner.index.delete_namespace(namespace)?;
             self.inner.store.remove(id)?;
+            if let Some(shared) = &self.inner.shared {
+                let (shared, id) = (shared.clone(), id.clone());
+                // Expiry runs on a blocking thread: the Redis record goes on the runtime.
+                if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                    handle.spawn(async move { shared.remove(&id).await });
+                }
+            }
             self.inner.lock().remove(id);
             tracing::info!(session = %id, "idle session expired; its images were deleted");
         }
@@ -306,6 +489,16 @@ impl SessionManager {
             }
         })
     }
+}
+
+fn at_capacity(running: usize, max: usize) -> Error {
+    Error::Capacity(format!(
+        "server at capacity: {running} crawls are running (the limit is {max}); try again when one finishes"
+    ))
+}
+
+fn domain_locked(domain: &str, holder: &str) -> Error {
+    Error::Conflict(format!("a crawl of {domain} is already running (session {holder}); wait for it or cancel it"))
 }
 
 fn not_found(id: &str) -> Error {

@@ -6,6 +6,7 @@
 mod manager;
 mod pipeline;
 mod request;
+mod shared;
 mod store;
 
 use serde::{Deserialize, Serialize};

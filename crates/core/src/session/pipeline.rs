@@ -26,6 +26,7 @@ pub(crate) async fn run(inner: Arc<Inner>, id: String, namespace: String, crawle
     let (tx, rx) = mpsc::unbounded_channel::<Vec<ImageRecord>>();
     let indexer = tokio::spawn(index_loop(inner.clone(), id.clone(), namespace, rx));
     let forwarder = tokio::spawn(forward_loop(inner.clone(), id.clone(), events));
+    let heartbeat = inner.shared.as_ref().map(|_| tokio::spawn(heartbeat(inner.clone(), id.clone())));
     let summary = crawler
         .run(move |page| {
             if !page.images.is_empty() {
@@ -34,6 +35,9 @@ pub(crate) async fn run(inner: Arc<Inner>, id: String, namespace: String, crawle
         })
         .await;
     let _ = forwarder.await;
+    if let Some(h) = heartbeat {
+        h.abort();
+    }
     // `Done` waits for the last batch: a client told "finished" finds every image.
     let _ = indexer.await;
     inner.finish(&id, |r| {
@@ -60,6 +64,33 @@ pub(crate) async fn run(inner: Arc<Inner>, id: String, namespace: String, crawle
         }
     });
     tracing::info!(session = %id, stop = ?summary.stop, "crawl ended");
+}
+
+/// Keeps this crawl's place (and domain lock) in Redis alive. When another replica took them
+/// over after a lapse (this process stalled or lost Redis for longer than the lease), the crawl
+/// stops: two crawls of one domain must not both run.
+async fn heartbeat(inner: Arc<Inner>, id: String) {
+    let Some(shared) = inner.shared.clone() else { return };
+    let domain = inner.snapshot(&id).map(|r| r.domain).unwrap_or_default();
+    let lock = inner.lock_of(&id);
+    let mut tick = tokio::time::interval(super::shared::HEARTBEAT);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match shared.renew(&id, &domain, lock.as_deref()).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(session = %id, "lost its place in Redis to another replica; stopping the crawl");
+                inner.update(&id, |r| {
+                    r.message = Some("stopped: its domain lock lapsed and another crawl took it".into());
+                    None
+                });
+                inner.cancel_local(&id);
+                return;
+            }
+            Err(e) => tracing::debug!(session = %id, "heartbeat failed (Redis down?): {e}"),
+        }
+    }
 }
 
 async fn forward_loop(inner: Arc<Inner>, id: String, mut events: broadcast::Receiver<CrawlEvent>) {

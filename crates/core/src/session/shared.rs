@@ -1,0 +1,249 @@
+//! Session state shared by several replicas through Redis: records (`ic:session:{id}` and the
+//! `ic:sessions` sorted set), progress events (pub/sub on `ic:events:{id}`), cancel requests
+//! (`ic:cancel`), and the crawl rules across replicas — the running crawls are a sorted set
+//! scored by their owner's heartbeat deadline (a crashed owner's entry lapses), and a domain is
+//! locked by `SET NX PX` holding `{session}:{fence}`, renewed by the heartbeat only while it
+//! still holds that value (a fencing check: a holder whose lock lapsed and was taken stops).
+//!
+//! Every call is bounded by the Redis timeout; when Redis is unreachable the manager falls back
+//! to its own process's rules and records, and says so in the log.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::broadcast;
+
+use super::{SessionEvent, SessionRecord};
+use crate::cache::RedisCache;
+
+/// A running crawl's entry lapses this long after its owner's last heartbeat.
+pub(crate) const LEASE: Duration = Duration::from_secs(30);
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
+const RUNNING: &str = "ic:running";
+const SESSIONS: &str = "ic:sessions";
+const CANCEL: &str = "ic:cancel";
+
+fn session_key(id: &str) -> String {
+    format!("ic:session:{id}")
+}
+
+fn domain_key(domain: &str) -> String {
+    format!("ic:domain:{domain}")
+}
+
+pub(crate) fn events_channel(id: &str) -> String {
+    format!("ic:events:{id}")
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// What acquiring the crawl rules answered.
+pub(crate) enum Admission {
+    /// Admitted; the domain lock's value (session and fencing token) when one was taken.
+    Admitted(Option<String>),
+    AtCapacity(u64),
+    DomainLocked(String),
+}
+
+// KEYS: running set, domain key. ARGV: id, now ms, deadline ms, max, exclusive (0/1), lease ms.
+const ADMIT: &str = r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+local running = redis.call('ZCARD', KEYS[1])
+if running >= tonumber(ARGV[4]) then return {1, tostring(running)} end
+local lock = ''
+if ARGV[5] == '1' then
+  local holder = redis.call('GET', KEYS[2])
+  if holder then return {2, holder} end
+  lock = ARGV[1] .. ':' .. redis.call('INCR', 'ic:fence')
+  redis.call('SET', KEYS[2], lock, 'PX', ARGV[6])
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return {0, lock}
+";
+
+// KEYS: running set, domain key. ARGV: id, deadline ms, lock value ('' = none), lease ms.
+// Returns 1 while the session still holds its place (and lock), 0 when it lost it.
+const RENEW: &str = r"
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', ARGV[2], ARGV[1]) == 0 and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  return 0
+end
+if ARGV[3] ~= '' then
+  if redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+end
+return 1
+";
+
+// KEYS: running set, domain key. ARGV: id, lock value ('' = none).
+const RELEASE: &str = r"
+redis.call('ZREM', KEYS[1], ARGV[1])
+if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+return 1
+";
+
+pub(crate) struct Shared {
+    redis: Arc<RedisCache>,
+    admit: redis::Script,
+    renew: redis::Script,
+    release: redis::Script,
+}
+
+impl Shared {
+    pub fn new(redis: Arc<RedisCache>) -> Self {
+        Self {
+            redis,
+            admit: redis::Script::new(ADMIT),
+            renew: redis::Script::new(RENEW),
+            release: redis::Script::new(RELEASE),
+        }
+    }
+
+    pub async fn admit(&self, id: &str, domain: &str, max: usize, exclusive: bool) -> Result<Admission, String> {
+        let now = now_ms();
+        let keys = [RUNNING.to_string(), domain_key(domain)];
+        let args = [
+            id.to_string(),
+            now.to_string(),
+            (now + LEASE.as_millis() as u64).to_string(),
+            max.to_string(),
+            if exclusive { "1" } else { "0" }.to_string(),
+            LEASE.as_millis().to_string(),
+        ];
+        let (code, detail): (u8, String) = self.redis.eval(&self.admit, &keys, &args).await?;
+        Ok(match code {
+            0 => Admission::Admitted(Some(detail).filter(|d| !d.is_empty())),
+            1 => Admission::AtCapacity(detail.parse().unwrap_or(max as u64)),
+            _ => Admission::DomainLocked(detail.split(':').next().unwrap_or_default().to_string()),
+        })
+    }
+
+    /// Renews a running crawl's place and lock; `Ok(false)` when it lost them.
+    pub async fn renew(&self, id: &str, domain: &str, lock: Option<&str>) -> Result<bool, String> {
+        let keys = [RUNNING.to_string(), domain_key(domain)];
+        let args = [
+            id.to_string(),
+            (now_ms() + LEASE.as_millis() as u64).to_string(),
+            lock.unwrap_or_default().to_string(),
+            LEASE.as_millis().to_string(),
+        ];
+        let held: i64 = self.redis.eval(&self.renew, &keys, &args).await?;
+        Ok(held == 1)
+    }
+
+    pub async fn release(&self, id: &str, domain: &str, lock: Option<&str>) {
+        let keys = [RUNNING.to_string(), domain_key(domain)];
+        let args = [id.to_string(), lock.unwrap_or_default().to_string()];
+        if let Err(e) = self.redis.eval::<i64>(&self.release, &keys, &args).await {
+            tracing::warn!(session = id, "could not release the crawl's place in Redis (it lapses by itself): {e}");
+        }
+    }
+
+    /// Whether another replica's heartbeat keeps `id` running.
+    pub async fn is_running(&self, id: &str) -> Result<bool, String> {
+        let score: Option<u64> = self.redis.query(redis::cmd("ZSCORE").arg(RUNNING).arg(id).clone()).await?;
+        Ok(score.is_some_and(|deadline| deadline > now_ms()))
+    }
+
+    pub async fn save(&self, record: &SessionRecord) -> Result<(), String> {
+        let json = serde_json::to_string(record).map_err(|e| e.to_string())?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET").arg(session_key(&record.id)).arg(json).ignore();
+        pipe.cmd("ZADD").arg(SESSIONS).arg(record.created_at).arg(&record.id).ignore();
+        self.redis.pipeline(pipe).await
+    }
+
+    pub async fn remove(&self, id: &str) -> Result<(), String> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("DEL").arg(session_key(id)).ignore();
+        pipe.cmd("ZREM").arg(SESSIONS).arg(id).ignore();
+        self.redis.pipeline(pipe).await
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<SessionRecord>, String> {
+        let json: Option<String> = self.redis.query(redis::cmd("GET").arg(session_key(id)).clone()).await?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    /// Every session any replica saved, newest first (at most `limit`).
+    pub async fn list(&self, limit: usize) -> Result<Vec<SessionRecord>, String> {
+        let ids: Vec<String> =
+            self.redis.query(redis::cmd("ZREVRANGE").arg(SESSIONS).arg(0).arg(limit.saturating_sub(1)).clone()).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids.iter().map(|i| session_key(i)).collect();
+        let values: Vec<Option<String>> = self.redis.query(redis::cmd("MGET").arg(keys).clone()).await?;
+        Ok(values.into_iter().flatten().filter_map(|j| serde_json::from_str(&j).ok()).collect())
+    }
+
+    pub async fn publish(&self, id: &str, event: &SessionEvent) -> Result<(), String> {
+        let json = serde_json::to_string(event).map_err(|e| e.to_string())?;
+        self.redis.query::<i64>(redis::cmd("PUBLISH").arg(events_channel(id)).arg(json).clone()).await.map(|_| ())
+    }
+
+    pub async fn request_cancel(&self, id: &str) -> Result<(), String> {
+        self.redis.query::<i64>(redis::cmd("PUBLISH").arg(CANCEL).arg(id).clone()).await.map(|_| ())
+    }
+
+    /// A pub/sub connection subscribed to `channel`, within the timeout.
+    async fn subscribe(&self, channel: &str) -> Result<redis::aio::PubSub, String> {
+        let connect = async {
+            let mut pubsub = self.redis.client().get_async_pubsub().await.map_err(|e| e.to_string())?;
+            pubsub.subscribe(channel).await.map_err(|e| e.to_string())?;
+            Ok::<_, String>(pubsub)
+        };
+        tokio::time::timeout(self.redis.timeout(), connect)
+            .await
+            .map_err(|_| "redis did not answer in time".to_string())?
+    }
+
+    /// Another replica's session events, fed into a local bus until `Done` (or no one listens).
+    pub async fn follow(&self, id: &str) -> Result<broadcast::Receiver<SessionEvent>, String> {
+        let pubsub = self.subscribe(&events_channel(id)).await?;
+        let (tx, rx) = broadcast::channel(256);
+        tokio::spawn(async move {
+            let mut messages = pubsub.into_on_message();
+            loop {
+                let next = tokio::time::timeout(Duration::from_secs(60), messages.next()).await;
+                let msg = match next {
+                    Ok(Some(msg)) => msg,
+                    Ok(None) => break,
+                    // Quiet for a minute: stop when no one is listening any more.
+                    Err(_) if tx.receiver_count() == 0 => break,
+                    Err(_) => continue,
+                };
+                let Ok(payload) = msg.get_payload::<String>() else { continue };
+                let Ok(event) = serde_json::from_str::<SessionEvent>(&payload) else { continue };
+                let done = matches!(event, SessionEvent::Done { .. });
+                if tx.send(event).is_err() || done {
+                    break;
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    /// Calls `cancel` for every cancel request published by any replica, resubscribing after
+    /// Redis goes away and comes back.
+    pub fn listen_for_cancels(self: Arc<Self>, cancel: impl Fn(&str) + Send + 'static) {
+        tokio::spawn(async move {
+            loop {
+                match self.subscribe(CANCEL).await {
+                    Ok(pubsub) => {
+                        let mut messages = pubsub.into_on_message();
+                        while let Some(msg) = messages.next().await {
+                            if let Ok(id) = msg.get_payload::<String>() {
+                                cancel(&id);
+                            }
+                        }
+                    }
+                    Err(e) => tracing::debug!("cannot subscribe to cancel requests yet: {e}"),
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+}
