@@ -290,6 +290,25 @@ async fn a_repeat_crawl_is_served_from_the_html_cache() {
 }
 
 #[tokio::test]
+async fn stale_pages_are_revalidated_with_their_etag_and_a_304_reuses_the_copy() {
+    let server = serve(40, false).await;
+    let cache = Arc::new(MemoryCache::new(10_000, 64 << 20));
+    // Fresh for no time at all: every later use asks the site whether the page changed.
+    let stale = || crawler(&server).cache(cache.clone()).html_freshness(Duration::ZERO);
+    let (first, first_pages) = run(stale()).await;
+    assert_eq!(server.not_modified(), 0);
+    let (second, second_pages) = run(stale()).await;
+    let ok_pages =
+        second.pages.iter().filter(|p| matches!(p.outcome, PageOutcome::Ok { .. } | PageOutcome::NoIndex)).count();
+    assert!(server.not_modified() >= ok_pages - 1, "{} of {ok_pages} pages answered 304", server.not_modified());
+    assert_eq!(second.counters.pages_from_cache as usize, server.not_modified());
+    let images =
+        |pages: &[PageReport]| pages.iter().flat_map(|p| &p.images).map(|r| r.url.to_string()).collect::<HashSet<_>>();
+    assert_eq!(images(&first_pages), images(&second_pages));
+    assert_eq!(first.counters.images_kept, second.counters.images_kept);
+}
+
+#[tokio::test]
 async fn a_crawl_can_be_cancelled() {
     let server = serve(2_000, false).await;
     let crawl = crawler(&server).concurrency(2);

@@ -64,6 +64,8 @@ enum Site {
 
 struct Ctx {
     latency: std::time::Duration,
+    /// Conditional requests answered 304.
+    not_modified: std::sync::atomic::AtomicUsize,
     site: Site,
     traps: TrapState,
     log: Mutex<Vec<String>>,
@@ -88,6 +90,7 @@ impl FixtureServer {
         let addr = listener.local_addr()?;
         let ctx = Arc::new(Ctx {
             latency: config.latency,
+            not_modified: Default::default(),
             site,
             traps: TrapState::default(),
             log: Mutex::new(Vec::new()),
@@ -131,6 +134,11 @@ impl FixtureServer {
     /// Every request so far, as `METHOD path?query`, oldest first.
     pub fn requests(&self) -> Vec<String> {
         self.ctx.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// How many conditional requests were answered `304 Not Modified`.
+    pub fn not_modified(&self) -> usize {
+        self.ctx.not_modified.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many requests asked for a path starting with `prefix`.
@@ -192,7 +200,25 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
         return traps::handle(&ctx.traps, &path, query.as_deref()).await;
     }
     match &ctx.site {
-        Site::Generated(site) => generated(site, &path, query.as_deref(), &origin),
+        Site::Generated(site) => {
+            // Pages carry an ETag (they never change for a given seed) and honour If-None-Match.
+            if let Some(index) = site.page_index(&path) {
+                let etag = format!("\"p{}-{index}\"", site.spec().seed);
+                let asked = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+                if asked.is_some_and(|a| a.split(',').any(|t| t.trim() == etag)) {
+                    ctx.not_modified.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+                }
+                let mut response = generated(site, &path, query.as_deref(), &origin);
+                if response.status() == StatusCode::OK
+                    && let Ok(v) = header::HeaderValue::from_str(&etag)
+                {
+                    response.headers_mut().insert(header::ETAG, v);
+                }
+                return response;
+            }
+            generated(site, &path, query.as_deref(), &origin)
+        }
         Site::Folder(folder) => {
             let (folder, path, origin) = (folder.clone(), path.clone(), origin.clone());
             match tokio::task::spawn_blocking(move || folder.serve(&path, &origin)).await {

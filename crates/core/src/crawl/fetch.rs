@@ -40,7 +40,25 @@ pub enum Fetched {
     Redirected {
         to: Url,
     },
+    /// 304 to a conditional request: the cached copy is still good.
+    NotModified {
+        final_url: Url,
+        cache_control: Option<String>,
+    },
     Failed(String),
+}
+
+/// What a cached copy is revalidated with (`If-None-Match`, `If-Modified-Since`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
 }
 
 #[derive(Debug)]
@@ -56,6 +74,7 @@ pub struct Body {
     pub redirects: Vec<Url>,
     pub cache_control: Option<String>,
     pub sets_cookie: bool,
+    pub validators: Validators,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,17 +112,38 @@ impl Fetcher {
 
     /// Fetches `url`, following redirects while `follow(next)` agrees.
     pub async fn fetch(&self, url: &Url, want: Want, follow: impl Fn(&Url) -> bool) -> Fetched {
+        self.fetch_if_changed(url, want, follow, &Validators::default()).await
+    }
+
+    /// Like [`Fetcher::fetch`], asking only for a changed page when `validators` has any.
+    pub async fn fetch_if_changed(
+        &self,
+        url: &Url,
+        want: Want,
+        follow: impl Fn(&Url) -> bool,
+        validators: &Validators,
+    ) -> Fetched {
         let mut current = url.clone();
         let mut redirects = Vec::new();
         loop {
             if let Err(refusal) = self.guard.check_url(&current) {
                 return Fetched::Failed(format!("refused: {refusal}"));
             }
-            let response = match self.send_with_retries(&current).await {
+            // Validators belong to the URL they came from, not to a redirect target.
+            let conditional = if current == *url { validators } else { &Validators::default() };
+            let response = match self.send_with_retries(&current, conditional).await {
                 Ok(r) => r,
                 Err(reason) => return Fetched::Failed(reason),
             };
             let status = response.status();
+            if status == StatusCode::NOT_MODIFIED && !conditional.is_empty() {
+                let cache_control = response
+                    .headers()
+                    .get(header::CACHE_CONTROL)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_ascii_lowercase);
+                return Fetched::NotModified { final_url: current, cache_control };
+            }
             if status.is_redirection() {
                 let Some(next) = location(&current, response.headers()) else {
                     return Fetched::Failed(format!("HTTP {} without a usable Location", status.as_u16()));
@@ -128,15 +168,18 @@ impl Fetcher {
         }
     }
 
-    async fn send_with_retries(&self, url: &Url) -> Result<reqwest::Response, String> {
+    async fn send_with_retries(&self, url: &Url, validators: &Validators) -> Result<reqwest::Response, String> {
         let mut attempt = 0;
         loop {
-            let result = self
-                .client
-                .get(url.clone())
-                .header(header::ACCEPT, "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
-                .send()
-                .await;
+            let mut request =
+                self.client.get(url.clone()).header(header::ACCEPT, "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5");
+            if let Some(etag) = &validators.etag {
+                request = request.header(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(date) = &validators.last_modified {
+                request = request.header(header::IF_MODIFIED_SINCE, date);
+            }
+            let result = request.send().await;
             let wait = match &result {
                 Ok(r)
                     if r.status() == StatusCode::TOO_MANY_REQUESTS || r.status() == StatusCode::SERVICE_UNAVAILABLE =>
@@ -224,8 +267,18 @@ impl Fetcher {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_ascii_lowercase),
             sets_cookie: headers.contains_key(header::SET_COOKIE),
+            validators: Validators {
+                etag: header_text(&headers, header::ETAG),
+                last_modified: header_text(&headers, header::LAST_MODIFIED),
+            },
         })
     }
+}
+
+/// A header's value when it is short, printable text (it is sent back to the server later).
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    let v = headers.get(name)?.to_str().ok()?.trim();
+    (!v.is_empty() && v.len() <= 256 && !v.contains(['\t', '\n'])).then(|| v.to_string())
 }
 
 fn is_html(content_type: &str) -> bool {

@@ -49,6 +49,9 @@ pub struct CrawlOptions {
     pub per_host_delay: Duration,
     pub allow_hosts: Vec<String>,
     pub fetch: fetch::FetchConfig,
+    /// How long a cached page is used without asking the site; `None`: as its Cache-Control
+    /// says, else 24 h for dynamic-looking pages and 7 days for static ones.
+    pub html_freshness: Option<Duration>,
 }
 
 impl CrawlOptions {
@@ -65,6 +68,7 @@ impl CrawlOptions {
             per_host_concurrency: s.per_host_concurrency,
             per_host_delay: Duration::from_millis(s.per_host_delay_ms),
             allow_hosts: s.allow_hosts.clone(),
+            html_freshness: None,
             fetch: fetch::FetchConfig {
                 user_agent: s.user_agent.clone(),
                 connect_timeout: Duration::from_millis(s.connect_timeout_ms),
@@ -162,6 +166,13 @@ impl Crawler {
 
     pub fn fetch_config(mut self, f: impl FnOnce(&mut fetch::FetchConfig)) -> Self {
         f(&mut self.opts.fetch);
+        self
+    }
+
+    /// Cached pages are used this long without asking the site (then revalidated when they
+    /// carry an ETag or Last-Modified).
+    pub fn html_freshness(mut self, fresh: Duration) -> Self {
+        self.opts.html_freshness = Some(fresh);
         self
     }
 

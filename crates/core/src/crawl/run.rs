@@ -8,7 +8,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 use url::Url;
 
-use super::fetch::{Fetched, Fetcher, Want};
+use super::fetch::{Fetched, Fetcher, Validators, Want};
 use super::guard::Guard;
 use super::normalize::{Scope, fetch_url, page_key};
 use super::outcome::{Counters, CrawlEvent, CrawlSummary, PageLog, PageOutcome, PageReport, StopReason};
@@ -18,21 +18,30 @@ use super::{CrawlOptions, Crawler, MAX_SITEMAPS, MAX_URL_LEN, sitemap};
 use crate::cache::Cache;
 use crate::extract::{self, PageImages, variants};
 
-const HTML_CACHE_PREFIX: &str = "html:v1:";
+const HTML_CACHE_PREFIX: &str = "html:v2:";
 /// Reject reason of the content images of a page that asks not to be indexed.
 pub const PAGE_NOINDEX: &str = "page_noindex";
 const STATIC_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 const DYNAMIC_TTL: Duration = Duration::from_secs(24 * 3600);
+/// A page with an ETag or Last-Modified is kept this much longer than it is fresh: once stale,
+/// it is revalidated with a conditional request, and a 304 costs no body and no re-download.
+const REVALIDATE_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Bounds on a `Cache-Control: max-age` the site names.
+const MIN_FRESH: Duration = Duration::from_secs(60);
 /// Skipped URLs recorded per crawl beyond the fetched ones (a page can link thousands of
 /// forbidden URLs).
 const MAX_SKIP_LOGS: usize = 10_000;
 
 /// A page as the HTML cache keeps it; without a body it records a redirect to `final_url`.
-/// Stored as `P<final url>\n<body>` or `R<final url>`: no escaping, no copy of the body on read.
+/// Stored as `P<fresh until>\t<etag>\t<last-modified>\t<final url>\n<body>` or `R<final url>`:
+/// no escaping (validators never hold tabs or newlines), no copy of the body on read.
 /// `G<reason>` records a page that is gone (404, 410), as HTTP caches do, for a shorter time.
 struct CachedPage {
     final_url: String,
     body: Option<String>,
+    /// Unix seconds until which the page is used without asking the site.
+    fresh_until: u64,
+    validators: Validators,
 }
 
 /// How long a 404 or 410 is remembered: long enough for a repeat crawl, short enough that a
@@ -43,32 +52,75 @@ fn gone_reason(bytes: &[u8]) -> Option<String> {
     bytes.strip_prefix(b"G").and_then(|r| std::str::from_utf8(r).ok()).map(str::to_string)
 }
 
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 impl CachedPage {
+    fn redirect(to: &Url) -> Self {
+        Self { final_url: to.to_string(), body: None, fresh_until: u64::MAX, validators: Validators::default() }
+    }
+
     fn encode(&self) -> Vec<u8> {
-        let body = self.body.as_deref().unwrap_or("");
-        let mut out = Vec::with_capacity(2 + self.final_url.len() + body.len());
-        out.push(if self.body.is_some() { b'P' } else { b'R' });
-        out.extend_from_slice(self.final_url.as_bytes());
-        if let Some(body) = &self.body {
-            out.push(b'\n');
-            out.extend_from_slice(body.as_bytes());
-        }
+        let Some(body) = &self.body else {
+            return [b"R".as_slice(), self.final_url.as_bytes()].concat();
+        };
+        let v = &self.validators;
+        let head = format!(
+            "P{}\t{}\t{}\t{}\n",
+            self.fresh_until,
+            v.etag.as_deref().unwrap_or(""),
+            v.last_modified.as_deref().unwrap_or(""),
+            self.final_url
+        );
+        let mut out = Vec::with_capacity(head.len() + body.len());
+        out.extend_from_slice(head.as_bytes());
+        out.extend_from_slice(body.as_bytes());
         out
     }
 
     fn decode(mut bytes: Vec<u8>) -> Option<Self> {
         let kind = *bytes.first()?;
         match kind {
-            b'R' => Some(Self { final_url: String::from_utf8(bytes.split_off(1)).ok()?, body: None }),
+            b'R' => Some(Self {
+                final_url: String::from_utf8(bytes.split_off(1)).ok()?,
+                body: None,
+                fresh_until: u64::MAX,
+                validators: Validators::default(),
+            }),
             b'P' => {
                 let newline = bytes.iter().position(|&b| b == b'\n')?;
                 let body = String::from_utf8(bytes.split_off(newline + 1)).ok()?;
-                let final_url = std::str::from_utf8(&bytes[1..newline]).ok()?.to_string();
-                Some(Self { final_url, body: Some(body) })
+                let head = std::str::from_utf8(&bytes[1..newline]).ok()?;
+                let mut fields = head.splitn(4, '\t');
+                let fresh_until = fields.next()?.parse().ok()?;
+                let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
+                let etag = text(fields.next()?);
+                let last_modified = text(fields.next()?);
+                let final_url = fields.next()?.to_string();
+                Some(Self { final_url, body: Some(body), fresh_until, validators: Validators { etag, last_modified } })
             }
             _ => None,
         }
     }
+}
+
+/// How long a page is fresh, and how long it is kept (longer when it can be revalidated).
+fn lifetimes(
+    override_fresh: Option<Duration>,
+    cache_control: &str,
+    dynamic: bool,
+    validators: &Validators,
+) -> (Duration, Duration) {
+    let max_age = cache_control
+        .split(',')
+        .filter_map(|d| d.trim().strip_prefix("max-age="))
+        .find_map(|v| v.trim_matches('"').parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map(|s| Duration::from_secs(s).clamp(MIN_FRESH, STATIC_TTL));
+    let fresh = override_fresh.or(max_age).unwrap_or(if dynamic { DYNAMIC_TTL } else { STATIC_TTL });
+    let keep = if validators.is_empty() { fresh } else { fresh + REVALIDATE_FOR };
+    (fresh, keep.max(Duration::from_secs(1)))
 }
 
 type RobotsMap = Arc<Mutex<HashMap<String, Arc<Robots>>>>;
@@ -83,6 +135,8 @@ struct Shared {
     respect_robots: bool,
     /// Keys of every page queued or fetched: shared so a redirect never fetches a page twice.
     seen: Mutex<HashSet<String>>,
+    /// Overrides how long cached pages are fresh (tests; otherwise Cache-Control decides).
+    html_freshness: Option<Duration>,
 }
 
 impl Shared {
@@ -157,6 +211,7 @@ impl Run {
                     robots: Arc::new(Mutex::new(HashMap::new())),
                     respect_robots: opts.respect_robots,
                     seen: Mutex::new(HashSet::new()),
+                    html_freshness: opts.html_freshness,
                 })),
                 None,
             ),
@@ -303,7 +358,7 @@ impl Run {
             Fetched::Body(body) => Robots::parse(&body.text),
             Fetched::Failed(reason) if reason.starts_with("HTTP 4") => Robots::AllowAll,
             Fetched::Failed(reason) => Robots::DisallowAll(reason),
-            Fetched::Redirected { .. } | Fetched::NotHtml { .. } => Robots::AllowAll,
+            Fetched::Redirected { .. } | Fetched::NotHtml { .. } | Fetched::NotModified { .. } => Robots::AllowAll,
         };
         if let (Some(delay), Some(host)) = (robots.crawl_delay(), url.host_str()) {
             shared.hosts.set_crawl_delay(host, delay);
@@ -508,20 +563,30 @@ async fn fetch_and_extract(shared: &Shared, url: &Url) -> Result<Fetchd, PageOut
         && let Ok(final_url) = Url::parse(&hit.final_url)
     {
         match hit.body {
-            Some(body) => return from_cache(body, final_url).await,
+            Some(_) if hit.fresh_until > unix_now() => {
+                return from_cache(hit.body.unwrap_or_default(), final_url).await;
+            }
+            // Stale, but the site can tell whether it changed.
+            Some(_) if !hit.validators.is_empty() => return fetch_network(shared, url, Some(hit)).await,
+            Some(_) => {}
             // A cached redirect: follow it as the network would, through the cache if it can.
             None if !shared.may_follow(&final_url) => {
                 return Err(PageOutcome::Redirected { to: final_url.to_string() });
             }
             None => {
-                if let Some(Ok(CachedPage { body: Some(body), .. })) = cache_get(shared, &final_url).await {
-                    return from_cache(body, final_url).await;
+                if let Some(Ok(target @ CachedPage { body: Some(_), .. })) = cache_get(shared, &final_url).await {
+                    if target.fresh_until > unix_now() {
+                        return from_cache(target.body.unwrap_or_default(), final_url).await;
+                    }
+                    if !target.validators.is_empty() {
+                        return fetch_network(shared, &final_url, Some(target)).await;
+                    }
                 }
-                return fetch_network(shared, &final_url).await;
+                return fetch_network(shared, &final_url, None).await;
             }
         }
     }
-    fetch_network(shared, url).await
+    fetch_network(shared, url, None).await
 }
 
 async fn from_cache(body: String, final_url: Url) -> Result<Fetchd, PageOutcome> {
@@ -530,16 +595,29 @@ async fn from_cache(body: String, final_url: Url) -> Result<Fetchd, PageOutcome>
     Ok(Fetchd { final_url, status: 200, from_cache: true, bytes, page })
 }
 
-async fn fetch_network(shared: &Shared, url: &Url) -> Result<Fetchd, PageOutcome> {
+/// Fetches a page; with a stale cached copy, asks only whether it changed (a 304 serves the copy).
+async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) -> Result<Fetchd, PageOutcome> {
     let host = url.host_str().unwrap_or("").to_string();
+    let validators = stale.as_ref().map(|p| p.validators.clone()).unwrap_or_default();
     let permit = shared.hosts.acquire(&host).await;
-    let fetched = shared.fetcher.fetch(url, Want::Html, |next| shared.may_follow(next)).await;
+    let fetched = shared.fetcher.fetch_if_changed(url, Want::Html, |next| shared.may_follow(next), &validators).await;
     drop(permit);
     let body = match fetched {
         Fetched::Body(body) => body,
+        Fetched::NotModified { cache_control, .. } => {
+            let Some(mut page) = stale else {
+                return Err(PageOutcome::Failed { reason: "HTTP 304 to an unconditional request".into() });
+            };
+            let (fresh, keep) =
+                lifetimes(shared.html_freshness, cache_control.as_deref().unwrap_or(""), false, &page.validators);
+            page.fresh_until = unix_now() + fresh.as_secs();
+            cache_put(shared, &[url], &page, keep).await;
+            let final_url = Url::parse(&page.final_url).unwrap_or_else(|_| url.clone());
+            return from_cache(page.body.unwrap_or_default(), final_url).await;
+        }
         Fetched::NotHtml { content_type, .. } => return Err(PageOutcome::NotHtml { content_type }),
         Fetched::Redirected { to } => {
-            cache_put(shared, &[url], &CachedPage { final_url: to.to_string(), body: None }, DYNAMIC_TTL).await;
+            cache_put(shared, &[url], &CachedPage::redirect(&to), DYNAMIC_TTL).await;
             return Err(PageOutcome::Redirected { to: to.to_string() });
         }
         Fetched::Failed(reason) => {
@@ -558,12 +636,19 @@ async fn fetch_network(shared: &Shared, url: &Url) -> Result<Fetchd, PageOutcome
             || cc.contains("no-cache")
             || cc.contains("private")
             || cc.contains("max-age=0");
-        let entry = CachedPage { final_url: body.final_url.to_string(), body: Some(body.text.clone()) };
+        let (fresh, keep) = lifetimes(shared.html_freshness, cc, dynamic, &body.validators);
+        let entry = CachedPage {
+            final_url: body.final_url.to_string(),
+            body: Some(body.text.clone()),
+            // `no-cache`: keep it, but ask every time (a 304 is still cheap).
+            fresh_until: if cc.contains("no-cache") { 0 } else { unix_now() + fresh.as_secs() },
+            validators: body.validators.clone(),
+        };
         // Under every URL of the redirect chain, so a later crawl finds the page however it
         // reaches it.
         let mut urls: Vec<&Url> = vec![url, &body.final_url];
         urls.extend(body.redirects.iter());
-        cache_put(shared, &urls, &entry, if dynamic { DYNAMIC_TTL } else { STATIC_TTL }).await;
+        cache_put(shared, &urls, &entry, keep).await;
     }
     let page = extract_blocking(body.text, body.final_url.clone()).await?;
     Ok(Fetchd { final_url: body.final_url, status: body.status, from_cache: false, bytes: body.bytes, page })
@@ -610,13 +695,33 @@ mod tests {
 
     #[test]
     fn cached_pages_round_trip() {
-        let page = CachedPage { final_url: "http://s.test/a".into(), body: Some("<p>\nbody</p>".into()) };
+        let validators = Validators { etag: Some("\"abc\"".into()), last_modified: None };
+        let page = CachedPage {
+            final_url: "http://s.test/a?x=1\t".into(),
+            body: Some("<p>\nbody</p>".into()),
+            fresh_until: 1_234,
+            validators: validators.clone(),
+        };
         let back = CachedPage::decode(page.encode()).unwrap();
-        assert_eq!((back.final_url.as_str(), back.body.as_deref()), ("http://s.test/a", Some("<p>\nbody</p>")));
-        let redirect = CachedPage { final_url: "http://s.test/b".into(), body: None };
+        assert_eq!((back.final_url.as_str(), back.body.as_deref()), ("http://s.test/a?x=1\t", Some("<p>\nbody</p>")));
+        assert_eq!((back.fresh_until, back.validators), (1_234, validators));
+        let redirect = CachedPage::redirect(&Url::parse("http://s.test/b").unwrap());
         assert_eq!(CachedPage::decode(redirect.encode()).unwrap().body, None);
         assert!(CachedPage::decode(b"Xjunk".to_vec()).is_none());
         assert!(CachedPage::decode(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn freshness_follows_cache_control_and_validators_extend_the_keep() {
+        let none = Validators::default();
+        let etag = Validators { etag: Some("\"x\"".into()), last_modified: None };
+        assert_eq!(lifetimes(None, "", false, &none), (STATIC_TTL, STATIC_TTL));
+        assert_eq!(lifetimes(None, "", true, &none), (DYNAMIC_TTL, DYNAMIC_TTL));
+        assert_eq!(lifetimes(None, "public, max-age=600", false, &none).0, Duration::from_secs(600));
+        assert_eq!(lifetimes(None, "max-age=5", false, &none).0, MIN_FRESH);
+        assert_eq!(lifetimes(None, "max-age=99999999", false, &none).0, STATIC_TTL);
+        assert_eq!(lifetimes(None, "", false, &etag).1, STATIC_TTL + REVALIDATE_FOR);
+        assert_eq!(lifetimes(Some(Duration::ZERO), "", false, &etag).0, Duration::ZERO);
     }
 
     #[test]

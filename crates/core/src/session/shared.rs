@@ -247,3 +247,50 @@ impl Shared {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image_chat_fixtures::redis_server::{self, RedisServer};
+
+    fn shared(server: &RedisServer) -> Shared {
+        Shared::new(Arc::new(RedisCache::new(&server.url(), Duration::from_millis(500)).unwrap()))
+    }
+
+    async fn lapse(s: &Shared, id: &str, domain: &str) {
+        // What a crashed owner leaves behind once its lease has run out.
+        let _: i64 = s.redis.query(redis::cmd("ZADD").arg(RUNNING).arg(1).arg(id).clone()).await.unwrap();
+        let _: i64 = s.redis.query(redis::cmd("DEL").arg(domain_key(domain)).clone()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn places_and_locks_lapse_fence_and_release() {
+        if !redis_server::available() {
+            assert!(std::env::var_os("IMAGE_CHAT_REQUIRE_SERVICES").is_none(), "redis-server is not installed");
+            eprintln!("skipped: redis-server is not installed");
+            return;
+        }
+        let server = RedisServer::start().unwrap();
+        let s = shared(&server);
+        let Admission::Admitted(Some(lock_a)) = s.admit("a", "x.test", 1, true).await.unwrap() else { panic!() };
+        assert!(matches!(s.admit("b", "y.test", 1, true).await.unwrap(), Admission::AtCapacity(1)));
+        assert!(s.is_running("a").await.unwrap());
+        assert!(s.renew("a", "x.test", Some(&lock_a)).await.unwrap());
+
+        // A crashed owner: its place and lock lapse, and another crawl of the domain may start.
+        lapse(&s, "a", "x.test").await;
+        assert!(!s.is_running("a").await.unwrap());
+        let Admission::Admitted(Some(lock_b)) = s.admit("b", "x.test", 1, true).await.unwrap() else { panic!() };
+        assert_ne!(lock_a, lock_b, "a new fencing token");
+        // The old owner, come back, finds it lost its place and stops.
+        assert!(!s.renew("a", "x.test", Some(&lock_a)).await.unwrap());
+        // Its release does not free the new holder's lock.
+        s.release("a", "x.test", Some(&lock_a)).await;
+        assert!(matches!(s.admit("c", "x.test", 5, true).await.unwrap(), Admission::DomainLocked(h) if h == "b"));
+        // Parallel crawls of one domain take no lock.
+        assert!(matches!(s.admit("d", "x.test", 5, false).await.unwrap(), Admission::Admitted(None)));
+        s.release("b", "x.test", Some(&lock_b)).await;
+        s.release("d", "x.test", None).await;
+        assert!(matches!(s.admit("e", "x.test", 1, true).await.unwrap(), Admission::Admitted(Some(_))));
+    }
+}
