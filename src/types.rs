@@ -229,7 +229,10 @@ pub struct CacheLayerHealth {
     pub hit_rate: f64,
     pub p50_us: u32,
     pub p95_us: u32,
+    /// Entries in the in-process part.
     pub entries: u64,
+    /// Bytes the in-process part holds (key + value + 64 per entry, as its bound counts).
+    pub bytes: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

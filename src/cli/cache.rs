@@ -44,12 +44,12 @@ pub async fn run(cmd: CacheCommand, settings: &image_chat_core::Settings) -> Exi
         return ExitCode::SUCCESS;
     }
     println!(
-        "{:<10} {:<13} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9}",
-        "layer", "backend", "hits", "misses", "errors", "hit rate", "p50 µs", "p95 µs", "entries"
+        "{:<10} {:<13} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>11}",
+        "layer", "backend", "hits", "misses", "errors", "hit rate", "p50 µs", "p95 µs", "entries", "bytes"
     );
     for l in &health.layers {
         println!(
-            "{:<10} {:<13} {:>9} {:>9} {:>7} {:>8.1}% {:>9} {:>9} {:>9}",
+            "{:<10} {:<13} {:>9} {:>9} {:>7} {:>8.1}% {:>9} {:>9} {:>9} {:>11}",
             l.layer,
             l.backend,
             l.hits,
@@ -58,7 +58,8 @@ pub async fn run(cmd: CacheCommand, settings: &image_chat_core::Settings) -> Exi
             l.hit_rate * 100.0,
             l.p50_us,
             l.p95_us,
-            l.entries
+            l.entries,
+            l.bytes
         );
     }
     ExitCode::SUCCESS

@@ -103,6 +103,7 @@ pub async fn cache_health(state: &AppState) -> CacheHealth {
             p50_us: r.metrics.p50_us,
             p95_us: r.metrics.p95_us,
             entries: r.entries,
+            bytes: r.bytes,
         })
         .collect();
     CacheHealth { layers }

@@ -16,6 +16,8 @@ pub const ENV_PREFIX: &str = "IMAGE_CHAT__";
 /// Names another settings file than `Leptos.toml`.
 pub const SETTINGS_FILE_ENV: &str = "IMAGE_CHAT_SETTINGS";
 pub const DEFAULT_SETTINGS_FILE: &str = "Leptos.toml";
+/// Names a Redis when `cache.redis_url` does not.
+pub const REDIS_URL_ENV: &str = "REDIS_URL";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -306,7 +308,13 @@ impl Settings {
             None => (toml::Table::new(), "defaults".to_string()),
         };
         let mut overridden = Vec::new();
+        let mut redis_url = None;
         for (key, value) in env {
+            // The conventional variable, below any explicit setting.
+            if key == REDIS_URL_ENV {
+                redis_url = Some(value);
+                continue;
+            }
             let Some(rest) = key.strip_prefix(ENV_PREFIX) else { continue };
             set_path(&mut table, rest, &value).map_err(|message| Error::Settings { origin: key.clone(), message })?;
             overridden.push(key);
@@ -317,9 +325,14 @@ impl Settings {
             overridden.sort();
             format!("{origin} + {}", overridden.join(", "))
         };
-        let settings: Settings = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
+        let mut settings: Settings = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
             Error::Settings { origin: origin.clone(), message: e.message().to_string() }
         })?;
+        if settings.cache.redis_url.is_none()
+            && let Some(url) = redis_url.filter(|u| !u.trim().is_empty())
+        {
+            settings.cache.redis_url = Some(Secret::new(url));
+        }
         settings.validate().map_err(|message| Error::Settings { origin, message })?;
         Ok(settings)
     }
@@ -443,6 +456,18 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("IMAGE_CHAT__CRAWLER__MAX_PAGE"), "{msg}");
         assert!(msg.contains("max_page"), "{msg}");
+    }
+
+    #[test]
+    fn redis_url_is_read_below_the_explicit_setting() {
+        let s = Settings::load_from(None, env(&[("REDIS_URL", "redis://127.0.0.1:6380/0")])).unwrap();
+        assert_eq!(s.cache.redis_url.unwrap().expose(), "redis://127.0.0.1:6380/0");
+        let s = Settings::load_from(
+            None,
+            env(&[("REDIS_URL", "redis://a:1/0"), ("IMAGE_CHAT__CACHE__REDIS_URL", "redis://b:2/0")]),
+        )
+        .unwrap();
+        assert_eq!(s.cache.redis_url.unwrap().expose(), "redis://b:2/0");
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub struct LayerReport {
     pub metrics: LayerSnapshot,
     /// Entries in the in-process part.
     pub entries: u64,
+    /// Bytes the in-process part holds, as its bound counts them.
+    pub bytes: u64,
 }
 
 pub struct Layer {
@@ -136,6 +138,7 @@ impl Layer {
             backend: if self.remote.is_some() { "memory+redis" } else { "memory" },
             metrics: self.metrics.snapshot(),
             entries: self.local.entries().await,
+            bytes: self.local.bytes().await,
         }
     }
 }

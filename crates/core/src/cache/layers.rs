@@ -113,6 +113,8 @@ mod tests {
         let r = l.report().await;
         assert_eq!((r.metrics.hits, r.metrics.misses, r.metrics.errors), (1, 2, 0));
         assert_eq!(r.backend, "memory");
+        assert_eq!(r.entries, 1);
+        assert!(r.bytes >= 1 + 64, "{}", r.bytes);
         // Layers do not see each other's keys.
         assert_eq!(layers.parser.get("k").await, None);
     }

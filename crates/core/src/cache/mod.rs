@@ -64,6 +64,13 @@ impl MemoryCache {
         self.inner.run_pending_tasks().await;
         self.inner.entry_count()
     }
+
+    /// Bytes held as the bound counts them: key + value + 64 per entry (at least
+    /// `max_bytes / max_entries` each).
+    pub async fn bytes(&self) -> u64 {
+        self.inner.run_pending_tasks().await;
+        self.inner.weighted_size()
+    }
 }
 
 impl Cache for MemoryCache {

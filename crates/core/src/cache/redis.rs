@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use super::{BoxFuture, Cache};
 use crate::error::{Error, Result};
 
 const RETRY_EVERY: Duration = Duration::from_millis(500);
@@ -157,5 +158,22 @@ impl RedisCache {
 
     pub async fn ping(&self) -> std::result::Result<(), String> {
         self.call(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await.map(|_| ()) }).await
+    }
+}
+
+/// Redis alone behind the cache seam (a failure reads as a miss; the layers count failures).
+impl Cache for RedisCache {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<Vec<u8>>> {
+        Box::pin(async move { self.get_many(&[key.to_string()]).await.ok()?.pop().flatten() })
+    }
+
+    fn set<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let _ = self.set_many(&[(key.to_string(), value)], ttl).await;
+        })
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
     }
 }
