@@ -66,7 +66,7 @@ pub async fn app_state(settings: Settings, leptos_options: LeptosOptions) -> ima
     Ok(AppState {
         crawl_limiter: Arc::new(RateLimiter::new(settings.server.crawl_rate_per_min)),
         chat_limiter: Arc::new(RateLimiter::new(settings.server.chat_rate_per_min)),
-        engine: Arc::new(SearchEngine::new(index, embedder)),
+        engine: Arc::new(SearchEngine::new(index, embedder).with_format_preference(settings.search.formats())),
         caches,
         sessions,
         settings,

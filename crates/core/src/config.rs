@@ -30,6 +30,7 @@ pub struct Settings {
     pub store: StoreSettings,
     pub cache: CacheSettings,
     pub sessions: SessionSettings,
+    pub search: SearchSettings,
 }
 
 impl Default for Settings {
@@ -42,6 +43,7 @@ impl Default for Settings {
             store: StoreSettings::default(),
             cache: CacheSettings::default(),
             sessions: SessionSettings::default(),
+            search: SearchSettings::default(),
         }
     }
 }
@@ -241,6 +243,26 @@ impl Default for SessionSettings {
     }
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchSettings {
+    /// Formats preferred when scores tie and among copies of one image, best first
+    /// (`jpeg`, `png`, `webp`, `gif`, `svg`, `avif`).
+    pub format_preference: Vec<String>,
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        Self { format_preference: ["jpeg", "png", "webp", "svg"].map(String::from).to_vec() }
+    }
+}
+
+impl SearchSettings {
+    pub fn formats(&self) -> Vec<crate::search::ImageFormat> {
+        self.format_preference.iter().filter_map(|f| crate::search::ImageFormat::parse(f)).collect()
+    }
+}
+
 /// A value that must never be printed: Debug and Serialize show it redacted. A URL keeps its
 /// scheme, host and path so the printed settings still say where it points.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -355,6 +377,10 @@ impl Settings {
             ),
             (!c.user_agent.trim().is_empty(), "crawler.user_agent must not be empty"),
             (self.sessions.max_concurrent_crawls >= 1, "sessions.max_concurrent_crawls must be at least 1"),
+            (
+                self.search.formats().len() == self.search.format_preference.len(),
+                "search.format_preference holds an unknown format (use jpeg, png, webp, gif, svg, avif)",
+            ),
             (
                 self.model.backend != EmbedBackend::OpenAi || self.model.openai.base_url.is_some(),
                 "model.openai.base_url is required when model.backend = \"open_ai\"",

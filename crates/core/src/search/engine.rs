@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::parse::{Query, parse};
-use super::rank::{Fusion, dedup, fuse};
+use super::rank::{DEFAULT_FORMAT_PREFERENCE, Fusion, dedup_with, fuse, order};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::index::{Filters, ImageIndex, SearchRequest};
@@ -88,12 +88,19 @@ pub struct SearchEngine {
     index: Arc<dyn ImageIndex>,
     embedder: Result<Arc<dyn Embedder>, String>,
     fusion: Fusion,
+    format_preference: Vec<ImageFormat>,
 }
 
 impl SearchEngine {
     /// `embedder` is the model or the reason it is unavailable (searches then use keywords only).
     pub fn new(index: Arc<dyn ImageIndex>, embedder: Result<Arc<dyn Embedder>, String>) -> Self {
-        Self { index, embedder, fusion: Fusion::default() }
+        Self { index, embedder, fusion: Fusion::default(), format_preference: DEFAULT_FORMAT_PREFERENCE.to_vec() }
+    }
+
+    /// Formats preferred on tied scores and among copies of one image (earlier is better).
+    pub fn with_format_preference(mut self, preference: Vec<ImageFormat>) -> Self {
+        self.format_preference = preference;
+        self
     }
 
     pub fn with_fusion(mut self, fusion: Fusion) -> Self {
@@ -168,7 +175,9 @@ impl SearchEngine {
             Ok(_) => (Vec::new(), None),
             Err(reason) => (Vec::new(), Some(format!("keyword search only: {reason}"))),
         };
-        let mut ranked = dedup(fuse(text_hits, vector_hits, self.fusion));
+        let mut fused = fuse(text_hits, vector_hits, self.fusion);
+        order(&mut fused, &self.format_preference);
+        let mut ranked = dedup_with(fused, &self.format_preference);
         ranked.retain(|r| r.bm25.is_some() || r.vector.is_some_and(|v| v >= MIN_VECTOR_ONLY_SIMILARITY));
         let best = ranked.first().map_or(0.0, |r| r.fused);
         let words: Vec<String> = text

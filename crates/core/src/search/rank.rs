@@ -5,6 +5,34 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::index::{Hit, StoredImage};
+use crate::search::ImageFormat;
+
+/// Formats preferred when scores tie, and when choosing which copy of a duplicate to show:
+/// earlier is better; formats not listed come after.
+pub const DEFAULT_FORMAT_PREFERENCE: [ImageFormat; 4] =
+    [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Webp, ImageFormat::Svg];
+
+/// Scores closer than this are a tie (the format preference decides).
+const TIE: f32 = 1e-5;
+
+fn format_rank(format: Option<ImageFormat>, preference: &[ImageFormat]) -> usize {
+    format.and_then(|f| preference.iter().position(|p| *p == f)).unwrap_or(preference.len())
+}
+
+/// Orders results best first: by fused score, ties by the format preference, then by id.
+pub fn order(ranked: &mut [Ranked], preference: &[ImageFormat]) {
+    // Quantized scores keep the order total (an epsilon comparison would not be transitive).
+    let key = |r: &Ranked| (-(r.fused / TIE).round() as i64, format_rank(r.image.format, preference), r.id);
+    ranked.sort_by_key(key);
+}
+
+/// Which copy of one image is the better to show: larger when sizes are known, then the
+/// preferred format.
+fn better_copy(a: &StoredImage, b: &StoredImage, preference: &[ImageFormat]) -> bool {
+    let area = |i: &StoredImage| u64::from(i.width.unwrap_or(0)) * u64::from(i.height.unwrap_or(0));
+    (area(a), std::cmp::Reverse(format_rank(a.format, preference)))
+        > (area(b), std::cmp::Reverse(format_rank(b.format, preference)))
+}
 
 /// How the two legs' scores are combined.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -119,17 +147,22 @@ pub fn fuse(bm25: Vec<Hit>, vector: Vec<Hit>, fusion: Fusion) -> Vec<Ranked> {
             });
     }
     let mut ranked: Vec<Ranked> = by_id.into_values().collect();
-    ranked.sort_by(|a, b| b.fused.total_cmp(&a.fused).then(a.id.cmp(&b.id)));
+    order(&mut ranked, &DEFAULT_FORMAT_PREFERENCE);
     ranked
 }
 
 /// Vectors at least this similar are the same image described the same way.
 pub const NEAR_DUPLICATE_COSINE: f32 = 0.985;
 
-/// Folds duplicates into the first (best-ranked) of their group, listing them as its
-/// alternatives: the same URL (across namespaces), the same normalized alt text (12+
-/// characters) on the same site, and near-identical vectors ([`NEAR_DUPLICATE_COSINE`]).
+/// Folds duplicates into one result per group, at the place of the group's best-ranked member:
+/// the same URL (across namespaces), the same normalized alt text (12+ characters) on the same
+/// site, and near-identical vectors ([`NEAR_DUPLICATE_COSINE`]). The best copy (largest, then
+/// preferred format) is the one shown; the others are listed as its alternatives.
 pub fn dedup(ranked: Vec<Ranked>) -> Vec<Ranked> {
+    dedup_with(ranked, &DEFAULT_FORMAT_PREFERENCE)
+}
+
+pub fn dedup_with(ranked: Vec<Ranked>, preference: &[ImageFormat]) -> Vec<Ranked> {
     let mut out: Vec<Ranked> = Vec::with_capacity(ranked.len());
     let mut by_key: HashMap<String, usize> = HashMap::new();
     for r in ranked {
@@ -145,6 +178,17 @@ pub fn dedup(ranked: Vec<Ranked>) -> Vec<Ranked> {
             });
         match existing {
             Some(i) => {
+                by_key.insert(url_key, i);
+                let mut r = r;
+                if better_copy(&r.image, &out[i].image, preference) {
+                    // The better copy takes the group's place and best score.
+                    r.fused = r.fused.max(out[i].fused);
+                    r.alternatives = std::mem::take(&mut out[i].alternatives);
+                    r.embedding = r.embedding.take().or_else(|| out[i].embedding.take());
+                    std::mem::swap(&mut out[i], &mut r);
+                    let own = out[i].image.record.url.to_string();
+                    out[i].alternatives.retain(|u| *u != own);
+                }
                 let url = r.image.record.url.to_string();
                 if url != out[i].image.record.url.as_str() && !out[i].alternatives.contains(&url) {
                     out[i].alternatives.push(url);
@@ -213,5 +257,48 @@ mod tests {
         ]);
         assert_eq!(out.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1, 5]);
         assert_eq!(out[0].alternatives, vec!["http://s.test/a-copy.jpg", "http://s.test/a-crop.jpg"]);
+    }
+
+    fn sized(mut r: Ranked, format: ImageFormat, w: u32, h: u32) -> Ranked {
+        r.image.format = Some(format);
+        r.image.width = Some(w);
+        r.image.height = Some(h);
+        r
+    }
+
+    #[test]
+    fn the_best_copy_of_a_duplicate_is_shown_in_the_groups_place() {
+        let out = dedup(vec![
+            sized(
+                ranked(1, "http://s.test/thumb.jpg", "a red kayak on a lake", 0.9, None),
+                ImageFormat::Jpeg,
+                150,
+                100,
+            ),
+            ranked(2, "http://s.test/other.jpg", "a blue bicycle", 0.8, None),
+            sized(
+                ranked(3, "http://s.test/full.jpg", "A red kayak on a lake", 0.7, None),
+                ImageFormat::Jpeg,
+                1500,
+                1000,
+            ),
+        ]);
+        assert_eq!(out.iter().map(|r| r.id).collect::<Vec<_>>(), vec![3, 2]);
+        assert_eq!(out[0].fused, 0.9, "the group keeps its best score and place");
+        assert_eq!(out[0].alternatives, vec!["http://s.test/thumb.jpg"]);
+    }
+
+    #[test]
+    fn format_preference_only_breaks_ties() {
+        let mut r = vec![
+            sized(ranked(1, "http://s.test/a.svg", "a", 0.5, None), ImageFormat::Svg, 10, 10),
+            sized(ranked(2, "http://s.test/b.png", "b", 0.5, None), ImageFormat::Png, 10, 10),
+            sized(ranked(3, "http://s.test/c.jpg", "c", 0.5, None), ImageFormat::Jpeg, 10, 10),
+            sized(ranked(4, "http://s.test/d.svg", "d", 0.6, None), ImageFormat::Svg, 10, 10),
+        ];
+        order(&mut r, &DEFAULT_FORMAT_PREFERENCE);
+        assert_eq!(r.iter().map(|r| r.id).collect::<Vec<_>>(), vec![4, 3, 2, 1]);
+        order(&mut r, &[ImageFormat::Svg, ImageFormat::Png]);
+        assert_eq!(r.iter().map(|r| r.id).collect::<Vec<_>>(), vec![4, 1, 2, 3]);
     }
 }
