@@ -76,13 +76,19 @@ pub async fn chat(state: &AppState, request: ChatRequest) -> Result<ChatResponse
         )));
     }
     let limit = request.limit.map(|l| l as usize);
-    let (found, _) =
-        image_chat_core::search::cached::search(&state.engine, &state.caches, &request.message, namespaces, limit)
-            .await
-            .map_err(|e| match e {
-                image_chat_core::Error::Invalid(m) => ApiError::invalid(format!("message: {m}")),
-                other => other.into(),
-            })?;
+    let (found, _) = image_chat_core::search::cached::search(
+        &state.engine,
+        &state.caches,
+        state.chat_parser.as_deref(),
+        &request.message,
+        namespaces,
+        limit,
+    )
+    .await
+    .map_err(|e| match e {
+        image_chat_core::Error::Invalid(m) => ApiError::invalid(format!("message: {m}")),
+        other => other.into(),
+    })?;
     let by_namespace: HashMap<String, String> = all.into_iter().map(|r| (r.namespace, r.id)).collect();
     Ok(convert::chat(found, |ns| by_namespace.get(ns).cloned(), started.elapsed().as_millis() as u64))
 }

@@ -18,6 +18,8 @@ pub struct AppState {
     pub started: Instant,
     pub sessions: SessionManager,
     pub engine: Arc<SearchEngine>,
+    /// The language-model query parser, when `search.parser = "chat"`.
+    pub chat_parser: Option<Arc<image_chat_core::search::chat_parser::ChatParser>>,
     pub caches: Arc<CacheLayers>,
     pub crawl_limiter: Arc<RateLimiter>,
     pub chat_limiter: Arc<RateLimiter>,

@@ -125,11 +125,11 @@ async fn bench_query(embedder: Arc<dyn Embedder>) {
     for q in &queries {
         let fresh = CacheLayers::new(&CacheSettings::default()).unwrap();
         let started = Instant::now();
-        let (_, hits) = search(&engine, &fresh, q, ns.clone(), Some(20)).await.unwrap();
+        let (_, hits) = search(&engine, &fresh, None, q, ns.clone(), Some(20)).await.unwrap();
         cold.push(started.elapsed());
         assert!(!hits.query);
         let started = Instant::now();
-        let (_, hits) = search(&engine, &fresh, q, ns.clone(), Some(20)).await.unwrap();
+        let (_, hits) = search(&engine, &fresh, None, q, ns.clone(), Some(20)).await.unwrap();
         warm.push(started.elapsed());
         assert!(hits.query);
     }

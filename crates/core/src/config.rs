@@ -249,11 +249,45 @@ pub struct SearchSettings {
     /// Formats preferred when scores tie and among copies of one image, best first
     /// (`jpeg`, `png`, `webp`, `gif`, `svg`, `avif`).
     pub format_preference: Vec<String>,
+    /// `rules` (built in, no model) or `chat`: an OpenAI-compatible chat-completions endpoint
+    /// understands the message, with the rules as the fallback.
+    pub parser: ParserBackend,
+    pub chat: ChatParserSettings,
 }
 
 impl Default for SearchSettings {
     fn default() -> Self {
-        Self { format_preference: ["jpeg", "png", "webp", "svg"].map(String::from).to_vec() }
+        Self {
+            format_preference: ["jpeg", "png", "webp", "svg"].map(String::from).to_vec(),
+            parser: ParserBackend::Rules,
+            chat: ChatParserSettings::default(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParserBackend {
+    Rules,
+    Chat,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatParserSettings {
+    /// e.g. `http://127.0.0.1:8080/v1` (the path `/chat/completions` is added).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    pub model: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Secret>,
+    /// A slower answer falls back to the rules.
+    pub timeout_ms: u64,
+}
+
+impl Default for ChatParserSettings {
+    fn default() -> Self {
+        Self { base_url: None, model: "gpt-4o-mini".into(), api_key: None, timeout_ms: 3_000 }
     }
 }
 
@@ -377,6 +411,10 @@ impl Settings {
             ),
             (!c.user_agent.trim().is_empty(), "crawler.user_agent must not be empty"),
             (self.sessions.max_concurrent_crawls >= 1, "sessions.max_concurrent_crawls must be at least 1"),
+            (
+                self.search.parser != ParserBackend::Chat || self.search.chat.base_url.is_some(),
+                "search.chat.base_url is required when search.parser = \"chat\"",
+            ),
             (
                 self.search.formats().len() == self.search.format_preference.len(),
                 "search.format_preference holds an unknown format (use jpeg, png, webp, gif, svg, avif)",
@@ -508,6 +546,11 @@ mod tests {
         assert!(err.to_string().contains("crawler.max_pages must be at least 1"), "{err}");
         let err = Settings::load_from(None, env(&[("IMAGE_CHAT__STORE__KIND", "postgres")])).unwrap_err();
         assert!(err.to_string().contains("store.database_url is required"), "{err}");
+        let err = Settings::load_from(None, env(&[("IMAGE_CHAT__SEARCH__PARSER", "chat")])).unwrap_err();
+        assert!(err.to_string().contains("search.chat.base_url is required"), "{err}");
+        let err =
+            Settings::load_from(None, env(&[("IMAGE_CHAT__SEARCH__FORMAT_PREFERENCE", "[\"bmp\"]")])).unwrap_err();
+        assert!(err.to_string().contains("unknown format"), "{err}");
     }
 
     #[test]

@@ -160,20 +160,20 @@ async fn cached_results_are_invalidated_when_the_namespace_changes() {
     let caches = CacheLayers::new(&CacheSettings::default()).unwrap();
     let ns = vec!["shop".to_string()];
 
-    let (first, hits) = search(&engine, &caches, "red bicycle", ns.clone(), None).await.unwrap();
+    let (first, hits) = search(&engine, &caches, None, "red bicycle", ns.clone(), None).await.unwrap();
     assert_eq!(first.results.len(), 1);
     assert!(!hits.query && !hits.parser);
-    let (_, hits) = search(&engine, &caches, "  red   bicycle ", ns.clone(), None).await.unwrap();
+    let (_, hits) = search(&engine, &caches, None, "  red   bicycle ", ns.clone(), None).await.unwrap();
     assert!(hits.parser && hits.query, "same message, normalized: served from the cache");
 
     // A new image in the namespace: the cached answer is not served any more.
     index.upsert("shop", &[(record("/b.png", "a blue bicycle"), vector("a blue bicycle"))]).unwrap();
-    let (after, hits) = search(&engine, &caches, "red bicycle", ns.clone(), None).await.unwrap();
+    let (after, hits) = search(&engine, &caches, None, "red bicycle", ns.clone(), None).await.unwrap();
     assert!(!hits.query && hits.parser && hits.embedding);
     assert_eq!(after.results.len(), 2);
     // Another namespace changing does not invalidate this one's results.
     index.upsert("elsewhere", &[(record("/c.png", "a green car"), None)]).unwrap();
-    let (_, hits) = search(&engine, &caches, "red bicycle", ns, None).await.unwrap();
+    let (_, hits) = search(&engine, &caches, None, "red bicycle", ns, None).await.unwrap();
     assert!(hits.query);
     let q = caches.query.report().await.metrics;
     assert_eq!((q.hits, q.misses), (2, 2));

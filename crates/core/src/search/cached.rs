@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::chat_parser::ChatParser;
 use super::engine::{SearchEngine, SearchResponse};
 use super::parse::{Query, parse};
 use crate::cache::CacheLayers;
@@ -35,25 +36,41 @@ fn has_filters(q: &Query) -> bool {
         || !q.must_terms.is_empty()
 }
 
+/// `chat`: the language-model parser when one is configured (the rules otherwise).
 pub async fn search(
     engine: &Arc<SearchEngine>,
     caches: &CacheLayers,
+    chat: Option<&ChatParser>,
     message: &str,
     namespaces: Vec<String>,
     limit: Option<usize>,
 ) -> Result<(SearchResponse, CacheHits)> {
     let mut hits = CacheHits::default();
     let normalized = message.split_whitespace().collect::<Vec<_>>().join(" ");
-    let parse_key = key(&[&normalized]);
+    let parse_key = match chat {
+        Some(c) => key(&["chat", c.model(), &normalized]),
+        None => key(&["rules", &normalized]),
+    };
     let cached_query = caches.parser.get(&parse_key).await.and_then(|b| serde_json::from_slice::<Query>(&b).ok());
+    let mut fallback = None;
     let query = match cached_query {
         Some(q) => {
             hits.parser = true;
             q
         }
         None => {
-            let q = parse(message).map_err(|e| Error::Invalid(e.to_string()))?;
-            if let Ok(bytes) = serde_json::to_vec(&q) {
+            let q = match chat {
+                Some(c) => {
+                    let parsed = c.parse(message).await.map_err(|e| Error::Invalid(e.to_string()))?;
+                    fallback = parsed.fallback;
+                    parsed.query
+                }
+                None => parse(message).map_err(|e| Error::Invalid(e.to_string()))?,
+            };
+            // A fallback is not remembered: the model is asked again next time.
+            if fallback.is_none()
+                && let Ok(bytes) = serde_json::to_vec(&q)
+            {
                 caches.parser.set(&parse_key, bytes, PARSER_TTL).await;
             }
             q
@@ -87,11 +104,17 @@ pub async fn search(
     };
     let ttl = if has_filters(&query) { QUERY_FILTERED_TTL } else { QUERY_TTL };
     let e = engine.clone();
-    let response = tokio::task::spawn_blocking(move || e.search_parsed(query, vector, &namespaces, limit))
+    let mut response = tokio::task::spawn_blocking(move || e.search_parsed(query, vector, &namespaces, limit))
         .await
         .map_err(blocking_failed)??;
-    // Keyword-only answers (no model) are not cached: they would outlive the model's return.
+    let parsed_by_rules_instead = fallback.is_some();
+    if let Some(note) = fallback {
+        response.notes.insert(0, note);
+    }
+    // Keyword-only answers (no model) and fallbacks are not cached: they would outlive the
+    // model's return.
     if response.lexical_only.is_none()
+        && !parsed_by_rules_instead
         && let Ok(bytes) = serde_json::to_vec(&response)
     {
         caches.query.set(&query_key, bytes, ttl).await;

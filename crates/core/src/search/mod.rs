@@ -1,6 +1,7 @@
 //! Search: understanding a chat message (and, next, ranking and dedup of results).
 
 pub mod cached;
+pub mod chat_parser;
 pub mod engine;
 pub mod parse;
 pub mod rank;
