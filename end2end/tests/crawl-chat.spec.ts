@@ -119,6 +119,18 @@ test.describe("crawl and chat", () => {
     expect(refused).toBeGreaterThan(0);
   });
 
+  test("a running crawl is shown again after a reload, and can be cancelled", async ({ page, request }) => {
+    // A start page that answers only after 30 s keeps the crawl running.
+    const res = await request.post("/crawl", { data: { url: `${fixture}/trap/slow-headers?ms=30000`, max_pages: 1 } });
+    expect(res.status()).toBe(202);
+    await hydrated(page);
+    const progress = page.getByTestId("progress");
+    await expect(progress).toHaveAttribute("data-status", "running");
+    await page.getByTestId("crawl-cancel").click();
+    await expect(progress).toHaveAttribute("data-status", "cancelled", { timeout: 15_000 });
+    await expect(page.getByTestId("crawl-cancel")).toHaveCount(0);
+  });
+
   test("past sessions are listed in the session picker", async ({ page }) => {
     await hydrated(page);
     const picker = page.getByTestId("session-picker");

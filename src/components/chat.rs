@@ -26,15 +26,19 @@ pub fn ChatPanel() -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let turns = RwSignal::new(Vec::<Turn>::new());
     let input_error = RwSignal::new(None::<String>);
-    let ask = Action::new(|(_, request): &(usize, ChatRequest)| chat(request.clone()));
+    // Each answer comes back with the id of the turn that asked, so answers arriving out of
+    // order (a chip removed while a search runs) land on the right turn.
+    let ask = Action::new(|(id, request): &(usize, ChatRequest)| {
+        let (id, request) = (*id, request.clone());
+        async move { (id, chat(request).await) }
+    });
     let pending = ask.pending();
 
     Effect::new(move |_| {
-        if let Some(result) = ask.value().get() {
-            let turn_id = ask.input().get_untracked().map(|(id, _)| id);
+        if let Some((turn_id, result)) = ask.value().get() {
             let answer = result.map_err(|e| server_message(&e.to_string()));
             turns.update(|t| {
-                if let Some(turn) = t.iter_mut().rev().find(|t| Some(t.id) == turn_id || t.answer.is_none()) {
+                if let Some(turn) = t.iter_mut().find(|t| t.id == turn_id) {
                     turn.answer = Some(answer);
                 }
             });

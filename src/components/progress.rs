@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use super::UiState;
 use super::crawl_form::server_message;
 use super::text::{bytes, safe_link};
-use crate::api::{cancel_crawl, get_session};
+use crate::api::{cancel_crawl, get_session, list_sessions};
 use crate::types::SessionView;
 
 /// Share of the page limit done, 0-100; 100 once the crawl has ended.
@@ -22,6 +22,19 @@ pub fn ProgressPanel() -> impl IntoView {
     let ui = expect_context::<UiState>();
     let stream_failed = RwSignal::new(false);
     let cancel_error = RwSignal::new(None::<String>);
+
+    // After a reload (or on another tab) a crawl that is still running is shown again.
+    let sessions = LocalResource::new(list_sessions);
+    Effect::new(move |_| {
+        let Some(Ok(list)) = sessions.get() else { return };
+        if ui.active.get_untracked().is_some() {
+            return;
+        }
+        if let Some(running) = list.sessions.into_iter().find(|s| s.is_running()) {
+            ui.active.set(Some(running.id.clone()));
+            ui.live.set(Some(running));
+        }
+    });
 
     // A memo, so progress updates (which change `live`) do not reopen the stream.
     let running = Memo::new(move |_| ui.live.with(|v| v.as_ref().is_some_and(|v| v.is_running())));

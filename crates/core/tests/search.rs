@@ -78,6 +78,8 @@ fn the_exact_phrase_beats_a_loose_match() {
     let top = &response.results[0];
     assert!(top.bm25.is_some() && top.vector.is_some() && top.strong);
     assert_eq!(top.matched_terms, vec!["apple", "watch"]);
+    let repeated = engine(Ok(embedder().unwrap())).search("watch on a wrist, a watch", &[], None).unwrap();
+    assert_eq!(repeated.results[0].matched_terms, vec!["watch", "wrist"], "each word once");
 }
 
 #[test]

@@ -180,12 +180,12 @@ impl SearchEngine {
         let mut ranked = dedup_with(fused, &self.format_preference);
         ranked.retain(|r| r.bm25.is_some() || r.vector.is_some_and(|v| v >= MIN_VECTOR_ONLY_SIMILARITY));
         let best = ranked.first().map_or(0.0, |r| r.fused);
-        let words: Vec<String> = text
-            .to_lowercase()
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| w.len() > 2)
-            .map(str::to_string)
-            .collect();
+        let mut words: Vec<String> = Vec::new();
+        for w in text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 2) {
+            if !words.iter().any(|x| x == w) {
+                words.push(w.to_string());
+            }
+        }
         let results = ranked
             .into_iter()
             .take(limit)
