@@ -517,3 +517,87 @@ async fn two_replicas_share_sessions_progress_chat_cancel_and_the_crawl_rules_th
     let (status, answer) = a.post("/crawl", json!({"url": server.url("/"), "max_pages": 2})).await;
     assert_eq!(status, 202, "{answer}");
 }
+
+/// SplitMix64: deterministic garbage for the no-5xx sweep.
+struct Garbage(u64);
+
+impl Garbage {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn text(&mut self, max: usize) -> String {
+        const PIECES: &[&str] = &[
+            "png",
+            "without",
+            "\"",
+            "-",
+            "+",
+            "4k",
+            "no",
+            "people",
+            " ",
+            "\u{0}",
+            "\u{202e}",
+            "🦀",
+            "é",
+            "%00",
+            "../",
+            "<script>",
+            "'",
+            "\\",
+            "\n",
+            "1e9",
+            "-5",
+            "show me 0",
+            "9999999999",
+            "http://",
+            "[",
+            "{",
+        ];
+        let n = (self.next() as usize) % max;
+        (0..n)
+            .map(|_| match self.next() % 3 {
+                0 => PIECES[(self.next() as usize) % PIECES.len()].to_string(),
+                1 => char::from_u32((self.next() % 0x2_0000) as u32).unwrap_or('?').to_string(),
+                _ => ((self.next() % 26) as u8 + b'a').to_string(),
+            })
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_input_makes_the_api_fail_with_a_5xx() {
+    let (_dir, data) = data_dir();
+    let app = spawn_in(&data, |s| {
+        s.server.chat_rate_per_min = 100_000;
+        s.server.crawl_rate_per_min = 100_000;
+    })
+    .await;
+    let mut g = Garbage(7);
+    for i in 0..300 {
+        let message = g.text(if i % 10 == 0 { 3_000 } else { 60 });
+        let (status, body) = app.post("/chat", json!({"message": message, "limit": (g.next() % 120) as u32})).await;
+        assert!(status == 200 || status == 400, "{status} for {message:?}: {body}");
+        if status == 400 {
+            assert_eq!(body["error"]["code"], "invalid_request", "{body}");
+        }
+        // Never an http(s) URL: a valid one would start a crawl of some public host.
+        let url = format!("x{}", g.text(80));
+        let (status, body) = app.post("/crawl", json!({"url": url, "max_pages": 1, "include": [g.text(30)]})).await;
+        assert_eq!(status, 400, "{url:?}: {body}");
+        let raw = g.text(200);
+        let res = app.client.post(app.url("/crawl")).header("content-type", "application/json").body(raw.clone());
+        let status = res.send().await.unwrap().status().as_u16();
+        assert!((400..500).contains(&status), "{status} for body {raw:?}");
+        let id: String = g.text(20).chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        if !id.is_empty() {
+            let status = app.client.get(app.url(&format!("/crawl/{id}/status"))).send().await.unwrap().status();
+            assert_eq!(status, 404, "{id}");
+        }
+    }
+}
