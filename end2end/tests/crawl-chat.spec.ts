@@ -119,6 +119,30 @@ test.describe("crawl and chat", () => {
     expect(refused).toBeGreaterThan(0);
   });
 
+  test("progress reconnects after the event stream drops", async ({ page }) => {
+    // The first stream is cut off; the browser reconnects by itself and the server's fresh
+    // snapshot brings the panel up to date, without falling back to polling.
+    let streams = 0;
+    let polls = 0;
+    await page.route("**/crawl/*/status", async (route) => {
+      if ((route.request().headers()["accept"] ?? "").includes("text/event-stream")) {
+        streams += 1;
+        if (streams === 1) return route.abort("connectionreset");
+      }
+      return route.continue();
+    });
+    page.on("request", (r) => {
+      if (new URL(r.url()).pathname === "/api/session") polls += 1;
+    });
+    await hydrated(page);
+    await page.getByTestId("crawl-url").fill(`${fixture}/`);
+    await page.getByTestId("crawl-max-pages").fill("20");
+    await page.getByTestId("crawl-submit").click();
+    await expect(page.getByTestId("progress")).toHaveAttribute("data-status", "finished", { timeout: 30_000 });
+    expect(streams).toBeGreaterThanOrEqual(2);
+    expect(polls).toBe(0);
+  });
+
   test("a running crawl is shown again after a reload, and can be cancelled", async ({ page, request }) => {
     // A start page that answers only after 30 s keeps the crawl running.
     const res = await request.post("/crawl", { data: { url: `${fixture}/trap/slow-headers?ms=30000`, max_pages: 1 } });
