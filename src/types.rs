@@ -174,7 +174,7 @@ pub struct Scores {
     pub bm25: Option<f32>,
     /// Cosine similarity of the message to the image's words.
     pub vector: Option<f32>,
-    /// The fused score results are ordered by (0-1).
+    /// The fused score results are ordered by (0-1, plus 0.05 when the request appears as a phrase).
     pub fused: f32,
 }
 

@@ -21,6 +21,8 @@ const CANDIDATES: usize = 100;
 /// An image found by meaning alone must be at least this similar to the message to be shown:
 /// below it, all-MiniLM-L6-v2 similarities are noise, and "no results" is the honest answer.
 pub const MIN_VECTOR_ONLY_SIMILARITY: f32 = 0.2;
+/// Added to the fused score (0-1) of a result holding the request's words as one phrase.
+const PHRASE_BONUS: f32 = 0.05;
 /// A result is "strong" when its fused score is at least this share of the best one's.
 const STRONG_SHARE: f32 = 0.6;
 
@@ -176,6 +178,18 @@ impl SearchEngine {
             Err(reason) => (Vec::new(), Some(format!("keyword search only: {reason}"))),
         };
         let mut fused = fuse(text_hits, vector_hits, self.fusion);
+        // The words of a multi-word request, in order, in an image's own words: a small bonus,
+        // so "Apple Watch" ranks the Apple Watch above a watch band of apple leather even when
+        // the keyword leg scores them alike (and no model is there to tell them apart).
+        let phrase = text.to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ");
+        if phrase.contains(' ') {
+            for r in &mut fused {
+                if crate::index::contains_word(&crate::index::searchable_text(&r.image.record).to_lowercase(), &phrase)
+                {
+                    r.fused += PHRASE_BONUS;
+                }
+            }
+        }
         order(&mut fused, &self.format_preference);
         let mut ranked = dedup_with(fused, &self.format_preference);
         ranked.retain(|r| r.bm25.is_some() || r.vector.is_some_and(|v| v >= MIN_VECTOR_ONLY_SIMILARITY));
