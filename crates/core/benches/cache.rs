@@ -73,17 +73,20 @@ async fn bench_crawl(latency_ms: u64) {
     if let Ok(url) = std::env::var("IMAGE_CHAT_TEST_REDIS_URL") {
         let settings = CacheSettings { redis_url: Some(Secret::new(url)), ..CacheSettings::default() };
         let mut remote = Vec::new();
+        let mut remote_requests = 0;
         for _ in 0..3 {
             // Unique keys per run: version the site by seed is not possible, so flush by using a
             // fresh writer layer first (cold into Redis), then a fresh reader (warm in Redis only).
             let writer = Arc::new(CacheLayers::new(&settings).unwrap());
             crawl(&server, &writer).await;
             let reader = Arc::new(CacheLayers::new(&settings).unwrap());
+            let before = server.requests().len();
             remote.push(crawl(&server, &reader).await.0);
+            remote_requests = server.requests().len() - before;
         }
         let r = median(remote);
         println!(
-            "crawl 1,000 pages, {latency_ms} ms latency: warm in Redis only (fresh replica) {}  speed-up {:.1}x",
+            "crawl 1,000 pages, {latency_ms} ms latency: warm in Redis only (fresh replica) {}  ({remote_requests} requests)  speed-up {:.1}x",
             ms(r),
             c.as_secs_f64() / r.as_secs_f64()
         );
