@@ -133,12 +133,13 @@ impl Layer {
     }
 
     pub async fn report(&self) -> LayerReport {
+        let (entries, bytes) = self.local.size().await;
         LayerReport {
             layer: self.name,
             backend: if self.remote.is_some() { "memory+redis" } else { "memory" },
             metrics: self.metrics.snapshot(),
-            entries: self.local.entries().await,
-            bytes: self.local.bytes().await,
+            entries,
+            bytes,
         }
     }
 }

@@ -59,17 +59,12 @@ impl MemoryCache {
         self.inner.entry_count()
     }
 
-    /// Entries now, after pending evictions and inserts are applied (moka counts lazily).
-    pub async fn entries(&self) -> u64 {
+    /// (entries, bytes) now, after pending evictions and inserts are applied (moka counts
+    /// lazily). Bytes as the bound counts them: key + value + 64 per entry, at least
+    /// `max_bytes / max_entries` each.
+    pub async fn size(&self) -> (u64, u64) {
         self.inner.run_pending_tasks().await;
-        self.inner.entry_count()
-    }
-
-    /// Bytes held as the bound counts them: key + value + 64 per entry (at least
-    /// `max_bytes / max_entries` each).
-    pub async fn bytes(&self) -> u64 {
-        self.inner.run_pending_tasks().await;
-        self.inner.weighted_size()
+        (self.inner.entry_count(), self.inner.weighted_size())
     }
 }
 
@@ -94,41 +89,6 @@ impl Cache for MemoryCache {
 
     fn kind(&self) -> &'static str {
         "memory"
-    }
-}
-
-/// A cache whose lookups are counted and timed.
-pub struct MeteredCache {
-    inner: Arc<dyn Cache>,
-    metrics: Arc<LayerMetrics>,
-}
-
-impl MeteredCache {
-    pub fn new(inner: Arc<dyn Cache>) -> Self {
-        Self { inner, metrics: Arc::default() }
-    }
-
-    pub fn metrics(&self) -> Arc<LayerMetrics> {
-        self.metrics.clone()
-    }
-}
-
-impl Cache for MeteredCache {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<Vec<u8>>> {
-        Box::pin(async move {
-            let started = Instant::now();
-            let value = self.inner.get(key).await;
-            self.metrics.record(value.is_some(), started.elapsed());
-            value
-        })
-    }
-
-    fn set<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> BoxFuture<'a, ()> {
-        self.inner.set(key, value, ttl)
-    }
-
-    fn kind(&self) -> &'static str {
-        self.inner.kind()
     }
 }
 

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::Embedder;
-use crate::cache::LayerMetrics;
 use crate::error::Result;
 
 pub struct CachedEmbedder {
@@ -14,28 +13,12 @@ pub struct CachedEmbedder {
     cache: moka::sync::Cache<(String, String), Arc<Vec<f32>>>,
     hits: AtomicU64,
     misses: AtomicU64,
-    metrics: Arc<LayerMetrics>,
 }
 
 impl CachedEmbedder {
     /// A cache of at most `max_entries` vectors.
     pub fn new(inner: Arc<dyn Embedder>, max_entries: u64) -> Self {
-        Self {
-            inner,
-            cache: moka::sync::Cache::new(max_entries),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            metrics: Arc::default(),
-        }
-    }
-
-    /// Per-text lookup metrics of the cache (a text found in the same batch counts as a miss).
-    pub fn metrics(&self) -> Arc<LayerMetrics> {
-        self.metrics.clone()
-    }
-
-    pub fn entry_count(&self) -> u64 {
-        self.cache.entry_count()
+        Self { inner, cache: moka::sync::Cache::new(max_entries), hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
     }
 
     /// (hits, misses) so far: texts served from the cache or the batch, and texts embedded.
@@ -47,15 +30,8 @@ impl CachedEmbedder {
 impl Embedder for CachedEmbedder {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         let model = self.inner.model_id().to_string();
-        let mut out: Vec<Option<Arc<Vec<f32>>>> = texts
-            .iter()
-            .map(|t| {
-                let started = std::time::Instant::now();
-                let v = self.cache.get(&(model.clone(), t.to_string()));
-                self.metrics.record(v.is_some(), started.elapsed());
-                v
-            })
-            .collect();
+        let mut out: Vec<Option<Arc<Vec<f32>>>> =
+            texts.iter().map(|t| self.cache.get(&(model.clone(), t.to_string()))).collect();
         // Each distinct text still missing is embedded once.
         let mut todo: Vec<&str> = Vec::new();
         for (t, v) in texts.iter().zip(&out) {
