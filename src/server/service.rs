@@ -1,7 +1,6 @@
 //! The operations behind both the REST routes and the server functions, so the two can never
 //! disagree: start, cancel and list crawls, chat, cache health.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use image_chat_core::session::CrawlRequest;
@@ -15,7 +14,7 @@ use crate::types::{
 
 /// Session ids are 16 hex digits; anything else is not a session, and is not echoed back whole.
 pub fn check_id(id: &str) -> Result<(), ApiError> {
-    if id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if image_chat_core::session::is_session_id(id) {
         Ok(())
     } else {
         Err(ApiError::not_found("no such session (ids are 16 hexadecimal digits)"))
@@ -57,7 +56,6 @@ pub async fn sessions(state: &AppState) -> SessionList {
 
 pub async fn chat(state: &AppState, request: ChatRequest) -> Result<ChatResponse, ApiError> {
     let started = Instant::now();
-    let all = state.sessions.list().await;
     let namespaces = match request.session_id.as_deref().map(str::trim) {
         None | Some("" | "all") => Vec::new(),
         Some(id) => {
@@ -89,8 +87,8 @@ pub async fn chat(state: &AppState, request: ChatRequest) -> Result<ChatResponse
         image_chat_core::Error::Invalid(m) => ApiError::invalid(format!("message: {m}")),
         other => other.into(),
     })?;
-    let by_namespace: HashMap<String, String> = all.into_iter().map(|r| (r.namespace, r.id)).collect();
-    Ok(convert::chat(found, |ns| by_namespace.get(ns).cloned(), started.elapsed().as_millis() as u64))
+    let session_of = |ns: &str| image_chat_core::session::session_of(ns).map(str::to_string);
+    Ok(convert::chat(found, session_of, started.elapsed().as_millis() as u64))
 }
 
 pub async fn cache_health(state: &AppState) -> CacheHealth {

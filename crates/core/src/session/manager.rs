@@ -232,7 +232,7 @@ impl SessionManager {
         let domain = domain_of(&valid.url);
         let exclusive = limits.domain_policy == DomainPolicy::Exclusive;
         let id = new_id();
-        self.check_local(&domain)?;
+        self.check_local(&self.inner.lock(), &domain)?;
         let lock = match &self.inner.shared {
             Some(shared) => match shared.admit(&id, &domain, limits.max_concurrent_crawls, exclusive).await {
                 Ok(Admission::Admitted(lock)) => lock,
@@ -259,9 +259,8 @@ impl SessionManager {
     }
 
     /// The capacity and domain rules among this process's own crawls.
-    fn check_local(&self, domain: &str) -> Result<()> {
+    fn check_local(&self, sessions: &HashMap<String, Entry>, domain: &str) -> Result<()> {
         let limits = &self.inner.settings.sessions;
-        let sessions = self.inner.lock();
         let running: Vec<&SessionRecord> = sessions.values().filter(|e| e.live.is_some()).map(|e| &e.record).collect();
         if running.len() >= limits.max_concurrent_crawls {
             return Err(at_capacity(running.len(), limits.max_concurrent_crawls));
@@ -286,11 +285,11 @@ impl SessionManager {
         };
         let record = {
             // Checked again under the lock: two requests of this process may race.
-            self.check_local(&domain)?;
             let mut sessions = self.inner.lock();
+            self.check_local(&sessions, &domain)?;
             let now = now_secs();
             let record = SessionRecord {
-                namespace: format!("s-{id}"),
+                namespace: super::namespace_of(&id),
                 id: id.clone(),
                 start_url: valid.url.to_string(),
                 domain: domain.clone(),
@@ -527,7 +526,10 @@ mod tests {
     fn ids_are_distinct_hex() {
         let ids: std::collections::HashSet<String> = (0..1000).map(|_| new_id()).collect();
         assert_eq!(ids.len(), 1000);
-        assert!(ids.iter().all(|i| i.len() == 16 && i.bytes().all(|b| b.is_ascii_hexdigit())));
+        assert!(ids.iter().all(|i| super::super::is_session_id(i)));
+        let id = ids.iter().next().unwrap();
+        assert_eq!(super::super::session_of(&super::super::namespace_of(id)), Some(id.as_str()));
+        assert_eq!(super::super::session_of("example-org"), None);
     }
 
     #[test]

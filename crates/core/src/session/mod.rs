@@ -124,6 +124,21 @@ impl SessionEvent {
     }
 }
 
+/// The index namespace of a session.
+pub fn namespace_of(id: &str) -> String {
+    format!("s-{id}")
+}
+
+/// Whether `id` has the shape of a session id (16 hex digits).
+pub fn is_session_id(id: &str) -> bool {
+    id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The session an index namespace belongs to, when it is a session's.
+pub fn session_of(namespace: &str) -> Option<&str> {
+    namespace.strip_prefix("s-").filter(|id| is_session_id(id))
+}
+
 pub(crate) fn now_secs() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
