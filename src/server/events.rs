@@ -5,8 +5,8 @@
 use std::convert::Infallible;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::Stream;
 use futures_util::stream;
+use futures_util::{Stream, StreamExt as _};
 use image_chat_core::crawl::PageOutcome;
 use image_chat_core::session::{SessionEvent, SessionRecord};
 use tokio::sync::broadcast;
@@ -95,5 +95,3 @@ pub async fn stream(
     let all = stream::once(async move { first }).chain(rest).map(Ok::<_, Infallible>);
     Ok(Sse::new(all).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
-
-use futures_util::StreamExt as _;

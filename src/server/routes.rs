@@ -49,11 +49,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     (status = 409, description = "A crawl of this domain is already running", body = ApiErrorBody),
     (status = 429, description = "Server at capacity, or too many crawls from this client", body = ApiErrorBody),
 ))]
-pub async fn start_crawl(State(state): State<AppState>, ApiJson(form): ApiJson<CrawlForm>) -> Response {
-    match service::start_crawl(&state, form).await {
-        Ok(started) => (StatusCode::ACCEPTED, Json(started)).into_response(),
-        Err(e) => e.into_response(),
-    }
+pub async fn start_crawl(
+    State(state): State<AppState>,
+    ApiJson(form): ApiJson<CrawlForm>,
+) -> Result<(StatusCode, Json<CrawlStarted>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(service::start_crawl(&state, form).await?)))
 }
 
 /// A session's state: Server-Sent Events when the client accepts `text/event-stream`
@@ -63,19 +63,17 @@ pub async fn start_crawl(State(state): State<AppState>, ApiJson(form): ApiJson<C
     (status = 200, description = "JSON snapshot, or an SSE stream", body = SessionView),
     (status = 404, description = "No such session", body = ApiErrorBody),
 ))]
-pub async fn crawl_status(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+pub async fn crawl_status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let wants_events =
         headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
     if wants_events {
-        return match events::stream(&state, &id).await {
-            Ok(sse) => sse.into_response(),
-            Err(e) => e.into_response(),
-        };
+        return Ok(events::stream(&state, &id).await?.into_response());
     }
-    match service::session(&state, &id).await {
-        Ok(view) => Json(view).into_response(),
-        Err(e) => e.into_response(),
-    }
+    Ok(Json(service::session(&state, &id).await?).into_response())
 }
 
 /// Cancel a running crawl; what it indexed stays searchable.
@@ -84,11 +82,11 @@ pub async fn crawl_status(State(state): State<AppState>, Path(id): Path<String>,
     (status = 404, description = "No such session", body = ApiErrorBody),
     (status = 409, description = "The session is not running", body = ApiErrorBody),
 ))]
-pub async fn cancel_crawl(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    match service::cancel(&state, &id).await {
-        Ok(view) => (StatusCode::ACCEPTED, Json(view)).into_response(),
-        Err(e) => e.into_response(),
-    }
+pub async fn cancel_crawl(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<SessionView>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(service::cancel(&state, &id).await?)))
 }
 
 /// Find images by describing them.
@@ -98,11 +96,11 @@ pub async fn cancel_crawl(State(state): State<AppState>, Path(id): Path<String>)
     (status = 404, description = "No such session", body = ApiErrorBody),
     (status = 429, description = "Too many messages from this client", body = ApiErrorBody),
 ))]
-pub async fn chat(State(state): State<AppState>, ApiJson(request): ApiJson<ChatRequest>) -> Response {
-    match service::chat(&state, request).await {
-        Ok(answer) => Json(answer).into_response(),
-        Err(e) => e.into_response(),
-    }
+pub async fn chat(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<ChatRequest>,
+) -> Result<Json<ChatResponse>, ApiError> {
+    Ok(Json(service::chat(&state, request).await?))
 }
 
 /// Every session, newest first (past ones survive a restart).
