@@ -174,6 +174,10 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
     }
     if args.index {
         let namespace = args.namespace.unwrap_or_else(|| start.host_str().unwrap_or("site").replace('.', "-"));
+        let mut kept = kept;
+        if settings.crawler.analyze_images {
+            analyze_images(&settings, &mut kept, &mut out).await;
+        }
         return match tokio::task::block_in_place(|| index_images(&settings, &namespace, kept)) {
             Ok(n) => {
                 let _ = writeln!(
@@ -187,6 +191,37 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
         };
     }
     ExitCode::SUCCESS
+}
+
+/// Fetches and analyses the images (real size and format, transparency, brightness, perceptual
+/// hash), with a progress bar. Images that cannot be read keep what their markup said.
+async fn analyze_images(
+    settings: &Settings,
+    images: &mut [image_chat_core::extract::ImageRecord],
+    out: &mut impl std::io::Write,
+) {
+    let enricher = match image_chat_core::enrich::Enricher::from_settings(&settings.crawler) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("warning: images not analysed: {e}");
+            return;
+        }
+    };
+    let bar = ProgressBar::new(images.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("analysing {bar:30} {pos}/{len} images")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    let (mut analysed, mut failed) = (0, 0);
+    for chunk in images.chunks_mut(64) {
+        let stats = enricher.enrich(chunk).await;
+        analysed += stats.analysed;
+        failed += stats.failed;
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let _ = writeln!(out, "analysed {analysed} images ({failed} could not be fetched or read)");
 }
 
 /// Embeds (when the model is there) and stores the crawl's images, with a progress bar.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use image_chat_core::Settings;
 use image_chat_core::embed::Embedder;
-use image_chat_core::index::{ImageIndex, SqliteIndex};
+use image_chat_core::index::{AnnOptions, ImageIndex, SqliteIndex};
 use image_chat_core::search::engine::SearchEngine;
 
 #[derive(clap::Args)]
@@ -33,8 +33,11 @@ pub fn run(args: SearchArgs, settings: Settings) -> ExitCode {
             path.display()
         ));
     }
+    // One search, then exit: an exact scan (tens of ms even at a million images) beats loading
+    // or building a graph.
+    let exact = AnnOptions { min_vectors: usize::MAX, ..AnnOptions::default() };
     let index: Arc<dyn ImageIndex> = match SqliteIndex::open(&path) {
-        Ok(i) => Arc::new(i),
+        Ok(i) => Arc::new(i.with_ann(exact)),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;

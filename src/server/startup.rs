@@ -55,7 +55,7 @@ pub async fn app_state(settings: Settings, leptos_options: LeptosOptions) -> ima
     std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
         image_chat_core::Error::Storage(format!("cannot create data dir {}: {e}", settings.data_dir.display()))
     })?;
-    let index: Arc<dyn ImageIndex> = Arc::new(SqliteIndex::open(&settings.data_dir.join("index.sqlite"))?);
+    let index: Arc<dyn ImageIndex> = Arc::new(SqliteIndex::open_configured(&settings)?);
     // Vectors are cached by the embedding layer (in-process, and Redis when configured).
     let embedder = image_chat_core::embed::load(&settings.model).map_err(|e| {
         tracing::warn!("{e}; search works by keywords only");

@@ -88,6 +88,9 @@ pub struct CrawlerSettings {
     pub max_redirects: u32,
     pub max_retries: u32,
     pub respect_robots_txt: bool,
+    /// Fetch every kept image once and read its real format, size, transparency, brightness
+    /// and perceptual hash (more requests; filters and dedup then go by the pixels).
+    pub analyze_images: bool,
     /// Hosts or IP literals the SSRF guard lets through although they are loopback or private
     /// (for example `127.0.0.1` to crawl a site on this machine). Empty: only public addresses.
     pub allow_hosts: Vec<String>,
@@ -116,6 +119,7 @@ impl Default for CrawlerSettings {
             max_redirects: 5,
             max_retries: 2,
             respect_robots_txt: true,
+            analyze_images: true,
             allow_hosts: Vec::new(),
         }
     }
@@ -193,11 +197,17 @@ pub struct StoreSettings {
     pub kind: StoreKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<Secret>,
+    /// A session with at least this many vectors is searched through an HNSW graph (built in
+    /// the background, kept in `data_dir/ann/`); smaller ones are scanned exactly.
+    pub ann_min_vectors: usize,
+    /// Candidate list size of a graph search (efSearch): higher finds more of the true
+    /// neighbours and costs more.
+    pub ann_expansion: usize,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        Self { kind: StoreKind::Embedded, database_url: None }
+        Self { kind: StoreKind::Embedded, database_url: None, ann_min_vectors: 100_000, ann_expansion: 128 }
     }
 }
 
@@ -410,6 +420,10 @@ impl Settings {
                 "crawler timeouts must be greater than 0",
             ),
             (!c.user_agent.trim().is_empty(), "crawler.user_agent must not be empty"),
+            (
+                self.store.ann_min_vectors >= 1 && (1..=4096).contains(&self.store.ann_expansion),
+                "store.ann_min_vectors must be at least 1 and store.ann_expansion 1-4096",
+            ),
             (self.sessions.max_concurrent_crawls >= 1, "sessions.max_concurrent_crawls must be at least 1"),
             (
                 self.search.parser != ParserBackend::Chat || self.search.chat.base_url.is_some(),

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod config;
 pub mod crawl;
 pub mod embed;
+pub mod enrich;
 pub mod error;
 pub mod eval;
 pub mod extract;

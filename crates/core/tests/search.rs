@@ -7,13 +7,16 @@ use image_chat_core::Error;
 use image_chat_core::config::ModelSettings;
 use image_chat_core::embed::{Embedder, OnnxEmbedder};
 use image_chat_core::extract::{ImageContext, ImageRecord, ImageSource, ImageVariant};
-use image_chat_core::index::{ImageIndex, SqliteIndex};
+use image_chat_core::enrich::ImageFacts;
+use image_chat_core::index::{Filters, ImageIndex, SearchRequest, SqliteIndex};
+use image_chat_core::search::{ImageFormat, Tone};
 use image_chat_core::search::engine::SearchEngine;
 use url::Url;
 
 fn record(path: &str, alt: &str, size: (u32, u32)) -> ImageRecord {
     let url = Url::parse(&format!("http://shop.test{path}")).unwrap();
     ImageRecord {
+        facts: None,
         page_url: Url::parse("http://shop.test/products").unwrap(),
         source: ImageSource::Img,
         variants: vec![ImageVariant {
@@ -140,5 +143,44 @@ fn bad_queries_and_namespaces_are_clear_errors() {
     let r = engine.search("beach", &["unknown-session".into()], None).unwrap();
     assert!(r.results.is_empty(), "an unknown namespace has no images");
     let r = engine.search("dark mode screenshots", &[], None).unwrap();
-    assert!(r.notes.iter().any(|n| n.contains("dark/light")));
+    assert!(r.notes.iter().any(|n| n.contains("brightness")), "{:?}", r.notes);
+}
+
+fn analysed(path: &str, alt: &str, luma: u8, transparent: bool) -> ImageRecord {
+    let mut r = record(path, alt, (800, 600));
+    r.facts = Some(ImageFacts {
+        format: ImageFormat::from_url(&r.url).unwrap(),
+        width: Some(800),
+        height: Some(600),
+        bytes: 1_000,
+        transparent: Some(transparent),
+        luma: Some(luma),
+        dhash: None,
+    });
+    r
+}
+
+#[test]
+fn tone_and_transparency_go_by_the_pixels_in_both_legs() {
+    let index = Arc::new(SqliteIndex::open_in_memory().unwrap());
+    let items = vec![
+        (analysed("/img/night-city.jpg", "city skyline", 30, false), Some(vec![1.0, 0.0])),
+        (analysed("/img/day-city.jpg", "city skyline at noon", 220, false), Some(vec![0.8, 0.6])),
+        (analysed("/img/city-logo.png", "city logo", 200, true), Some(vec![0.6, 0.8])),
+        (record("/img/unknown-city.jpg", "city view", (800, 600)), Some(vec![0.0, 1.0])),
+    ];
+    index.upsert("shop", &items).unwrap();
+    let engine = SearchEngine::new(index.clone(), Err("no model".into()));
+    let r = engine.search("city pictures on a dark background", &[], None).unwrap();
+    assert_eq!(paths(&r), vec!["/img/night-city.jpg"]);
+    let r = engine.search("city logo with a transparent background", &[], None).unwrap();
+    assert_eq!(paths(&r), vec!["/img/city-logo.png"]);
+    let mut light = paths(&engine.search("city images with a light background", &[], None).unwrap());
+    light.sort();
+    assert_eq!(light, vec!["/img/city-logo.png", "/img/day-city.jpg"], "unknown brightness never passes");
+
+    let dark = Filters { tone: Some(Tone::Dark), ..Filters::default() };
+    let request = SearchRequest { namespaces: &[], filters: &dark, limit: 10 };
+    let hits = index.search_vector(&[0.0, 1.0], &request).unwrap();
+    assert_eq!(hits.iter().map(|h| h.image.record.url.path()).collect::<Vec<_>>(), vec!["/img/night-city.jpg"]);
 }

@@ -33,7 +33,7 @@ fn settings(data: &Path, configure: impl FnOnce(&mut Settings)) -> Arc<Settings>
 }
 
 async fn open(settings: &Arc<Settings>) -> (SessionManager, Arc<dyn ImageIndex>) {
-    let index: Arc<dyn ImageIndex> = Arc::new(SqliteIndex::open(&settings.data_dir.join("index.sqlite")).unwrap());
+    let index: Arc<dyn ImageIndex> = Arc::new(SqliteIndex::open_configured(settings).unwrap());
     let caches = Arc::new(image_chat_core::cache::CacheLayers::new(&settings.cache).unwrap());
     (SessionManager::open(settings.clone(), index.clone(), embedder(), caches).await.unwrap(), index)
 }
@@ -111,6 +111,16 @@ async fn a_session_crawls_indexes_and_becomes_searchable() {
     let path = image.url.trim_start_matches("http://fixture.invalid");
     let found = engine.search(&image.alt, std::slice::from_ref(&done.namespace), Some(20)).unwrap();
     assert!(found.results.iter().any(|r| r.url.ends_with(path)), "{path} not found for {:?}", image.alt);
+
+    // Images were fetched and read: a `.webp` URL that serves PNG bytes is a PNG, found as one.
+    assert!(done.images_analysed > 0 && done.images_analysed <= done.images_indexed, "{done:?}");
+    let webp = truth.images.iter().find(|i| i.url.ends_with(".webp") && i.alt.split_whitespace().count() >= 3);
+    let webp = webp.expect("the fixture site has a .webp image with a description");
+    let path = webp.url.trim_start_matches("http://fixture.invalid");
+    let query = format!("PNG images of {}", webp.alt);
+    let found = engine.search(&query, std::slice::from_ref(&done.namespace), Some(50)).unwrap();
+    assert!(found.results.iter().all(|r| r.format == Some(image_chat_core::search::ImageFormat::Png)));
+    assert!(found.results.iter().any(|r| r.url.ends_with(path)), "{path} (PNG bytes) not found as a PNG");
 
     // The record on disk is final.
     let listed = manager.list().await;

@@ -1,6 +1,7 @@
 //! `fixture-site`: serve a generated site, a mirrored folder or just the traps from the command
 //! line, or print a generated site's ground truth.
 
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,9 +64,15 @@ async fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return fail(&e),
             };
+            let mut out = std::io::stdout().lock();
             for page in site.all_truth() {
                 match serde_json::to_string(&page) {
-                    Ok(line) => println!("{line}"),
+                    // A closed pipe (`| head`) ends the listing quietly.
+                    Ok(line) => {
+                        if writeln!(out, "{line}").is_err() {
+                            break;
+                        }
+                    }
                     Err(e) => return fail(&e.to_string()),
                 }
             }

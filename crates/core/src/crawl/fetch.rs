@@ -66,7 +66,7 @@ pub struct Body {
     pub final_url: Url,
     pub status: u16,
     pub text: String,
-    /// The undecoded bytes, kept only for `Want::Any`.
+    /// The undecoded bytes, kept only for `Want::Any` and `Want::Bytes`.
     pub raw: Vec<u8>,
     pub content_type: String,
     /// Bytes received (after decompression).
@@ -81,6 +81,8 @@ pub struct Body {
 pub enum Want {
     Html,
     Any,
+    /// The raw bytes only (images): no text decoding.
+    Bytes,
 }
 
 #[derive(Clone)]
@@ -253,6 +255,7 @@ impl Fetcher {
         let (text, raw) = match want {
             Want::Html => (decode_owned(raw, &content_type), Vec::new()),
             Want::Any => (decode(&raw, &content_type), raw),
+            Want::Bytes => (String::new(), raw),
         };
         Fetched::Body(Body {
             final_url,

@@ -494,6 +494,7 @@ impl<'a> Walker<'a> {
                     let mut ctx = raw.ctx;
                     ctx.filename_tokens = context::filename_tokens(&best.url);
                     records.push(ImageRecord {
+                        facts: None,
                         url: best.url,
                         page_url: self.page.clone(),
                         source: raw.source,

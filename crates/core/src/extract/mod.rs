@@ -106,12 +106,26 @@ pub struct ImageRecord {
     pub source: ImageSource,
     pub variants: Vec<ImageVariant>,
     pub context: ImageContext,
+    /// What the image's bytes told, once it has been fetched and analysed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<crate::enrich::ImageFacts>,
 }
 
 impl ImageRecord {
-    /// Pixel size of the best variant when the markup or URL tells it.
+    /// Pixel size: the real one when the image was analysed, else the best variant's when the
+    /// markup or URL tells it.
     pub fn dimensions(&self) -> (Option<u32>, Option<u32>) {
+        if let Some(f) = &self.facts
+            && f.width.is_some()
+        {
+            return (f.width, f.height);
+        }
         self.variants.iter().find(|v| v.url == self.url).map(|v| (v.width, v.height)).unwrap_or((None, None))
+    }
+
+    /// Format: by the image's bytes when analysed, else by its URL.
+    pub fn format(&self) -> Option<crate::search::ImageFormat> {
+        self.facts.as_ref().map(|f| f.format).or_else(|| crate::search::ImageFormat::from_url(&self.url))
     }
 }
 

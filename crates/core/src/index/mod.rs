@@ -5,16 +5,19 @@
 //! The trait is synchronous and free of storage types: the embedded SQLite store implements it
 //! now, a PostgreSQL + pgvector store later. Async callers use `spawn_blocking`.
 
+mod ann;
+mod resident;
 mod sqlite;
 pub mod vectors;
 
 use serde::{Deserialize, Serialize};
 
+pub use resident::AnnOptions;
 pub use sqlite::SqliteIndex;
 
 use crate::error::Result;
 use crate::extract::ImageRecord;
-use crate::search::{ImageFormat, Orientation};
+use crate::search::{ImageFormat, Orientation, Tone};
 
 /// Longest namespace name.
 pub const MAX_NAMESPACE_LEN: usize = 64;
@@ -43,6 +46,10 @@ pub struct Filters {
     pub exclude_terms: Vec<String>,
     /// Every result mentions each of these phrases (same fields).
     pub require_terms: Vec<String>,
+    /// Only images whose pixels were analysed as dark or light.
+    pub tone: Option<Tone>,
+    /// Only images analysed as having (or not having) transparent pixels.
+    pub transparent: Option<bool>,
 }
 
 /// One search of one leg.
@@ -109,6 +116,9 @@ pub(crate) struct FilterView<'a> {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub page_url: &'a str,
+    /// Mean brightness, when analysed.
+    pub luma: Option<u8>,
+    pub transparent: Option<bool>,
     /// Lower-case searchable text; `None` skips the exclusion check (done elsewhere).
     pub text: Option<&'a str>,
 }
@@ -136,6 +146,14 @@ impl Filters {
             }
         }
         if self.page_url_prefix.as_ref().is_some_and(|p| !v.page_url.starts_with(p.as_str())) {
+            return false;
+        }
+        let tone_ok = match self.tone {
+            Some(Tone::Dark) => v.luma.is_some_and(|l| l < crate::enrich::DARK_LUMA),
+            Some(Tone::Light) => v.luma.is_some_and(|l| l > crate::enrich::LIGHT_LUMA),
+            None => true,
+        };
+        if !tone_ok || self.transparent.is_some_and(|t| v.transparent != Some(t)) {
             return false;
         }
         match v.text {

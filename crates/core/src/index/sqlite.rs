@@ -8,13 +8,11 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::vectors::top_k;
-use super::{
-    FilterView, Filters, Hit, ImageIndex, IndexStats, SearchRequest, StoredImage, check_namespace, searchable_text,
-};
+use super::resident::{AnnOptions, Change, Resident, Row, State};
+use super::{Filters, Hit, ImageIndex, IndexStats, SearchRequest, StoredImage, check_namespace, searchable_text};
 use crate::error::{Error, Result};
 use crate::extract::ImageRecord;
-use crate::search::{ImageFormat, Orientation};
+use crate::search::{ImageFormat, Orientation, Tone};
 
 /// BM25 weights of the FTS columns: alt, caption/title/label, nearby text/heading/file name,
 /// page title/URL words.
@@ -40,6 +38,11 @@ CREATE TABLE IF NOT EXISTS images (
     page TEXT NOT NULL,
     record TEXT NOT NULL,
     vector BLOB,
+    -- Raised on every write of the row: in-memory vectors apply only what is newer.
+    seq INTEGER NOT NULL DEFAULT 0,
+    -- From the image's pixels, when analysed: mean brightness 0-255, transparency 0/1.
+    luma INTEGER,
+    transparent INTEGER,
     UNIQUE (namespace, url)
 );
 CREATE INDEX IF NOT EXISTS images_namespace ON images (namespace);
@@ -63,26 +66,10 @@ CREATE TRIGGER IF NOT EXISTS images_au AFTER UPDATE ON images BEGIN
 END;
 ";
 
-/// What the vector leg needs of one image to filter it without touching SQLite.
-struct Meta {
-    id: i64,
-    format: Option<ImageFormat>,
-    width: Option<u32>,
-    height: Option<u32>,
-    page_url: String,
-    text: String,
-}
-
-struct NsVectors {
-    generation: u64,
-    dim: usize,
-    matrix: Vec<f32>,
-    meta: Vec<Meta>,
-}
-
 pub struct SqliteIndex {
     conn: Mutex<Connection>,
-    vectors: Mutex<HashMap<String, Arc<NsVectors>>>,
+    vectors: Mutex<HashMap<String, Arc<Resident>>>,
+    ann: AnnOptions,
 }
 
 fn db(e: rusqlite::Error) -> Error {
@@ -91,11 +78,34 @@ fn db(e: rusqlite::Error) -> Error {
 
 impl SqliteIndex {
     /// Opens (creating when missing) the index file at `path`.
+    /// Graphs of large namespaces are kept in `ann/` beside the file.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::Index(format!("cannot create {}: {e}", dir.display())))?;
         }
-        Self::with_connection(Connection::open(path).map_err(db)?)
+        let mut index = Self::with_connection(Connection::open(path).map_err(db)?)?;
+        index.ann.dir = path.parent().map(|d| d.join("ann"));
+        Ok(index)
+    }
+
+    /// The index in the data dir, with graphs for large namespaces as the settings say (built
+    /// in the background: the exact scan answers meanwhile).
+    pub fn open_configured(settings: &crate::config::Settings) -> Result<Self> {
+        let options = AnnOptions {
+            min_vectors: settings.store.ann_min_vectors,
+            expansion: settings.store.ann_expansion,
+            background: true,
+            dir: None,
+        };
+        Ok(Self::open(&settings.data_dir.join("index.sqlite"))?.with_ann(options))
+    }
+
+    /// Sets when and how large namespaces are searched through an HNSW graph (the directory
+    /// for saved graphs stays as opened unless `options.dir` names one).
+    pub fn with_ann(mut self, options: AnnOptions) -> Self {
+        let dir = options.dir.clone().or(self.ann.dir.take());
+        self.ann = AnnOptions { dir, ..options };
+        self
     }
 
     /// An index that lives in memory only (tests, throwaway runs).
@@ -108,7 +118,36 @@ impl SqliteIndex {
         // rather than fail at once.
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
-        Ok(Self { conn: Mutex::new(conn), vectors: Mutex::new(HashMap::new()) })
+        // Files made by earlier versions get the columns added since.
+        for (column, upgrade) in [
+            ("seq", "ALTER TABLE images ADD COLUMN seq INTEGER NOT NULL DEFAULT 0; UPDATE images SET seq = id;"),
+            ("luma", "ALTER TABLE images ADD COLUMN luma INTEGER;"),
+            ("transparent", "ALTER TABLE images ADD COLUMN transparent INTEGER;"),
+        ] {
+            let has: bool = conn
+                .query_row("SELECT count(*) FROM pragma_table_info('images') WHERE name = ?1", [column], |r| r.get(0))
+                .map_err(db)?;
+            if !has {
+                conn.execute_batch(upgrade).map_err(db)?;
+            }
+        }
+        conn.execute_batch("CREATE INDEX IF NOT EXISTS images_namespace_seq ON images (namespace, seq);")
+            .map_err(db)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            vectors: Mutex::new(HashMap::new()),
+            ann: AnnOptions { dir: None, ..AnnOptions::default() },
+        })
+    }
+
+    /// Whether the namespace's vectors are searched through a graph now (tests, benchmarks).
+    pub fn graph_ready(&self, namespace: &str) -> bool {
+        self.vectors.lock().unwrap_or_else(|e| e.into_inner()).get(namespace).is_some_and(|r| r.read().has_graph())
+    }
+
+    /// Bytes the namespace's graph holds, when it has one (benchmarks).
+    pub fn graph_bytes(&self, namespace: &str) -> Option<usize> {
+        self.vectors.lock().unwrap_or_else(|e| e.into_inner()).get(namespace).and_then(|r| r.read().graph_bytes())
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -116,7 +155,9 @@ impl SqliteIndex {
     }
 
     fn forget_vectors(&self, namespace: &str) {
-        self.vectors.lock().unwrap_or_else(|e| e.into_inner()).remove(namespace);
+        if let Some(gone) = self.vectors.lock().unwrap_or_else(|e| e.into_inner()).remove(namespace) {
+            gone.cancel();
+        }
     }
 
     fn dimension(conn: &Connection) -> Result<Option<usize>> {
@@ -147,42 +188,101 @@ impl SqliteIndex {
         Ok(sum)
     }
 
-    fn namespace_vectors(&self, namespace: &str) -> Result<Option<Arc<NsVectors>>> {
+    /// The namespace's vectors in memory, brought up to date with storage (only rows written
+    /// since the last look are read).
+    fn namespace_vectors(&self, namespace: &str) -> Result<Option<Arc<Resident>>> {
         let conn = self.conn();
         let generation = Self::generation_of(&conn, &[namespace.to_string()])?;
+        let known = self.vectors.lock().unwrap_or_else(|e| e.into_inner()).get(namespace).cloned();
         // Another process sharing the file may have changed the namespace: compare generations.
-        if let Some(v) = self.vectors.lock().unwrap_or_else(|e| e.into_inner()).get(namespace)
-            && v.generation == generation
+        if let Some(r) = &known
+            && r.read().generation == generation
         {
-            return Ok(Some(v.clone()));
+            return Ok(Some(r.clone()));
         }
         let Some(dim) = Self::dimension(&conn)? else { return Ok(None) };
-        let mut stmt = conn
-            .prepare("SELECT id, format, width, height, page_url, record, vector FROM images WHERE namespace = ?1 AND vector IS NOT NULL")
-            .map_err(db)?;
-        let mut matrix = Vec::new();
-        let mut meta = Vec::new();
-        let mut rows = stmt.query([namespace]).map_err(db)?;
-        while let Some(row) = rows.next().map_err(db)? {
-            let blob: Vec<u8> = row.get(6).map_err(db)?;
-            if blob.len() != dim * 4 {
-                continue;
+        let mut resident =
+            known.filter(|r| r.read().dim == dim).unwrap_or_else(|| Arc::new(Resident::new(namespace, dim)));
+        for attempt in 0..2 {
+            let mut st = resident.write();
+            if st.generation != generation {
+                Self::apply_changes(&conn, namespace, &mut st)?;
+                st.generation = generation;
             }
-            let record: ImageRecord = serde_json::from_str(&row.get::<_, String>(5).map_err(db)?)
-                .map_err(|e| Error::Index(format!("stored record unreadable: {e}")))?;
-            matrix.extend(blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
-            meta.push(Meta {
-                id: row.get(0).map_err(db)?,
-                format: row.get::<_, Option<String>>(1).map_err(db)?.and_then(|f| ImageFormat::parse(&f)),
-                width: row.get(2).map_err(db)?,
-                height: row.get(3).map_err(db)?,
-                page_url: row.get(4).map_err(db)?,
-                text: searchable_text(&record).to_lowercase(),
-            });
+            // Rows deleted by another process leave no trace in `seq`: start over when the
+            // counts disagree.
+            let stored: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM images WHERE namespace = ?1 AND vector IS NOT NULL",
+                    [namespace],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            if stored as usize == st.live() || attempt == 1 {
+                break;
+            }
+            drop(st);
+            resident.cancel();
+            resident = Arc::new(Resident::new(namespace, dim));
         }
-        let loaded = Arc::new(NsVectors { generation, dim, matrix, meta });
-        self.vectors.lock().unwrap_or_else(|e| e.into_inner()).insert(namespace.to_string(), loaded.clone());
-        Ok(Some(loaded))
+        self.vectors.lock().unwrap_or_else(|e| e.into_inner()).insert(namespace.to_string(), resident.clone());
+        drop(conn);
+        resident.maintain(&self.ann);
+        Ok(Some(resident))
+    }
+
+    /// Applies the rows of a namespace written after the last applied `seq`, in order, a chunk
+    /// at a time (a million rows never sit in memory twice): those with a vector, and those that
+    /// lost theirs.
+    fn apply_changes(conn: &Connection, namespace: &str, st: &mut State) -> Result<()> {
+        const CHUNK: usize = 4_096;
+        let dim = st.dim;
+        if st.seq == 0 {
+            let stored: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM images WHERE namespace = ?1 AND vector IS NOT NULL",
+                    [namespace],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            st.reserve(stored as usize);
+        }
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, seq, format, width, height, page_url, record, vector, luma, transparent FROM images
+                 WHERE namespace = ?1 AND seq > ?2 ORDER BY seq",
+            )
+            .map_err(db)?;
+        let mut rows = stmt.query(params![namespace, st.seq]).map_err(db)?;
+        let mut changes = Vec::with_capacity(CHUNK);
+        while let Some(row) = rows.next().map_err(db)? {
+            let blob: Option<Vec<u8>> = row.get(7).map_err(db)?;
+            let vector = blob
+                .filter(|b| b.len() == dim * 4)
+                .map(|b| b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect());
+            let record: ImageRecord = serde_json::from_str(&row.get::<_, String>(6).map_err(db)?)
+                .map_err(|e| Error::Index(format!("stored record unreadable: {e}")))?;
+            changes.push(Change {
+                row: Row {
+                    id: row.get(0).map_err(db)?,
+                    seq: row.get(1).map_err(db)?,
+                    format: row.get::<_, Option<String>>(2).map_err(db)?.and_then(|f| ImageFormat::parse(&f)),
+                    width: row.get(3).map_err(db)?,
+                    height: row.get(4).map_err(db)?,
+                    page_url: row.get(5).map_err(db)?,
+                    luma: row.get(8).map_err(db)?,
+                    transparent: row.get(9).map_err(db)?,
+                    text: searchable_text(&record).to_lowercase(),
+                    live: false,
+                },
+                vector,
+            });
+            if changes.len() == CHUNK {
+                st.apply(namespace, std::mem::replace(&mut changes, Vec::with_capacity(CHUNK)));
+            }
+        }
+        st.apply(namespace, changes);
+        Ok(())
     }
 
     fn load(&self, ids: &[(i64, f32)]) -> Result<Vec<Hit>> {
@@ -281,6 +381,15 @@ fn filter_sql(filters: &Filters, namespaces: &[String]) -> (String, Vec<rusqlite
         Some(Orientation::Square) => sql.push_str(" AND images.width = images.height"),
         None => {}
     }
+    match filters.tone {
+        Some(Tone::Dark) => sql.push_str(&format!(" AND images.luma < {}", crate::enrich::DARK_LUMA)),
+        Some(Tone::Light) => sql.push_str(&format!(" AND images.luma > {}", crate::enrich::LIGHT_LUMA)),
+        None => {}
+    }
+    if let Some(t) = filters.transparent {
+        sql.push_str(" AND images.transparent = ?");
+        args.push(Value::Integer(t.into()));
+    }
     if let Some(prefix) = &filters.page_url_prefix {
         sql.push_str(" AND substr(images.page_url, 1, ?) = ?");
         args.push(Value::Integer(prefix.chars().count() as i64));
@@ -304,16 +413,20 @@ impl ImageIndex for SqliteIndex {
         check_namespace(namespace)?;
         let mut conn = self.conn();
         let mut dim = Self::dimension(&conn)?;
-        let tx = conn.transaction().map_err(db)?;
+        // Immediate: the next `seq` is read and used in one write transaction, even with another
+        // process writing the same file.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
+        let mut seq: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM images", [], |r| r.get(0)).map_err(db)?;
         {
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT INTO images (namespace, url, page_url, format, width, height, alt, caption, context, page, record, vector)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                    "INSERT INTO images (namespace, url, page_url, format, width, height, alt, caption, context, page, record, vector, seq, luma, transparent)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                      ON CONFLICT (namespace, url) DO UPDATE SET
                        page_url = excluded.page_url, format = excluded.format, width = excluded.width, height = excluded.height,
                        alt = excluded.alt, caption = excluded.caption, context = excluded.context, page = excluded.page,
-                       record = excluded.record, vector = coalesce(excluded.vector, images.vector)",
+                       record = excluded.record, vector = coalesce(excluded.vector, images.vector), seq = excluded.seq,
+                       luma = excluded.luma, transparent = excluded.transparent",
                 )
                 .map_err(db)?;
             for (record, vector) in items {
@@ -343,11 +456,12 @@ impl ImageIndex for SqliteIndex {
                 let [alt, caption, context, page] = columns(record);
                 let (width, height) = record.dimensions();
                 let json = serde_json::to_string(record).map_err(|e| Error::Index(e.to_string()))?;
+                seq += 1;
                 stmt.execute(params![
                     namespace,
                     record.url.as_str(),
                     record.page_url.as_str(),
-                    ImageFormat::from_url(&record.url).map(ImageFormat::as_str),
+                    record.format().map(ImageFormat::as_str),
                     width,
                     height,
                     alt,
@@ -355,15 +469,16 @@ impl ImageIndex for SqliteIndex {
                     context,
                     page,
                     json,
-                    blob
+                    blob,
+                    seq,
+                    record.facts.as_ref().and_then(|f| f.luma),
+                    record.facts.as_ref().and_then(|f| f.transparent)
                 ])
                 .map_err(db)?;
             }
         }
         Self::bump(&tx, namespace)?;
         tx.commit().map_err(db)?;
-        drop(conn);
-        self.forget_vectors(namespace);
         Ok(items.len())
     }
 
@@ -376,6 +491,7 @@ impl ImageIndex for SqliteIndex {
         tx.commit().map_err(db)?;
         drop(conn);
         self.forget_vectors(namespace);
+        Resident::forget_saved(&self.ann, namespace);
         Ok(n as u64)
     }
 
@@ -419,28 +535,16 @@ impl ImageIndex for SqliteIndex {
         let mut best: Vec<(i64, f32, Vec<f32>)> = Vec::new();
         for ns in namespaces {
             let Some(vs) = self.namespace_vectors(&ns)? else { continue };
-            if vector.len() != vs.dim {
+            let st = vs.read();
+            if vector.len() != st.dim {
                 return Err(Error::Invalid(format!(
                     "query vector of {} dimensions; the index holds {}",
                     vector.len(),
-                    vs.dim
+                    st.dim
                 )));
             }
-            let found = top_k(&vs.matrix, vs.dim, vector, request.limit, |row| {
-                let m = &vs.meta[row];
-                f.accepts_view(&FilterView {
-                    format: m.format,
-                    width: m.width,
-                    height: m.height,
-                    page_url: &m.page_url,
-                    text: Some(&m.text),
-                })
-            });
-            best.extend(
-                found
-                    .into_iter()
-                    .map(|(row, score)| (vs.meta[row].id, score, vs.matrix[row * vs.dim..(row + 1) * vs.dim].to_vec())),
-            );
+            let found = st.nearest(vector, request.limit, |row| f.accepts_view(&row.view()));
+            best.extend(found.into_iter().map(|(slot, score)| (st.row(slot).id, score, st.vector(slot).to_vec())));
         }
         best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         best.truncate(request.limit);
@@ -489,3 +593,7 @@ impl ImageIndex for SqliteIndex {
 #[cfg(test)]
 #[path = "sqlite_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "ann_tests.rs"]
+mod ann_tests;

@@ -7,6 +7,7 @@ use crate::index::vectors::normalize;
 fn record(url: &str, alt: &str, nearby: &str, size: Option<(u32, u32)>) -> ImageRecord {
     let url = Url::parse(url).unwrap();
     ImageRecord {
+        facts: None,
         page_url: Url::parse("http://site.test/blog/post").unwrap(),
         source: ImageSource::Img,
         variants: vec![ImageVariant {

@@ -147,13 +147,14 @@ impl SearchEngine {
             page_url_prefix: None,
             exclude_terms: query.exclude_terms.clone(),
             require_terms: query.must_terms.clone(),
+            tone: query.tone,
+            transparent: query.transparent,
         };
         let mut notes = Vec::new();
-        if query.tone.is_some() {
-            notes.push("dark/light is not applied: image colours are not analysed yet".to_string());
-        }
-        if query.transparent.is_some() {
-            notes.push("transparency is not applied: image pixels are not analysed yet".to_string());
+        if query.tone.is_some() || query.transparent.is_some() {
+            notes.push(
+                "brightness and transparency are known only for images whose pixels the crawl analysed".to_string(),
+            );
         }
         let request = SearchRequest { namespaces, filters: &filters, limit: CANDIDATES };
         // The text legs search for the description plus required phrases.

@@ -156,7 +156,9 @@ pub const NEAR_DUPLICATE_COSINE: f32 = 0.985;
 
 /// Folds duplicates into one result per group, at the place of the group's best-ranked member:
 /// the same URL (across namespaces), the same normalized alt text (12+ characters) on the same
-/// site, and near-identical vectors ([`NEAR_DUPLICATE_COSINE`]). The best copy (largest, then
+/// site, near-identical vectors ([`NEAR_DUPLICATE_COSINE`]), and the same picture by its
+/// perceptual hash when the crawl analysed it (another size or encoding under another URL,
+/// whatever its words). The best copy (largest, then
 /// preferred format) is the one shown; the others are listed as its alternatives.
 pub fn dedup(ranked: Vec<Ranked>) -> Vec<Ranked> {
     dedup_with(ranked, &DEFAULT_FORMAT_PREFERENCE)
@@ -176,6 +178,13 @@ pub fn dedup_with(ranked: Vec<Ranked>, preference: &[ImageFormat]) -> Vec<Ranked
                     kept.embedding.as_ref().is_some_and(|k| crate::index::vectors::dot(k, v) >= NEAR_DUPLICATE_COSINE)
                 })
             });
+        let existing = existing.or_else(|| {
+            let h = picture_hash(&r.image)?;
+            out.iter().position(|kept| {
+                picture_hash(&kept.image)
+                    .is_some_and(|k| crate::enrich::distance(h, k) <= crate::enrich::SAME_PICTURE_BITS)
+            })
+        });
         match existing {
             Some(i) => {
                 by_key.insert(url_key, i);
@@ -206,6 +215,14 @@ pub fn dedup_with(ranked: Vec<Ranked>, preference: &[ImageFormat]) -> Vec<Ranked
     out
 }
 
+/// The image's perceptual hash, when it was analysed and the hash says something: a nearly
+/// uniform picture (a flat colour, a blank) hashes to almost all zeros or ones and would match
+/// every other such picture.
+fn picture_hash(image: &StoredImage) -> Option<u64> {
+    let h = image.record.facts.as_ref()?.dhash?;
+    (8..=56).contains(&h.count_ones()).then_some(h)
+}
+
 fn normalize_alt(alt: &str) -> String {
     alt.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
 }
@@ -224,6 +241,7 @@ mod tests {
             image: StoredImage {
                 namespace: "n".into(),
                 record: ImageRecord {
+                    facts: None,
                     page_url: url.clone(),
                     source: ImageSource::Img,
                     variants: vec![],
@@ -257,6 +275,34 @@ mod tests {
         ]);
         assert_eq!(out.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1, 5]);
         assert_eq!(out[0].alternatives, vec!["http://s.test/a-copy.jpg", "http://s.test/a-crop.jpg"]);
+    }
+
+    fn hashed(mut r: Ranked, dhash: u64) -> Ranked {
+        r.image.record.facts = Some(crate::enrich::ImageFacts {
+            format: ImageFormat::Jpeg,
+            width: Some(100),
+            height: Some(100),
+            bytes: 1,
+            transparent: None,
+            luma: None,
+            dhash: Some(dhash),
+        });
+        r
+    }
+
+    #[test]
+    fn one_picture_under_two_urls_folds_by_its_perceptual_hash() {
+        let h = 0x0f0f_3c3c_5a5a_a5a5u64;
+        let out = dedup(vec![
+            hashed(ranked(1, "http://s.test/photo.jpg", "harbour at dusk", 0.9, None), h),
+            hashed(ranked(2, "http://cdn.test/x/1234.jpg", "", 0.8, None), h ^ 0b101),
+            hashed(ranked(3, "http://s.test/other.jpg", "a different photo", 0.7, None), !h),
+            // Flat pictures hash to (almost) nothing: never folded by hash.
+            hashed(ranked(4, "http://s.test/blank-1.png", "spacer one", 0.6, None), 0),
+            hashed(ranked(5, "http://s.test/blank-2.png", "spacer two", 0.5, None), 1),
+        ]);
+        assert_eq!(out.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1, 3, 4, 5]);
+        assert_eq!(out[0].alternatives, vec!["http://cdn.test/x/1234.jpg"]);
     }
 
     fn sized(mut r: Ranked, format: ImageFormat, w: u32, h: u32) -> Ranked {

@@ -18,6 +18,7 @@ use crate::cache::CacheLayers;
 use crate::config::DomainPolicy;
 use crate::crawl::{CancelHandle, Counters, CrawlOptions, Crawler};
 use crate::embed::Embedder;
+use crate::enrich::Enricher;
 use crate::error::{Error, Result};
 use crate::index::ImageIndex;
 
@@ -36,6 +37,8 @@ pub(crate) struct Inner {
     pub caches: Arc<CacheLayers>,
     /// Records, events and crawl rules shared with other replicas, when Redis is configured.
     pub shared: Option<Arc<Shared>>,
+    /// Fetches and analyses each new image (`crawler.analyze_images`).
+    pub enricher: Option<Enricher>,
     store: Store,
     sessions: Mutex<HashMap<String, Entry>>,
 }
@@ -210,8 +213,18 @@ impl SessionManager {
             let persisted_at = record.updated_at;
             sessions.insert(record.id.clone(), Entry { record, live: None, persisted_at });
         }
-        let inner =
-            Arc::new(Inner { settings, index, embedder, caches, shared, store, sessions: Mutex::new(sessions) });
+        let enricher =
+            if settings.crawler.analyze_images { Some(Enricher::from_settings(&settings.crawler)?) } else { None };
+        let inner = Arc::new(Inner {
+            settings,
+            index,
+            embedder,
+            caches,
+            shared,
+            enricher,
+            store,
+            sessions: Mutex::new(sessions),
+        });
         if let Some(shared) = &inner.shared {
             let weak = Arc::downgrade(&inner);
             shared.clone().listen_for_cancels(move |id| {
@@ -305,6 +318,7 @@ impl SessionManager {
                 counters: Counters::default(),
                 images_indexed: 0,
                 images_embedded: 0,
+                images_analysed: 0,
                 current_url: String::new(),
                 stop: None,
                 errors: Vec::new(),

@@ -85,6 +85,9 @@ pub struct SessionRecord {
     /// Indexed images that have a vector (the rest are found by keywords only).
     #[serde(default)]
     pub images_embedded: u64,
+    /// Images whose bytes were fetched and analysed (real size, format, transparency, hash).
+    #[serde(default)]
+    pub images_analysed: u64,
     #[serde(default)]
     pub current_url: String,
     #[serde(default)]

@@ -172,11 +172,16 @@ async fn index_loop(
     }
 }
 
-/// Embeds (when a model is there, through the embedding cache) and stores one batch. A failing
+/// Analyses the batch's images (when enabled), embeds them (when a model is there, through the
+/// embedding cache) and stores them. A failing
 /// model or store is recorded on the session and the crawl goes on: images without vectors are
 /// still found by keywords.
-async fn store(inner: &Arc<Inner>, id: &str, namespace: &str, images: Vec<ImageRecord>, warned: &mut bool) {
+async fn store(inner: &Arc<Inner>, id: &str, namespace: &str, mut images: Vec<ImageRecord>, warned: &mut bool) {
     let count = images.len() as u64;
+    let analysed = match &inner.enricher {
+        Some(enricher) => enricher.enrich(&mut images).await.analysed,
+        None => 0,
+    };
     let texts: Vec<String> = images.iter().map(|r| image_text(&r.context)).collect();
     let (vectors, embed_error): (Vec<Option<Vec<f32>>>, Option<String>) = match &inner.embedder {
         Ok(embedder) => {
@@ -203,6 +208,7 @@ async fn store(inner: &Arc<Inner>, id: &str, namespace: &str, images: Vec<ImageR
         Ok(Ok(_)) => inner.update(id, |r| {
             r.images_indexed += count;
             r.images_embedded += embedded;
+            r.images_analysed += analysed;
             if let Some(e) = embed_error
                 && !std::mem::replace(warned, true)
             {

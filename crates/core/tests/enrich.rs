@@ -1,0 +1,98 @@
+//! Image enrichment: real photos from `../shared/data` (WordPress thumbnails of one photo in
+//! three sizes hash alike, different photos do not), and fetching through the guarded fetcher
+//! from the fixture site (real size and format by the bytes, failures counted, SSRF guard).
+
+use std::path::{Path, PathBuf};
+
+use image_chat_core::config::CrawlerSettings;
+use image_chat_core::enrich::{Enricher, SAME_PICTURE_BITS, analyze, distance};
+use image_chat_core::extract::{ImageContext, ImageRecord, ImageSource};
+use image_chat_core::search::ImageFormat;
+use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
+use url::Url;
+
+fn uploads() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/sites/sanctuaries.marinebon.org/wp-content/uploads");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: {} is absent", dir.display());
+        None
+    }
+}
+
+#[test]
+fn thumbnails_of_one_photo_hash_alike_and_other_photos_do_not() {
+    let Some(dir) = uploads() else { return };
+    let stems = [
+        "2018/04/mbon-and-fce-lter-collaborate",
+        "2018/04/girl-and-boys-in-front-of-monitors-cropped",
+        "2018/04/ebvs-and-next-gen-satellite-requirements-3",
+        "2018/04/ocean-climate-variability-impacts-on-biodiversity",
+        "2017/03/andrew-devogelaere-2015",
+    ];
+    let mut hashes: Vec<(usize, u32, u64)> = Vec::new();
+    for (i, stem) in stems.iter().enumerate() {
+        for side in [80, 150, 190] {
+            let path = dir.join(format!("{stem}-{side}x{side}.jpg"));
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let facts = analyze(&bytes).unwrap();
+            assert_eq!((facts.format, facts.width, facts.height), (ImageFormat::Jpeg, Some(side), Some(side)));
+            assert_eq!(facts.transparent, Some(false));
+            hashes.push((i, side, facts.dhash.expect("a photo has a hash")));
+        }
+    }
+    for (a, sa, ha) in &hashes {
+        for (b, sb, hb) in &hashes {
+            let d = distance(*ha, *hb);
+            if a == b {
+                assert!(d <= SAME_PICTURE_BITS, "{} at {sa} and {sb} px: {d} bits apart", stems[*a]);
+            } else {
+                assert!(d > SAME_PICTURE_BITS, "{} and {} look alike: {d} bits", stems[*a], stems[*b]);
+            }
+        }
+    }
+}
+
+fn record(url: String) -> ImageRecord {
+    let url = Url::parse(&url).unwrap();
+    ImageRecord {
+        page_url: url.clone(),
+        source: ImageSource::Img,
+        variants: vec![],
+        url,
+        context: ImageContext::default(),
+        facts: None,
+    }
+}
+
+#[tokio::test]
+async fn images_are_fetched_through_the_guard_and_read_by_their_bytes() {
+    let server =
+        FixtureServer::start(FixtureConfig::generated(SiteSpec { pages: 5, seed: 1, traps: false })).await.unwrap();
+    let mut records = vec![
+        // A `.webp` URL answered with PNG bytes: the bytes win.
+        record(server.url("/img/harbour-800x600.webp")),
+        record(server.url("/img/reef-640x480.jpg")),
+        record(server.url("/img/gone-missing.png")),
+        record("data:image/gif;base64,R0lGODlhAQABAAAAACw=".into()),
+    ];
+    let allowed = CrawlerSettings { allow_hosts: vec!["127.0.0.1".into()], ..CrawlerSettings::default() };
+    let stats = Enricher::from_settings(&allowed).unwrap().enrich(&mut records).await;
+    assert_eq!((stats.analysed, stats.failed), (2, 1), "{stats:?}");
+    let webp = records[0].facts.as_ref().unwrap();
+    assert_eq!((webp.format, webp.width, webp.height), (ImageFormat::Png, Some(800), Some(600)));
+    assert_eq!(records[0].format(), Some(ImageFormat::Png));
+    assert_eq!(records[0].dimensions(), (Some(800), Some(600)));
+    let jpeg = records[1].facts.as_ref().unwrap();
+    assert_eq!((jpeg.format, jpeg.width, jpeg.height), (ImageFormat::Jpeg, Some(640), Some(480)));
+    assert!(jpeg.luma.is_some() && jpeg.bytes > 0);
+    assert!(records[2].facts.is_none() && records[3].facts.is_none());
+
+    // Without the allow-list, loopback is refused like any private address.
+    let mut records = vec![record(server.url("/img/harbour-800x600.webp"))];
+    let stats = Enricher::from_settings(&CrawlerSettings::default()).unwrap().enrich(&mut records).await;
+    assert_eq!((stats.analysed, stats.failed), (0, 1));
+    assert!(records[0].facts.is_none());
+}
