@@ -102,6 +102,8 @@ pub struct SessionView {
     pub images_indexed: u64,
     /// Of those, images with a vector (the rest are found by keywords only).
     pub images_embedded: u64,
+    /// Images fetched and read for their real format, size, transparency and brightness.
+    pub images_analysed: u64,
     pub current_url: String,
     /// Why the crawl stopped: `completed`, `page_limit`, `cancelled`, `start_refused`.
     pub stop: Option<String>,
@@ -272,6 +274,7 @@ pub struct ProgressUpdate {
 pub struct IndexedUpdate {
     pub images_indexed: u64,
     pub images_embedded: u64,
+    pub images_analysed: u64,
 }
 
 /// SSE `page` event: a page is done.

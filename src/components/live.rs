@@ -79,6 +79,7 @@ pub fn connect(id: &str, ui: UiState, failed: RwSignal<bool>) -> Option<Connecti
                     if let Some(v) = v {
                         v.images_indexed = p.images_indexed;
                         v.images_embedded = p.images_embedded;
+                        v.images_analysed = p.images_analysed;
                     }
                 });
             }

@@ -72,8 +72,8 @@ pub async fn stream(
                             "progress",
                             &ProgressUpdate { counters: convert::counters(&counters), current_url, images_indexed },
                         ),
-                        Ok(SessionEvent::Indexed { images_indexed, images_embedded }) => {
-                            event("indexed", &IndexedUpdate { images_indexed, images_embedded })
+                        Ok(SessionEvent::Indexed { images_indexed, images_embedded, images_analysed }) => {
+                            event("indexed", &IndexedUpdate { images_indexed, images_embedded, images_analysed })
                         }
                         Ok(SessionEvent::Page { url, outcome, images }) => {
                             event("page", &page_update(url, &outcome, images))

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use image_chat_core::Error;
 use image_chat_core::config::ModelSettings;
 use image_chat_core::embed::{Embedder, OnnxEmbedder};
-use image_chat_core::extract::{ImageContext, ImageRecord, ImageSource, ImageVariant};
 use image_chat_core::enrich::ImageFacts;
+use image_chat_core::extract::{ImageContext, ImageRecord, ImageSource, ImageVariant};
 use image_chat_core::index::{Filters, ImageIndex, SearchRequest, SqliteIndex};
-use image_chat_core::search::{ImageFormat, Tone};
 use image_chat_core::search::engine::SearchEngine;
+use image_chat_core::search::{ImageFormat, Tone};
 use url::Url;
 
 fn record(path: &str, alt: &str, size: (u32, u32)) -> ImageRecord {

@@ -110,7 +110,7 @@ pub enum SessionEvent {
     /// A page is done (failures always, others throttled).
     Page { url: String, outcome: PageOutcome, images: usize },
     /// A batch of images is stored and searchable.
-    Indexed { images_indexed: u64, images_embedded: u64 },
+    Indexed { images_indexed: u64, images_embedded: u64, images_analysed: u64 },
     /// The session ended (finished, failed or cancelled); the record is final.
     Done { record: Box<SessionRecord> },
 }

@@ -214,7 +214,11 @@ async fn store(inner: &Arc<Inner>, id: &str, namespace: &str, mut images: Vec<Im
             {
                 r.message = Some(format!("some images are searchable by keywords only: {e}"));
             }
-            Some(SessionEvent::Indexed { images_indexed: r.images_indexed, images_embedded: r.images_embedded })
+            Some(SessionEvent::Indexed {
+                images_indexed: r.images_indexed,
+                images_embedded: r.images_embedded,
+                images_analysed: r.images_analysed,
+            })
         }),
         Ok(Err(e)) => inner.update(id, |r| {
             tracing::error!(session = %r.id, "indexing failed: {e}");
