@@ -213,15 +213,19 @@ async fn analyze_images(
             .expect("a valid template")
             .progress_chars("=> "),
     );
-    let (mut analysed, mut failed) = (0, 0);
+    let (mut analysed, mut failed, mut refused) = (0, 0, 0);
     for chunk in images.chunks_mut(64) {
         let stats = enricher.enrich(chunk).await;
         analysed += stats.analysed;
         failed += stats.failed;
+        refused += stats.refused_by_robots;
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    let _ = writeln!(out, "analysed {analysed} images ({failed} could not be fetched or read)");
+    let _ = writeln!(
+        out,
+        "analysed {analysed} images ({failed} could not be fetched or read, {refused} forbidden by robots.txt)"
+    );
 }
 
 /// Embeds (when the model is there) and stores the crawl's images, with a progress bar.

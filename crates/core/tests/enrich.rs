@@ -1,6 +1,7 @@
 //! Image enrichment: real photos from `../shared/data` (WordPress thumbnails of one photo in
 //! three sizes hash alike, different photos do not), and fetching through the guarded fetcher
-//! from the fixture site (real size and format by the bytes, failures counted, SSRF guard).
+//! from the fixture site (real size and format by the bytes, failures counted, robots.txt and
+//! the SSRF guard obeyed).
 
 use std::path::{Path, PathBuf};
 
@@ -77,10 +78,17 @@ async fn images_are_fetched_through_the_guard_and_read_by_their_bytes() {
         record(server.url("/img/reef-640x480.jpg")),
         record(server.url("/img/gone-missing.png")),
         record("data:image/gif;base64,R0lGODlhAQABAAAAACw=".into()),
+        // robots.txt forbids /private/ to everyone: not fetched, as a page there would not be.
+        record(server.url("/private/secret-800x600.jpg")),
     ];
     let allowed = CrawlerSettings { allow_hosts: vec!["127.0.0.1".into()], ..CrawlerSettings::default() };
     let stats = Enricher::from_settings(&allowed).unwrap().enrich(&mut records).await;
-    assert_eq!((stats.analysed, stats.failed), (2, 1), "{stats:?}");
+    assert_eq!((stats.analysed, stats.failed, stats.refused_by_robots), (2, 1, 1), "{stats:?}");
+    assert!(records[4].facts.is_none());
+    let ignoring = CrawlerSettings { respect_robots_txt: false, ..allowed.clone() };
+    let stats = Enricher::from_settings(&ignoring).unwrap().enrich(&mut records[4..]).await;
+    // With robots.txt off it is fetched (the fixture answers /private/ with a page, not an image).
+    assert_eq!((stats.analysed, stats.failed, stats.refused_by_robots), (0, 1, 0), "{stats:?}");
     let webp = records[0].facts.as_ref().unwrap();
     assert_eq!((webp.format, webp.width, webp.height), (ImageFormat::Png, Some(800), Some(600)));
     assert_eq!(records[0].format(), Some(ImageFormat::Png));

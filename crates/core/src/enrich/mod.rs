@@ -5,6 +5,8 @@
 
 mod analyze;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -16,6 +18,7 @@ use crate::config::CrawlerSettings;
 use crate::crawl::CrawlOptions;
 use crate::crawl::fetch::{Fetched, Fetcher, Want};
 use crate::crawl::guard::Guard;
+use crate::crawl::robots::Robots;
 use crate::error::{Error, Result};
 use crate::extract::ImageRecord;
 use crate::search::ImageFormat;
@@ -65,14 +68,21 @@ pub struct EnrichStats {
     pub analysed: u64,
     /// Fetch failed, or the bytes were no image we can read.
     pub failed: u64,
+    /// Not fetched: the site's robots.txt forbids it.
+    pub refused_by_robots: u64,
     pub bytes: u64,
 }
+
+type RobotsMap = Arc<Mutex<HashMap<String, Arc<Robots>>>>;
 
 /// Fetches and analyses images, a few at a time.
 #[derive(Clone)]
 pub struct Enricher {
     fetcher: Fetcher,
     concurrency: usize,
+    /// robots.txt per origin, when `crawler.respect_robots_txt` is on: an image a site's
+    /// robots.txt forbids is not fetched, as for pages.
+    robots: Option<RobotsMap>,
 }
 
 impl Enricher {
@@ -81,7 +91,35 @@ impl Enricher {
     pub fn from_settings(s: &CrawlerSettings) -> Result<Self> {
         let opts = CrawlOptions::from_settings(s);
         let fetcher = Fetcher::new(opts.fetch, Guard::new(&opts.allow_hosts)).map_err(Error::Invalid)?;
-        Ok(Self { fetcher, concurrency: s.per_host_concurrency.clamp(1, 16) })
+        let robots = s.respect_robots_txt.then(RobotsMap::default);
+        Ok(Self { fetcher, concurrency: s.per_host_concurrency.clamp(1, 16), robots })
+    }
+
+    /// Whether robots.txt lets us fetch `url` (fetched once per origin; an unreachable one
+    /// forbids everything, a missing one nothing, as for pages).
+    async fn allowed(&self, url: &url::Url) -> bool {
+        let Some(map) = &self.robots else { return true };
+        // A URL the SSRF guard refuses fails at the fetch; its robots.txt is never asked for.
+        if self.fetcher.guard().check_url(url).is_err() {
+            return true;
+        }
+        let origin = url.origin().ascii_serialization();
+        let known = map.lock().unwrap_or_else(|e| e.into_inner()).get(&origin).cloned();
+        let robots = match known {
+            Some(r) => r,
+            None => {
+                let Ok(robots_url) = url.join("/robots.txt") else { return false };
+                let robots = match self.fetcher.fetch(&robots_url, Want::Any, |_| true).await {
+                    Fetched::Body(body) if (200..300).contains(&body.status) => Robots::parse(&body.text),
+                    Fetched::Failed(reason) if !reason.starts_with("HTTP 4") => Robots::DisallowAll(reason),
+                    _ => Robots::AllowAll,
+                };
+                let robots = Arc::new(robots);
+                map.lock().unwrap_or_else(|e| e.into_inner()).insert(origin, robots.clone());
+                robots
+            }
+        };
+        robots.allowed(url.as_str())
     }
 
     /// Analyses every record that has no facts yet, in place. Records whose image cannot be
@@ -93,19 +131,24 @@ impl Enricher {
             .filter(|(_, r)| r.facts.is_none() && matches!(r.url.scheme(), "http" | "https"))
             .map(|(i, r)| (i, r.url.clone()))
             .collect();
-        let fetcher = &self.fetcher;
         let mut results = futures_util::stream::iter(todo)
-            .map(|(i, url)| async move { (i, fetch_and_analyze(fetcher, url).await) })
+            .map(|(i, url)| async move {
+                if !self.allowed(&url).await {
+                    return (i, Err(()));
+                }
+                (i, Ok(fetch_and_analyze(&self.fetcher, url).await))
+            })
             .buffer_unordered(self.concurrency);
         let mut stats = EnrichStats::default();
         while let Some((i, found)) = results.next().await {
             match found {
-                Some((facts, bytes)) => {
+                Ok(Some((facts, bytes))) => {
                     stats.analysed += 1;
                     stats.bytes += bytes;
                     records[i].facts = Some(facts);
                 }
-                None => stats.failed += 1,
+                Ok(None) => stats.failed += 1,
+                Err(()) => stats.refused_by_robots += 1,
             }
         }
         stats
