@@ -191,3 +191,34 @@ fn a_file_from_before_seq_is_upgraded() {
     index.upsert("big", &[(record(2), Some(vec![0.0, 1.0, 0.0]))]).unwrap();
     assert_eq!(ids(&index, &[0.0, 1.0, 0.0], &Filters::default(), 1), vec!["/img/2.jpg"]);
 }
+
+#[test]
+fn a_background_build_takes_in_what_changed_while_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = AnnOptions { background: true, ..options(1_000) };
+    let index = SqliteIndex::open(&dir.path().join("index.sqlite")).unwrap().with_ann(options);
+    let mut g = Gen(9);
+    let centers = g.centers(30);
+    fill(&index, 0..20_000, &mut g, &centers);
+    // This search starts the build and is answered by the exact scan meanwhile.
+    assert_eq!(ids(&index, &centers[0], &Filters::default(), 10).len(), 10);
+    assert!(!index.graph_ready("big"), "20,000 insertions take longer than this");
+
+    // While it runs: an old image moves far away, and a new one arrives there too.
+    let mut far = vec![0.0; DIM];
+    far[DIM - 1] = 1.0;
+    let mut near_far = far.clone();
+    near_far[0] = 0.05;
+    normalize(&mut near_far);
+    index.upsert("big", &[(record(3), Some(far.clone())), (record(30_000), Some(near_far))]).unwrap();
+    assert_eq!(ids(&index, &far, &Filters::default(), 2), vec!["/img/3.png", "/img/30000.jpg"]);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !index.graph_ready("big") {
+        assert!(std::time::Instant::now() < deadline, "the background build finished");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Through the graph now: both changes are in it, the old place of image 3 is not.
+    assert_eq!(ids(&index, &far, &Filters::default(), 2), vec!["/img/3.png", "/img/30000.jpg"]);
+    assert!(dir.path().join("ann/big.usearch").exists(), "saved after the build");
+}
