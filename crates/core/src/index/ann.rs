@@ -102,12 +102,13 @@ impl Ann {
         Ok(found.keys.into_iter().map(|k| k as i64).collect())
     }
 
-    /// Writes the graph to `path` (through a temporary file, so a crash never leaves half a graph).
+    /// Writes the graph to `path` through a temporary file of this process's own, so neither a
+    /// crash nor another replica saving at the same moment ever leaves half a graph.
     pub fn save(&self, path: &Path) -> Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| ann_error(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let tmp = path.with_extension("tmp");
+        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
         let name = tmp.to_str().ok_or_else(|| ann_error("graph path is not UTF-8"))?;
         self.index.save(name).map_err(ann_error)?;
         std::fs::rename(&tmp, path).map_err(|e| ann_error(format!("cannot write {}: {e}", path.display())))

@@ -10,8 +10,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use serde::{Deserialize, Serialize};
-
 use super::FilterView;
 use super::ann::Ann;
 use super::vectors::{dot, top_k};
@@ -102,13 +100,6 @@ pub(crate) struct State {
     slot_of: HashMap<i64, usize>,
     live: usize,
     graph: Graph,
-}
-
-#[derive(Serialize, Deserialize)]
-struct SavedGraph {
-    dim: usize,
-    /// Every row with a `seq` up to this is in the saved graph.
-    seq: i64,
 }
 
 pub(crate) struct Resident {
@@ -263,16 +254,28 @@ impl Resident {
         self.cancelled.store(true, Ordering::Relaxed);
     }
 
-    fn paths(options: &AnnOptions, namespace: &str) -> Option<(PathBuf, PathBuf)> {
-        let dir = options.dir.as_ref()?;
-        Some((dir.join(format!("{namespace}.usearch")), dir.join(format!("{namespace}.json"))))
+    /// The namespace's saved graphs, as (seq covered, path). A graph is saved as
+    /// `{namespace}-{seq}.usearch`: every row with a `seq` up to that is in it. The covered `seq`
+    /// lives in the name, so the graph and what it covers are renamed into place together.
+    fn saved(options: &AnnOptions, namespace: &str) -> Vec<(i64, PathBuf)> {
+        let Some(dir) = &options.dir else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+        let prefix = format!("{namespace}-");
+        entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let seq = name.strip_prefix(&prefix)?.strip_suffix(".usearch")?;
+                let seq = seq.bytes().all(|b| b.is_ascii_digit()).then(|| seq.parse().ok())??;
+                Some((seq, e.path()))
+            })
+            .collect()
     }
 
-    /// Deletes a namespace's saved graph.
+    /// Deletes a namespace's saved graphs.
     pub fn forget_saved(options: &AnnOptions, namespace: &str) {
-        if let Some((graph, meta)) = Self::paths(options, namespace) {
-            let _ = std::fs::remove_file(meta);
-            let _ = std::fs::remove_file(graph);
+        for (_, path) in Self::saved(options, namespace) {
+            let _ = std::fs::remove_file(path);
         }
     }
 
@@ -344,18 +347,12 @@ impl Resident {
             let st = self.read();
             (st.dim, st.live)
         };
-        let paths = Self::paths(options, &self.namespace);
-        let restored = paths.as_ref().and_then(|(graph, meta)| {
-            let saved: SavedGraph = serde_json::from_slice(&std::fs::read(meta).ok()?).ok()?;
-            if saved.dim != dim {
-                return None;
-            }
-            match Ann::restore(graph, dim, options.expansion) {
-                Ok(ann) => Some((ann, saved.seq)),
-                Err(e) => {
-                    tracing::warn!("namespace {}: saved {e}; building it again", self.namespace);
-                    None
-                }
+        let newest = Self::saved(options, &self.namespace).into_iter().max();
+        let restored = newest.and_then(|(seq, path)| match Ann::restore(&path, dim, options.expansion) {
+            Ok(ann) => Some((ann, seq)),
+            Err(e) => {
+                tracing::warn!("namespace {}: saved {e}; building it again", self.namespace);
+                None
             }
         });
         let (ann, covered) = match restored {
@@ -422,16 +419,16 @@ impl Resident {
     /// Saves the graph with the `seq` it covers. Writers wait meanwhile (the graph must not
     /// change while it is written); searches go on.
     fn save(&self, ann: &Ann, options: &AnnOptions) {
-        let Some((graph, meta)) = Self::paths(options, &self.namespace) else { return };
+        let Some(dir) = &options.dir else { return };
         let st = self.read();
-        let saved = SavedGraph { dim: st.dim, seq: st.seq };
-        let written = ann.save(&graph).and_then(|()| {
-            let json = serde_json::to_vec(&saved).map_err(|e| crate::Error::Index(e.to_string()))?;
-            std::fs::write(&meta, json)
-                .map_err(|e| crate::Error::Index(format!("cannot write {}: {e}", meta.display())))
-        });
-        if let Err(e) = written {
-            tracing::warn!("namespace {}: {e}; the graph is rebuilt after a restart", self.namespace);
+        let path = dir.join(format!("{}-{}.usearch", self.namespace, st.seq));
+        match ann.save(&path) {
+            // Older saves are superseded.
+            Ok(()) => Self::saved(options, &self.namespace)
+                .into_iter()
+                .filter(|(seq, _)| *seq < st.seq)
+                .for_each(|(_, old)| drop(std::fs::remove_file(old))),
+            Err(e) => tracing::warn!("namespace {}: {e}; the graph is rebuilt after a restart", self.namespace),
         }
     }
 }
