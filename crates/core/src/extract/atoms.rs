@@ -18,6 +18,7 @@ pub(super) struct Names {
     pub script: LocalName,
     pub style: LocalName,
     pub onclick: LocalName,
+    pub class: LocalName,
     pub headings: [LocalName; 6],
     pub backgrounds: [LocalName; 4],
 }
@@ -37,6 +38,7 @@ pub(super) static NAMES: LazyLock<Names> = LazyLock::new(|| {
         script: n("script"),
         style: n("style"),
         onclick: n("onclick"),
+        class: n("class"),
         headings: [n("h1"), n("h2"), n("h3"), n("h4"), n("h5"), n("h6")],
         backgrounds: [n("data-bg"), n("data-background"), n("data-bg-src"), n("data-background-image")],
     }

@@ -73,6 +73,8 @@ pub(super) struct Walker<'a> {
     links: Vec<Url>,
     /// Hashes of the links kept so far (64-bit FNV: collisions are far rarer than the cap).
     link_seen: FastSet<u64>,
+    /// Raw hrefs already resolved (by hash).
+    href_seen: FastSet<u64>,
     canonical: Option<Url>,
     robots: MetaRobots,
     /// `og:title`, the words of the page's share image.
@@ -114,6 +116,7 @@ impl<'a> Walker<'a> {
             raws: Vec::new(),
             links: Vec::new(),
             link_seen: FastSet::default(),
+            href_seen: FastSet::default(),
             canonical: None,
             robots: MetaRobots::default(),
             og_title: String::new(),
@@ -259,7 +262,9 @@ impl<'a> Walker<'a> {
     fn fill_styled(&mut self, el: ElementRef<'_>) {
         let v = el.value();
         let mut waiting: Vec<usize> = v.id().and_then(|id| self.styled_by_id.remove(id)).unwrap_or_default();
-        for class in v.classes() {
+        // The raw attribute, split here: `classes()` would intern every class name of the page.
+        let class_attr = v.attrs.iter().find(|(name, _)| name.local == NAMES.class).map(|(_, value)| &**value);
+        for class in class_attr.into_iter().flat_map(str::split_ascii_whitespace) {
             if let Some(raws) = self.styled_by_class.remove(class) {
                 waiting.extend(raws);
             }
@@ -403,15 +408,27 @@ impl<'a> Walker<'a> {
         if self.links.len() >= MAX_LINKS_PER_PAGE || href.is_empty() || href.starts_with('#') {
             return;
         }
-        let scheme_end = href.find(':').unwrap_or(0);
+        // Menus repeat the same hrefs: resolve each distinct one once.
+        if !self.href_seen.insert(super::fnv64(href.as_bytes())) {
+            return;
+        }
+        // A scheme ends at the first `:` before any `/`, `?` or `#`.
+        let scheme_end = href
+            .bytes()
+            .position(|b| matches!(b, b':' | b'/' | b'?' | b'#'))
+            .filter(|&i| href.as_bytes()[i] == b':')
+            .unwrap_or(0);
         if scheme_end > 0
             && !href[..scheme_end].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
         {
             // A colon in a path (`a:b/c`) is not a scheme; let the URL parser decide.
-        } else if scheme_end > 0 && !matches!(href[..scheme_end].to_ascii_lowercase().as_str(), "http" | "https") {
+        } else if scheme_end > 0
+            && !href[..scheme_end].eq_ignore_ascii_case("http")
+            && !href[..scheme_end].eq_ignore_ascii_case("https")
+        {
             return;
         }
-        let Ok(mut url) = self.base.join(href.trim()) else { return };
+        let Ok(mut url) = self.base.join(href) else { return };
         if !matches!(url.scheme(), "http" | "https") {
             return;
         }

@@ -62,28 +62,43 @@ pub fn stylesheet_rules(sheet: &str) -> Vec<ImageRule> {
         return Vec::new();
     }
     let text = strip_comments(sheet);
+    let bytes = text.as_bytes();
     let mut rules = Vec::new();
-    let mut rest: &str = &text;
-    while let Some(open) = rest.find('{') {
-        let selector = rest[..open].trim();
-        let selector = selector.rsplit([';', '}']).next().unwrap_or(selector).trim();
-        let body_start = open + 1;
-        let Some(close_rel) = rest[body_start..].find('}') else { break };
-        let body = &rest[body_start..body_start + close_rel];
-        if selector.starts_with("@media") || selector.starts_with("@supports") || selector.starts_with("@layer") {
-            // Enter the block: the next rule starts right after its `{`.
-            rest = &rest[body_start..];
+    // Jump from one `url(` to the next rather than reading every rule: a big stylesheet has
+    // few images. Each `url(` is placed in its rule by the nearest braces around it.
+    let mut from = 0;
+    while let Some(at) = next_url(bytes, from) {
+        let before = &text[..at];
+        let open = before.rfind('{');
+        // Outside any block (`@import url(…)`), or after the block it seemed to be in closed.
+        let Some(open) = open.filter(|&o| !before[o..].contains('}')) else {
+            from = at + 4;
+            continue;
+        };
+        let close = text[at..].find('}').map_or(text.len(), |c| at + c);
+        from = close;
+        let selector = text[..open].rsplit(['{', '}', ';']).next().unwrap_or("").trim();
+        if selector.is_empty() || selector.starts_with('@') {
             continue;
         }
-        if !selector.starts_with('@') && contains_url(body) {
-            let urls = declaration_urls(body);
-            if !urls.is_empty() {
-                rules.push(ImageRule { selector: selector.to_string(), urls });
-            }
+        let urls = declaration_urls(&text[open + 1..close]);
+        if !urls.is_empty() {
+            rules.push(ImageRule { selector: selector.to_string(), urls });
         }
-        rest = &rest[body_start + close_rel + 1..];
     }
     rules
+}
+
+/// Where the next `url(` (any case) starts, from `from` on.
+fn next_url(bytes: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(i) = bytes.get(from..)?.iter().position(|&b| b == b'(') {
+        let at = from + i;
+        if at >= 3 && bytes[at - 3..at].eq_ignore_ascii_case(b"url") {
+            return Some(at - 3);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// The arguments of every `url(...)` in a CSS value, unquoted.

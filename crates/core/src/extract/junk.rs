@@ -86,27 +86,16 @@ const ICON_WORDS: &[&str] = &["icon", "icons", "sprite", "sprites", "favicon", "
 /// The reason an image is junk, or `None` for a content image.
 pub fn classify(f: &Facts<'_>) -> Option<RejectReason> {
     let Some(url) = f.url else { return Some(RejectReason::InvalidUrl) };
-    let raw_lower = f.raw_url.to_ascii_lowercase();
-    let path = url.path().to_ascii_lowercase();
-    let file = path.rsplit('/').next().unwrap_or("");
-    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
-    let words: Vec<&str> = stem.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let host_path = format!("{}{}", url.host_str().unwrap_or(""), path);
-
     let declared_1x1 = matches!((f.declared_width, f.declared_height), (Some(w), Some(h)) if w <= 1 && h <= 1);
-    if declared_1x1
-        || TRACKER_HOSTS.iter().any(|t| host_path.contains(t))
-        || words.iter().any(|w| TRACKER_WORDS.contains(w))
-        || segments.first().is_some_and(|s| *s == "px" || *s == "beacon")
-    {
-        return Some(RejectReason::TrackingPixel);
-    }
     let templated = |s: &str| ["[[", "]]", "{{", "}}", "<%", "${", "%7b%7b", "%5b%5b"].iter().any(|t| s.contains(t));
-    if templated(&raw_lower) || templated(&f.alt.to_ascii_lowercase()) {
-        return Some(RejectReason::TemplatePlaceholder);
-    }
     if url.scheme() == "data" {
+        // The payload is no file name or host: only the size and the markup tell.
+        if declared_1x1 {
+            return Some(RejectReason::TrackingPixel);
+        }
+        if templated(&f.alt.to_ascii_lowercase()) {
+            return Some(RejectReason::TemplatePlaceholder);
+        }
         let len = f.raw_url.len();
         if len < MIN_DATA_URI_BYTES {
             return Some(RejectReason::DataUriPlaceholder);
@@ -115,6 +104,24 @@ pub fn classify(f: &Facts<'_>) -> Option<RejectReason> {
             return Some(RejectReason::DataUriTooLarge);
         }
         return None;
+    }
+    let raw_lower = f.raw_url.to_ascii_lowercase();
+    let path = url.path().to_ascii_lowercase();
+    let file = path.rsplit('/').next().unwrap_or("");
+    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+    let words: Vec<&str> = stem.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let host_path = format!("{}{}", url.host_str().unwrap_or(""), path);
+
+    if declared_1x1
+        || TRACKER_HOSTS.iter().any(|t| host_path.contains(t))
+        || words.iter().any(|w| TRACKER_WORDS.contains(w))
+        || segments.first().is_some_and(|s| *s == "px" || *s == "beacon")
+    {
+        return Some(RejectReason::TrackingPixel);
+    }
+    if templated(&raw_lower) || templated(&f.alt.to_ascii_lowercase()) {
+        return Some(RejectReason::TemplatePlaceholder);
     }
     if url.scheme() != "http" && url.scheme() != "https" {
         return Some(RejectReason::InvalidUrl);
