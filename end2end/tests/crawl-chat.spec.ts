@@ -44,7 +44,12 @@ test.describe("crawl and chat", () => {
     await expect(progress).toHaveAttribute("data-status", "finished", { timeout: 60_000 });
     await expect(page.getByTestId("progress-bar")).toHaveAttribute("aria-valuenow", "100");
     await expect(page.getByTestId("count-pages")).toHaveText("40");
-    expect(Number(await page.getByTestId("count-indexed").textContent())).toBeGreaterThan(0);
+    const indexed = Number(await page.getByTestId("count-indexed").textContent());
+    expect(indexed).toBeGreaterThan(0);
+    // Images were fetched and read for their real size and format.
+    const analysed = Number(await page.getByTestId("count-analysed").textContent());
+    expect(analysed).toBeGreaterThan(0);
+    expect(analysed).toBeLessThanOrEqual(indexed);
     await page.screenshot({ path: "test-results/crawl-finished.png", fullPage: true });
 
     // Ask for the image by its description: it is in the grid with its caption.
