@@ -50,6 +50,18 @@ impl Robots {
         Self::Rules { body: extras.rules, crawl_delay, sitemaps: extras.sitemaps }
     }
 
+    /// What a fetch of robots.txt means (RFC 9309): a body is the rules, a 4xx (or a redirect
+    /// the caller would not follow) allows everything, any other failure allows nothing.
+    pub fn from_fetched(fetched: super::fetch::Fetched) -> Self {
+        use super::fetch::Fetched;
+        match fetched {
+            Fetched::Body(body) => Self::parse(&body.text),
+            Fetched::Failed(reason) if reason.starts_with("HTTP 4") => Self::AllowAll,
+            Fetched::Failed(reason) => Self::DisallowAll(reason),
+            Fetched::Redirected { .. } | Fetched::NotHtml { .. } | Fetched::NotModified { .. } => Self::AllowAll,
+        }
+    }
+
     /// Whether we (`image-chat`) may fetch `url`.
     pub fn allowed(&self, url: &str) -> bool {
         self.allowed_for(ROBOTS_AGENT, url)

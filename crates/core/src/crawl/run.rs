@@ -354,12 +354,8 @@ impl Run {
             return r.clone();
         }
         let robots_url = url.join("/robots.txt").expect("/robots.txt joins any http(s) URL");
-        let robots = match shared.fetcher.fetch(&robots_url, Want::Any, |n| shared.scope.same_site(n)).await {
-            Fetched::Body(body) => Robots::parse(&body.text),
-            Fetched::Failed(reason) if reason.starts_with("HTTP 4") => Robots::AllowAll,
-            Fetched::Failed(reason) => Robots::DisallowAll(reason),
-            Fetched::Redirected { .. } | Fetched::NotHtml { .. } | Fetched::NotModified { .. } => Robots::AllowAll,
-        };
+        let robots =
+            Robots::from_fetched(shared.fetcher.fetch(&robots_url, Want::Any, |n| shared.scope.same_site(n)).await);
         if let (Some(delay), Some(host)) = (robots.crawl_delay(), url.host_str()) {
             shared.hosts.set_crawl_delay(host, delay);
         }

@@ -109,12 +109,7 @@ impl Enricher {
             Some(r) => r,
             None => {
                 let Ok(robots_url) = url.join("/robots.txt") else { return false };
-                let robots = match self.fetcher.fetch(&robots_url, Want::Any, |_| true).await {
-                    Fetched::Body(body) if (200..300).contains(&body.status) => Robots::parse(&body.text),
-                    Fetched::Failed(reason) if !reason.starts_with("HTTP 4") => Robots::DisallowAll(reason),
-                    _ => Robots::AllowAll,
-                };
-                let robots = Arc::new(robots);
+                let robots = Arc::new(Robots::from_fetched(self.fetcher.fetch(&robots_url, Want::Any, |_| true).await));
                 map.lock().unwrap_or_else(|e| e.into_inner()).insert(origin, robots.clone());
                 robots
             }
@@ -158,7 +153,8 @@ impl Enricher {
 async fn fetch_and_analyze(fetcher: &Fetcher, url: url::Url) -> Option<(ImageFacts, u64)> {
     let fetched = tokio::time::timeout(Duration::from_secs(60), fetcher.fetch(&url, Want::Bytes, |_| true)).await;
     let body = match fetched {
-        Ok(Fetched::Body(body)) if (200..300).contains(&body.status) => body,
+        // A body is only ever a 2xx answer.
+        Ok(Fetched::Body(body)) => body,
         Ok(other) => {
             tracing::debug!("image {url} not analysed: {other:?}");
             return None;

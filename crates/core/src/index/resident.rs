@@ -195,10 +195,6 @@ impl State {
         }
     }
 
-    fn vector_of(&self, slot: usize) -> &[f32] {
-        &self.matrix[slot * self.dim..(slot + 1) * self.dim]
-    }
-
     /// The `k` live rows nearest to `query` that `accept` lets through, best first, as
     /// (slot, exact cosine). Through the graph when there is one and it finds `k` (or every live
     /// row); otherwise by the exact scan, so a narrow filter never loses results.
@@ -213,7 +209,7 @@ impl State {
                 let mut scored: Vec<(usize, f32)> = ids
                     .iter()
                     .filter_map(|id| self.slot_of.get(id))
-                    .map(|&slot| (slot, dot(self.vector_of(slot), query)))
+                    .map(|&slot| (slot, dot(self.vector(slot), query)))
                     .collect();
                 scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(self.rows[a.0].id.cmp(&self.rows[b.0].id)));
                 return scored;
@@ -373,7 +369,7 @@ impl Resident {
                 let end = (next + BUILD_STEP).min(st.rows.len());
                 let chunk: Vec<(i64, Vec<f32>)> = (next..end)
                     .filter(|&slot| st.rows[slot].live && st.rows[slot].seq > covered)
-                    .map(|slot| (st.rows[slot].id, st.vector_of(slot).to_vec()))
+                    .map(|slot| (st.rows[slot].id, st.vector(slot).to_vec()))
                     .collect();
                 (chunk, end)
             };
@@ -406,7 +402,7 @@ impl Resident {
         for slot in late {
             let row = &st.rows[slot];
             if row.live {
-                ann.insert(row.id, st.vector_of(slot))?;
+                ann.insert(row.id, st.vector(slot))?;
             } else {
                 ann.remove(row.id)?;
             }

@@ -211,14 +211,8 @@ impl SqliteIndex {
             }
             // Rows deleted by another process leave no trace in `seq`: start over when the
             // counts disagree.
-            let stored: i64 = conn
-                .query_row(
-                    "SELECT count(*) FROM images WHERE namespace = ?1 AND vector IS NOT NULL",
-                    [namespace],
-                    |r| r.get(0),
-                )
-                .map_err(db)?;
-            if stored as usize == st.live() || attempt == 1 {
+            let stored = Self::stored_vectors(&conn, namespace)?;
+            if stored == st.live() || attempt == 1 {
                 break;
             }
             drop(st);
@@ -231,6 +225,16 @@ impl SqliteIndex {
         Ok(Some(resident))
     }
 
+    /// How many of a namespace's rows have a vector.
+    fn stored_vectors(conn: &Connection, namespace: &str) -> Result<usize> {
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM images WHERE namespace = ?1 AND vector IS NOT NULL", [namespace], |r| {
+                r.get(0)
+            })
+            .map_err(db)?;
+        Ok(n as usize)
+    }
+
     /// Applies the rows of a namespace written after the last applied `seq`, in order, a chunk
     /// at a time (a million rows never sit in memory twice): those with a vector, and those that
     /// lost theirs.
@@ -238,14 +242,7 @@ impl SqliteIndex {
         const CHUNK: usize = 4_096;
         let dim = st.dim;
         if st.seq == 0 {
-            let stored: i64 = conn
-                .query_row(
-                    "SELECT count(*) FROM images WHERE namespace = ?1 AND vector IS NOT NULL",
-                    [namespace],
-                    |r| r.get(0),
-                )
-                .map_err(db)?;
-            st.reserve(stored as usize);
+            st.reserve(Self::stored_vectors(conn, namespace)?);
         }
         let mut stmt = conn
             .prepare_cached(
