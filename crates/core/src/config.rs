@@ -565,6 +565,12 @@ mod tests {
         let err =
             Settings::load_from(None, env(&[("IMAGE_CHAT__SEARCH__FORMAT_PREFERENCE", "[\"bmp\"]")])).unwrap_err();
         assert!(err.to_string().contains("unknown format"), "{err}");
+        for (key, value) in [("IMAGE_CHAT__STORE__ANN_EXPANSION", "0"), ("IMAGE_CHAT__STORE__ANN_MIN_VECTORS", "0")] {
+            let err = Settings::load_from(None, env(&[(key, value)])).unwrap_err();
+            assert!(err.to_string().contains("store.ann_expansion 1-4096"), "{key}: {err}");
+        }
+        let err = Settings::load_from(None, env(&[("IMAGE_CHAT__CRAWLER__ANALYZE_IMAGES", "maybe")])).unwrap_err();
+        assert!(err.to_string().contains("ANALYZE_IMAGES"), "{err}");
     }
 
     #[test]
