@@ -8,7 +8,8 @@ use ego_tree::iter::Edge;
 use scraper::{ElementRef, Html};
 use url::Url;
 
-use super::atoms::NAMES;
+use super::atoms::{NAMES, attr};
+use super::context::Place;
 use super::junk::{self, Facts, RejectReason};
 use super::variants::{self, url_dimensions};
 use super::{
@@ -30,7 +31,7 @@ impl std::hash::Hasher for Fnv {
     }
 }
 
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 type FastSet<K> = HashSet<K, BuildHasherDefault<Fnv>>;
 
 /// Attributes lazy-loading libraries put the real source in.
@@ -59,6 +60,8 @@ struct Raw {
     source: ImageSource,
     cands: Vec<Cand>,
     ctx: ImageContext,
+    /// Where the rest of its context is read from, if it has a place in the page.
+    place: Option<Place>,
 }
 
 pub(super) struct Walker<'a> {
@@ -66,9 +69,8 @@ pub(super) struct Walker<'a> {
     page: &'a Url,
     base: Url,
     title: String,
-    /// The last heading closed, and its text once an image asked for it (most never are).
+    /// The last heading closed.
     heading: Option<ego_tree::NodeId>,
-    heading_text: Option<(ego_tree::NodeId, String)>,
     raws: Vec<Raw>,
     links: Vec<Url>,
     /// Hashes of the links kept so far (64-bit FNV: collisions are far rarer than the cap).
@@ -83,6 +85,7 @@ pub(super) struct Walker<'a> {
     /// the rule's subject: the walk fills in their context when it meets that element.
     styled_by_class: FastMap<String, Vec<usize>>,
     styled_by_id: FastMap<String, Vec<usize>>,
+    texts: context::TextCache,
 }
 
 impl<'a> Walker<'a> {
@@ -112,7 +115,6 @@ impl<'a> Walker<'a> {
             base,
             title,
             heading: None,
-            heading_text: None,
             raws: Vec::new(),
             links: Vec::new(),
             link_seen: FastSet::default(),
@@ -122,6 +124,7 @@ impl<'a> Walker<'a> {
             og_title: String::new(),
             styled_by_class: FastMap::default(),
             styled_by_id: FastMap::default(),
+            texts: context::TextCache::default(),
         }
     }
 
@@ -145,30 +148,14 @@ impl<'a> Walker<'a> {
         self.finish()
     }
 
-    fn ctx(&mut self, attrs: ElementRef<'_>, anchor: ElementRef<'_>) -> ImageContext {
-        let heading = match self.heading {
-            None => String::new(),
-            Some(id) => match &self.heading_text {
-                Some((cached, text)) if *cached == id => text.clone(),
-                _ => {
-                    let text = self
-                        .doc
-                        .tree
-                        .get(id)
-                        .and_then(ElementRef::wrap)
-                        .map(|h| clean_text(h.text()))
-                        .unwrap_or_default();
-                    self.heading_text = Some((id, text.clone()));
-                    text
-                }
-            },
-        };
-        context::build(self.doc, attrs, anchor, &self.title, &heading)
+    /// An image's own context now, and where the rest is read from once it is kept.
+    fn ctx(&self, attrs: ElementRef<'_>, anchor: ElementRef<'_>) -> (ImageContext, Option<Place>) {
+        (context::own(self.doc, attrs), Some(Place::new(attrs, anchor, self.heading)))
     }
 
-    fn push(&mut self, source: ImageSource, cands: Vec<Cand>, ctx: ImageContext) {
+    fn push(&mut self, source: ImageSource, cands: Vec<Cand>, (ctx, place): (ImageContext, Option<Place>)) {
         if !cands.is_empty() {
-            self.raws.push(Raw { source, cands, ctx });
+            self.raws.push(Raw { source, cands, ctx, place });
         }
     }
 
@@ -177,18 +164,19 @@ impl<'a> Walker<'a> {
         let n = &*NAMES;
         let local = &v.name.local;
         if *local == n.a || *local == n.area {
-            if let Some(href) = v.attr("href") {
+            if let Some(href) = attr(v, &n.href) {
                 self.link(href);
             }
         } else if *local == n.img {
             self.img(el, el);
         } else if *local == n.video {
-            if let Some(poster) = v.attr("poster").filter(|p| !p.trim().is_empty()) {
+            if let Some(poster) = attr(v, &n.poster).filter(|p| !p.trim().is_empty()) {
                 let ctx = self.ctx(el, el);
                 self.push(ImageSource::VideoPoster, vec![Cand::plain(poster)], ctx);
             }
         } else if *local == n.input {
-            if let (Some(src), true) = (v.attr("src"), v.attr("type").is_some_and(|t| t.eq_ignore_ascii_case("image")))
+            if let (Some(src), true) =
+                (attr(v, &n.src), attr(v, &n.r#type).is_some_and(|t| t.eq_ignore_ascii_case("image")))
             {
                 let ctx = self.ctx(el, el);
                 self.push(ImageSource::InputImage, vec![Cand::plain(src)], ctx);
@@ -208,15 +196,16 @@ impl<'a> Walker<'a> {
         } else if *local == n.style {
             self.stylesheet(el);
         } else if *local == n.script {
-            match v.attr("type") {
+            match attr(v, &n.r#type) {
                 // Client-side templates (`<script type="text/html">`): their images show up once
                 // rendered; unrendered placeholders among them are rejected, and counted.
                 Some(t) if is_template_type(t) => self.embedded_html(el),
                 Some(t) if t.trim().eq_ignore_ascii_case("application/ld+json") => {
                     let text: String = el.text().collect();
                     for (url, caption) in jsonld::image_urls(&text) {
-                        let ctx = ImageContext { title: clean_text([caption.as_str()]), ..self.ctx(el, el) };
-                        self.push(ImageSource::JsonLd, vec![Cand::plain(&url)], ctx);
+                        let (ctx, place) = self.ctx(el, el);
+                        let ctx = ImageContext { title: clean_text([caption.as_str()]), ..ctx };
+                        self.push(ImageSource::JsonLd, vec![Cand::plain(&url)], (ctx, place));
                     }
                 }
                 _ => {}
@@ -272,13 +261,14 @@ impl<'a> Walker<'a> {
         if waiting.is_empty() {
             return;
         }
-        let ctx = self.ctx(el, el);
+        let (ctx, place) = self.ctx(el, el);
         for i in waiting {
             let selector_classes = std::mem::take(&mut self.raws[i].ctx.css_classes);
             self.raws[i].ctx = ImageContext {
                 css_classes: if ctx.css_classes.is_empty() { selector_classes } else { ctx.css_classes.clone() },
                 ..ctx.clone()
             };
+            self.raws[i].place = place;
         }
     }
 
@@ -296,7 +286,7 @@ impl<'a> Walker<'a> {
                 _ => {}
             }
         }
-        let lazy = !lazy_srcs.is_empty() || sets.len() > usize::from(attrs.value().attr("srcset").is_some());
+        let lazy = !lazy_srcs.is_empty() || sets.len() > usize::from(attr(attrs.value(), &NAMES.srcset).is_some());
         let mut cands = Vec::new();
         // With a lazy source present, a data: URI in src is only a placeholder.
         if let Some(src) = src.filter(|s| !(lazy && s.starts_with("data:"))) {
@@ -306,14 +296,16 @@ impl<'a> Walker<'a> {
         for set in sets {
             cands.extend(srcset_cands(set, None, None));
         }
-        let in_picture = anchor.parent().and_then(ElementRef::wrap).filter(|p| p.value().name() == "picture");
+        let in_picture = anchor.parent().and_then(ElementRef::wrap).filter(|p| p.value().name.local == NAMES.picture);
         if let Some(picture) = in_picture {
-            for source in picture.children().filter_map(ElementRef::wrap).filter(|c| c.value().name() == "source") {
+            for source in
+                picture.children().filter_map(ElementRef::wrap).filter(|c| c.value().name.local == NAMES.source)
+            {
                 let sv = source.value();
-                let media = sv.attr("media").map(|m| clean_text([m]));
-                let mime = sv.attr("type").map(|t| clean_text([t]));
-                for attr in ["srcset", "data-srcset"] {
-                    if let Some(set) = sv.attr(attr) {
+                let media = attr(sv, &NAMES.media).map(|m| clean_text([m]));
+                let mime = attr(sv, &NAMES.r#type).map(|t| clean_text([t]));
+                for name in [&NAMES.srcset, &NAMES.data_srcset] {
+                    if let Some(set) = attr(sv, name) {
                         cands.extend(srcset_cands(set, media.clone(), mime.clone()));
                     }
                 }
@@ -326,16 +318,17 @@ impl<'a> Walker<'a> {
 
     fn meta(&mut self, el: ElementRef<'_>) {
         let v = el.value();
-        let key = v.attr("property").or_else(|| v.attr("name")).unwrap_or("").trim().to_ascii_lowercase();
-        let content = v.attr("content").unwrap_or("").trim();
+        let n = &*NAMES;
+        let key = attr(v, &n.property).or_else(|| attr(v, &n.name)).unwrap_or("").trim().to_ascii_lowercase();
+        let content = attr(v, &n.content).unwrap_or("").trim();
         match key.as_str() {
             "og:image" | "og:image:url" | "og:image:secure_url" if !content.is_empty() => {
                 let ctx = ImageContext { page_title: self.title.clone(), ..ImageContext::default() };
-                self.push(ImageSource::OgImage, vec![Cand::plain(content)], ctx);
+                self.push(ImageSource::OgImage, vec![Cand::plain(content)], (ctx, None));
             }
             "twitter:image" | "twitter:image:src" if !content.is_empty() => {
                 let ctx = ImageContext { page_title: self.title.clone(), ..ImageContext::default() };
-                self.push(ImageSource::TwitterImage, vec![Cand::plain(content)], ctx);
+                self.push(ImageSource::TwitterImage, vec![Cand::plain(content)], (ctx, None));
             }
             "og:title" | "twitter:title" if self.og_title.is_empty() => self.og_title = clean_text([content]),
             "robots" | "image-chat" => {
@@ -350,14 +343,14 @@ impl<'a> Walker<'a> {
 
     fn link_element(&mut self, el: ElementRef<'_>) {
         let v = el.value();
-        let (Some(rel), Some(href)) = (v.attr("rel"), v.attr("href")) else { return };
-        let rels: Vec<String> = rel.split_ascii_whitespace().map(str::to_ascii_lowercase).collect();
-        if rels.iter().any(|r| r == "canonical") && self.canonical.is_none() {
+        let (Some(rel), Some(href)) = (attr(v, &NAMES.rel), attr(v, &NAMES.href)) else { return };
+        let has_rel = |wanted: &str| rel.split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case(wanted));
+        if self.canonical.is_none() && has_rel("canonical") {
             self.canonical = self.base.join(href.trim()).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
         }
-        if rels.iter().any(|r| r == "image_src") {
+        if has_rel("image_src") {
             let ctx = ImageContext { page_title: self.title.clone(), ..ImageContext::default() };
-            self.push(ImageSource::LinkImageSrc, vec![Cand::plain(href)], ctx);
+            self.push(ImageSource::LinkImageSrc, vec![Cand::plain(href)], (ctx, None));
         }
     }
 
@@ -393,7 +386,7 @@ impl<'a> Walker<'a> {
             let subject = css::selector_subject(&rule.selector);
             for url in rule.urls {
                 let index = self.raws.len();
-                self.push(ImageSource::StyleSheet, vec![Cand::plain(&url)], ctx.clone());
+                self.push(ImageSource::StyleSheet, vec![Cand::plain(&url)], (ctx.clone(), None));
                 match &subject {
                     Some(css::Subject::Class(c)) => self.styled_by_class.entry(c.clone()).or_default().push(index),
                     Some(css::Subject::Id(id)) => self.styled_by_id.entry(id.clone()).or_default().push(index),
@@ -438,12 +431,12 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn finish(self) -> PageImages {
+    fn finish(mut self) -> PageImages {
         let mut records: Vec<ImageRecord> = Vec::new();
         let mut rejected = Vec::new();
         let mut by_key: FastMap<String, usize> = FastMap::default();
         let mut by_url: FastMap<String, usize> = FastMap::default();
-        for mut raw in self.raws {
+        for mut raw in std::mem::take(&mut self.raws) {
             if matches!(raw.source, ImageSource::OgImage | ImageSource::TwitterImage) && raw.ctx.title.is_empty() {
                 raw.ctx.title = self.og_title.clone();
             }
@@ -469,12 +462,11 @@ impl<'a> Walker<'a> {
                 .map(|(_, r)| r.clone())
                 .unwrap_or_default();
             let (url_width, url_height) = url_dimensions(&best.url);
-            let classes = raw.ctx.css_classes.clone();
             let facts = Facts {
                 raw_url: &raw_best,
                 url: Some(&best.url),
                 alt: &raw.ctx.alt,
-                classes: &classes,
+                classes: &raw.ctx.css_classes,
                 declared_width: raw.ctx.declared_width,
                 declared_height: raw.ctx.declared_height,
                 url_width,
@@ -499,6 +491,9 @@ impl<'a> Walker<'a> {
                     source: raw.source,
                 });
                 continue;
+            }
+            if let Some(place) = raw.place {
+                context::fill(&mut raw.ctx, self.doc, &mut self.texts, place, &self.title);
             }
             let index = existing.unwrap_or(records.len());
             for v in &resolved.variants {

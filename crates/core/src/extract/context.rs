@@ -1,8 +1,11 @@
 //! The words around an image: attributes of its element, its figure caption, the link and the
 //! block it sits in.
 
-use scraper::{ElementRef, Html};
+use ego_tree::{NodeId, NodeRef};
+use scraper::{ElementRef, Html, Node};
 
+use super::atoms::{NAMES, attr};
+use super::candidates::FastMap;
 use super::{ImageContext, clean_text};
 
 /// Ancestors searched for the surrounding block's text.
@@ -11,25 +14,125 @@ const NEARBY_LEVELS: usize = 4;
 /// no more than a paragraph.
 const MAX_NODES_SCANNED: usize = 400;
 
-/// The text under an element, capped in nodes visited as well as in characters.
+/// The text under an element a reader sees, capped in nodes visited as well as in characters.
 fn bounded_text(el: ElementRef<'_>) -> String {
-    let texts = el.descendants().take(MAX_NODES_SCANNED).filter_map(|n| n.value().as_text().map(|t| &**t));
-    clean_text(texts)
+    clean_text(Texts::new(*el, None))
 }
 
-/// Context of an image whose attributes live on `attrs` and whose place in the document is
-/// `anchor` (the same element, except for images parsed out of a `<noscript>`).
-pub(super) fn build(
-    doc: &Html,
-    attrs: ElementRef<'_>,
-    anchor: ElementRef<'_>,
-    page_title: &str,
-    heading: &str,
-) -> ImageContext {
+/// The visible texts of the first [`MAX_NODES_SCANNED`] nodes under `root` (itself counted), in
+/// document order, stepping over a descendant already known to hold no text.
+struct Texts<'a> {
+    root: NodeId,
+    next: Option<NodeRef<'a, Node>>,
+    visited: usize,
+    /// A descendant read before with no text found, and its size in nodes.
+    skip: Option<(NodeId, usize)>,
+}
+
+impl<'a> Texts<'a> {
+    fn new(root: NodeRef<'a, Node>, skip: Option<(NodeId, usize)>) -> Self {
+        Self { root: root.id(), next: Some(root), visited: 0, skip }
+    }
+
+    /// The node after `node` in document order within the root, below it if `descend`.
+    fn after(&self, node: NodeRef<'a, Node>, descend: bool) -> Option<NodeRef<'a, Node>> {
+        if descend && let Some(child) = node.first_child() {
+            return Some(child);
+        }
+        let mut at = node;
+        loop {
+            if at.id() == self.root {
+                return None;
+            }
+            if let Some(sibling) = at.next_sibling() {
+                return Some(sibling);
+            }
+            at = at.parent()?;
+        }
+    }
+}
+
+impl<'a> Iterator for Texts<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        loop {
+            let node = self.next?;
+            if let Some((id, len)) = self.skip
+                && id == node.id()
+            {
+                // Its nodes count as read; had the cap fallen inside it, reading would have
+                // stopped there with nothing more found.
+                self.visited += len;
+                if self.visited >= MAX_NODES_SCANNED {
+                    self.next = None;
+                    return None;
+                }
+                self.next = self.after(node, false);
+                continue;
+            }
+            self.visited += 1;
+            self.next = if self.visited >= MAX_NODES_SCANNED { None } else { self.after(node, true) };
+            if let Some(text) = node.value().as_text()
+                && !in_raw_text_element(node)
+            {
+                return Some(text);
+            }
+        }
+    }
+}
+
+/// Text of a script, stylesheet or (to a browser with scripting on) noscript is code or markup,
+/// not words on the page.
+fn in_raw_text_element(text: NodeRef<'_, Node>) -> bool {
+    let n = &*NAMES;
+    text.parent()
+        .and_then(|p| p.value().as_element())
+        .is_some_and(|e| e.name.local == n.script || e.name.local == n.style || e.name.local == n.noscript)
+}
+
+/// Texts already read for an image, by node: the images of a gallery share the blocks around
+/// them, and each would otherwise read the same block again.
+#[derive(Default)]
+pub(super) struct TextCache {
+    /// A block's text, and for a block read to its end, its size in nodes.
+    blocks: FastMap<NodeId, (String, Option<usize>)>,
+    headings: FastMap<NodeId, String>,
+}
+
+impl TextCache {
+    fn text(&mut self, el: ElementRef<'_>) -> String {
+        self.text_skipping(el, None).0.clone()
+    }
+
+    /// The text of a block whose descendant `skip` is known to hold none.
+    fn text_skipping(&mut self, el: ElementRef<'_>, skip: Option<(NodeId, usize)>) -> &(String, Option<usize>) {
+        self.blocks.entry(el.id()).or_insert_with(|| {
+            let mut texts = Texts::new(*el, skip);
+            let text = clean_text(&mut texts);
+            // Read to its end: the walk stopped on running out of nodes, not on the caps.
+            let whole = texts.next.is_none() && texts.visited < MAX_NODES_SCANNED;
+            (text, whole.then_some(texts.visited))
+        })
+    }
+
+    fn heading(&mut self, doc: &Html, id: NodeId) -> String {
+        self.headings
+            .entry(id)
+            .or_insert_with(|| {
+                doc.tree.get(id).and_then(ElementRef::wrap).map(|h| clean_text(h.text())).unwrap_or_default()
+            })
+            .clone()
+    }
+}
+
+/// What an image's own element says: the attributes' part of its context.
+pub(super) fn own(doc: &Html, attrs: ElementRef<'_>) -> ImageContext {
     let el = attrs.value();
     // One pass over the attributes (each `attr()` lookup interns its name).
     let (mut alt, mut title, mut label, mut labelled_by) = (None, None, None, None);
     let (mut width, mut height, mut lazy) = (None, None, false);
+    let mut class = None;
     for (name, value) in el.attrs() {
         match name {
             "alt" => alt = Some(value),
@@ -40,6 +143,7 @@ pub(super) fn build(
             "height" => height = dimension(Some(value)),
             "loading" => lazy |= value.eq_ignore_ascii_case("lazy"),
             "data-src" | "data-lazy-src" | "data-srcset" | "data-original" => lazy = true,
+            "class" => class = Some(value),
             _ => {}
         }
     }
@@ -47,28 +151,57 @@ pub(super) fn build(
         Some(label) => clean_text([label]),
         None => labelled_by.map(|ids| labelled_by_text(doc, ids)).unwrap_or_default(),
     };
-    let own_text = if is_image_element(el.name()) { String::new() } else { bounded_text(anchor) };
-    let nearby_text = if own_text.is_empty() { nearby(anchor) } else { own_text };
+    // In the order scraper's `classes()` gives them (sorted, each once), without interning them.
+    let mut classes: Vec<&str> = class.map(|c| c.split_ascii_whitespace().collect()).unwrap_or_default();
+    classes.sort_unstable();
+    classes.dedup();
     ImageContext {
         alt: clean_text(alt),
         title: clean_text(title),
         aria_label,
-        figcaption: figcaption(anchor),
-        heading: heading.to_string(),
-        nearby_text,
-        page_title: page_title.to_string(),
-        link_href: anchor
-            .ancestors()
-            .filter_map(ElementRef::wrap)
-            .find(|a| a.value().name() == "a")
-            .and_then(|a| a.value().attr("href"))
-            .map(|h| clean_text([h])),
-        css_classes: el.classes().take(10).map(|c| c.chars().take(60).collect()).collect(),
-        filename_tokens: Vec::new(),
+        css_classes: classes.iter().take(10).map(|c| c.chars().take(60).collect()).collect(),
         declared_width: width,
         declared_height: height,
-        lazy: lazy || el.classes().any(|c| c.starts_with("lazy")),
+        lazy: lazy || classes.iter().any(|c| c.starts_with("lazy")),
+        ..ImageContext::default()
     }
+}
+
+/// Where an image sits in the page: what the costly part of its context is read from, once the
+/// image has passed the junk filter (most images on a page do not).
+#[derive(Clone, Copy)]
+pub(super) struct Place {
+    /// The image's element in the document (for an image parsed out of a `<noscript>`, that
+    /// element).
+    anchor: NodeId,
+    /// Whether the element's own text describes it (a block with a background image does; an
+    /// `<img>` has none).
+    own_text: bool,
+    /// The last heading closed before the image.
+    heading: Option<NodeId>,
+}
+
+impl Place {
+    /// An image whose attributes live on `attrs` and whose place in the document is `anchor`.
+    pub(super) fn new(attrs: ElementRef<'_>, anchor: ElementRef<'_>, heading: Option<NodeId>) -> Self {
+        Self { anchor: anchor.id(), own_text: !is_image_element(attrs.value().name()), heading }
+    }
+}
+
+/// Fills in the context a [`Place`] stands for: caption, heading, surrounding text, link, page.
+pub(super) fn fill(ctx: &mut ImageContext, doc: &Html, texts: &mut TextCache, place: Place, page_title: &str) {
+    ctx.page_title = page_title.to_string();
+    ctx.heading = place.heading.map(|h| texts.heading(doc, h)).unwrap_or_default();
+    let Some(anchor) = doc.tree.get(place.anchor).and_then(ElementRef::wrap) else { return };
+    let own_text = if place.own_text { bounded_text(anchor) } else { String::new() };
+    ctx.nearby_text = if own_text.is_empty() { nearby(texts, anchor) } else { own_text };
+    ctx.figcaption = figcaption(texts, anchor);
+    ctx.link_href = anchor
+        .ancestors()
+        .filter_map(ElementRef::wrap)
+        .find(|a| a.value().name.local == NAMES.a)
+        .and_then(|a| attr(a.value(), &NAMES.href))
+        .map(|h| clean_text([h]));
 }
 
 fn is_image_element(name: &str) -> bool {
@@ -101,29 +234,37 @@ fn labelled_by_text(doc: &Html, ids: &str) -> String {
     clean_text(texts.iter().map(String::as_str))
 }
 
-fn figcaption(anchor: ElementRef<'_>) -> String {
-    let Some(figure) = anchor.ancestors().filter_map(ElementRef::wrap).find(|a| a.value().name() == "figure") else {
+fn figcaption(texts: &mut TextCache, anchor: ElementRef<'_>) -> String {
+    let Some(figure) = anchor.ancestors().filter_map(ElementRef::wrap).find(|a| a.value().name.local == NAMES.figure)
+    else {
         return String::new();
     };
     figure
         .descendants()
         .take(MAX_NODES_SCANNED)
         .filter_map(ElementRef::wrap)
-        .find(|e| e.value().name() == "figcaption")
-        .map(bounded_text)
+        .find(|e| e.value().name.local == NAMES.figcaption)
+        .map(|caption| texts.text(caption))
         .unwrap_or_default()
 }
 
 /// Text of the nearest enclosing block that has any.
-fn nearby(anchor: ElementRef<'_>) -> String {
-    anchor
+fn nearby(texts: &mut TextCache, anchor: ElementRef<'_>) -> String {
+    let blocks = anchor
         .ancestors()
         .filter_map(ElementRef::wrap)
         .take(NEARBY_LEVELS)
-        .take_while(|a| !matches!(a.value().name(), "body" | "html"))
-        .map(bounded_text)
-        .find(|t| !t.is_empty())
-        .unwrap_or_default()
+        .take_while(|a| a.value().name.local != NAMES.body && a.value().name.local != NAMES.html);
+    // Each block holds the one before, which had no text: step over it rather than read it again.
+    let mut empty_inside = None;
+    for block in blocks {
+        let (text, size) = texts.text_skipping(block, empty_inside);
+        if !text.is_empty() {
+            return text.clone();
+        }
+        empty_inside = size.map(|size| (block.id(), size));
+    }
+    String::new()
 }
 
 /// Words of a URL's file name: `red-kayak_2.jpg` -> `red`, `kayak`.

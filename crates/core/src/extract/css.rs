@@ -62,12 +62,11 @@ pub fn stylesheet_rules(sheet: &str) -> Vec<ImageRule> {
         return Vec::new();
     }
     let text = strip_comments(sheet);
-    let bytes = text.as_bytes();
     let mut rules = Vec::new();
     // Jump from one `url(` to the next rather than reading every rule: a big stylesheet has
     // few images. Each `url(` is placed in its rule by the nearest braces around it.
     let mut from = 0;
-    while let Some(at) = next_url(bytes, from) {
+    while let Some(at) = next_url(&text, from) {
         let before = &text[..at];
         let open = before.rfind('{');
         // Outside any block (`@import url(…)`), or after the block it seemed to be in closed.
@@ -90,8 +89,11 @@ pub fn stylesheet_rules(sheet: &str) -> Vec<ImageRule> {
 }
 
 /// Where the next `url(` (any case) starts, from `from` on.
-fn next_url(bytes: &[u8], mut from: usize) -> Option<usize> {
-    while let Some(i) = bytes.get(from..)?.iter().position(|&b| b == b'(') {
+fn next_url(text: &str, mut from: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    // Scan for the parenthesis (`str::find` of one ASCII character runs on memchr), then look
+    // back for `url`.
+    while let Some(i) = text.get(from..)?.find('(') {
         let at = from + i;
         if at >= 3 && bytes[at - 3..at].eq_ignore_ascii_case(b"url") {
             return Some(at - 3);
@@ -119,21 +121,11 @@ pub fn urls_in(value: &str) -> Vec<String> {
 }
 
 fn contains_url(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    // Scan for the parenthesis (memchr-fast), then look back for `url`.
-    let mut from = 0;
-    while let Some(i) = bytes[from..].iter().position(|&b| b == b'(') {
-        let at = from + i;
-        if at >= 3 && bytes[at - 3..at].eq_ignore_ascii_case(b"url") {
-            return true;
-        }
-        from = at + 1;
-    }
-    false
+    next_url(value, 0).is_some()
 }
 
 fn strip_comments(css: &str) -> std::borrow::Cow<'_, str> {
-    if !css.contains("/*") {
+    if find_pair(css, '/', '*').is_none() {
         return std::borrow::Cow::Borrowed(css);
     }
     std::borrow::Cow::Owned(strip_comments_owned(css))
@@ -142,15 +134,29 @@ fn strip_comments(css: &str) -> std::borrow::Cow<'_, str> {
 fn strip_comments_owned(css: &str) -> String {
     let mut out = String::with_capacity(css.len());
     let mut rest = css;
-    while let Some(i) = rest.find("/*") {
+    while let Some(i) = find_pair(rest, '/', '*') {
         out.push_str(&rest[..i]);
-        match rest[i + 2..].find("*/") {
+        match find_pair(&rest[i + 2..], '*', '/') {
             Some(j) => rest = &rest[i + 2 + j + 2..],
             None => return out,
         }
     }
     out.push_str(rest);
     out
+}
+
+/// Where the two ASCII characters `a` `b` first occur together. A search for one byte runs on
+/// memchr; `str::find` with a two-byte needle takes the much slower general path.
+fn find_pair(s: &str, a: char, b: char) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = s[from..].find(a) {
+        let at = from + i;
+        if s.as_bytes().get(at + 1) == Some(&(b as u8)) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// What a rule's subject (the last compound of its first selector) names, for finding the

@@ -87,13 +87,19 @@ const ICON_WORDS: &[&str] = &["icon", "icons", "sprite", "sprites", "favicon", "
 pub fn classify(f: &Facts<'_>) -> Option<RejectReason> {
     let Some(url) = f.url else { return Some(RejectReason::InvalidUrl) };
     let declared_1x1 = matches!((f.declared_width, f.declared_height), (Some(w), Some(h)) if w <= 1 && h <= 1);
-    let templated = |s: &str| ["[[", "]]", "{{", "}}", "<%", "${", "%7b%7b", "%5b%5b"].iter().any(|t| s.contains(t));
+    let templated = |s: &str| {
+        // Every mark starts with one of these bytes; most URLs and alts hold none of them.
+        s.bytes().any(|b| matches!(b, b'[' | b']' | b'{' | b'}' | b'<' | b'$' | b'%')) && {
+            let lower = s.to_ascii_lowercase();
+            ["[[", "]]", "{{", "}}", "<%", "${", "%7b%7b", "%5b%5b"].iter().any(|t| lower.contains(t))
+        }
+    };
     if url.scheme() == "data" {
         // The payload is no file name or host: only the size and the markup tell.
         if declared_1x1 {
             return Some(RejectReason::TrackingPixel);
         }
-        if templated(&f.alt.to_ascii_lowercase()) {
+        if templated(f.alt) {
             return Some(RejectReason::TemplatePlaceholder);
         }
         let len = f.raw_url.len();
@@ -105,7 +111,6 @@ pub fn classify(f: &Facts<'_>) -> Option<RejectReason> {
         }
         return None;
     }
-    let raw_lower = f.raw_url.to_ascii_lowercase();
     let path = url.path().to_ascii_lowercase();
     let file = path.rsplit('/').next().unwrap_or("");
     let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
@@ -120,7 +125,7 @@ pub fn classify(f: &Facts<'_>) -> Option<RejectReason> {
     {
         return Some(RejectReason::TrackingPixel);
     }
-    if templated(&raw_lower) || templated(&f.alt.to_ascii_lowercase()) {
+    if templated(f.raw_url) || templated(f.alt) {
         return Some(RejectReason::TemplatePlaceholder);
     }
     if url.scheme() != "http" && url.scheme() != "https" {

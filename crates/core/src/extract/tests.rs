@@ -210,3 +210,25 @@ fn images_in_client_side_templates_are_seen() {
     assert_eq!(p.rejected.len(), 1);
     assert_eq!(p.rejected[0].reason, RejectReason::TemplatePlaceholder);
 }
+
+#[test]
+fn nearby_text_leaves_out_scripts_styles_and_noscript_markup() {
+    let r = one(r#"<div><script>var ads = window.ads || []; ads.push("slot");</script><style>.x { color: red }</style>
+        <img src="/boat.jpg" alt=""><noscript><img src="/boat.jpg"></noscript> Sailing at dawn</div>"#);
+    assert_eq!(r.context.nearby_text, "Sailing at dawn");
+}
+
+#[test]
+fn nearby_text_climbs_past_empty_blocks_within_the_node_budget() {
+    // The image sits three empty levels deep; the fourth level holds the words.
+    let r = one(r#"<section>Harbour at night <div><span><a href="/h"><img src="/h.jpg"></a></span></div></section>"#);
+    assert_eq!(r.context.nearby_text, "Harbour at night");
+    // The same words after an empty list of 500 nodes are past the nodes a block is read for;
+    // stepping over the already-read empty list must not read past that budget either.
+    let items = "<li><b></b></li>".repeat(250);
+    let html = format!(r#"<section><div><ul>{items}</ul><span><img src="/h.jpg"></span></div>Far words</section>"#);
+    assert_eq!(one(&html).context.nearby_text, "");
+    let items = "<li></li>".repeat(20);
+    let html = format!(r#"<section><div><ul>{items}</ul><span><img src="/h.jpg"></span></div>Near words</section>"#);
+    assert_eq!(one(&html).context.nearby_text, "Near words");
+}
