@@ -17,22 +17,22 @@ use super::{
     MetaRobots, PageImages, RejectedImage, clean_text, context, css, jsonld, srcset,
 };
 
-/// FNV-1a: these maps hold short strings (URLs, class names) and are hashed on every element,
-/// where SipHash's DoS resistance buys nothing.
+/// [`super::hash64`] as a hasher: these maps hold short strings (URLs, class names) and are used
+/// on every element, where SipHash's DoS resistance buys nothing.
 #[derive(Default)]
-pub(super) struct Fnv(u64);
+pub(super) struct FastHasher(u64);
 
-impl std::hash::Hasher for Fnv {
+impl std::hash::Hasher for FastHasher {
     fn finish(&self) -> u64 {
-        self.0
+        super::avalanche(self.0)
     }
     fn write(&mut self, bytes: &[u8]) {
-        self.0 = if self.0 == 0 { super::fnv64(bytes) } else { super::fnv64_from(self.0, bytes) };
+        self.0 = super::mix(self.0, bytes);
     }
 }
 
-pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
-type FastSet<K> = HashSet<K, BuildHasherDefault<Fnv>>;
+pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
 
 /// Attributes lazy-loading libraries put the real source in.
 const LAZY_SRC: &[&str] = &["data-src", "data-lazy-src", "data-original", "data-lazy", "data-url"];
@@ -73,7 +73,7 @@ pub(super) struct Walker<'a> {
     heading: Option<ego_tree::NodeId>,
     raws: Vec<Raw>,
     links: Vec<Url>,
-    /// Hashes of the links kept so far (64-bit FNV: collisions are far rarer than the cap).
+    /// Hashes of the links kept so far (64-bit: collisions are far rarer than the cap).
     link_seen: FastSet<u64>,
     /// Raw hrefs already resolved (by hash).
     href_seen: FastSet<u64>,
@@ -402,7 +402,7 @@ impl<'a> Walker<'a> {
             return;
         }
         // Menus repeat the same hrefs: resolve each distinct one once.
-        if !self.href_seen.insert(super::fnv64(href.as_bytes())) {
+        if !self.href_seen.insert(super::hash64(href.as_bytes())) {
             return;
         }
         // A scheme ends at the first `:` before any `/`, `?` or `#`.
@@ -426,7 +426,7 @@ impl<'a> Walker<'a> {
             return;
         }
         url.set_fragment(None);
-        if self.link_seen.insert(super::fnv64(url.as_str().as_bytes())) {
+        if self.link_seen.insert(super::hash64(url.as_str().as_bytes())) {
             self.links.push(url);
         }
     }

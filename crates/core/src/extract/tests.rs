@@ -232,3 +232,12 @@ fn nearby_text_climbs_past_empty_blocks_within_the_node_budget() {
     let html = format!(r#"<section><div><ul>{items}</ul><span><img src="/h.jpg"></span></div>Near words</section>"#);
     assert_eq!(one(&html).context.nearby_text, "Near words");
 }
+
+#[test]
+fn hash64_tells_apart_keys_that_differ_only_at_the_end() {
+    let keys =
+        ["", "a", "a\0", "ab", "abcdefgh", "abcdefgh\0", "abcdefghi", "http://site.test/a", "http://site.test/b"];
+    let hashes: std::collections::HashSet<u64> = keys.iter().map(|k| hash64(k.as_bytes())).collect();
+    assert_eq!(hashes.len(), keys.len());
+    assert_eq!(hash64(b"same"), hash64(b"same"));
+}

@@ -70,7 +70,7 @@ pub fn short_key(url: &Url) -> std::borrow::Cow<'_, str> {
     if url.scheme() != "data" || s.len() <= 128 {
         return std::borrow::Cow::Borrowed(s);
     }
-    let hash = super::fnv64(s.as_bytes());
+    let hash = super::hash64(s.as_bytes());
     std::borrow::Cow::Owned(format!("data:{}:{hash:016x}", s.len()))
 }
 
