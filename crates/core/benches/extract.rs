@@ -59,6 +59,48 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+    paired_ratio(&pages);
+}
+
+/// The two timings above are taken minutes apart, and this shared machine drifts by a few per
+/// cent over that; passes of the two, alternated, drift together. Prints the median ratio.
+fn paired_ratio(pages: &[(Url, String)]) {
+    const ROUNDS: usize = 15;
+    let time = |f: &dyn Fn()| {
+        let started = std::time::Instant::now();
+        f();
+        started.elapsed().as_secs_f64()
+    };
+    let parse = || {
+        for (_, html) in pages {
+            black_box(scraper::Html::parse_document(black_box(html)));
+        }
+    };
+    let extract = || {
+        for (url, html) in pages {
+            black_box(extract::extract(black_box(html), url));
+        }
+    };
+    let mut ratios: Vec<f64> = (0..ROUNDS)
+        .map(|round| {
+            // Alternate which goes first, so neither always runs on a warmer machine.
+            let (p, e) = if round % 2 == 0 {
+                let p = time(&parse);
+                (p, time(&extract))
+            } else {
+                let e = time(&extract);
+                (time(&parse), e)
+            };
+            p / e
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "paired passes ({ROUNDS}, alternated): extraction runs at {:.3}x of the bare parse (median; range {:.3}-{:.3})",
+        ratios[ROUNDS / 2],
+        ratios[0],
+        ratios[ROUNDS - 1]
+    );
 }
 
 criterion_group!(benches, bench);

@@ -461,7 +461,11 @@ impl<'a> Walker<'a> {
                 .find(|(u, _)| u == best.url.as_str())
                 .map(|(_, r)| r.clone())
                 .unwrap_or_default();
-            let (url_width, url_height) = url_dimensions(&best.url);
+            let (url_width, url_height) = resolved
+                .variants
+                .iter()
+                .position(|v| v.url == best.url)
+                .map_or_else(|| url_dimensions(&best.url), |i| resolved.url_dims[i]);
             let facts = Facts {
                 raw_url: &raw_best,
                 url: Some(&best.url),
@@ -561,6 +565,8 @@ fn srcset_cands(set: &str, media: Option<String>, mime: Option<String>) -> Vec<C
 
 struct Resolved {
     variants: Vec<ImageVariant>,
+    /// The size each variant's URL names, by index.
+    url_dims: Vec<(Option<u32>, Option<u32>)>,
     /// (resolved URL, the string as written), few per image: a list beats a map.
     raw_of: Vec<(String, String)>,
     first_raw: Option<String>,
@@ -573,6 +579,7 @@ struct Resolved {
 fn resolve(base: &Url, cands: Vec<Cand>) -> Resolved {
     let first_raw = cands.first().map(|c| c.raw.clone());
     let mut variants: Vec<ImageVariant> = Vec::new();
+    let mut url_dims = Vec::new();
     let mut raw_of: Vec<(String, String)> = Vec::new();
     let mut data_reject = None;
     for c in cands {
@@ -603,17 +610,20 @@ fn resolve(base: &Url, cands: Vec<Cand>) -> Resolved {
                 v.media = v.media.take().or(c.media);
                 v.mime = v.mime.take().or(c.mime);
             }
-            None => variants.push(ImageVariant {
-                url,
-                width: c.width.or(url_w),
-                height: url_h.filter(|_| c.width.is_none() || c.width == url_w),
-                density: c.density,
-                media: c.media,
-                mime: c.mime,
-            }),
+            None => {
+                url_dims.push((url_w, url_h));
+                variants.push(ImageVariant {
+                    url,
+                    width: c.width.or(url_w),
+                    height: url_h.filter(|_| c.width.is_none() || c.width == url_w),
+                    density: c.density,
+                    media: c.media,
+                    mime: c.mime,
+                })
+            }
         }
     }
-    Resolved { variants, raw_of, first_raw, data_reject }
+    Resolved { variants, url_dims, raw_of, first_raw, data_reject }
 }
 
 /// Folds another sighting of the same image into a record: more variants, and context fields

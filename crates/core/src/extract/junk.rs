@@ -111,17 +111,25 @@ pub fn classify(f: &Facts<'_>) -> Option<RejectReason> {
         }
         return None;
     }
-    let path = url.path().to_ascii_lowercase();
+    // Host and path in one lowercased buffer (the URL parser has lowercased the host already).
+    let host_path = {
+        let (host, path) = (url.host_str().unwrap_or(""), url.path());
+        let mut s = String::with_capacity(host.len() + path.len());
+        s.push_str(host);
+        s.push_str(path);
+        s.make_ascii_lowercase();
+        s
+    };
+    let path = &host_path[url.host_str().unwrap_or("").len()..];
     let file = path.rsplit('/').next().unwrap_or("");
     let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
-    let words: Vec<&str> = stem.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let host_path = format!("{}{}", url.host_str().unwrap_or(""), path);
+    let words = || stem.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty());
+    let segments = || path.split('/').filter(|s| !s.is_empty());
 
     if declared_1x1
         || TRACKER_HOSTS.iter().any(|t| host_path.contains(t))
-        || words.iter().any(|w| TRACKER_WORDS.contains(w))
-        || segments.first().is_some_and(|s| *s == "px" || *s == "beacon")
+        || words().any(|w| TRACKER_WORDS.contains(&w))
+        || segments().next().is_some_and(|s| s == "px" || s == "beacon")
     {
         return Some(RejectReason::TrackingPixel);
     }
@@ -131,7 +139,7 @@ pub fn classify(f: &Facts<'_>) -> Option<RejectReason> {
     if url.scheme() != "http" && url.scheme() != "https" {
         return Some(RejectReason::InvalidUrl);
     }
-    if SPACER_FILES.contains(&stem) || words.contains(&"spacer") {
+    if SPACER_FILES.contains(&stem) || words().any(|w| w == "spacer") {
         return Some(RejectReason::Spacer);
     }
     if SPINNER_WORDS.iter().any(|w| stem.contains(w)) {
@@ -147,8 +155,8 @@ pub fn classify(f: &Facts<'_>) -> Option<RejectReason> {
     });
     if file.ends_with(".ico")
         || class_is_icon
-        || segments.iter().any(|s| ICON_WORDS.contains(s))
-        || words.iter().any(|w| ICON_WORDS.contains(w))
+        || segments().any(|s| ICON_WORDS.contains(&s))
+        || words().any(|w| ICON_WORDS.contains(&w))
     {
         return Some(RejectReason::Icon);
     }
