@@ -16,7 +16,7 @@ bash scripts/setup.sh >/dev/null
 log "building image-chat (release), the fixture server and the spider-rs peer"
 cargo leptos build --release >/dev/null 2>&1 || cargo leptos build --release
 cargo build --quiet --release -p image-chat-fixtures --bin fixture-site
-cargo build --quiet --release --manifest-path benches/crawl-peer/Cargo.toml
+cargo build --quiet --release --manifest-path benches/crawl-peer/Cargo.toml --target-dir benches/crawl-peer/target
 PEER="benches/crawl-peer/target/release/crawl-peer"
 
 port="$(free_port)"
