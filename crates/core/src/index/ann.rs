@@ -110,8 +110,14 @@ impl Ann {
         }
         let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
         let name = tmp.to_str().ok_or_else(|| ann_error("graph path is not UTF-8"))?;
-        self.index.save(name).map_err(ann_error)?;
-        std::fs::rename(&tmp, path).map_err(|e| ann_error(format!("cannot write {}: {e}", path.display())))
+        let saved = self.index.save(name).map_err(ann_error).and_then(|()| {
+            std::fs::rename(&tmp, path).map_err(|e| ann_error(format!("cannot write {}: {e}", path.display())))
+        });
+        if saved.is_err() {
+            // A half-written graph (a full disk) is of no use to anyone.
+            let _ = std::fs::remove_file(&tmp);
+        }
+        saved
     }
 
     /// Bytes the graph holds in memory.

@@ -166,12 +166,26 @@ fn graphs_are_saved_restored_rebuilt_when_damaged_and_deleted_with_the_namespace
     let saved = saved_graphs();
     assert_eq!(saved.len(), 1, "{saved:?}");
     std::fs::write(&saved[0], b"damaged").unwrap();
+    // A save a dead process left half-written goes once it is old; a fresh one (a save in
+    // progress elsewhere) and another namespace's are left alone.
+    let unfinished = |name: &str, age_secs: u64| {
+        let path = dir.path().join("ann").join(name);
+        std::fs::write(&path, b"partial").unwrap();
+        let at = std::time::SystemTime::now() - std::time::Duration::from_secs(age_secs);
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(at).unwrap();
+        path
+    };
+    let dead = unfinished("big-1400.4242.tmp", 7_200);
+    let in_progress = unfinished("big-1700.4243.tmp", 5);
+    let other = unfinished("bigger-1400.4242.tmp", 7_200);
     let index = open(&path, 500);
     assert_eq!(ids(&index, &newest, &Filters::default(), 1), vec!["/img/9999.png"], "rebuilt from the rows");
     assert!(index.graph_ready("big"));
+    assert!(!dead.exists(), "an old unfinished save is removed");
+    assert!(in_progress.exists() && other.exists(), "{:?}", saved_graphs());
 
     assert_eq!(index.delete_namespace("big").unwrap(), 1_601);
-    assert!(saved_graphs().is_empty(), "the saved graph goes with the namespace");
+    assert_eq!(saved_graphs(), vec![other], "the saved graph and unfinished saves go with the namespace");
     assert!(ids(&index, &newest, &Filters::default(), 1).is_empty());
 }
 

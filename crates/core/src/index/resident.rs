@@ -9,12 +9,16 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use super::FilterView;
 use super::ann::Ann;
 use super::vectors::{dot, top_k};
 use crate::error::Result;
 use crate::search::ImageFormat;
+
+/// A temporary graph file older than this is no save in progress but one a dead process left.
+const UNFINISHED_SAVE_AGE: Duration = Duration::from_secs(3600);
 
 /// Rows copied out per step of a background build, so writers wait at most one step.
 const BUILD_STEP: usize = 8_192;
@@ -268,10 +272,36 @@ impl Resident {
             .collect()
     }
 
-    /// Deletes a namespace's saved graphs.
+    /// Deletes a namespace's saved graphs, and any save of it left half-written.
     pub fn forget_saved(options: &AnnOptions, namespace: &str) {
         for (_, path) in Self::saved(options, namespace) {
             let _ = std::fs::remove_file(path);
+        }
+        Self::remove_unfinished(options, namespace, Duration::ZERO);
+    }
+
+    /// Removes the namespace's temporary graph files (`{namespace}-{seq}.{pid}.tmp`) older than
+    /// `age`: a process that died while saving leaves one behind, as large as the graph. A save
+    /// in progress is younger than an hour (a graph of millions of vectors is written in seconds).
+    fn remove_unfinished(options: &AnnOptions, namespace: &str, age: Duration) {
+        let Some(dir) = &options.dir else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let prefix = format!("{namespace}-");
+        for entry in entries.filter_map(|e| e.ok()) {
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+            // `{seq}.{pid}.tmp`: digits only, so one namespace never matches another's files.
+            let Some(stem) = rest.strip_suffix(".tmp") else { continue };
+            if !stem.split('.').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())) {
+                continue;
+            }
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|at| at.elapsed().is_ok_and(|elapsed| elapsed >= age));
+            if old {
+                let _ = std::fs::remove_file(entry.path());
+            }
         }
     }
 
@@ -343,6 +373,7 @@ impl Resident {
             let st = self.read();
             (st.dim, st.live)
         };
+        Self::remove_unfinished(options, &self.namespace, UNFINISHED_SAVE_AGE);
         let newest = Self::saved(options, &self.namespace).into_iter().max();
         let restored = newest.and_then(|(seq, path)| match Ann::restore(&path, dim, options.expansion) {
             Ok(ann) => Some((ann, seq)),
@@ -419,11 +450,14 @@ impl Resident {
         let st = self.read();
         let path = dir.join(format!("{}-{}.usearch", self.namespace, st.seq));
         match ann.save(&path) {
-            // Older saves are superseded.
-            Ok(()) => Self::saved(options, &self.namespace)
-                .into_iter()
-                .filter(|(seq, _)| *seq < st.seq)
-                .for_each(|(_, old)| drop(std::fs::remove_file(old))),
+            // Older saves are superseded, and saves a dead process left unfinished are litter.
+            Ok(()) => {
+                Self::saved(options, &self.namespace)
+                    .into_iter()
+                    .filter(|(seq, _)| *seq < st.seq)
+                    .for_each(|(_, old)| drop(std::fs::remove_file(old)));
+                Self::remove_unfinished(options, &self.namespace, UNFINISHED_SAVE_AGE);
+            }
             Err(e) => tracing::warn!("namespace {}: {e}; the graph is rebuilt after a restart", self.namespace),
         }
     }
