@@ -104,6 +104,9 @@ pub struct SessionView {
     pub images_embedded: u64,
     /// Images fetched and read for their real format, size, transparency and brightness.
     pub images_analysed: u64,
+    /// Analysed images left out of the index: a tracking pixel or under 50 px on a side.
+    #[serde(default)]
+    pub images_too_small: u64,
     pub current_url: String,
     /// Why the crawl stopped: `completed`, `page_limit`, `cancelled`, `start_refused`.
     pub stop: Option<String>,
@@ -275,6 +278,8 @@ pub struct IndexedUpdate {
     pub images_indexed: u64,
     pub images_embedded: u64,
     pub images_analysed: u64,
+    #[serde(default)]
+    pub images_too_small: u64,
 }
 
 /// SSE `page` event: a page is done.

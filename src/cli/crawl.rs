@@ -177,6 +177,15 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
         let mut kept = kept;
         if settings.crawler.analyze_images {
             analyze_images(&settings, &mut kept, &mut out).await;
+            let found = kept.len();
+            kept.retain(|r| image_chat_core::enrich::too_small(r).is_none());
+            if kept.len() < found {
+                let _ = writeln!(
+                    out,
+                    "left out {} images whose bytes showed a tracking pixel or under 50 px on a side",
+                    found - kept.len()
+                );
+            }
         }
         return match tokio::task::block_in_place(|| index_images(&settings, &namespace, kept)) {
             Ok(n) => {

@@ -127,6 +127,7 @@ pub fn ProgressPanel() -> impl IntoView {
                         <div><dt>"Duplicates"</dt><dd>{c.images_deduplicated}</dd></div>
                         <div><dt>"Searchable"</dt><dd data-testid="count-indexed">{v.images_indexed}</dd></div>
                         <div><dt>"Analysed"</dt><dd data-testid="count-analysed" title="fetched and read for real size, format, transparency and brightness">{v.images_analysed}</dd></div>
+                        <div><dt>"Too small"</dt><dd data-testid="count-too-small" title="analysed and found to be a tracking pixel or under 50 px on a side: left out of the index">{v.images_too_small}</dd></div>
                         <div><dt>"Downloaded"</dt><dd>{bytes(c.bytes)}</dd></div>
                     </dl>
                     {v.message.clone().map(|m| view! { <p class="note" role="status">{m}</p> })}

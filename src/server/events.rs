@@ -72,9 +72,15 @@ pub async fn stream(
                             "progress",
                             &ProgressUpdate { counters: convert::counters(&counters), current_url, images_indexed },
                         ),
-                        Ok(SessionEvent::Indexed { images_indexed, images_embedded, images_analysed }) => {
-                            event("indexed", &IndexedUpdate { images_indexed, images_embedded, images_analysed })
-                        }
+                        Ok(SessionEvent::Indexed {
+                            images_indexed,
+                            images_embedded,
+                            images_analysed,
+                            images_too_small,
+                        }) => event(
+                            "indexed",
+                            &IndexedUpdate { images_indexed, images_embedded, images_analysed, images_too_small },
+                        ),
                         Ok(SessionEvent::Page { url, outcome, images }) => {
                             event("page", &page_update(url, &outcome, images))
                         }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use image_chat_core::config::CrawlerSettings;
 use image_chat_core::enrich::{Enricher, SAME_PICTURE_BITS, analyze, distance};
-use image_chat_core::extract::{ImageContext, ImageRecord, ImageSource};
+use image_chat_core::extract::{ImageContext, ImageRecord, ImageSource, RejectReason};
 use image_chat_core::search::ImageFormat;
 use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
 use url::Url;
@@ -97,6 +97,15 @@ async fn images_are_fetched_through_the_guard_and_read_by_their_bytes() {
     assert_eq!((jpeg.format, jpeg.width, jpeg.height), (ImageFormat::Jpeg, Some(640), Some(480)));
     assert!(jpeg.luma.is_some() && jpeg.bytes > 0);
     assert!(records[2].facts.is_none() && records[3].facts.is_none());
+    assert_eq!(image_chat_core::enrich::too_small(&records[0]), None);
+    assert_eq!(image_chat_core::enrich::too_small(&records[2]), None, "not analysed: the markup stands");
+
+    // Markup that hides a pixel or an icon: the real size tells.
+    let mut records = vec![record(server.url("/img/badge-40x40.png")), record(server.url("/img/hero-2x2.gif"))];
+    let stats = Enricher::from_settings(&allowed).unwrap().enrich(&mut records).await;
+    assert_eq!(stats.analysed, 2, "{stats:?}");
+    assert_eq!(image_chat_core::enrich::too_small(&records[0]), Some(RejectReason::Tiny));
+    assert_eq!(image_chat_core::enrich::too_small(&records[1]), Some(RejectReason::TrackingPixel), "served 1x1");
 
     // Without the allow-list, loopback is refused like any private address.
     let mut records = vec![record(server.url("/img/harbour-800x600.webp"))];

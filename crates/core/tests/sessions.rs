@@ -101,7 +101,7 @@ async fn a_session_crawls_indexes_and_becomes_searchable() {
     assert_eq!(done.stop, Some(image_chat_core::crawl::StopReason::Completed));
     assert!(done.counters.pages_fetched >= 60, "{:?}", done.counters);
     assert!(done.images_indexed > 0);
-    assert_eq!(done.images_indexed, done.counters.images_kept);
+    assert_eq!(done.images_indexed + done.images_too_small, done.counters.images_kept);
     assert_eq!(index.stats(Some(&done.namespace)).unwrap().images, done.images_indexed);
 
     // Every truth image with alt text is findable in this session's namespace by its words.
@@ -130,6 +130,36 @@ async fn a_session_crawls_indexes_and_becomes_searchable() {
     let listed = manager.list().await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].status, SessionStatus::Finished);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_whose_bytes_show_a_pixel_or_an_icon_are_left_out_and_counted() {
+    // Markup gives nothing away: no declared sizes, no telling names. The bytes do.
+    let root = tempfile::tempdir().unwrap();
+    let img = root.path().join("img");
+    std::fs::create_dir_all(&img).unwrap();
+    std::fs::write(img.join("harbour.png"), image_chat_fixtures::images::png(800, 600, 1).bytes).unwrap();
+    std::fs::write(img.join("award.png"), image_chat_fixtures::images::png(32, 32, 2).bytes).unwrap();
+    std::fs::write(img.join("welcome.gif"), image_chat_fixtures::images::GIF_1X1).unwrap();
+    std::fs::write(
+        root.path().join("index.html"),
+        r#"<html><head><title>Harbour</title></head><body>
+        <p><img src="/img/harbour.png" alt="Fishing boats in the harbour at dawn"></p>
+        <p><img src="/img/award.png" alt="Award for the best harbour photo"></p>
+        <p><img src="/img/welcome.gif" alt="Welcome to the harbour"></p></body></html>"#,
+    )
+    .unwrap();
+    let server = FixtureServer::start(FixtureConfig::folder(root.path(), "https://harbour.example")).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let (manager, index) = open(&settings(data.path(), |_| {})).await;
+    let started = manager.start(&crawl(server.url("/"), 5)).await.unwrap();
+    let events = follow(&manager, &started.id).await;
+    let Some(SessionEvent::Done { record: done }) = events.last() else { panic!("no Done") };
+    assert_eq!(done.status, SessionStatus::Finished, "{:?}", done.message);
+    assert_eq!(done.counters.images_kept, 3, "the markup passes all three: {:?}", done.counters);
+    assert_eq!((done.images_indexed, done.images_too_small), (1, 2), "{done:?}");
+    let stored = index.stats(Some(&done.namespace)).unwrap();
+    assert_eq!(stored.images, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,7 +245,11 @@ async fn idle_sessions_expire_with_their_images_and_failures_are_reported() {
     assert!(!data.path().join("sessions").join(format!("{}.json", record.id)).exists());
 
     // A start URL that cannot be fetched ends the session as failed, saying why.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // Bound but never listening: connections are refused, and no other test's server can take
+    // the port meanwhile (a listener bound and dropped would leave it free to be reused).
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let closed = reserved.local_addr().unwrap().port();
     let record = manager.start(&crawl(format!("http://127.0.0.1:{closed}/"), 5)).await.unwrap();
     let events = follow(&manager, &record.id).await;
     let Some(SessionEvent::Done { record }) = events.last() else { panic!("no Done") };

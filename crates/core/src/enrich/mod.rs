@@ -150,6 +150,13 @@ impl Enricher {
     }
 }
 
+/// Why an analysed image is no content image after all (a pixel, or too small to show
+/// anything), by its real size; `None` when it is one, or was not analysed.
+pub fn too_small(record: &ImageRecord) -> Option<crate::extract::RejectReason> {
+    let facts = record.facts.as_ref()?;
+    crate::extract::junk::by_real_size(facts.width?, facts.height?)
+}
+
 async fn fetch_and_analyze(fetcher: &Fetcher, url: url::Url) -> Option<(ImageFacts, u64)> {
     let fetched = tokio::time::timeout(Duration::from_secs(60), fetcher.fetch(&url, Want::Bytes, |_| true)).await;
     let body = match fetched {

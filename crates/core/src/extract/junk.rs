@@ -167,9 +167,31 @@ pub fn classify(f: &Facts<'_>) -> Option<RejectReason> {
     None
 }
 
+/// Why an image whose real pixel size is known (it was fetched and read) is no content image: a
+/// tracking pixel, or smaller than [`MIN_SIDE`] on a side — the bar declared sizes are held to.
+/// Markup and URLs can hide both; the bytes cannot.
+pub fn by_real_size(width: u32, height: u32) -> Option<RejectReason> {
+    if width <= 1 && height <= 1 {
+        Some(RejectReason::TrackingPixel)
+    } else if width < MIN_SIDE || height < MIN_SIDE {
+        Some(RejectReason::Tiny)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn real_sizes_below_the_bar_are_rejected() {
+        assert_eq!(by_real_size(1, 1), Some(RejectReason::TrackingPixel));
+        assert_eq!(by_real_size(16, 16), Some(RejectReason::Tiny));
+        assert_eq!(by_real_size(1200, 30), Some(RejectReason::Tiny));
+        assert_eq!(by_real_size(50, 50), None);
+        assert_eq!(by_real_size(800, 600), None);
+    }
 
     fn reason(raw: &str, alt: &str, classes: &[&str], declared: (Option<u32>, Option<u32>)) -> Option<RejectReason> {
         let base = Url::parse("http://site.test/page/").unwrap();

@@ -88,6 +88,10 @@ pub struct SessionRecord {
     /// Images whose bytes were fetched and analysed (real size, format, transparency, hash).
     #[serde(default)]
     pub images_analysed: u64,
+    /// Analysed images left out of the index: their real size showed a tracking pixel or an
+    /// image under 50 px on a side that the markup had not given away.
+    #[serde(default)]
+    pub images_too_small: u64,
     #[serde(default)]
     pub current_url: String,
     #[serde(default)]
@@ -110,7 +114,7 @@ pub enum SessionEvent {
     /// A page is done (failures always, others throttled).
     Page { url: String, outcome: PageOutcome, images: usize },
     /// A batch of images is stored and searchable.
-    Indexed { images_indexed: u64, images_embedded: u64, images_analysed: u64 },
+    Indexed { images_indexed: u64, images_embedded: u64, images_analysed: u64, images_too_small: u64 },
     /// The session ended (finished, failed or cancelled); the record is final.
     Done { record: Box<SessionRecord> },
 }

@@ -177,11 +177,14 @@ async fn index_loop(
 /// model or store is recorded on the session and the crawl goes on: images without vectors are
 /// still found by keywords.
 async fn store(inner: &Arc<Inner>, id: &str, namespace: &str, mut images: Vec<ImageRecord>, warned: &mut bool) {
-    let count = images.len() as u64;
     let analysed = match &inner.enricher {
         Some(enricher) => enricher.enrich(&mut images).await.analysed,
         None => 0,
     };
+    let found = images.len();
+    images.retain(|r| crate::enrich::too_small(r).is_none());
+    let too_small = (found - images.len()) as u64;
+    let count = images.len() as u64;
     let texts: Vec<String> = images.iter().map(|r| image_text(&r.context)).collect();
     let (vectors, embed_error): (Vec<Option<Vec<f32>>>, Option<String>) = match &inner.embedder {
         Ok(embedder) => {
@@ -209,6 +212,7 @@ async fn store(inner: &Arc<Inner>, id: &str, namespace: &str, mut images: Vec<Im
             r.images_indexed += count;
             r.images_embedded += embedded;
             r.images_analysed += analysed;
+            r.images_too_small += too_small;
             if let Some(e) = embed_error
                 && !std::mem::replace(warned, true)
             {
@@ -218,6 +222,7 @@ async fn store(inner: &Arc<Inner>, id: &str, namespace: &str, mut images: Vec<Im
                 images_indexed: r.images_indexed,
                 images_embedded: r.images_embedded,
                 images_analysed: r.images_analysed,
+                images_too_small: r.images_too_small,
             })
         }),
         Ok(Err(e)) => inner.update(id, |r| {
