@@ -139,7 +139,12 @@ pub fn classify(f: &Facts<'_>) -> Option<RejectReason> {
     if url.scheme() != "http" && url.scheme() != "https" {
         return Some(RejectReason::InvalidUrl);
     }
-    if SPACER_FILES.contains(&stem) || words().any(|w| w == "spacer") {
+    // Asset pipelines add a content hash (`blank-f2c3…75f.png`): the name is what precedes it.
+    let unhashed = stem
+        .rsplit_once(['-', '.'])
+        .filter(|(_, hash)| hash.len() >= 8 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map_or(stem, |(name, _)| name);
+    if SPACER_FILES.contains(&stem) || SPACER_FILES.contains(&unhashed) || words().any(|w| w == "spacer") {
         return Some(RejectReason::Spacer);
     }
     if SPINNER_WORDS.iter().any(|w| stem.contains(w)) {
@@ -161,7 +166,7 @@ pub fn classify(f: &Facts<'_>) -> Option<RejectReason> {
         return Some(RejectReason::Icon);
     }
     let small = |d: Option<u32>| d.is_some_and(|n| n < MIN_SIDE);
-    if small(f.declared_width) || small(f.declared_height) || (small(f.url_width) && small(f.url_height)) {
+    if small(f.declared_width) || small(f.declared_height) || small(f.url_width) || small(f.url_height) {
         return Some(RejectReason::Tiny);
     }
     None
@@ -240,6 +245,13 @@ mod tests {
         assert_eq!(reason("/favicon.ico", "", &[], none), Some(RejectReason::Icon));
         assert_eq!(reason("/img/badge-3-20x20.png", "badge", &[], (Some(20), Some(20))), Some(RejectReason::Tiny));
         assert_eq!(reason("/img/star-16x16.png", "", &[], none), Some(RejectReason::Tiny));
+        // One side under the bar is enough, as for declared sizes: thin logos and rules.
+        assert_eq!(reason("/img/nyt-logo-185x26.png", "", &[], none), Some(RejectReason::Tiny));
+        assert_eq!(reason("/img/ap_logo_75x27.png", "AP", &[], none), Some(RejectReason::Tiny));
+        assert_eq!(reason("/cdn/thumb.jpg?w=30", "", &[], none), Some(RejectReason::Tiny));
+        assert_eq!(reason("/img/harbour_1200x800.jpg", "harbour", &[], none), None);
+        assert_eq!(reason("/assets/blank-f2c3362333e2a7a0.png", "", &[], none), Some(RejectReason::Spacer));
+        assert_eq!(reason("/assets/harbour-f2c3362333e2a7a0.jpg", "", &[], none), None);
         assert_eq!(reason("javascript:alert(1)", "", &[], none), Some(RejectReason::InvalidUrl));
     }
 

@@ -11,13 +11,13 @@ const SIZE_PARAMS: &[&str] = &[
     "strip", "sharp", "blur", "ar", "scale", "sz", "imwidth", "im", "f",
 ];
 
-/// The width and height a URL names: a `-WxH` suffix of the file stem (WordPress and most
-/// CMSs), `?w=`/`?width=` (and `h`), or a `w_`/`h_` path segment (Cloudinary-style).
+/// The width and height a URL names: a `-WxH` or `_WxH` suffix of the file stem (WordPress and
+/// most CMSs; `logo_16x16.png`), `?w=`/`?width=` (and `h`), or a `w_`/`h_` path segment (Cloudinary-style).
 pub fn url_dimensions(url: &Url) -> (Option<u32>, Option<u32>) {
     let path = url.path();
     let file = path.rsplit('/').next().unwrap_or("");
     let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
-    if let Some((w, h)) = stem.rsplit_once('-').and_then(|(_, dims)| parse_wxh(dims)) {
+    if let Some((w, h)) = stem.rsplit_once(['-', '_']).and_then(|(_, dims)| parse_wxh(dims)) {
         return (Some(w), Some(h));
     }
     let mut width = None;
@@ -131,6 +131,7 @@ mod tests {
         assert_eq!(url_dimensions(&u("http://h/a/photo-1024x768.jpg")), (Some(1024), Some(768)));
         assert_eq!(url_dimensions(&u("http://h/a/photo.jpg?w=640&h=480")), (Some(640), Some(480)));
         assert_eq!(url_dimensions(&u("http://h/image/upload/w_400,h_300,c_fill/pic.jpg")), (Some(400), Some(300)));
+        assert_eq!(url_dimensions(&u("http://h/a/ob_logo_16x16.png")), (Some(16), Some(16)));
         assert_eq!(url_dimensions(&u("http://h/a/x-large.jpg")), (None, None));
         assert_eq!(url_dimensions(&u("http://h/a/2019-12x.jpg")), (None, None));
     }
