@@ -278,3 +278,87 @@ pub(super) fn filename_tokens(url: &url::Url) -> Vec<String> {
         .map(str::to_lowercase)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The surrounding text as read without stepping over anything or remembering blocks.
+    fn nearby_by_rereading(anchor: ElementRef<'_>) -> String {
+        anchor
+            .ancestors()
+            .filter_map(ElementRef::wrap)
+            .take(NEARBY_LEVELS)
+            .take_while(|a| a.value().name.local != NAMES.body && a.value().name.local != NAMES.html)
+            .map(|block| {
+                let texts = block
+                    .descendants()
+                    .take(MAX_NODES_SCANNED)
+                    .filter_map(|n| n.value().as_text().filter(|_| !in_raw_text_element(n)).map(|t| &**t));
+                clean_text(texts)
+            })
+            .find(|t| !t.is_empty())
+            .unwrap_or_default()
+    }
+
+    /// Nested wrappers of random sizes around images, empty but for words after the inner block
+    /// now and then, so that the node budget runs out before, inside and after the blocks
+    /// stepped over.
+    fn page(seed: u64) -> String {
+        let mut s = seed | 1;
+        let mut next = |n: u64| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s % n
+        };
+        let mut html = String::from("<html><body>");
+        for block in 0..30 {
+            let depth = 1 + next(5);
+            let mut inner = format!("<img src=\"/{block}.jpg\">");
+            if next(3) == 0 {
+                inner.push_str("<script>var x = 1;</script>");
+            }
+            for level in 0..depth {
+                let before = "<span><i></i></span>".repeat(next(120) as usize);
+                let after = "<b></b>".repeat(next(120) as usize);
+                let words = if next(3) == 0 { format!("words {block} {level}") } else { String::new() };
+                inner = format!("<div>{before}{inner}{after}{words}</div>");
+            }
+            html.push_str(&inner);
+        }
+        html.push_str("</body></html>");
+        html
+    }
+
+    #[test]
+    fn the_node_budget_ends_right_after_a_block_stepped_over() {
+        // The outer block reads itself, the inner block (the image, its wrapper and `k` empty
+        // elements), then the words: within the 400 nodes at k = 396, one past them at k = 397.
+        for (k, expected) in [(396, "edge"), (397, "")] {
+            let html = format!(
+                "<html><body><section><div><img src=\"/a.jpg\">{}</div>edge</section></body></html>",
+                "<b></b>".repeat(k)
+            );
+            let doc = Html::parse_document(&html);
+            let img =
+                doc.tree.nodes().filter_map(ElementRef::wrap).find(|e| e.value().name.local == NAMES.img).unwrap();
+            assert_eq!(nearby_by_rereading(img), expected, "k = {k}");
+            assert_eq!(nearby(&mut TextCache::default(), img), expected, "k = {k}");
+        }
+    }
+
+    #[test]
+    fn stepping_over_empty_blocks_reads_what_rereading_them_would() {
+        for seed in 1..40 {
+            let doc = Html::parse_document(&page(seed));
+            let mut texts = TextCache::default();
+            let images: Vec<ElementRef<'_>> =
+                doc.tree.nodes().filter_map(ElementRef::wrap).filter(|e| e.value().name.local == NAMES.img).collect();
+            assert_eq!(images.len(), 30);
+            for img in images {
+                assert_eq!(nearby(&mut texts, img), nearby_by_rereading(img), "seed {seed}, {:?}", img.value());
+            }
+        }
+    }
+}
