@@ -252,8 +252,7 @@ impl<'a> Walker<'a> {
         let v = el.value();
         let mut waiting: Vec<usize> = v.id().and_then(|id| self.styled_by_id.remove(id)).unwrap_or_default();
         // The raw attribute, split here: `classes()` would intern every class name of the page.
-        let class_attr = v.attrs.iter().find(|(name, _)| name.local == NAMES.class).map(|(_, value)| &**value);
-        for class in class_attr.into_iter().flat_map(str::split_ascii_whitespace) {
+        for class in attr(v, &NAMES.class).into_iter().flat_map(str::split_ascii_whitespace) {
             if let Some(raws) = self.styled_by_class.remove(class) {
                 waiting.extend(raws);
             }
@@ -441,7 +440,7 @@ impl<'a> Walker<'a> {
                 raw.ctx.title = self.og_title.clone();
             }
             let resolved = resolve(&self.base, raw.cands);
-            let Some(best) = variants::best(&resolved.variants).cloned() else {
+            let Some(best_index) = variants::best_index(&resolved.variants) else {
                 let mut url = resolved.first_raw.unwrap_or_default();
                 if url.len() > 120 {
                     let mut cut = 120;
@@ -455,17 +454,14 @@ impl<'a> Walker<'a> {
                 rejected.push(RejectedImage { url, reason, source: raw.source });
                 continue;
             };
+            let best = resolved.variants[best_index].clone();
             let raw_best = resolved
                 .raw_of
                 .iter()
                 .find(|(u, _)| u == best.url.as_str())
                 .map(|(_, r)| r.clone())
                 .unwrap_or_default();
-            let (url_width, url_height) = resolved
-                .variants
-                .iter()
-                .position(|v| v.url == best.url)
-                .map_or_else(|| url_dimensions(&best.url), |i| resolved.url_dims[i]);
+            let (url_width, url_height) = resolved.url_dims[best_index];
             let facts = Facts {
                 raw_url: &raw_best,
                 url: Some(&best.url),

@@ -112,15 +112,12 @@ pub fn classify(f: &Facts<'_>) -> Option<RejectReason> {
         return None;
     }
     // Host and path in one lowercased buffer (the URL parser has lowercased the host already).
-    let host_path = {
-        let (host, path) = (url.host_str().unwrap_or(""), url.path());
-        let mut s = String::with_capacity(host.len() + path.len());
-        s.push_str(host);
-        s.push_str(path);
-        s.make_ascii_lowercase();
-        s
-    };
-    let path = &host_path[url.host_str().unwrap_or("").len()..];
+    let host = url.host_str().unwrap_or("");
+    let mut host_path = String::with_capacity(host.len() + url.path().len());
+    host_path.push_str(host);
+    host_path.push_str(url.path());
+    host_path.make_ascii_lowercase();
+    let path = &host_path[host.len()..];
     let file = path.rsplit('/').next().unwrap_or("");
     let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
     let words = || stem.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty());
@@ -139,12 +136,13 @@ pub fn classify(f: &Facts<'_>) -> Option<RejectReason> {
     if url.scheme() != "http" && url.scheme() != "https" {
         return Some(RejectReason::InvalidUrl);
     }
-    // Asset pipelines add a content hash (`blank-f2c3…75f.png`): the name is what precedes it.
+    // Asset pipelines add a content hash (`blank-f2c3…75f.png`): the name is what precedes it
+    // (the whole stem when there is none).
     let unhashed = stem
         .rsplit_once(['-', '.'])
         .filter(|(_, hash)| hash.len() >= 8 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
         .map_or(stem, |(name, _)| name);
-    if SPACER_FILES.contains(&stem) || SPACER_FILES.contains(&unhashed) || words().any(|w| w == "spacer") {
+    if SPACER_FILES.contains(&unhashed) || words().any(|w| w == "spacer") {
         return Some(RejectReason::Spacer);
     }
     if SPINNER_WORDS.iter().any(|w| stem.contains(w)) {

@@ -103,6 +103,11 @@ pub fn identity_key(url: &Url) -> String {
 
 /// The best variant: the widest known, then the highest density, then the first.
 pub fn best(variants: &[ImageVariant]) -> Option<&ImageVariant> {
+    best_index(variants).map(|i| &variants[i])
+}
+
+/// Where [`best`] is in `variants`.
+pub fn best_index(variants: &[ImageVariant]) -> Option<usize> {
     let key = |v: &ImageVariant| (v.width.unwrap_or(0), v.density.unwrap_or(1.0));
     variants
         .iter()
@@ -111,7 +116,7 @@ pub fn best(variants: &[ImageVariant]) -> Option<&ImageVariant> {
             let (ka, kb) = (key(a), key(b));
             ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1)).then(ib.cmp(ia))
         })
-        .map(|(_, v)| v)
+        .map(|(i, _)| i)
 }
 
 #[cfg(test)]
