@@ -64,7 +64,7 @@ async fn a_missing_model_degrades_health_and_says_how_to_fix_it() {
 
 #[tokio::test]
 async fn an_unreachable_redis_is_reported_fast_and_without_its_password() {
-    let (_reserved, closed) = refused_port();
+    let (_reserved, closed) = image_chat_fixtures::refused_port();
     let app = spawn_app_with(|s| {
         s.cache.redis_url = Some(Secret::new(format!("redis://:sekret@127.0.0.1:{closed}/0")));
     })
@@ -136,13 +136,4 @@ async fn unknown_pages_are_404_and_oversized_bodies_413() {
         .await
         .unwrap();
     assert_eq!(res.status(), 413);
-}
-
-/// A loopback port that refuses connections and that no other test's server can take meanwhile:
-/// bound, never listening (a listener bound and dropped leaves the port free for reuse).
-fn refused_port() -> (tokio::net::TcpSocket, u16) {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let port = socket.local_addr().unwrap().port();
-    (socket, port)
 }

@@ -150,17 +150,8 @@ async fn cache_stats_reads_a_running_servers_metrics() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["layers"].as_array().unwrap().len(), 4);
 
-    let (_reserved, closed) = refused_port();
+    let (_reserved, closed) = image_chat_fixtures::refused_port();
     let out = image_chat(&["cache", "stats", "--server", &format!("http://127.0.0.1:{closed}")]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is the server running?"));
-}
-
-/// A loopback port that refuses connections and that no other test's server can take meanwhile:
-/// bound, never listening (a listener bound and dropped leaves the port free for reuse).
-fn refused_port() -> (tokio::net::TcpSocket, u16) {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let port = socket.local_addr().unwrap().port();
-    (socket, port)
 }

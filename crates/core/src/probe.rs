@@ -199,18 +199,9 @@ mod tests {
         assert_eq!(postgres(&StoreSettings::default(), T).state, ProbeState::NotConfigured);
     }
 
-    /// A loopback port that refuses connections and that no other test can take meanwhile:
-    /// bound, never listening (a listener bound and dropped leaves the port free for reuse).
-    fn closed_port() -> (tokio::net::TcpSocket, u16) {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let port = socket.local_addr().unwrap().port();
-        (socket, port)
-    }
-
     #[test]
     fn unreachable_services_are_reported_without_the_password() {
-        let (_reserved, port) = closed_port();
+        let (_reserved, port) = image_chat_fixtures::refused_port();
         let cache = CacheSettings {
             redis_url: Some(Secret::new(format!("redis://:pw123@127.0.0.1:{port}"))),
             ..CacheSettings::default()

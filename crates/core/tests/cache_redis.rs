@@ -60,7 +60,7 @@ async fn every_layer_is_shared_through_redis_and_expires() {
 
 #[tokio::test]
 async fn a_redis_down_at_start_fails_nothing_and_costs_at_most_the_timeout() {
-    let (_reserved, closed) = refused_port();
+    let (_reserved, closed) = image_chat_fixtures::refused_port();
     let l = layers(&format!("redis://127.0.0.1:{closed}/0"));
     let started = Instant::now();
     l.query.set("k", b"v".to_vec(), Duration::from_secs(60)).await;
@@ -178,13 +178,4 @@ async fn cached_results_are_invalidated_when_the_namespace_changes() {
     assert!(hits.query);
     let q = caches.query.report().await.metrics;
     assert_eq!((q.hits, q.misses), (2, 2));
-}
-
-/// A loopback port that refuses connections and that no other test's server can take meanwhile:
-/// bound, never listening (a listener bound and dropped leaves the port free for reuse).
-fn refused_port() -> (tokio::net::TcpSocket, u16) {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let port = socket.local_addr().unwrap().port();
-    (socket, port)
 }

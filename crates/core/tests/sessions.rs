@@ -248,11 +248,7 @@ async fn idle_sessions_expire_with_their_images_and_failures_are_reported() {
     assert!(!data.path().join("sessions").join(format!("{}.json", record.id)).exists());
 
     // A start URL that cannot be fetched ends the session as failed, saying why.
-    // Bound but never listening: connections are refused, and no other test's server can take
-    // the port meanwhile (a listener bound and dropped would leave it free to be reused).
-    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
-    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let closed = reserved.local_addr().unwrap().port();
+    let (_reserved, closed) = image_chat_fixtures::refused_port();
     let record = manager.start(&crawl(format!("http://127.0.0.1:{closed}/"), 5)).await.unwrap();
     let events = follow(&manager, &record.id).await;
     let Some(SessionEvent::Done { record }) = events.last() else { panic!("no Done") };

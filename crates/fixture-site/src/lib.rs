@@ -16,6 +16,7 @@
 pub mod captions;
 pub mod folder;
 pub mod images;
+pub mod ports;
 pub mod redis_server;
 pub mod rng;
 pub mod server;
@@ -24,6 +25,7 @@ pub mod site;
 pub mod traps;
 pub mod truth;
 
+pub use ports::refused_port;
 pub use server::{FixtureConfig, FixtureServer, SiteKind};
 pub use site::{GeneratedSite, SiteSpec};
 pub use truth::{Markup, PageTruth, RejectReason, TruthImage, TruthReject};
