@@ -254,20 +254,30 @@ impl Resident {
         self.cancelled.store(true, Ordering::Relaxed);
     }
 
-    /// The namespace's saved graphs, as (seq covered, path). A graph is saved as
-    /// `{namespace}-{seq}.usearch`: every row with a `seq` up to that is in it. The covered `seq`
-    /// lives in the name, so the graph and what it covers are renamed into place together.
-    fn saved(options: &AnnOptions, namespace: &str) -> Vec<(i64, PathBuf)> {
+    /// The namespace's files in the graph folder, each with what follows `{namespace}-` in its
+    /// name.
+    fn files(options: &AnnOptions, namespace: &str) -> Vec<(String, std::fs::DirEntry)> {
         let Some(dir) = &options.dir else { return Vec::new() };
         let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
         let prefix = format!("{namespace}-");
         entries
             .filter_map(|e| e.ok())
             .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                let seq = name.strip_prefix(&prefix)?.strip_suffix(".usearch")?;
-                let seq = seq.bytes().all(|b| b.is_ascii_digit()).then(|| seq.parse().ok())??;
-                Some((seq, e.path()))
+                let rest = e.file_name().to_str()?.strip_prefix(&prefix)?.to_string();
+                Some((rest, e))
+            })
+            .collect()
+    }
+
+    /// The namespace's saved graphs, as (seq covered, path). A graph is saved as
+    /// `{namespace}-{seq}.usearch`: every row with a `seq` up to that is in it. The covered `seq`
+    /// lives in the name, so the graph and what it covers are renamed into place together.
+    fn saved(options: &AnnOptions, namespace: &str) -> Vec<(i64, PathBuf)> {
+        Self::files(options, namespace)
+            .into_iter()
+            .filter_map(|(rest, e)| {
+                let seq = rest.strip_suffix(".usearch").filter(|s| digits(s))?;
+                Some((seq.parse().ok()?, e.path()))
             })
             .collect()
     }
@@ -284,15 +294,10 @@ impl Resident {
     /// `age`: a process that died while saving leaves one behind, as large as the graph. A save
     /// in progress is younger than an hour (a graph of millions of vectors is written in seconds).
     fn remove_unfinished(options: &AnnOptions, namespace: &str, age: Duration) {
-        let Some(dir) = &options.dir else { return };
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        let prefix = format!("{namespace}-");
-        for entry in entries.filter_map(|e| e.ok()) {
-            let name = entry.file_name();
-            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        for (rest, entry) in Self::files(options, namespace) {
             // `{seq}.{pid}.tmp`: digits only, so one namespace never matches another's files.
             let Some(stem) = rest.strip_suffix(".tmp") else { continue };
-            if !stem.split('.').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())) {
+            if !stem.split('.').all(digits) {
                 continue;
             }
             let old = entry
@@ -461,4 +466,9 @@ impl Resident {
             Err(e) => tracing::warn!("namespace {}: {e}; the graph is rebuilt after a restart", self.namespace),
         }
     }
+}
+
+/// A non-empty run of ASCII digits.
+fn digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
