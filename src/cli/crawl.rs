@@ -177,13 +177,11 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
         let mut kept = kept;
         if settings.crawler.analyze_images {
             analyze_images(&settings, &mut kept, &mut out).await;
-            let found = kept.len();
-            kept.retain(|r| image_chat_core::enrich::too_small(r).is_none());
-            if kept.len() < found {
+            let too_small = image_chat_core::enrich::drop_too_small(&mut kept);
+            if too_small > 0 {
                 let _ = writeln!(
                     out,
-                    "left out {} images whose bytes showed a tracking pixel or under 50 px on a side",
-                    found - kept.len()
+                    "left out {too_small} images whose bytes showed a tracking pixel or under 50 px on a side"
                 );
             }
         }

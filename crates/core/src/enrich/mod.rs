@@ -157,6 +157,13 @@ pub fn too_small(record: &ImageRecord) -> Option<crate::extract::RejectReason> {
     crate::extract::junk::by_real_size(facts.width?, facts.height?)
 }
 
+/// Leaves out the images [`too_small`] rejects, before they are indexed; returns how many.
+pub fn drop_too_small(records: &mut Vec<ImageRecord>) -> u64 {
+    let found = records.len();
+    records.retain(|r| too_small(r).is_none());
+    (found - records.len()) as u64
+}
+
 async fn fetch_and_analyze(fetcher: &Fetcher, url: url::Url) -> Option<(ImageFacts, u64)> {
     let fetched = tokio::time::timeout(Duration::from_secs(60), fetcher.fetch(&url, Want::Bytes, |_| true)).await;
     let body = match fetched {

@@ -181,9 +181,7 @@ async fn store(inner: &Arc<Inner>, id: &str, namespace: &str, mut images: Vec<Im
         Some(enricher) => enricher.enrich(&mut images).await.analysed,
         None => 0,
     };
-    let found = images.len();
-    images.retain(|r| crate::enrich::too_small(r).is_none());
-    let too_small = (found - images.len()) as u64;
+    let too_small = crate::enrich::drop_too_small(&mut images);
     let count = images.len() as u64;
     let texts: Vec<String> = images.iter().map(|r| image_text(&r.context)).collect();
     let (vectors, embed_error): (Vec<Option<Vec<f32>>>, Option<String>) = match &inner.embedder {
