@@ -47,7 +47,7 @@ pub fn run(args: EvalArgs, settings: Settings) -> ExitCode {
     };
     let mut fusions = vec![Fusion::default()];
     if args.sweep {
-        for w in [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95] {
+        for w in [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95] {
             fusions.push(Fusion::Weighted { vector_weight: w, adaptive: false });
             fusions.push(Fusion::Weighted { vector_weight: w, adaptive: true });
         }

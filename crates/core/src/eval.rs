@@ -16,6 +16,7 @@ use url::Url;
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::extract::{ImageContext, ImageRecord, ImageSource, ImageVariant};
+use crate::index::vectors::dot;
 use crate::index::{Filters, ImageIndex, SearchRequest, SqliteIndex};
 use crate::search::rank::{Fusion, fuse};
 
@@ -146,7 +147,8 @@ pub fn run(set: &EvalSet, embedder: &dyn Embedder, fusions: &[Fusion]) -> Result
     let texts: Vec<String> = records.iter().map(|r| crate::embed::image_text(&r.context)).collect();
     let vectors = embedder.embed(&texts.iter().map(String::as_str).collect::<Vec<_>>())?;
     let items: Vec<(ImageRecord, Option<Vec<f32>>)> =
-        records.into_iter().zip(vectors).map(|(r, v)| (r, Some(v))).collect();
+        records.into_iter().zip(vectors.iter().cloned()).map(|(r, v)| (r, Some(v))).collect();
+    let doc_vectors = vectors;
     index.upsert(NAMESPACE, &items)?;
 
     let query_vectors = embedder.embed(&set.queries.iter().map(|(q, _)| q.as_str()).collect::<Vec<_>>())?;
@@ -167,15 +169,16 @@ pub fn run(set: &EvalSet, embedder: &dyn Embedder, fusions: &[Fusion]) -> Result
             let fused = fuse(text_hits.clone(), vector_hits.clone(), *fusion);
             metrics.add(rank_of(fused.iter().take(DEPTH).map(|r| &r.image.record.url).collect(), *want));
         }
-        let mut all = index.search_vector(qv, &req(set.docs.len()))?;
-        all.sort_by(|a, b| {
-            original_score(b.score, query, &b.image.record.context.alt).total_cmp(&original_score(
-                a.score,
-                query,
-                &a.image.record.context.alt,
-            ))
-        });
-        original.add(rank_of(all.iter().map(|h| &h.image.record.url).collect(), *want));
+        // Every image scored by the formula, as the original design did (the exact scan's
+        // cosine is this same dot product of normalized vectors).
+        let mut scored: Vec<(f32, usize)> = doc_vectors
+            .iter()
+            .zip(&set.docs)
+            .enumerate()
+            .map(|(i, (dv, doc))| (original_score(dot(qv, dv), query, &doc.0), i))
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        original.add(scored.iter().position(|(_, i)| i == want));
     }
     let n = set.queries.len();
     Ok(EvalReport {

@@ -52,7 +52,7 @@ impl Default for Fusion {
 }
 
 /// Chosen by `image-chat eval` on the Flickr8k and Concadia dev sets (docs/benchmarks.md).
-pub const DEFAULT_VECTOR_WEIGHT: f32 = 0.8;
+pub const DEFAULT_VECTOR_WEIGHT: f32 = 0.75;
 
 /// One fused result with both legs' scores.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
