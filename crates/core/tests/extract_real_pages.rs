@@ -43,3 +43,43 @@ fn every_readability_page_extracts_without_panic() {
     assert!(pages >= 130, "expected the 130 readability pages, found {pages}");
     assert!(images > 1_000, "real pages hold thousands of images, found {images}");
 }
+
+/// The mirrored site's article pages name their picture only in theme attributes
+/// (`<img id="article-image" src="index.html" landscape-large="…">`, the mirror having turned an
+/// empty `src` into the page's own file): the picture is found, the page never taken for one.
+#[test]
+fn a_mirrored_site_yields_its_article_pictures_and_never_a_page() {
+    let Some(site) = shared_data_dir().map(|d| d.join("sites/sanctuaries.marinebon.org")) else {
+        eprintln!("skipped: ../shared/data/sites/sanctuaries.marinebon.org is absent");
+        return;
+    };
+    let mut stack = vec![site.clone()];
+    let mut pages = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().and_then(|e| e.to_str()) != Some("html") {
+                continue;
+            }
+            let relative = path.strip_prefix(&site).unwrap().to_string_lossy().replace('\\', "/");
+            let url = Url::parse(&format!("https://sanctuaries.marinebon.org/{relative}")).unwrap();
+            let html = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            let page = extract::extract(&html, &url);
+            for r in &page.images {
+                assert_ne!(r.url, r.page_url, "{relative}: the page taken for an image");
+            }
+            if relative == "news/pinellas_youth_education/index.html" {
+                let article =
+                    page.images.iter().find(|r| r.url.path().contains("IMG_1494")).expect("the article picture");
+                assert_eq!(article.context.heading, "Elementary Students Learn About Biodiversity and Climate");
+                assert!(article.variants.len() >= 4, "{:?}", article.variants);
+            }
+            pages += 1;
+        }
+    }
+    assert!(pages >= 100, "expected the mirrored site's pages, found {pages}");
+}

@@ -39,6 +39,27 @@ const LAZY_SRC: &[&str] = &["data-src", "data-lazy-src", "data-original", "data-
 const LAZY_SRCSET: &[&str] = &["data-srcset", "data-lazy-srcset"];
 /// Stylesheet rules with images looked at per page.
 const MAX_STYLE_RULES: usize = 200;
+/// Image file names taken from an `<img>`'s other attributes when it has no source of its own.
+const MAX_OTHER_SOURCES: usize = 8;
+const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "gif", "webp", "avif", "svg"];
+const DOCUMENT_EXTENSIONS: &[&str] = &["html", "htm", "xhtml"];
+
+/// The path of a raw URL, without its query and fragment, lower-cased extension compared.
+fn has_extension(raw: &str, extensions: &[&str]) -> bool {
+    let path = raw.split(['?', '#']).next().unwrap_or(raw);
+    let Some((stem, ext)) = path.rsplit_once('.') else { return false };
+    !stem.is_empty() && !stem.ends_with('/') && extensions.iter().any(|e| ext.eq_ignore_ascii_case(e))
+}
+
+/// An attribute value that is one image file's URL (`/up/photo.jpg`, `https://cdn/x.webp?w=2`).
+fn names_image_file(value: &str) -> bool {
+    value.len() <= 2048 && !value.contains(char::is_whitespace) && has_extension(value, IMAGE_EXTENSIONS)
+}
+
+/// A raw source naming a web page rather than an image.
+fn names_document(raw: &str) -> bool {
+    has_extension(raw, DOCUMENT_EXTENSIONS)
+}
 
 /// A source of an image before resolution.
 struct Cand {
@@ -291,6 +312,22 @@ impl<'a> Walker<'a> {
         if let Some(src) = src.filter(|s| !(lazy && s.starts_with("data:"))) {
             cands.push(Cand::plain(src));
         }
+        // Without a real source, a theme's own attributes may name the picture
+        // (`<img src="" default="/up/photo.jpg" landscape-large="/up/photo-1154x576.jpg">`).
+        let no_source = lazy_srcs.is_empty()
+            && sets.is_empty()
+            && src.is_none_or(|s| s.starts_with("data:") || s.starts_with('#') || names_document(s));
+        if no_source {
+            let others = attrs
+                .value()
+                .attrs()
+                // Words, not sources, even when they read like a file name.
+                .filter(|(name, _)| !matches!(*name, "src" | "alt" | "title" | "aria-label"))
+                .map(|(_, value)| value.trim())
+                .filter(|value| names_image_file(value))
+                .take(MAX_OTHER_SOURCES);
+            cands.extend(others.map(Cand::plain));
+        }
         cands.extend(lazy_srcs.into_iter().map(Cand::plain));
         for set in sets {
             cands.extend(srcset_cands(set, None, None));
@@ -439,7 +476,7 @@ impl<'a> Walker<'a> {
             if matches!(raw.source, ImageSource::OgImage | ImageSource::TwitterImage) && raw.ctx.title.is_empty() {
                 raw.ctx.title = self.og_title.clone();
             }
-            let resolved = resolve(&self.base, raw.cands);
+            let resolved = resolve(&self.base, self.page, raw.cands);
             let Some(best_index) = variants::best_index(&resolved.variants) else {
                 let mut url = resolved.first_raw.unwrap_or_default();
                 if url.len() > 120 {
@@ -450,7 +487,7 @@ impl<'a> Walker<'a> {
                     url.truncate(cut);
                     url.push('…');
                 }
-                let reason = resolved.data_reject.unwrap_or(RejectReason::InvalidUrl);
+                let reason = resolved.reject.unwrap_or(RejectReason::InvalidUrl);
                 rejected.push(RejectedImage { url, reason, source: raw.source });
                 continue;
             };
@@ -566,33 +603,40 @@ struct Resolved {
     /// (resolved URL, the string as written), few per image: a list beats a map.
     raw_of: Vec<(String, String)>,
     first_raw: Option<String>,
-    /// Why a `data:` source was set aside unparsed (too small to be an image, or too large).
-    data_reject: Option<RejectReason>,
+    /// Why a source was set aside: a `data:` URI too small to be an image or too large (decided
+    /// unparsed), or a URL naming a web page.
+    reject: Option<RejectReason>,
 }
 
 /// Resolves candidates against the base URL; unresolvable and non-image schemes are dropped,
 /// duplicates merged (keeping the most informative descriptor).
-fn resolve(base: &Url, cands: Vec<Cand>) -> Resolved {
+fn resolve(base: &Url, page: &Url, cands: Vec<Cand>) -> Resolved {
     let first_raw = cands.first().map(|c| c.raw.clone());
     let mut variants: Vec<ImageVariant> = Vec::new();
     let mut url_dims = Vec::new();
     let mut raw_of: Vec<(String, String)> = Vec::new();
-    let mut data_reject = None;
+    let mut reject = None;
+    let page_sans_fragment = &page[..url::Position::AfterQuery];
     for c in cands {
         let trimmed = c.raw.trim();
         // data: URIs outside the kept size range are decided without the (costly) URL parse.
         if trimmed.len() >= 5 && trimmed[..5].eq_ignore_ascii_case("data:") {
             if trimmed.len() < junk::MIN_DATA_URI_BYTES {
-                data_reject = data_reject.or(Some(RejectReason::DataUriPlaceholder));
+                reject = reject.or(Some(RejectReason::DataUriPlaceholder));
                 continue;
             }
             if trimmed.len() > MAX_DATA_URI_BYTES {
-                data_reject = Some(RejectReason::DataUriTooLarge);
+                reject = Some(RejectReason::DataUriTooLarge);
                 continue;
             }
         }
         let Ok(url) = base.join(trimmed) else { continue };
         if !matches!(url.scheme(), "http" | "https" | "data") {
+            continue;
+        }
+        // Only the page itself: a counter "pixel" can be served from an `.html` URL.
+        if &url[..url::Position::AfterQuery] == page_sans_fragment {
+            reject = reject.or(Some(RejectReason::NotAnImage));
             continue;
         }
         if !raw_of.iter().any(|(u, _)| u == url.as_str()) {
@@ -619,7 +663,7 @@ fn resolve(base: &Url, cands: Vec<Cand>) -> Resolved {
             }
         }
     }
-    Resolved { variants, url_dims, raw_of, first_raw, data_reject }
+    Resolved { variants, url_dims, raw_of, first_raw, reject }
 }
 
 /// Folds another sighting of the same image into a record: more variants, and context fields

@@ -32,6 +32,8 @@ pub enum RejectReason {
     Tiny,
     /// A URL that does not resolve or is not http(s)/data.
     InvalidUrl,
+    /// A source naming the page itself, as site mirrors and broken templates leave in `src`.
+    NotAnImage,
     /// Past the per-page image limit.
     TooMany,
 }
@@ -48,6 +50,7 @@ impl RejectReason {
             Self::Icon => "icon",
             Self::Tiny => "tiny",
             Self::InvalidUrl => "invalid_url",
+            Self::NotAnImage => "not_an_image",
             Self::TooMany => "too_many",
         }
     }

@@ -128,6 +128,48 @@ fn base_href_canonical_robots_and_links() {
 }
 
 #[test]
+fn a_source_naming_the_page_itself_is_not_an_image() {
+    // As a site mirror leaves an empty `src`.
+    let html = r#"<img src="page.html" alt="self"><img src="page.html#top" alt="self with a fragment">
+        <img src="/photo.jpg" alt="a photo">"#;
+    let p = extract(html, &page());
+    assert_eq!(p.images.iter().map(|r| r.url.as_str()).collect::<Vec<_>>(), ["http://site.test/photo.jpg"]);
+    assert_eq!(p.rejected.len(), 2, "{:?}", p.rejected);
+    assert!(p.rejected.iter().all(|r| r.reason == RejectReason::NotAnImage), "{:?}", p.rejected);
+    // Scripts and other pages can serve images (resizers, counter pixels): still sources.
+    let r = one(r#"<img src="/imrs.php?src=https://cdn.test/a.jpg&amp;w=300" alt="resized">"#);
+    assert_eq!(r.url.as_str(), "http://site.test/imrs.php?src=https://cdn.test/a.jpg&w=300");
+    let r = one(r#"<img src="/count/story.html?id=7" alt="counted">"#);
+    assert_eq!(r.url.as_str(), "http://site.test/count/story.html?id=7");
+}
+
+#[test]
+fn a_theme_attribute_names_the_picture_when_src_does_not() {
+    let r = one(r#"<img id="article-image" src="page.html" custom-size=true alt="Students on the reef"
+            landscape-small="/up/reef-750x440.jpg" landscape-large="/up/reef-1154x576.jpg"
+            default="/up/reef-e1491595382614.jpg" data-caption="see photo.jpg">"#);
+    assert_eq!(r.url.as_str(), "http://site.test/up/reef-1154x576.jpg");
+    let mut urls: Vec<&str> = r.variants.iter().map(|v| v.url.as_str()).collect();
+    urls.sort_unstable();
+    assert_eq!(
+        urls,
+        [
+            "http://site.test/up/reef-1154x576.jpg",
+            "http://site.test/up/reef-750x440.jpg",
+            "http://site.test/up/reef-e1491595382614.jpg"
+        ]
+    );
+    assert_eq!(r.context.alt, "Students on the reef");
+    // A lazy loader of its own, with no src at all.
+    let r = one(r#"<img class="lazyLoad" data-source-standard="http://cdn.test/2015/03/roll-300x200.jpg">"#);
+    assert_eq!(r.url.as_str(), "http://cdn.test/2015/03/roll-300x200.jpg");
+    // Alt text that reads like a file name is words; a real src makes other attributes irrelevant.
+    let p = extract(r#"<img alt="sunset.jpg"><img src="/a.jpg" data-hover="/b.jpg" alt="a">"#, &page());
+    assert_eq!(p.images.iter().map(|r| r.url.as_str()).collect::<Vec<_>>(), ["http://site.test/a.jpg"]);
+    assert_eq!(p.images[0].variants.len(), 1);
+}
+
+#[test]
 fn junk_is_rejected_with_reasons_and_counted() {
     let html = r#"<img src="/px/t.gif" width="1" height="1"><img src="[[=imageSrc]]" alt="[[=title]]">
         <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="><img src="/spacer.gif">
