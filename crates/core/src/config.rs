@@ -93,6 +93,7 @@ pub struct CrawlerSettings {
     pub analyze_images: bool,
     /// Hosts or IP literals the SSRF guard lets through although they are loopback or private
     /// (for example `127.0.0.1` to crawl a site on this machine). Empty: only public addresses.
+    #[serde(deserialize_with = "list_or_commas")]
     pub allow_hosts: Vec<String>,
 }
 
@@ -258,6 +259,7 @@ impl Default for SessionSettings {
 pub struct SearchSettings {
     /// Formats preferred when scores tie and among copies of one image, best first
     /// (`jpeg`, `png`, `webp`, `gif`, `svg`, `avif`).
+    #[serde(deserialize_with = "list_or_commas")]
     pub format_preference: Vec<String>,
     /// `rules` (built in, no model) or `chat`: an OpenAI-compatible chat-completions endpoint
     /// understands the message, with the rules as the fallback.
@@ -454,6 +456,24 @@ impl Settings {
     }
 }
 
+/// A list of strings, given as a list or as one comma-separated string, which is what an
+/// environment variable naturally holds (`IMAGE_CHAT__CRAWLER__ALLOW_HOSTS=127.0.0.1,localhost`).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    Ok(match ListOrString::deserialize(deserializer) {
+        Ok(ListOrString::List(list)) => list,
+        Ok(ListOrString::String(s)) => {
+            s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect()
+        }
+        Err(_) => return Err(serde::de::Error::custom("expected a list of strings or a comma-separated string")),
+    })
+}
+
 /// Sets `a__b__c` (already stripped of the prefix) in `table`. The value is read as a TOML
 /// value when it is one (`10`, `true`, `["a", "b"]`) and as a plain string otherwise.
 fn set_path(table: &mut toml::Table, path: &str, raw: &str) -> std::result::Result<(), String> {
@@ -526,6 +546,24 @@ mod tests {
         assert_eq!(s.crawler.allow_hosts, vec!["127.0.0.1", "localhost"]);
         assert!(!s.crawler.respect_robots_txt);
         assert_eq!(s.sessions.domain_policy, DomainPolicy::Parallel);
+    }
+
+    #[test]
+    fn a_list_setting_also_reads_as_comma_separated_words() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("IMAGE_CHAT__CRAWLER__ALLOW_HOSTS", "127.0.0.1, localhost"),
+                ("IMAGE_CHAT__SEARCH__FORMAT_PREFERENCE", "png,jpeg"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.crawler.allow_hosts, vec!["127.0.0.1", "localhost"]);
+        assert_eq!(s.search.format_preference, vec!["png", "jpeg"]);
+        let s = Settings::load_from(None, env(&[("IMAGE_CHAT__CRAWLER__ALLOW_HOSTS", "127.0.0.1")])).unwrap();
+        assert_eq!(s.crawler.allow_hosts, vec!["127.0.0.1"]);
+        let err = Settings::load_from(None, env(&[("IMAGE_CHAT__CRAWLER__ALLOW_HOSTS", "[1, 2]")])).unwrap_err();
+        assert!(err.to_string().contains("comma-separated"), "{err}");
     }
 
     #[test]
