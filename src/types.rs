@@ -107,6 +107,9 @@ pub struct SessionView {
     /// Analysed images left out of the index: a tracking pixel or under 50 px on a side.
     #[serde(default)]
     pub images_too_small: u64,
+    /// Images left out because the site says they are not there (404, 410, or a web page).
+    #[serde(default)]
+    pub images_missing: u64,
     pub current_url: String,
     /// Why the crawl stopped: `completed`, `page_limit`, `cancelled`, `start_refused`.
     pub stop: Option<String>,
@@ -280,6 +283,8 @@ pub struct IndexedUpdate {
     pub images_analysed: u64,
     #[serde(default)]
     pub images_too_small: u64,
+    #[serde(default)]
+    pub images_missing: u64,
 }
 
 /// SSE `page` event: a page is done.

@@ -201,10 +201,11 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
 }
 
 /// Fetches and analyses the images (real size and format, transparency, brightness, perceptual
-/// hash), with a progress bar. Images that cannot be read keep what their markup said.
+/// hash), with a progress bar. Images the site says are not there are left out; others that
+/// cannot be read keep what their markup said.
 async fn analyze_images(
     settings: &Settings,
-    images: &mut [image_chat_core::extract::ImageRecord],
+    images: &mut Vec<image_chat_core::extract::ImageRecord>,
     out: &mut impl std::io::Write,
 ) {
     let enricher = match image_chat_core::enrich::Enricher::from_settings(&settings.crawler) {
@@ -220,19 +221,27 @@ async fn analyze_images(
             .expect("a valid template")
             .progress_chars("=> "),
     );
-    let (mut analysed, mut failed, mut refused) = (0, 0, 0);
-    for chunk in images.chunks_mut(64) {
-        let stats = enricher.enrich(chunk).await;
+    let (mut analysed, mut failed, mut missing, mut refused) = (0, 0, 0, 0);
+    let mut rest = std::mem::take(images);
+    while !rest.is_empty() {
+        let mut chunk: Vec<_> = rest.drain(..rest.len().min(64)).collect();
+        let asked = chunk.len() as u64;
+        let stats = enricher.enrich(&mut chunk).await;
         analysed += stats.analysed;
         failed += stats.failed;
+        missing += stats.missing;
         refused += stats.refused_by_robots;
-        bar.inc(chunk.len() as u64);
+        images.append(&mut chunk);
+        bar.inc(asked);
     }
     bar.finish_and_clear();
     let _ = writeln!(
         out,
         "analysed {analysed} images ({failed} could not be fetched or read, {refused} forbidden by robots.txt)"
     );
+    if missing > 0 {
+        let _ = writeln!(out, "left out {missing} images the site says are not there (404, 410 or a web page)");
+    }
 }
 
 /// Embeds (when the model is there) and stores the crawl's images, with a progress bar.

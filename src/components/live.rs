@@ -81,6 +81,7 @@ pub fn connect(id: &str, ui: UiState, failed: RwSignal<bool>) -> Option<Connecti
                         v.images_embedded = p.images_embedded;
                         v.images_analysed = p.images_analysed;
                         v.images_too_small = p.images_too_small;
+                        v.images_missing = p.images_missing;
                     }
                 });
             }

@@ -128,6 +128,7 @@ pub fn ProgressPanel() -> impl IntoView {
                         <div><dt>"Searchable"</dt><dd data-testid="count-indexed">{v.images_indexed}</dd></div>
                         <div><dt>"Analysed"</dt><dd data-testid="count-analysed" title="fetched and read for real size, format, transparency and brightness">{v.images_analysed}</dd></div>
                         <div><dt>"Too small"</dt><dd data-testid="count-too-small" title="analysed and found to be a tracking pixel or under 50 px on a side: left out of the index">{v.images_too_small}</dd></div>
+                        <div><dt>"Missing"</dt><dd data-testid="count-missing" title="the site answered 404 or 410 for the image, or sent a web page in its place: left out of the index">{v.images_missing}</dd></div>
                         <div><dt>"Downloaded"</dt><dd>{bytes(c.bytes)}</dd></div>
                     </dl>
                     {v.message.clone().map(|m| view! { <p class="note" role="status">{m}</p> })}

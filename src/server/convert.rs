@@ -42,6 +42,7 @@ pub fn session(r: &SessionRecord) -> SessionView {
         images_embedded: r.images_embedded,
         images_analysed: r.images_analysed,
         images_too_small: r.images_too_small,
+        images_missing: r.images_missing,
         current_url: r.current_url.clone(),
         stop: r.stop.as_ref().map(snake),
         errors: r.errors.iter().map(|e| PageErrorView { url: e.url.clone(), reason: e.reason.clone() }).collect(),

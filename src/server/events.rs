@@ -77,9 +77,16 @@ pub async fn stream(
                             images_embedded,
                             images_analysed,
                             images_too_small,
+                            images_missing,
                         }) => event(
                             "indexed",
-                            &IndexedUpdate { images_indexed, images_embedded, images_analysed, images_too_small },
+                            &IndexedUpdate {
+                                images_indexed,
+                                images_embedded,
+                                images_analysed,
+                                images_too_small,
+                                images_missing,
+                            },
                         ),
                         Ok(SessionEvent::Page { url, outcome, images }) => {
                             event("page", &page_update(url, &outcome, images))

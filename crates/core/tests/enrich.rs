@@ -83,12 +83,18 @@ async fn images_are_fetched_through_the_guard_and_read_by_their_bytes() {
     ];
     let allowed = CrawlerSettings { allow_hosts: vec!["127.0.0.1".into()], ..CrawlerSettings::default() };
     let stats = Enricher::from_settings(&allowed).unwrap().enrich(&mut records).await;
-    assert_eq!((stats.analysed, stats.failed, stats.refused_by_robots), (2, 1, 1), "{stats:?}");
-    assert!(records[4].facts.is_none());
+    assert_eq!((stats.analysed, stats.failed, stats.missing, stats.refused_by_robots), (2, 1, 1, 1), "{stats:?}");
+    // The 404 is left out: nobody could see it.
+    assert!(records.iter().all(|r| !r.url.path().contains("gone-missing")));
+    assert_eq!(records.len(), 4);
+    assert!(records[3].url.path().starts_with("/private/") && records[3].facts.is_none());
     let ignoring = CrawlerSettings { respect_robots_txt: false, ..allowed.clone() };
-    let stats = Enricher::from_settings(&ignoring).unwrap().enrich(&mut records[4..]).await;
-    // With robots.txt off it is fetched (the fixture answers /private/ with a page, not an image).
-    assert_eq!((stats.analysed, stats.failed, stats.refused_by_robots), (0, 1, 0), "{stats:?}");
+    let mut private = records.split_off(3);
+    let stats = Enricher::from_settings(&ignoring).unwrap().enrich(&mut private).await;
+    // With robots.txt off it is fetched: the fixture answers /private/ with a web page, so the
+    // image is not there either.
+    assert_eq!((stats.analysed, stats.failed, stats.missing, stats.refused_by_robots), (0, 1, 1, 0), "{stats:?}");
+    assert!(private.is_empty());
     let webp = records[0].facts.as_ref().unwrap();
     assert_eq!((webp.format, webp.width, webp.height), (ImageFormat::Png, Some(800), Some(600)));
     assert_eq!(records[0].format(), Some(ImageFormat::Png));
@@ -96,7 +102,7 @@ async fn images_are_fetched_through_the_guard_and_read_by_their_bytes() {
     let jpeg = records[1].facts.as_ref().unwrap();
     assert_eq!((jpeg.format, jpeg.width, jpeg.height), (ImageFormat::Jpeg, Some(640), Some(480)));
     assert!(jpeg.luma.is_some() && jpeg.bytes > 0);
-    assert!(records[2].facts.is_none() && records[3].facts.is_none());
+    assert!(records[2].url.scheme() == "data" && records[2].facts.is_none());
     assert_eq!(image_chat_core::enrich::too_small(&records[0]), None);
     assert_eq!(image_chat_core::enrich::too_small(&records[2]), None, "not analysed: the markup stands");
 
@@ -110,6 +116,6 @@ async fn images_are_fetched_through_the_guard_and_read_by_their_bytes() {
     // Without the allow-list, loopback is refused like any private address.
     let mut records = vec![record(server.url("/img/harbour-800x600.webp"))];
     let stats = Enricher::from_settings(&CrawlerSettings::default()).unwrap().enrich(&mut records).await;
-    assert_eq!((stats.analysed, stats.failed), (0, 1));
-    assert!(records[0].facts.is_none());
+    assert_eq!((stats.analysed, stats.failed, stats.missing), (0, 1, 0));
+    assert!(records.len() == 1 && records[0].facts.is_none(), "a refused fetch says nothing of the image");
 }

@@ -101,7 +101,7 @@ async fn a_session_crawls_indexes_and_becomes_searchable() {
     assert_eq!(done.stop, Some(image_chat_core::crawl::StopReason::Completed));
     assert!(done.counters.pages_fetched >= 60, "{:?}", done.counters);
     assert!(done.images_indexed > 0);
-    assert_eq!(done.images_indexed + done.images_too_small, done.counters.images_kept);
+    assert_eq!(done.images_indexed + done.images_too_small + done.images_missing, done.counters.images_kept);
     assert_eq!(index.stats(Some(&done.namespace)).unwrap().images, done.images_indexed);
 
     // Every truth image with alt text is findable in this session's namespace by its words.
@@ -136,20 +136,25 @@ async fn a_session_crawls_indexes_and_becomes_searchable() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn images_whose_bytes_show_a_pixel_or_an_icon_are_left_out_and_counted() {
-    // Markup gives nothing away: no declared sizes, no telling names. The bytes do.
+async fn images_whose_bytes_show_a_pixel_or_an_icon_or_nothing_are_left_out_and_counted() {
+    // Markup gives nothing away: no declared sizes, no telling names. The bytes do (or the
+    // server says the image is not there).
     let root = tempfile::tempdir().unwrap();
     let img = root.path().join("img");
     std::fs::create_dir_all(&img).unwrap();
     std::fs::write(img.join("harbour.png"), image_chat_fixtures::images::png(800, 600, 1).bytes).unwrap();
     std::fs::write(img.join("award.png"), image_chat_fixtures::images::png(32, 32, 2).bytes).unwrap();
     std::fs::write(img.join("welcome.gif"), image_chat_fixtures::images::GIF_1X1).unwrap();
+    // A soft 404: the CMS answers 200 with a page where the photo was.
+    std::fs::write(img.join("regatta.jpg"), "<!DOCTYPE html><html><body>Page not found</body></html>").unwrap();
     std::fs::write(
         root.path().join("index.html"),
         r#"<html><head><title>Harbour</title></head><body>
         <p><img src="/img/harbour.png" alt="Fishing boats in the harbour at dawn"></p>
         <p><img src="/img/award.png" alt="Award for the best harbour photo"></p>
-        <p><img src="/img/welcome.gif" alt="Welcome to the harbour"></p></body></html>"#,
+        <p><img src="/img/welcome.gif" alt="Welcome to the harbour"></p>
+        <p><img src="/img/regatta.jpg" alt="The summer regatta leaving the harbour"></p>
+        <p><img src="/img/removed.jpg" alt="The old harbour crane, since removed"></p></body></html>"#,
     )
     .unwrap();
     let server = FixtureServer::start(FixtureConfig::folder(root.path(), "https://harbour.example")).await.unwrap();
@@ -159,8 +164,8 @@ async fn images_whose_bytes_show_a_pixel_or_an_icon_are_left_out_and_counted() {
     let events = follow(&manager, &started.id).await;
     let Some(SessionEvent::Done { record: done }) = events.last() else { panic!("no Done") };
     assert_eq!(done.status, SessionStatus::Finished, "{:?}", done.message);
-    assert_eq!(done.counters.images_kept, 3, "the markup passes all three: {:?}", done.counters);
-    assert_eq!((done.images_indexed, done.images_too_small), (1, 2), "{done:?}");
+    assert_eq!(done.counters.images_kept, 5, "the markup passes all five: {:?}", done.counters);
+    assert_eq!((done.images_indexed, done.images_too_small, done.images_missing), (1, 2, 2), "{done:?}");
     let stored = index.stats(Some(&done.namespace)).unwrap();
     assert_eq!(stored.images, 1);
 }

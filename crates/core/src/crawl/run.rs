@@ -617,7 +617,7 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
             return Err(PageOutcome::Redirected { to: to.to_string() });
         }
         Fetched::Failed(reason) => {
-            if (reason == "HTTP 404" || reason == "HTTP 410")
+            if crate::crawl::fetch::is_gone_reason(&reason)
                 && let (Some(cache), Some(key)) = (&shared.cache, cache_key(url))
             {
                 cache.set(&key, format!("G{reason}").into_bytes(), GONE_TTL).await;

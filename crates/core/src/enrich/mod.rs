@@ -68,6 +68,10 @@ pub struct EnrichStats {
     pub analysed: u64,
     /// Fetch failed, or the bytes were no image we can read.
     pub failed: u64,
+    /// The site says the image is not there (404, 410) or sends a web page in its place: left
+    /// out, since nobody could see it. Counted in `failed` too.
+    #[serde(default)]
+    pub missing: u64,
     /// Not fetched: the site's robots.txt forbids it.
     pub refused_by_robots: u64,
     pub bytes: u64,
@@ -117,9 +121,11 @@ impl Enricher {
         robots.allowed(url.as_str())
     }
 
-    /// Analyses every record that has no facts yet, in place. Records whose image cannot be
-    /// fetched or read keep what their markup said.
-    pub async fn enrich(&self, records: &mut [ImageRecord]) -> EnrichStats {
+    /// Analyses every record that has no facts yet, in place, and removes the images the site
+    /// says are not there ([`EnrichStats::missing`]). Records whose image cannot be fetched or
+    /// read for any other reason (a timeout, a server error, a format we cannot decode) keep
+    /// what their markup said.
+    pub async fn enrich(&self, records: &mut Vec<ImageRecord>) -> EnrichStats {
         let todo: Vec<(usize, url::Url)> = records
             .iter()
             .enumerate()
@@ -135,16 +141,27 @@ impl Enricher {
             })
             .buffer_unordered(self.concurrency);
         let mut stats = EnrichStats::default();
+        let mut missing = vec![false; records.len()];
         while let Some((i, found)) = results.next().await {
             match found {
-                Ok(Some((facts, bytes))) => {
+                Ok(Read::Facts(facts, bytes)) => {
                     stats.analysed += 1;
                     stats.bytes += bytes;
                     records[i].facts = Some(facts);
                 }
-                Ok(None) => stats.failed += 1,
+                Ok(Read::Missing) => {
+                    stats.failed += 1;
+                    stats.missing += 1;
+                    missing[i] = true;
+                }
+                Ok(Read::Unread) => stats.failed += 1,
                 Err(()) => stats.refused_by_robots += 1,
             }
+        }
+        drop(results);
+        if stats.missing > 0 {
+            let mut gone = missing.into_iter();
+            records.retain(|_| !gone.next().unwrap_or(false));
         }
         stats
     }
@@ -164,19 +181,51 @@ pub fn drop_too_small(records: &mut Vec<ImageRecord>) -> u64 {
     (found - records.len()) as u64
 }
 
-async fn fetch_and_analyze(fetcher: &Fetcher, url: url::Url) -> Option<(ImageFacts, u64)> {
+/// What fetching one image told.
+enum Read {
+    Facts(ImageFacts, u64),
+    /// Not there: 404 or 410, or a web page where the image should be.
+    Missing,
+    /// Not read this time (network, server error, a format we cannot decode): the markup stands.
+    Unread,
+}
+
+async fn fetch_and_analyze(fetcher: &Fetcher, url: url::Url) -> Read {
     let fetched = tokio::time::timeout(Duration::from_secs(60), fetcher.fetch(&url, Want::Bytes, |_| true)).await;
     let body = match fetched {
         // A body is only ever a 2xx answer.
         Ok(Fetched::Body(body)) => body,
+        Ok(other) if other.is_gone() => return Read::Missing,
         Ok(other) => {
             tracing::debug!("image {url} not analysed: {other:?}");
-            return None;
+            return Read::Unread;
         }
-        Err(_) => return None,
+        Err(_) => return Read::Unread,
     };
     let bytes = body.bytes;
     let raw = body.raw;
-    let facts = tokio::task::spawn_blocking(move || analyze(&raw)).await.ok().flatten()?;
-    Some((facts, bytes))
+    let html = body.content_type.to_ascii_lowercase().starts_with("text/html");
+    match tokio::task::spawn_blocking(move || analyze(&raw).ok_or_else(|| html || is_web_page(&raw))).await {
+        Ok(Ok(facts)) => Read::Facts(facts, bytes),
+        Ok(Err(true)) => Read::Missing,
+        _ => Read::Unread,
+    }
+}
+
+/// Whether bytes that are no image we know are a web page (a soft 404, a login page).
+fn is_web_page(bytes: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_ascii_lowercase();
+    let head = head.trim_start_matches('\u{feff}').trim_start();
+    head.starts_with("<!doctype html") || head.starts_with("<html") || head.starts_with("<head")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn web_pages_are_told_from_other_bytes() {
+        assert!(super::is_web_page(b"\n  <!DOCTYPE html><html><body>Not found</body></html>"));
+        assert!(super::is_web_page("\u{feff}<html lang=en>".as_bytes()));
+        assert!(!super::is_web_page(b"BM\x36\x00"));
+        assert!(!super::is_web_page(b"<svg xmlns='http://www.w3.org/2000/svg'/>"));
+    }
 }

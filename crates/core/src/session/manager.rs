@@ -320,6 +320,7 @@ impl SessionManager {
                 images_embedded: 0,
                 images_analysed: 0,
                 images_too_small: 0,
+                images_missing: 0,
                 current_url: String::new(),
                 stop: None,
                 errors: Vec::new(),

@@ -92,6 +92,10 @@ pub struct SessionRecord {
     /// image under 50 px on a side that the markup had not given away.
     #[serde(default)]
     pub images_too_small: u64,
+    /// Images left out because the site says they are not there (404, 410, or a web page sent
+    /// in their place).
+    #[serde(default)]
+    pub images_missing: u64,
     #[serde(default)]
     pub current_url: String,
     #[serde(default)]
@@ -114,7 +118,13 @@ pub enum SessionEvent {
     /// A page is done (failures always, others throttled).
     Page { url: String, outcome: PageOutcome, images: usize },
     /// A batch of images is stored and searchable.
-    Indexed { images_indexed: u64, images_embedded: u64, images_analysed: u64, images_too_small: u64 },
+    Indexed {
+        images_indexed: u64,
+        images_embedded: u64,
+        images_analysed: u64,
+        images_too_small: u64,
+        images_missing: u64,
+    },
     /// The session ended (finished, failed or cancelled); the record is final.
     Done { record: Box<SessionRecord> },
 }

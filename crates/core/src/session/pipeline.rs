@@ -177,9 +177,12 @@ async fn index_loop(
 /// model or store is recorded on the session and the crawl goes on: images without vectors are
 /// still found by keywords.
 async fn store(inner: &Arc<Inner>, id: &str, namespace: &str, mut images: Vec<ImageRecord>, warned: &mut bool) {
-    let analysed = match &inner.enricher {
-        Some(enricher) => enricher.enrich(&mut images).await.analysed,
-        None => 0,
+    let (analysed, missing) = match &inner.enricher {
+        Some(enricher) => {
+            let stats = enricher.enrich(&mut images).await;
+            (stats.analysed, stats.missing)
+        }
+        None => (0, 0),
     };
     let too_small = crate::enrich::drop_too_small(&mut images);
     let count = images.len() as u64;
@@ -211,6 +214,7 @@ async fn store(inner: &Arc<Inner>, id: &str, namespace: &str, mut images: Vec<Im
             r.images_embedded += embedded;
             r.images_analysed += analysed;
             r.images_too_small += too_small;
+            r.images_missing += missing;
             if let Some(e) = embed_error
                 && !std::mem::replace(warned, true)
             {
@@ -221,6 +225,7 @@ async fn store(inner: &Arc<Inner>, id: &str, namespace: &str, mut images: Vec<Im
                 images_embedded: r.images_embedded,
                 images_analysed: r.images_analysed,
                 images_too_small: r.images_too_small,
+                images_missing: r.images_missing,
             })
         }),
         Ok(Err(e)) => inner.update(id, |r| {
