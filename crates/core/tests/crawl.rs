@@ -370,3 +370,37 @@ async fn the_sanctuaries_wordpress_mirror_is_crawled_end_to_end() {
         && !r.context.alt.contains("[[")
         && !r.url.as_str().contains("%5B%5B")));
 }
+
+#[tokio::test]
+async fn a_later_larger_sighting_of_a_picture_is_kept_a_smaller_one_is_not() {
+    // A blog: the home page lists a thumbnail, the article shows the picture full size, the
+    // archive repeats the thumbnail.
+    let root = tempfile::tempdir().unwrap();
+    let page = |body: &str| format!("<html><head><title>Reef</title></head><body>{body}</body></html>");
+    std::fs::write(
+        root.path().join("index.html"),
+        page(
+            r#"<a href="/article.html"><img src="/up/reef-150x150.jpg" alt="Students on the reef"></a>
+            <a href="/archive.html">Archive</a>"#,
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        root.path().join("article.html"),
+        page(r#"<h1>Students learn about the reef</h1><img src="/up/reef-1200x800.jpg" alt="Students on the reef">"#),
+    )
+    .unwrap();
+    std::fs::write(root.path().join("archive.html"), page(r#"<img src="/up/reef-300x300.jpg" alt="Students">"#))
+        .unwrap();
+    let server = FixtureServer::start(FixtureConfig::folder(root.path(), "https://reef.example")).await.unwrap();
+    // One request at a time: the home page, then the article, then the archive.
+    let (summary, pages) = run(crawler(&server).concurrency(1)).await;
+    let c = &summary.counters;
+    assert_eq!(c.pages_fetched, 3, "{c:?}");
+    let kept: Vec<(&str, &str)> =
+        pages.iter().flat_map(|p| &p.images).map(|r| (r.page_url.path(), r.url.path())).collect();
+    assert_eq!(kept, [("/", "/up/reef-150x150.jpg"), ("/article.html", "/up/reef-1200x800.jpg")]);
+    assert_eq!((c.images_kept, c.images_deduplicated), (2, 1), "{c:?}");
+    let article = pages.iter().flat_map(|p| &p.images).find(|r| r.page_url.path() == "/article.html").unwrap();
+    assert_eq!(article.context.heading, "Students learn about the reef");
+}

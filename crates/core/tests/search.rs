@@ -117,6 +117,12 @@ fn duplicates_are_folded_into_one_result() {
     let beaches: Vec<_> = r.results.iter().filter(|x| x.url.contains("beach")).collect();
     assert_eq!(beaches.len(), 1, "{:?}", paths(&r));
     assert_eq!(beaches[0].alternatives.len(), 1);
+    // A query of filters only lists images, copies folded the same way.
+    let listed = engine(Err("no model".into())).search("JPEG images", &[], None).unwrap();
+    let beaches: Vec<_> = listed.results.iter().filter(|x| x.url.contains("beach")).collect();
+    assert_eq!(beaches.len(), 1, "{:?}", paths(&listed));
+    assert_eq!(beaches[0].alternatives.len(), 1);
+    assert_eq!(listed.results.len(), 4, "{:?}", paths(&listed));
 }
 
 #[test]

@@ -186,7 +186,8 @@ pub(super) struct Run {
     fetched_keys: HashSet<String>,
     links: VecDeque<(Url, u32)>,
     sitemap_urls: VecDeque<Url>,
-    image_keys: HashSet<String>,
+    /// Each picture kept so far (by identity), with the largest width known of it.
+    image_keys: HashMap<String, u32>,
     counters: Counters,
     pages: Vec<PageLog>,
     skip_logs: usize,
@@ -228,7 +229,7 @@ impl Run {
             fetched_keys: HashSet::new(),
             links: VecDeque::new(),
             sitemap_urls: VecDeque::new(),
-            image_keys: HashSet::new(),
+            image_keys: HashMap::new(),
             counters: Counters::default(),
             pages: Vec::new(),
             skip_logs: 0,
@@ -436,7 +437,22 @@ impl Run {
             }
         } else if matches!(outcome, PageOutcome::Ok { .. }) {
             for image in page.images {
-                if self.image_keys.insert(variants::identity_key(&image.url)) {
+                let width = known_width(&image);
+                let larger = match self.image_keys.entry(variants::identity_key(&image.url)) {
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(width);
+                        true
+                    }
+                    // A list's thumbnail seen first, the article's full-size picture later: the
+                    // larger sighting is kept too (with its own page's words), and search shows
+                    // the larger of the two copies.
+                    std::collections::hash_map::Entry::Occupied(mut e) if width > *e.get() => {
+                        e.insert(width);
+                        true
+                    }
+                    std::collections::hash_map::Entry::Occupied(_) => false,
+                };
+                if larger {
                     self.counters.images_kept += 1;
                     new_images.push(image);
                 } else {
@@ -683,6 +699,13 @@ async fn discover_sitemaps(shared: Arc<Shared>, start: Url, listed: Vec<String>,
             return;
         }
     }
+}
+
+/// The largest width a sighting of an image tells (its variants' `w` descriptors and file-name
+/// sizes, or the declared width); 0 when none does.
+fn known_width(image: &crate::extract::ImageRecord) -> u32 {
+    let declared = image.context.declared_width.unwrap_or(0);
+    image.variants.iter().filter_map(|v| v.width).max().unwrap_or(0).max(declared)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::parse::{Query, parse};
-use super::rank::{DEFAULT_FORMAT_PREFERENCE, Fusion, dedup_with, fuse, order};
+use super::rank::{DEFAULT_FORMAT_PREFERENCE, Fusion, Ranked, dedup_with, fuse, order};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::index::{Filters, ImageIndex, SearchRequest};
@@ -160,10 +160,26 @@ impl SearchEngine {
         // The text legs search for the description plus required phrases.
         let text = Self::search_text(&query);
         if text.trim().is_empty() {
-            // Filters only ("PNG images without people"): every image that passes them.
-            let listed = self.index.list(&SearchRequest { limit, ..request.clone() })?;
-            let results =
-                listed.into_iter().map(|h| result(&h.image, None, None, 1.0, true, Vec::new(), Vec::new())).collect();
+            // Filters only ("PNG images without people"): every image that passes them, copies
+            // of one picture shown once (the larger).
+            let listed = self.index.list(&request)?;
+            let listed: Vec<Ranked> = listed
+                .into_iter()
+                .map(|h| Ranked {
+                    id: h.id,
+                    image: h.image,
+                    bm25: None,
+                    vector: None,
+                    fused: 1.0,
+                    alternatives: Vec::new(),
+                    embedding: h.vector,
+                })
+                .collect();
+            let results = dedup_with(listed, &self.format_preference)
+                .into_iter()
+                .take(limit)
+                .map(|r| result(&r.image, None, None, 1.0, true, Vec::new(), r.alternatives))
+                .collect();
             return Ok(SearchResponse { query, results, notes, lexical_only: None });
         }
         let text_hits = self.index.search_text(&text, &request)?;
