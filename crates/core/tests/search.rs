@@ -101,6 +101,13 @@ fn filters_and_exclusions_are_exact() {
     assert_eq!(r.results.len(), 2, "a filter-only query lists images");
     let r = engine.search("SVG images", &[], None).unwrap();
     assert_eq!(paths(&r), vec!["/img/logo.svg"]);
+    // Filters that leave nothing say what the words alone would have found.
+    let r = engine.search("high-resolution PNG photos of an empty beach", &[], None).unwrap();
+    assert!(r.results.is_empty(), "{:?}", paths(&r));
+    let note = r.notes.iter().find(|n| n.contains("without")).expect("a note on the filters");
+    assert!(note.contains("PNG") && note.contains("1600 px wide") && note.contains("without them"), "{note}");
+    let r = engine.search("PNG images of the Apple Watch", &[], None).unwrap();
+    assert!(r.notes.is_empty(), "results found: no note {:?}", r.notes);
 }
 
 #[test]

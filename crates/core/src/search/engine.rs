@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::parse::{Query, parse};
+use super::parse::{PartKind, Query, parse};
 use super::rank::{DEFAULT_FORMAT_PREFERENCE, Fusion, Ranked, dedup_with, fuse, order};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
@@ -183,16 +183,16 @@ impl SearchEngine {
             return Ok(SearchResponse { query, results, notes, lexical_only: None });
         }
         let text_hits = self.index.search_text(&text, &request)?;
-        let (vector_hits, lexical_only) = match &self.embedder {
+        let (vector_hits, lexical_only, query_vector) = match &self.embedder {
             Ok(embedder) if !text.trim().is_empty() => {
                 let v = match vector {
                     Some(v) => v,
                     None => embedder.embed(&[&text])?.pop().unwrap_or_default(),
                 };
-                (self.index.search_vector(&v, &request)?, None)
+                (self.index.search_vector(&v, &request)?, None, Some(v))
             }
-            Ok(_) => (Vec::new(), None),
-            Err(reason) => (Vec::new(), Some(format!("keyword search only: {reason}"))),
+            Ok(_) => (Vec::new(), None, None),
+            Err(reason) => (Vec::new(), Some(format!("keyword search only: {reason}")), None),
         };
         let mut fused = fuse(text_hits, vector_hits, self.fusion);
         // The words of a multi-word request, in order, in an image's own words: a small bonus,
@@ -217,7 +217,7 @@ impl SearchEngine {
                 words.push(w.to_string());
             }
         }
-        let results = ranked
+        let results: Vec<SearchResult> = ranked
             .into_iter()
             .take(limit)
             .map(|r| {
@@ -226,6 +226,56 @@ impl SearchEngine {
                 result(&r.image, r.bm25, r.vector, r.fused, r.fused >= best * STRONG_SHARE, matched, r.alternatives)
             })
             .collect();
+        if results.is_empty()
+            && let Some(note) = self.filters_excluded_all(&query, query_vector, namespaces)?
+        {
+            notes.push(note);
+        }
         Ok(SearchResponse { query, results, notes, lexical_only })
+    }
+
+    /// When the size, format, shape, tone or transparency filters leave nothing, says how many
+    /// images match the words alone, so an empty answer is not taken for "nothing on the site".
+    fn filters_excluded_all(
+        &self,
+        query: &Query,
+        vector: Option<Vec<f32>>,
+        namespaces: &[String],
+    ) -> Result<Option<String>> {
+        let filters: Vec<String> = query
+            .parts
+            .iter()
+            .filter_map(|p| match p.kind {
+                PartKind::Format => Some(p.value.to_uppercase()),
+                PartKind::MinSize | PartKind::Orientation | PartKind::Tone | PartKind::Transparency => {
+                    Some(p.value.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        if filters.is_empty() {
+            return Ok(None);
+        }
+        let relaxed = Query {
+            formats: Vec::new(),
+            min_width: None,
+            min_height: None,
+            orientation: None,
+            tone: None,
+            transparent: None,
+            parts: Vec::new(),
+            ..query.clone()
+        };
+        let found = self.search_parsed(relaxed, vector, namespaces, Some(MAX_LIMIT))?.results.len();
+        Ok((found > 0).then(|| {
+            let more = if found >= MAX_LIMIT { "at least " } else { "" };
+            let (them, verb) =
+                if filters.len() == 1 { ("it", "passes the filter") } else { ("them", "passes the filters") };
+            let matches = if found == 1 { "matches" } else { "match" };
+            format!(
+                "no image matching the words {verb} ({}); {more}{found} {matches} without {them}",
+                filters.join(", ")
+            )
+        }))
     }
 }
