@@ -44,7 +44,8 @@ const MAX_OTHER_SOURCES: usize = 8;
 const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "gif", "webp", "avif", "svg"];
 const DOCUMENT_EXTENSIONS: &[&str] = &["html", "htm", "xhtml"];
 
-/// The path of a raw URL, without its query and fragment, lower-cased extension compared.
+/// Whether the path of a raw URL (its query and fragment aside) ends in one of these
+/// extensions, compared without case.
 fn has_extension(raw: &str, extensions: &[&str]) -> bool {
     let path = raw.split(['?', '#']).next().unwrap_or(raw);
     let Some((stem, ext)) = path.rsplit_once('.') else { return false };
@@ -604,7 +605,7 @@ struct Resolved {
     raw_of: Vec<(String, String)>,
     first_raw: Option<String>,
     /// Why a source was set aside: a `data:` URI too small to be an image or too large (decided
-    /// unparsed), or a URL naming a web page.
+    /// unparsed), or a URL naming the page itself.
     reject: Option<RejectReason>,
 }
 
