@@ -168,7 +168,8 @@ pub fn dedup_with(ranked: Vec<Ranked>, preference: &[ImageFormat]) -> Vec<Ranked
     let mut out: Vec<Ranked> = Vec::with_capacity(ranked.len());
     let mut by_key: HashMap<String, usize> = HashMap::new();
     for r in ranked {
-        let url_key = format!("url:{}", r.image.record.url);
+        // One picture under its size variants (`-150x150`, `?w=300`, `@2x`) is one image.
+        let url_key = format!("url:{}", crate::extract::variants::identity_key(&r.image.record.url));
         let alt = normalize_alt(&r.image.record.context.alt);
         let alt_key = (alt.len() >= 12).then(|| format!("alt:{}:{}", r.image.record.url.host_str().unwrap_or(""), alt));
         let existing =
@@ -332,6 +333,19 @@ mod tests {
         assert_eq!(out.iter().map(|r| r.id).collect::<Vec<_>>(), vec![3, 2]);
         assert_eq!(out[0].fused, 0.9, "the group keeps its best score and place");
         assert_eq!(out[0].alternatives, vec!["http://s.test/thumb.jpg"]);
+    }
+
+    #[test]
+    fn size_variants_of_one_picture_fold_whatever_their_words() {
+        // A list's thumbnail and the article's full-size copy, each with its own page's words.
+        let out = dedup(vec![
+            sized(ranked(1, "http://s.test/up/reef-150x150.jpg", "Students", 0.9, None), ImageFormat::Jpeg, 150, 150),
+            ranked(2, "http://s.test/up/boat.jpg", "a boat", 0.8, None),
+            sized(ranked(3, "http://s.test/up/reef-1200x800.jpg", "", 0.7, None), ImageFormat::Jpeg, 1200, 800),
+            ranked(4, "http://s.test/up/reef.jpg?w=300", "Students on the reef", 0.6, None),
+        ]);
+        assert_eq!(out.iter().map(|r| r.id).collect::<Vec<_>>(), vec![3, 2]);
+        assert_eq!(out[0].alternatives, vec!["http://s.test/up/reef-150x150.jpg", "http://s.test/up/reef.jpg?w=300"]);
     }
 
     #[test]
