@@ -111,6 +111,40 @@ fn filters_and_exclusions_are_exact() {
 }
 
 #[test]
+fn a_weak_likeness_is_never_a_strong_match() {
+    let Some(e) = embedder() else { return };
+    // "logo" is in two file names only; no description says it, so every similarity is weak and
+    // the fusion, scaling each leg to its own best, would rank a weak likeness first.
+    let site: &[(&str, &str)] = &[
+        ("/img/smithsonian-logo.jpg", "Smithsonian MarineGEO and Tennenbaum Marine Observatories Network"),
+        ("/img/obis-logo.jpg", "Ocean Biogeographic Information System"),
+        ("/img/students.jpg", "Middle school students use an infographic in class"),
+        ("/img/diver.jpg", "Diver collecting water samples above a coral colony"),
+        ("/img/figure-3.png", "Figure 3"),
+    ];
+    let records: Vec<ImageRecord> = site
+        .iter()
+        .map(|(path, alt)| {
+            let mut r = record(path, alt, (800, 600));
+            let name = path.trim_start_matches("/img/").rsplit_once('.').unwrap().0;
+            r.context.filename_tokens = name.split('-').map(String::from).collect();
+            r
+        })
+        .collect();
+    let vectors = e.embed(&records.iter().map(|r| r.context.alt.as_str()).collect::<Vec<_>>()).unwrap();
+    let index = Arc::new(SqliteIndex::open_in_memory().unwrap());
+    index.upsert("site", &records.into_iter().zip(vectors.into_iter().map(Some)).collect::<Vec<_>>()).unwrap();
+    let r = SearchEngine::new(index, Ok(e)).search("logo", &[], None).unwrap();
+    let strong: Vec<String> =
+        r.results.iter().filter(|x| x.strong).map(|x| Url::parse(&x.url).unwrap().path().to_string()).collect();
+    assert_eq!(strong, ["/img/obis-logo.jpg", "/img/smithsonian-logo.jpg"], "{:?}", r.results);
+    assert!(r.results.iter().filter(|x| x.strong).all(|x| x.matched_terms == ["logo"]), "{:?}", r.results);
+    for x in r.results.iter().filter(|x| !x.strong) {
+        assert!(x.bm25.is_none() && x.vector.unwrap() < 0.3, "{x:?}");
+    }
+}
+
+#[test]
 fn an_unrelated_message_finds_nothing_instead_of_noise() {
     let Some(e) = embedder() else { return };
     let r = engine(Ok(e)).search("quantum chromodynamics lecture notes", &[], None).unwrap();

@@ -23,8 +23,13 @@ const CANDIDATES: usize = 100;
 pub const MIN_VECTOR_ONLY_SIMILARITY: f32 = 0.2;
 /// Added to the fused score (0-1) of a result holding the request's words as one phrase.
 const PHRASE_BONUS: f32 = 0.05;
-/// A result is "strong" when its fused score is at least this share of the best one's.
+/// A result is "strong" when it has evidence of its own (a word of the request in its words, or
+/// a meaning at least [`MIN_STRONG_SIMILARITY`] similar) and its fused score is at least this
+/// share of the best such result's.
 const STRONG_SHARE: f32 = 0.6;
+/// The fusion scales each leg to its own best, so a weak likeness (0.2-0.3: what a one-word
+/// request like "logo" scores against unrelated descriptions) would otherwise pass for strong.
+const MIN_STRONG_SIMILARITY: f32 = 0.3;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SearchResult {
@@ -210,7 +215,10 @@ impl SearchEngine {
         order(&mut fused, &self.format_preference);
         let mut ranked = dedup_with(fused, &self.format_preference);
         ranked.retain(|r| r.bm25.is_some() || r.vector.is_some_and(|v| v >= MIN_VECTOR_ONLY_SIMILARITY));
-        let best = ranked.first().map_or(0.0, |r| r.fused);
+        // The best score among results with evidence of their own: a word of the request in
+        // their words, or a close meaning.
+        let evidenced = |r: &Ranked| r.bm25.is_some() || r.vector.is_some_and(|v| v >= MIN_STRONG_SIMILARITY);
+        let best = ranked.iter().filter(|r| evidenced(r)).map(|r| r.fused).fold(0.0, f32::max);
         let mut words: Vec<String> = Vec::new();
         for w in text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 2) {
             if !words.iter().any(|x| x == w) {
@@ -221,9 +229,18 @@ impl SearchEngine {
             .into_iter()
             .take(limit)
             .map(|r| {
-                let haystack = crate::index::searchable_text(&r.image.record).to_lowercase();
+                // The words the keyword leg reads: the image's own, its heading and file name.
+                let c = &r.image.record.context;
+                let haystack = format!(
+                    "{} {} {}",
+                    crate::index::searchable_text(&r.image.record),
+                    c.heading,
+                    c.filename_tokens.join(" ")
+                )
+                .to_lowercase();
                 let matched = words.iter().filter(|w| crate::index::contains_word(&haystack, w)).cloned().collect();
-                result(&r.image, r.bm25, r.vector, r.fused, r.fused >= best * STRONG_SHARE, matched, r.alternatives)
+                let strong = evidenced(&r) && r.fused >= best * STRONG_SHARE;
+                result(&r.image, r.bm25, r.vector, r.fused, strong, matched, r.alternatives)
             })
             .collect();
         if results.is_empty()
