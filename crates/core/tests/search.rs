@@ -139,6 +139,7 @@ fn a_weak_likeness_is_never_a_strong_match() {
         r.results.iter().filter(|x| x.strong).map(|x| Url::parse(&x.url).unwrap().path().to_string()).collect();
     assert_eq!(strong, ["/img/obis-logo.jpg", "/img/smithsonian-logo.jpg"], "{:?}", r.results);
     assert!(r.results.iter().filter(|x| x.strong).all(|x| x.matched_terms == ["logo"]), "{:?}", r.results);
+    assert!(r.results[0].strong && r.results[1].strong, "strong matches come first: {:?}", r.results);
     for x in r.results.iter().filter(|x| !x.strong) {
         assert!(x.bm25.is_none() && x.vector.unwrap() < 0.3, "{x:?}");
     }

@@ -225,7 +225,7 @@ impl SearchEngine {
                 words.push(w.to_string());
             }
         }
-        let results: Vec<SearchResult> = ranked
+        let mut results: Vec<SearchResult> = ranked
             .into_iter()
             .take(limit)
             .map(|r| {
@@ -243,6 +243,8 @@ impl SearchEngine {
                 result(&r.image, r.bm25, r.vector, r.fused, strong, matched, r.alternatives)
             })
             .collect();
+        // Strong matches first, as the UI shows them; each group keeps the fused order.
+        results.sort_by_key(|r| !r.strong);
         if results.is_empty()
             && let Some(note) = self.filters_excluded_all(&query, query_vector, namespaces)?
         {
