@@ -148,7 +148,6 @@ pub fn run(set: &EvalSet, embedder: &dyn Embedder, fusions: &[Fusion]) -> Result
     let vectors = embedder.embed(&texts.iter().map(String::as_str).collect::<Vec<_>>())?;
     let items: Vec<(ImageRecord, Option<Vec<f32>>)> =
         records.into_iter().zip(vectors.iter().cloned()).map(|(r, v)| (r, Some(v))).collect();
-    let doc_vectors = vectors;
     index.upsert(NAMESPACE, &items)?;
 
     let query_vectors = embedder.embed(&set.queries.iter().map(|(q, _)| q.as_str()).collect::<Vec<_>>())?;
@@ -171,7 +170,7 @@ pub fn run(set: &EvalSet, embedder: &dyn Embedder, fusions: &[Fusion]) -> Result
         }
         // Every image scored by the formula, as the original design did (the exact scan's
         // cosine is this same dot product of normalized vectors).
-        let mut scored: Vec<(f32, usize)> = doc_vectors
+        let mut scored: Vec<(f32, usize)> = vectors
             .iter()
             .zip(&set.docs)
             .enumerate()

@@ -48,14 +48,8 @@ pub enum Fetched {
     Failed(String),
 }
 
-impl Fetched {
-    /// The server says the resource is not there (404 Not Found, 410 Gone).
-    pub fn is_gone(&self) -> bool {
-        matches!(self, Fetched::Failed(reason) if is_gone_reason(reason))
-    }
-}
-
-/// Whether a [`Fetched::Failed`] reason is the server saying the resource is not there.
+/// Whether a [`Fetched::Failed`] reason is the server saying the resource is not there (404 Not
+/// Found, 410 Gone).
 pub fn is_gone_reason(reason: &str) -> bool {
     reason == "HTTP 404" || reason == "HTTP 410"
 }

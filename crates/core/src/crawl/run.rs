@@ -8,7 +8,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 use url::Url;
 
-use super::fetch::{Fetched, Fetcher, Validators, Want};
+use super::fetch::{Fetched, Fetcher, Validators, Want, is_gone_reason};
 use super::guard::Guard;
 use super::normalize::{Scope, fetch_url, page_key};
 use super::outcome::{Counters, CrawlEvent, CrawlSummary, PageLog, PageOutcome, PageReport, StopReason};
@@ -437,22 +437,13 @@ impl Run {
             }
         } else if matches!(outcome, PageOutcome::Ok { .. }) {
             for image in page.images {
+                // A list's thumbnail seen first, the article's full-size picture later: the larger
+                // sighting is kept too (with its own page's words), and search shows the larger
+                // of the two copies.
+                let key = variants::identity_key(&image.url);
                 let width = known_width(&image);
-                let larger = match self.image_keys.entry(variants::identity_key(&image.url)) {
-                    std::collections::hash_map::Entry::Vacant(e) => {
-                        e.insert(width);
-                        true
-                    }
-                    // A list's thumbnail seen first, the article's full-size picture later: the
-                    // larger sighting is kept too (with its own page's words), and search shows
-                    // the larger of the two copies.
-                    std::collections::hash_map::Entry::Occupied(mut e) if width > *e.get() => {
-                        e.insert(width);
-                        true
-                    }
-                    std::collections::hash_map::Entry::Occupied(_) => false,
-                };
-                if larger {
+                if self.image_keys.get(&key).is_none_or(|seen| width > *seen) {
+                    self.image_keys.insert(key, width);
                     self.counters.images_kept += 1;
                     new_images.push(image);
                 } else {
@@ -633,7 +624,7 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
             return Err(PageOutcome::Redirected { to: to.to_string() });
         }
         Fetched::Failed(reason) => {
-            if crate::crawl::fetch::is_gone_reason(&reason)
+            if is_gone_reason(&reason)
                 && let (Some(cache), Some(key)) = (&shared.cache, cache_key(url))
             {
                 cache.set(&key, format!("G{reason}").into_bytes(), GONE_TTL).await;
