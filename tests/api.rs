@@ -101,6 +101,17 @@ async fn spawn_in(data: &Path, configure: impl FnOnce(&mut Settings)) -> TestApp
     TestApp { addr, client: reqwest::Client::new() }
 }
 
+/// The result of `answer` that shows the image at `path`: as its URL, or as an alternative of it
+/// (the same picture found under another URL, or with the same words, is shown once).
+fn hit_for<'a>(answer: &'a Value, path: &str) -> Option<&'a Value> {
+    answer["results"].as_array()?.iter().find(|r| {
+        r["url"].as_str().is_some_and(|u| u.ends_with(path))
+            || r["alternatives"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|u| u.as_str().is_some_and(|u| u.ends_with(path))))
+    })
+}
+
 async fn site(pages: u32) -> FixtureServer {
     FixtureServer::start(FixtureConfig::generated(SiteSpec { pages, seed: 7, traps: false })).await.unwrap()
 }
@@ -158,9 +169,7 @@ async fn crawl_streams_monotonic_progress_to_finished_then_chat_finds_the_images
     for session in [json!(id), json!("all"), Value::Null] {
         let (status, answer) = app.post("/chat", json!({"message": alt, "session_id": session, "limit": 10})).await;
         assert_eq!(status, 200, "{answer}");
-        let results = answer["results"].as_array().unwrap();
-        let hit = results.iter().find(|r| r["url"].as_str().unwrap().ends_with(&path));
-        let hit = hit.unwrap_or_else(|| panic!("{path} ({alt}) not in {answer}"));
+        let hit = hit_for(&answer, &path).unwrap_or_else(|| panic!("{path} ({alt}) not in {answer}"));
         assert_eq!(hit["session_id"], id);
         assert!(hit["page_url"].as_str().unwrap().starts_with(&server.url("/")));
         assert!(hit["scores"]["fused"].as_f64().unwrap() > 0.0);
@@ -301,10 +310,7 @@ async fn sessions_and_their_images_survive_a_restart() {
     assert_eq!(list["sessions"][0]["status"], "finished");
     let (status, answer) = app.post("/chat", json!({"message": alt, "session_id": id})).await;
     assert_eq!(status, 200);
-    assert!(
-        answer["results"].as_array().unwrap().iter().any(|r| r["url"].as_str().unwrap().ends_with(&path)),
-        "{answer}"
-    );
+    assert!(hit_for(&answer, &path).is_some(), "{answer}");
     // A finished session's stream is its snapshot and its end.
     let events = app.events(&id).await;
     assert_eq!(events.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["snapshot", "finished"]);
@@ -391,8 +397,10 @@ fn total_cache_errors(health: &Value) -> u64 {
 async fn a_redis_killed_mid_crawl_and_mid_search_fails_nothing_and_is_used_again_when_back() {
     use image_chat_fixtures::redis_server::{self, RedisServer};
     if !redis_server::available() {
-        assert!(std::env::var_os("IMAGE_CHAT_REQUIRE_SERVICES").is_none(), "redis-server is not installed");
-        eprintln!("skipped: redis-server is not installed (scripts/setup.sh --test installs it)");
+        image_chat_fixtures::skip::skip(
+            image_chat_fixtures::skip::Need::Service,
+            "redis-server is not installed (scripts/setup.sh --test installs it)",
+        );
         return;
     }
     let mut redis = RedisServer::start().unwrap();
@@ -421,7 +429,7 @@ async fn a_redis_killed_mid_crawl_and_mid_search_fails_nothing_and_is_used_again
     let started = std::time::Instant::now();
     let (status, answer) = app.post("/chat", json!({"message": alt, "session_id": id})).await;
     assert_eq!(status, 200, "{answer}");
-    assert!(answer["results"].as_array().unwrap().iter().any(|r| r["url"].as_str().unwrap().ends_with(&path)));
+    assert!(hit_for(&answer, &path).is_some());
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
 
     // Redis is back: used again, no new errors.
@@ -439,8 +447,10 @@ async fn a_redis_killed_mid_crawl_and_mid_search_fails_nothing_and_is_used_again
 async fn two_replicas_share_sessions_progress_chat_cancel_and_the_crawl_rules_through_redis() {
     use image_chat_fixtures::redis_server::{self, RedisServer};
     if !redis_server::available() {
-        assert!(std::env::var_os("IMAGE_CHAT_REQUIRE_SERVICES").is_none(), "redis-server is not installed");
-        eprintln!("skipped: redis-server is not installed (scripts/setup.sh --test installs it)");
+        image_chat_fixtures::skip::skip(
+            image_chat_fixtures::skip::Need::Service,
+            "redis-server is not installed (scripts/setup.sh --test installs it)",
+        );
         return;
     }
     let redis = RedisServer::start().unwrap();
@@ -498,10 +508,7 @@ async fn two_replicas_share_sessions_progress_chat_cancel_and_the_crawl_rules_th
     let (path, alt) = described_image(&server);
     let (status, answer) = b.post("/chat", json!({"message": alt, "session_id": id})).await;
     assert_eq!(status, 200, "{answer}");
-    assert!(
-        answer["results"].as_array().unwrap().iter().any(|r| r["url"].as_str().unwrap().ends_with(&path)),
-        "{answer}"
-    );
+    assert!(hit_for(&answer, &path).is_some(), "{answer}");
 
     // A cancels the crawl B runs; A's stream of it ends cancelled.
     let follow_on_a = {

@@ -242,8 +242,10 @@ mod tests {
         let (Ok(redis_url), Ok(pg_url)) =
             (std::env::var("IMAGE_CHAT_TEST_REDIS_URL"), std::env::var("IMAGE_CHAT_TEST_DATABASE_URL"))
         else {
-            assert!(std::env::var_os("IMAGE_CHAT_REQUIRE_SERVICES").is_none(), "scripts/test.sh started no services");
-            eprintln!("skipped: IMAGE_CHAT_TEST_REDIS_URL / IMAGE_CHAT_TEST_DATABASE_URL unset (run scripts/test.sh)");
+            image_chat_fixtures::skip::skip(
+                image_chat_fixtures::skip::Need::Service,
+                "IMAGE_CHAT_TEST_REDIS_URL / IMAGE_CHAT_TEST_DATABASE_URL unset (scripts/test.sh starts both)",
+            );
             return;
         };
         let cache = CacheSettings { redis_url: Some(Secret::new(redis_url)), ..CacheSettings::default() };

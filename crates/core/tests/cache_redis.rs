@@ -19,8 +19,10 @@ const TIMEOUT_MS: u64 = 200;
 
 fn redis() -> Option<RedisServer> {
     if !redis_server::available() {
-        assert!(std::env::var_os("IMAGE_CHAT_REQUIRE_SERVICES").is_none(), "redis-server is not installed");
-        eprintln!("skipped: redis-server is not installed (scripts/setup.sh --test installs it)");
+        image_chat_fixtures::skip::skip(
+            image_chat_fixtures::skip::Need::Service,
+            "redis-server is not installed (scripts/setup.sh --test installs it)",
+        );
         return None;
     }
     Some(RedisServer::start().expect("redis-server starts"))

@@ -10,7 +10,6 @@ use image_chat_core::crawl::fetch::{Fetched, Fetcher, Want};
 use image_chat_core::crawl::guard::Guard;
 use image_chat_core::crawl::{CrawlEvent, CrawlSummary, Crawler, PageOutcome, PageReport, StopReason};
 use image_chat_core::extract::{ImageRecord, variants};
-use image_chat_fixtures::shared::shared_data_dir;
 use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
 use url::Url;
 
@@ -323,11 +322,7 @@ async fn a_crawl_can_be_cancelled() {
 
 #[tokio::test]
 async fn the_sanctuaries_wordpress_mirror_is_crawled_end_to_end() {
-    let Some(data) = shared_data_dir() else {
-        eprintln!("skipped: ../shared/data is absent");
-        return;
-    };
-    let root = data.join("sites/sanctuaries.marinebon.org");
+    let Some(root) = image_chat_fixtures::skip::shared_or_skip("sites/sanctuaries.marinebon.org") else { return };
     let server = FixtureServer::start(FixtureConfig::folder(&root, "https://sanctuaries.marinebon.org")).await.unwrap();
 
     // From the home page: every page a visitor can reach by links (and onclick navigation).

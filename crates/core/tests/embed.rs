@@ -12,8 +12,10 @@ fn model_settings() -> Option<ModelSettings> {
     if settings.files().iter().all(|f| f.is_file()) {
         return Some(settings);
     }
-    assert!(std::env::var_os("IMAGE_CHAT_REQUIRE_SERVICES").is_none(), "scripts/test.sh fetched no model files");
-    eprintln!("skipped: model files absent (run scripts/fetch-models.sh)");
+    image_chat_fixtures::skip::skip(
+        image_chat_fixtures::skip::Need::Model,
+        "model files absent (scripts/fetch-models.sh fetches them)",
+    );
     None
 }
 

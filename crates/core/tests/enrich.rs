@@ -3,7 +3,7 @@
 //! from the fixture site (real size and format by the bytes, failures counted, robots.txt and
 //! the SSRF guard obeyed).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use image_chat_core::config::CrawlerSettings;
 use image_chat_core::enrich::{Enricher, SAME_PICTURE_BITS, analyze, distance};
@@ -13,14 +13,7 @@ use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
 use url::Url;
 
 fn uploads() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/sites/sanctuaries.marinebon.org/wp-content/uploads");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: {} is absent", dir.display());
-        None
-    }
+    image_chat_fixtures::skip::shared_or_skip("sites/sanctuaries.marinebon.org/wp-content/uploads")
 }
 
 #[test]

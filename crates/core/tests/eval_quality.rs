@@ -10,7 +10,7 @@ use image_chat_core::config::ModelSettings;
 use image_chat_core::embed::OnnxEmbedder;
 use image_chat_core::eval::{self, EvalReport, EvalSet};
 use image_chat_core::search::rank::Fusion;
-use image_chat_fixtures::shared::shared_file;
+use image_chat_fixtures::skip::shared_or_skip;
 
 fn embedder() -> Option<OnnxEmbedder> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
@@ -18,16 +18,15 @@ fn embedder() -> Option<OnnxEmbedder> {
     if settings.files().iter().all(|f| f.is_file()) {
         return Some(OnnxEmbedder::load(&settings).expect("the model loads"));
     }
-    assert!(std::env::var_os("IMAGE_CHAT_REQUIRE_SERVICES").is_none(), "scripts/test.sh fetched no model files");
-    eprintln!("skipped: model files absent (run scripts/fetch-models.sh)");
+    image_chat_fixtures::skip::skip(
+        image_chat_fixtures::skip::Need::Model,
+        "model files absent (scripts/fetch-models.sh fetches them)",
+    );
     None
 }
 
 fn report(file: &str, load: fn(&Path) -> image_chat_core::Result<EvalSet>) -> Option<EvalReport> {
-    let Some(path) = shared_file(file) else {
-        eprintln!("skipped: ../shared/data/{file} is absent");
-        return None;
-    };
+    let path = shared_or_skip(file)?;
     let embedder = embedder()?;
     let set = load(&path).expect("the set parses");
     Some(eval::run(&set, &embedder, &[Fusion::default()]).expect("the eval runs"))

@@ -4,15 +4,12 @@
 use std::time::{Duration, Instant};
 
 use image_chat_core::extract;
-use image_chat_fixtures::shared::shared_data_dir;
+use image_chat_fixtures::skip::shared_or_skip;
 use url::Url;
 
 #[test]
 fn every_readability_page_extracts_without_panic() {
-    let Some(dir) = shared_data_dir().map(|d| d.join("html/readability")) else {
-        eprintln!("skipped: ../shared/data/html/readability is absent");
-        return;
-    };
+    let Some(dir) = shared_or_skip("html/readability") else { return };
     let mut pages = 0;
     let mut images = 0;
     let mut slowest = (Duration::ZERO, String::new());
@@ -49,10 +46,7 @@ fn every_readability_page_extracts_without_panic() {
 /// empty `src` into the page's own file): the picture is found, the page never taken for one.
 #[test]
 fn a_mirrored_site_yields_its_article_pictures_and_never_a_page() {
-    let Some(site) = shared_data_dir().map(|d| d.join("sites/sanctuaries.marinebon.org")) else {
-        eprintln!("skipped: ../shared/data/sites/sanctuaries.marinebon.org is absent");
-        return;
-    };
+    let Some(site) = shared_or_skip("sites/sanctuaries.marinebon.org") else { return };
     let mut stack = vec![site.clone()];
     let mut pages = 0;
     while let Some(dir) = stack.pop() {

@@ -2,15 +2,12 @@
 //! (`shared/data/conformance/robots_test_cases.json`): all 145 allow/deny cases.
 
 use image_chat_core::crawl::robots::Robots;
-use image_chat_fixtures::shared::shared_file;
+use image_chat_fixtures::skip::shared_or_skip;
 use serde_json::Value;
 
 #[test]
 fn all_google_allow_deny_cases_pass() {
-    let Some(path) = shared_file("conformance/robots_test_cases.json") else {
-        eprintln!("skipped: ../shared/data/conformance/robots_test_cases.json is absent");
-        return;
-    };
+    let Some(path) = shared_or_skip("conformance/robots_test_cases.json") else { return };
     let data: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let cases = data["allowed"].as_array().unwrap();
     assert_eq!(cases.len(), 145);

@@ -36,8 +36,10 @@ fn embedder() -> Option<Arc<dyn Embedder>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
     let settings = ModelSettings { dir, ..ModelSettings::default() };
     if !settings.files().iter().all(|f| f.is_file()) {
-        assert!(std::env::var_os("IMAGE_CHAT_REQUIRE_SERVICES").is_none(), "scripts/test.sh fetched no model files");
-        eprintln!("skipped: model files absent (run scripts/fetch-models.sh)");
+        image_chat_fixtures::skip::skip(
+            image_chat_fixtures::skip::Need::Model,
+            "model files absent (scripts/fetch-models.sh fetches them)",
+        );
         return None;
     }
     Some(Arc::new(OnnxEmbedder::load(&settings).unwrap()))

@@ -2,7 +2,7 @@
 //! every parse case and every selection case must give the browser's `currentSrc`.
 
 use image_chat_core::extract::srcset;
-use image_chat_fixtures::shared::shared_file;
+use image_chat_fixtures::skip::shared_or_skip;
 use serde_json::Value;
 
 /// "Wide" viewport of the WPT runs, in CSS pixels; only the selection between `w` candidates
@@ -10,10 +10,7 @@ use serde_json::Value;
 const VIEWPORT: f64 = 800.0;
 
 fn cases(group: &str) -> Option<Vec<Value>> {
-    let Some(path) = shared_file("conformance/srcset_cases.json") else {
-        eprintln!("skipped: ../shared/data/conformance/srcset_cases.json is absent");
-        return None;
-    };
+    let path = shared_or_skip("conformance/srcset_cases.json")?;
     let all: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     Some(all[group].as_array().unwrap().clone())
 }

@@ -22,6 +22,7 @@ pub mod rng;
 pub mod server;
 pub mod shared;
 pub mod site;
+pub mod skip;
 pub mod traps;
 pub mod truth;
 

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use image_chat_fixtures::shared::shared_data_dir;
 use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
@@ -143,11 +142,7 @@ async fn traps_misbehave_as_documented() {
 
 #[tokio::test]
 async fn the_sanctuaries_mirror_is_served_with_its_origin_rewritten() {
-    let Some(data) = shared_data_dir() else {
-        eprintln!("skipped: ../shared/data is absent");
-        return;
-    };
-    let root = data.join("sites/sanctuaries.marinebon.org");
+    let Some(root) = image_chat_fixtures::skip::shared_or_skip("sites/sanctuaries.marinebon.org") else { return };
     let server = FixtureServer::start(FixtureConfig::folder(&root, "https://sanctuaries.marinebon.org")).await.unwrap();
     let c = client();
     let home = c.get(server.url("/")).send().await.unwrap().text().await.unwrap();

@@ -266,8 +266,7 @@ mod tests {
     #[tokio::test]
     async fn places_and_locks_lapse_fence_and_release() {
         if !redis_server::available() {
-            assert!(std::env::var_os("IMAGE_CHAT_REQUIRE_SERVICES").is_none(), "redis-server is not installed");
-            eprintln!("skipped: redis-server is not installed");
+            image_chat_fixtures::skip::skip(image_chat_fixtures::skip::Need::Service, "redis-server is not installed");
             return;
         }
         let server = RedisServer::start().unwrap();
