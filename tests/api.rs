@@ -287,8 +287,12 @@ async fn at_capacity_is_a_429() {
     let answer: Value = res.json().await.unwrap();
     assert_eq!(answer["error"]["code"], "at_capacity");
     assert!(answer["error"]["message"].as_str().unwrap().contains("server at capacity"));
+    // Cancelled moments after it was started (perhaps before its task ran): it stops at once.
     app.client.delete(app.url(&format!("/crawl/{first}"))).send().await.unwrap();
-    app.events(&first).await;
+    let events = app.events(&first).await;
+    assert_eq!(events.last().unwrap().0, "cancelled", "{events:?}");
+    let record = &events.last().unwrap().1;
+    assert!(record["counters"]["pages_fetched"].as_u64().unwrap() < 100, "{record}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -321,6 +321,24 @@ async fn a_crawl_can_be_cancelled() {
 }
 
 #[tokio::test]
+async fn a_crawl_cancelled_before_it_starts_fetches_no_page() {
+    // The web app hands out the cancel handle as soon as the session exists; a DELETE can come
+    // before the crawl's task has run at all.
+    let server = serve(2_000, false).await;
+    let crawl = crawler(&server).concurrency(2);
+    let cancel = crawl.cancel_handle();
+    cancel.cancel();
+    assert!(cancel.is_cancelled());
+    let (summary, pages) = run(crawl).await;
+    assert_eq!(summary.stop, StopReason::Cancelled);
+    assert_eq!(summary.counters.pages_fetched, 0);
+    assert!(pages.is_empty());
+    assert_eq!(server.hits("/"), 0);
+    // Waiting for the cancel of a cancelled crawl returns at once.
+    tokio::time::timeout(Duration::from_secs(5), cancel.cancelled()).await.unwrap();
+}
+
+#[tokio::test]
 async fn the_sanctuaries_wordpress_mirror_is_crawled_end_to_end() {
     let Some(root) = image_chat_fixtures::skip::shared_or_skip("sites/sanctuaries.marinebon.org") else { return };
     let server = FixtureServer::start(FixtureConfig::folder(&root, "https://sanctuaries.marinebon.org")).await.unwrap();

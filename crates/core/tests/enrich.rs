@@ -112,3 +112,26 @@ async fn images_are_fetched_through_the_guard_and_read_by_their_bytes() {
     assert_eq!((stats.analysed, stats.failed, stats.missing), (0, 1, 0));
     assert!(records.len() == 1 && records[0].facts.is_none(), "a refused fetch says nothing of the image");
 }
+
+#[tokio::test]
+async fn a_stopped_enrichment_fetches_nothing_more_and_keeps_every_record() {
+    let server =
+        FixtureServer::start(FixtureConfig::generated(SiteSpec { pages: 5, seed: 1, traps: false })).await.unwrap();
+    let mut records: Vec<ImageRecord> =
+        (0..20).map(|i| record(server.url(&format!("/img/reef-{}x480.jpg", 640 + i)))).collect();
+    let allowed = CrawlerSettings {
+        allow_hosts: vec!["127.0.0.1".into()],
+        respect_robots_txt: false,
+        ..CrawlerSettings::default()
+    };
+    let enricher = Enricher::from_settings(&allowed).unwrap();
+    // A crawl cancelled before its images were analysed: none is fetched, all are kept.
+    let stats = enricher.enrich_until(&mut records, std::future::ready(())).await;
+    assert_eq!((stats.analysed, stats.failed), (0, 0), "{stats:?}");
+    assert_eq!(records.len(), 20);
+    assert_eq!(server.hits("/img/"), 0);
+    assert!(records.iter().all(|r| r.facts.is_none()));
+    // Not stopped: every one is analysed.
+    let stats = enricher.enrich_until(&mut records, std::future::pending()).await;
+    assert_eq!(stats.analysed, 20, "{stats:?}");
+}

@@ -87,8 +87,20 @@ impl CrawlOptions {
 pub struct CancelHandle(Arc<watch::Sender<bool>>);
 
 impl CancelHandle {
+    /// Stops the crawl; a cancel sent before [`Crawler::run`] starts stops it before its first
+    /// fetch.
     pub fn cancel(&self) {
-        let _ = self.0.send(true);
+        self.0.send_replace(true);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the crawl is cancelled (at once when it already is).
+    pub async fn cancelled(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
     }
 }
 

@@ -194,6 +194,12 @@ pub(super) struct Run {
     started: Instant,
 }
 
+/// Resolves once the crawl is cancelled; no borrow of the flag outlives it (a held one would
+/// block the cancel button's send while a page is handled).
+async fn cancelled(cancel: &mut watch::Receiver<bool>) {
+    let _ = cancel.wait_for(|c| *c).await;
+}
+
 fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
@@ -265,12 +271,18 @@ impl Run {
             return self.finish(StopReason::StartRefused);
         };
         let start = fetch_url(&self.start);
+        if self.is_cancelled() {
+            return self.finish(StopReason::Cancelled);
+        }
         if let Err(refusal) = shared.fetcher.guard().check_url(&start) {
             self.log(&start, 0, PageOutcome::Failed { reason: format!("refused: {refusal}") });
             self.counters.pages_failed += 1;
             return self.finish(StopReason::StartRefused);
         }
         let robots = self.robots_for(&shared, &start).await;
+        if self.is_cancelled() {
+            return self.finish(StopReason::Cancelled);
+        }
         if !robots.allowed(start.as_str()) {
             self.log(&start, 0, robots_refusal(&robots));
             return self.finish(StopReason::StartRefused);
@@ -292,7 +304,12 @@ impl Run {
 
         let mut tasks: JoinSet<TaskResult> = JoinSet::new();
         let mut scheduled: u32 = 0;
+        let mut cancel = self.cancel.clone();
         let stop = loop {
+            if self.is_cancelled() {
+                tasks.abort_all();
+                break StopReason::Cancelled;
+            }
             // Schedule while there is room: links first (breadth-first), then sitemap-only URLs.
             while tasks.len() < self.opts.concurrency && scheduled < self.opts.max_pages {
                 let Some((url, depth)) =
@@ -330,11 +347,11 @@ impl Run {
                     Some(urls) => self.add_sitemap_urls(&shared, urls),
                     None => sitemaps_open = false,
                 },
-                _ = self.cancel.changed() => {
-                    if *self.cancel.borrow() {
-                        tasks.abort_all();
-                        break StopReason::Cancelled;
-                    }
+                // `wait_for` sees a cancel sent before this run subscribed, which `changed` would
+                // not: a crawl cancelled as it started must not run to its page limit.
+                () = cancelled(&mut cancel) => {
+                    tasks.abort_all();
+                    break StopReason::Cancelled;
                 }
             }
         };
@@ -343,6 +360,10 @@ impl Run {
         }
         self.counters.pages_queued = (self.links.len() + self.sitemap_urls.len()) as u64;
         self.finish(stop)
+    }
+
+    fn is_cancelled(&self) -> bool {
+        *self.cancel.borrow()
     }
 
     /// The robots.txt of `url`'s origin, fetched once per origin.

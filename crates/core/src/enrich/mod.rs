@@ -126,6 +126,12 @@ impl Enricher {
     /// read for any other reason (a timeout, a server error, a format we cannot decode) keep
     /// what their markup said.
     pub async fn enrich(&self, records: &mut Vec<ImageRecord>) -> EnrichStats {
+        self.enrich_until(records, std::future::pending()).await
+    }
+
+    /// [`Enricher::enrich`] until `stop` resolves (a cancelled crawl): the images not analysed
+    /// by then keep what their markup said, and no fetch for them is started.
+    pub async fn enrich_until(&self, records: &mut Vec<ImageRecord>, stop: impl Future<Output = ()>) -> EnrichStats {
         let todo: Vec<(usize, url::Url)> = records
             .iter()
             .enumerate()
@@ -142,7 +148,16 @@ impl Enricher {
             .buffer_unordered(self.concurrency);
         let mut stats = EnrichStats::default();
         let mut missing = vec![false; records.len()];
-        while let Some((i, found)) = results.next().await {
+        let mut stop = std::pin::pin!(stop);
+        loop {
+            let (i, found) = tokio::select! {
+                biased;
+                () = &mut stop => break,
+                next = results.next() => match next {
+                    Some(next) => next,
+                    None => break,
+                },
+            };
             match found {
                 Ok(Read::Facts(facts, bytes)) => {
                     stats.analysed += 1;

@@ -9,7 +9,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::manager::Inner;
 use super::{MAX_ERRORS, PageError, SessionEvent, SessionStatus};
-use crate::crawl::{CrawlEvent, Crawler, PageOutcome, StopReason};
+use crate::crawl::{CancelHandle, CrawlEvent, Crawler, PageOutcome, StopReason};
 use crate::embed::{embed_cached, image_text};
 use crate::extract::ImageRecord;
 
@@ -24,7 +24,7 @@ const PAGE_EVERY: Duration = Duration::from_millis(50);
 pub(crate) async fn run(inner: Arc<Inner>, id: String, namespace: String, crawler: Crawler) {
     let events = crawler.subscribe();
     let (tx, rx) = mpsc::unbounded_channel::<Vec<ImageRecord>>();
-    let indexer = tokio::spawn(index_loop(inner.clone(), id.clone(), namespace, rx));
+    let indexer = tokio::spawn(index_loop(inner.clone(), id.clone(), namespace, rx, crawler.cancel_handle()));
     let forwarder = tokio::spawn(forward_loop(inner.clone(), id.clone(), events));
     let heartbeat = inner.shared.as_ref().map(|_| tokio::spawn(heartbeat(inner.clone(), id.clone())));
     let summary = crawler
@@ -140,6 +140,7 @@ async fn index_loop(
     id: String,
     namespace: String,
     mut rx: mpsc::UnboundedReceiver<Vec<ImageRecord>>,
+    cancel: CancelHandle,
 ) {
     let mut batch: Vec<ImageRecord> = Vec::new();
     let mut warned = false;
@@ -150,7 +151,7 @@ async fn index_loop(
             match tokio::time::timeout(BATCH_WAIT, rx.recv()).await {
                 Ok(next) => next,
                 Err(_) => {
-                    store(&inner, &id, &namespace, std::mem::take(&mut batch), &mut warned).await;
+                    store(&inner, &id, &namespace, std::mem::take(&mut batch), &mut warned, &cancel).await;
                     continue;
                 }
             }
@@ -159,12 +160,12 @@ async fn index_loop(
             Some(images) => {
                 batch.extend(images);
                 if batch.len() >= BATCH {
-                    store(&inner, &id, &namespace, std::mem::take(&mut batch), &mut warned).await;
+                    store(&inner, &id, &namespace, std::mem::take(&mut batch), &mut warned, &cancel).await;
                 }
             }
             None => {
                 if !batch.is_empty() {
-                    store(&inner, &id, &namespace, batch, &mut warned).await;
+                    store(&inner, &id, &namespace, batch, &mut warned, &cancel).await;
                 }
                 break;
             }
@@ -175,14 +176,23 @@ async fn index_loop(
 /// Analyses the batch's images (when enabled), embeds them (when a model is there, through the
 /// embedding cache) and stores them. A failing
 /// model or store is recorded on the session and the crawl goes on: images without vectors are
-/// still found by keywords.
-async fn store(inner: &Arc<Inner>, id: &str, namespace: &str, mut images: Vec<ImageRecord>, warned: &mut bool) {
+/// still found by keywords. Once the crawl is cancelled no image is fetched for analysis: the
+/// images found so far are stored with what their markup says, so a cancel ends the session
+/// promptly and loses none of them.
+async fn store(
+    inner: &Arc<Inner>,
+    id: &str,
+    namespace: &str,
+    mut images: Vec<ImageRecord>,
+    warned: &mut bool,
+    cancel: &CancelHandle,
+) {
     let (analysed, missing) = match &inner.enricher {
-        Some(enricher) => {
-            let stats = enricher.enrich(&mut images).await;
+        Some(enricher) if !cancel.is_cancelled() => {
+            let stats = enricher.enrich_until(&mut images, cancel.cancelled()).await;
             (stats.analysed, stats.missing)
         }
-        None => (0, 0),
+        _ => (0, 0),
     };
     let too_small = crate::enrich::drop_too_small(&mut images);
     let count = images.len() as u64;
