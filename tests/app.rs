@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use image_chat::server::startup::Application;
 use image_chat_core::Settings;
-use image_chat_core::config::Secret;
+use image_chat_core::config::{Secret, StoreKind};
 use leptos::config::LeptosOptions;
 use serde_json::Value;
 
@@ -78,25 +78,40 @@ async fn an_unreachable_redis_is_reported_fast_and_without_its_password() {
 }
 
 #[tokio::test]
-async fn real_redis_and_postgres_are_ok_in_health_when_configured() {
-    let (Ok(redis), Ok(pg)) =
-        (std::env::var("IMAGE_CHAT_TEST_REDIS_URL"), std::env::var("IMAGE_CHAT_TEST_DATABASE_URL"))
-    else {
+async fn real_redis_is_ok_in_health_when_configured() {
+    let Ok(redis) = std::env::var("IMAGE_CHAT_TEST_REDIS_URL") else {
         image_chat_fixtures::skip::skip(
             image_chat_fixtures::skip::Need::Service,
-            "IMAGE_CHAT_TEST_REDIS_URL / IMAGE_CHAT_TEST_DATABASE_URL unset (scripts/test.sh starts both)",
+            "IMAGE_CHAT_TEST_REDIS_URL unset (scripts/test.sh starts Redis)",
         );
         return;
     };
-    let app = spawn_app_with(|s| {
-        s.cache.redis_url = Some(Secret::new(redis));
-        s.store.database_url = Some(Secret::new(pg));
-    })
-    .await;
+    let app = spawn_app_with(|s| s.cache.redis_url = Some(Secret::new(redis))).await;
     let body: Value = reqwest::get(app.url("/health")).await.unwrap().json().await.unwrap();
-    for name in ["redis", "postgres"] {
-        let c = body["components"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
-        assert_eq!(c["state"], "ok", "{c}");
+    let state = |name: &str| {
+        body["components"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()["state"].clone()
+    };
+    assert_eq!(state("redis"), "ok", "{body}");
+    assert_eq!(state("postgres"), "not_configured", "{body}");
+}
+
+#[tokio::test]
+async fn a_postgres_store_is_refused_at_start_up_until_it_exists() {
+    // Settings built in code (as these tests and an embedding program do) skip the file's
+    // checks; the server must still not open SQLite and report a PostgreSQL store.
+    for configure in
+        [(|s: &mut Settings| s.store.kind = StoreKind::Postgres) as fn(&mut Settings), |s: &mut Settings| {
+            s.store.database_url = Some(Secret::new("postgres://127.0.0.1:1/x"))
+        }]
+    {
+        let data = tempfile::tempdir().unwrap();
+        let mut settings = Settings { data_dir: data.path().join("data"), ..Settings::default() };
+        settings.server.addr = Some("127.0.0.1:0".parse().unwrap());
+        configure(&mut settings);
+        let options = LeptosOptions::builder().output_name("image-chat").site_root("target/site").build();
+        let Err(err) = Application::build(settings, options).await else { panic!("the server started") };
+        assert!(err.to_string().contains("store."), "{err}");
+        assert!(!data.path().join("data/index.sqlite").exists());
     }
 }
 

@@ -88,6 +88,30 @@ fn search_without_an_index_says_how_to_make_one() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("image-chat crawl URL --index"));
 }
 
+#[test]
+fn a_store_this_build_cannot_use_is_refused_naming_the_setting() {
+    let data = tempfile::tempdir().unwrap();
+    for (key, value, says) in [
+        ("IMAGE_CHAT__STORE__KIND", "postgres", "store.kind = \"postgres\" is not available"),
+        ("IMAGE_CHAT__STORE__DATABASE_URL", "postgres://127.0.0.1:1/x", "nothing would use that database"),
+    ] {
+        for args in [&["search", "kayaks"][..], &["crawl", "http://127.0.0.1:1/", "--index"][..]] {
+            let out = Command::new(env!("CARGO_BIN_EXE_image-chat"))
+                .args(args)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .env("IMAGE_CHAT_SETTINGS", concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml"))
+                .env("IMAGE_CHAT__DATA_DIR", data.path())
+                .env(key, value)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?} {key}: {err}");
+            assert!(err.contains(says), "{args:?} {key}: {err}");
+        }
+    }
+    assert!(!data.path().join("index.sqlite").exists(), "nothing was stored anywhere");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn crawl_index_then_search_finds_an_image_by_its_words() {
     let server =

@@ -253,7 +253,9 @@ fn index_images(
     use image_chat_core::embed::{CachedEmbedder, Embedder, image_text};
     use image_chat_core::index::{ImageIndex, SqliteIndex, check_namespace};
     check_namespace(namespace)?;
-    let index = SqliteIndex::open(&settings.data_dir.join("index.sqlite"))?;
+    // The server builds graphs for large namespaces when it next opens the index.
+    let exact = image_chat_core::index::AnnOptions { min_vectors: usize::MAX, ..Default::default() };
+    let index = SqliteIndex::open_configured(settings)?.with_ann(exact);
     // Alt texts repeat a lot across a site: each distinct text is embedded once.
     let embedder = match image_chat_core::embed::load(&settings.model) {
         Ok(e) => Some(CachedEmbedder::new(e, settings.cache.max_entries)),

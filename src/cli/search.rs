@@ -36,7 +36,7 @@ pub fn run(args: SearchArgs, settings: Settings) -> ExitCode {
     // One search, then exit: an exact scan (tens of ms even at a million images) beats loading
     // or building a graph.
     let exact = AnnOptions { min_vectors: usize::MAX, ..AnnOptions::default() };
-    let index: Arc<dyn ImageIndex> = match SqliteIndex::open(&path) {
+    let index: Arc<dyn ImageIndex> = match SqliteIndex::open_configured(&settings) {
         Ok(i) => Arc::new(i.with_ann(exact)),
         Err(e) => {
             eprintln!("error: {e}");

@@ -206,6 +206,23 @@ pub struct StoreSettings {
     pub ann_expansion: usize,
 }
 
+impl StoreSettings {
+    /// Whether this build can store images as these settings say. Only the embedded index is
+    /// built so far: a PostgreSQL store that was accepted would silently be SQLite, so asking
+    /// for one (or giving a database URL nothing would read) is an error that names the setting.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        match (self.kind, &self.database_url) {
+            (StoreKind::Embedded, None) => Ok(()),
+            (StoreKind::Postgres, _) => Err("store.kind = \"postgres\" is not available in this version: images are \
+                 stored in the embedded index (set store.kind = \"embedded\", the default)"
+                .into()),
+            (StoreKind::Embedded, Some(_)) => Err("store.database_url is set but store.kind is \"embedded\": nothing \
+                 would use that database (remove store.database_url)"
+                .into()),
+        }
+    }
+}
+
 impl Default for StoreSettings {
     fn default() -> Self {
         Self { kind: StoreKind::Embedded, database_url: None, ann_min_vectors: 100_000, ann_expansion: 128 }
@@ -439,14 +456,10 @@ impl Settings {
                 self.model.backend != EmbedBackend::OpenAi || self.model.openai.base_url.is_some(),
                 "model.openai.base_url is required when model.backend = \"open_ai\"",
             ),
-            (
-                self.store.kind != StoreKind::Postgres || self.store.database_url.is_some(),
-                "store.database_url is required when store.kind = \"postgres\"",
-            ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
             Some((_, message)) => Err((*message).to_string()),
-            None => Ok(()),
+            None => self.store.check(),
         }
     }
 
@@ -596,8 +609,19 @@ mod tests {
     fn invalid_combinations_are_rejected_with_the_rule() {
         let err = Settings::load_from(None, env(&[("IMAGE_CHAT__CRAWLER__MAX_PAGES", "0")])).unwrap_err();
         assert!(err.to_string().contains("crawler.max_pages must be at least 1"), "{err}");
+        // Not built yet: refused rather than silently stored in SQLite.
         let err = Settings::load_from(None, env(&[("IMAGE_CHAT__STORE__KIND", "postgres")])).unwrap_err();
-        assert!(err.to_string().contains("store.database_url is required"), "{err}");
+        assert!(err.to_string().contains("store.kind = \"postgres\" is not available"), "{err}");
+        let err = Settings::load_from(
+            None,
+            env(&[("IMAGE_CHAT__STORE__KIND", "postgres"), ("IMAGE_CHAT__STORE__DATABASE_URL", "postgres://db/x")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("store.kind = \"postgres\" is not available"), "{err}");
+        let err =
+            Settings::load_from(None, env(&[("IMAGE_CHAT__STORE__DATABASE_URL", "postgres://u:pw@db/x")])).unwrap_err();
+        assert!(err.to_string().contains("nothing would use that database"), "{err}");
+        assert!(!err.to_string().contains("pw@"), "{err}");
         let err = Settings::load_from(None, env(&[("IMAGE_CHAT__SEARCH__PARSER", "chat")])).unwrap_err();
         assert!(err.to_string().contains("search.chat.base_url is required"), "{err}");
         let err =

@@ -91,6 +91,8 @@ impl SqliteIndex {
     /// The index in the data dir, with graphs for large namespaces as the settings say (built
     /// in the background: the exact scan answers meanwhile).
     pub fn open_configured(settings: &crate::config::Settings) -> Result<Self> {
+        // Settings built in code skip `Settings::load`'s checks; this is where a store is chosen.
+        settings.store.check().map_err(|message| crate::Error::Settings { origin: "store".into(), message })?;
         let options = AnnOptions {
             min_vectors: settings.store.ann_min_vectors,
             expansion: settings.store.ann_expansion,
