@@ -237,7 +237,7 @@ async fn the_ssrf_guard_refuses_private_addresses_unless_allowed() {
     let fetcher = Fetcher::new(cfg, guard).unwrap();
     let trap = Url::parse(&server.url("/trap/redirect-to-private")).unwrap();
     match fetcher.fetch(&trap, Want::Html, |_| true).await {
-        Fetched::Failed(reason) => assert!(reason.contains("169.254.169.254"), "{reason}"),
+        Fetched::Failed(reason) => assert!(reason.to_string().contains("169.254.169.254"), "{reason}"),
         other => panic!("expected a refusal, got {other:?}"),
     }
     for bad in ["file:///etc/passwd", "ftp://127.0.0.1/"] {

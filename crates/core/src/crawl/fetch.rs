@@ -9,7 +9,8 @@ use reqwest::header::{self, HeaderMap};
 use reqwest::{Client, StatusCode};
 use url::Url;
 
-use super::guard::Guard;
+pub use super::fetch_error::FetchError;
+use super::guard::{Guard, Refusal};
 
 /// The longest Retry-After we wait for; a server asking for more is recorded as failing.
 pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
@@ -45,13 +46,7 @@ pub enum Fetched {
         final_url: Url,
         cache_control: Option<String>,
     },
-    Failed(String),
-}
-
-/// Whether a [`Fetched::Failed`] reason is the server saying the resource is not there (404 Not
-/// Found, 410 Gone).
-pub fn is_gone_reason(reason: &str) -> bool {
-    reason == "HTTP 404" || reason == "HTTP 410"
+    Failed(FetchError),
 }
 
 /// What a cached copy is revalidated with (`If-None-Match`, `If-Modified-Since`).
@@ -135,13 +130,13 @@ impl Fetcher {
         let mut redirects = Vec::new();
         loop {
             if let Err(refusal) = self.guard.check_url(&current) {
-                return Fetched::Failed(format!("refused: {refusal}"));
+                return Fetched::Failed(FetchError::Refused(refusal));
             }
             // Validators belong to the URL they came from, not to a redirect target.
             let conditional = if current == *url { validators } else { &Validators::default() };
             let response = match self.send_with_retries(&current, conditional).await {
                 Ok(r) => r,
-                Err(reason) => return Fetched::Failed(reason),
+                Err(e) => return Fetched::Failed(e),
             };
             let status = response.status();
             if status == StatusCode::NOT_MODIFIED && !conditional.is_empty() {
@@ -154,13 +149,13 @@ impl Fetcher {
             }
             if status.is_redirection() {
                 let Some(next) = location(&current, response.headers()) else {
-                    return Fetched::Failed(format!("HTTP {} without a usable Location", status.as_u16()));
+                    return Fetched::Failed(FetchError::BadRedirect { status: status.as_u16() });
                 };
                 if next == current || redirects.contains(&next) || next == *url {
-                    return Fetched::Failed(format!("redirect loop at {next}"));
+                    return Fetched::Failed(FetchError::RedirectLoop(next.to_string()));
                 }
                 if redirects.len() as u32 >= self.cfg.max_redirects {
-                    return Fetched::Failed(format!("more than {} redirects", self.cfg.max_redirects));
+                    return Fetched::Failed(FetchError::TooManyRedirects(self.cfg.max_redirects));
                 }
                 if !follow(&next) {
                     return Fetched::Redirected { to: next };
@@ -170,13 +165,13 @@ impl Fetcher {
                 continue;
             }
             if !status.is_success() {
-                return Fetched::Failed(format!("HTTP {}", status.as_u16()));
+                return Fetched::Failed(FetchError::Status { status: status.as_u16(), retries: 0 });
             }
             return self.read(response, current, redirects, want).await;
         }
     }
 
-    async fn send_with_retries(&self, url: &Url, validators: &Validators) -> Result<reqwest::Response, String> {
+    async fn send_with_retries(&self, url: &Url, validators: &Validators) -> Result<reqwest::Response, FetchError> {
         let mut attempt = 0;
         loop {
             let mut request =
@@ -194,25 +189,28 @@ impl Fetcher {
                 {
                     match retry_after(r.headers()) {
                         Some(d) if d > MAX_RETRY_WAIT => {
-                            return Err(format!(
-                                "HTTP {} with Retry-After {}s (too long)",
-                                r.status().as_u16(),
-                                d.as_secs()
-                            ));
+                            return Err(FetchError::RetryAfterTooLong {
+                                status: r.status().as_u16(),
+                                secs: d.as_secs(),
+                            });
                         }
                         Some(d) => d,
                         None => BASE_BACKOFF * 2u32.pow(attempt),
                     }
                 }
-                Ok(_) => return result.map_err(|e| e.to_string()),
-                Err(e) if e.is_timeout() => return Err(describe(e, "timed out")),
-                Err(e) if e.is_connect() && !is_refusal(e) => BASE_BACKOFF * 2u32.pow(attempt),
-                Err(e) => return Err(describe(e, "request failed")),
+                Ok(_) => return result.map_err(|e| FetchError::Network(describe(&e, "request failed"))),
+                Err(e) if e.is_timeout() => return Err(FetchError::Timeout(describe(e, "timed out"))),
+                Err(e) => match refusal(e) {
+                    // A refused address is final: retrying resolves to the same one.
+                    Some(refused) => return Err(FetchError::Refused(refused)),
+                    None if e.is_connect() => BASE_BACKOFF * 2u32.pow(attempt),
+                    None => return Err(FetchError::Network(describe(e, "request failed"))),
+                },
             };
             if attempt >= self.cfg.max_retries {
                 return match result {
-                    Ok(r) => Err(format!("HTTP {} after {} retries", r.status().as_u16(), attempt)),
-                    Err(e) => Err(describe(&e, &format!("failed after {attempt} retries"))),
+                    Ok(r) => Err(FetchError::Status { status: r.status().as_u16(), retries: attempt }),
+                    Err(e) => Err(FetchError::Network(describe(&e, &format!("failed after {attempt} retries")))),
                 };
             }
             attempt += 1;
@@ -221,6 +219,7 @@ impl Fetcher {
     }
 
     async fn read(&self, mut response: reqwest::Response, final_url: Url, redirects: Vec<Url>, want: Want) -> Fetched {
+        let status = response.status().as_u16();
         let headers = response.headers().clone();
         let content_type =
             headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase();
@@ -228,23 +227,34 @@ impl Fetcher {
             return Fetched::NotHtml { final_url, content_type };
         }
         if let Some(len) = response.content_length().filter(|&l| l > self.cfg.max_body_bytes) {
-            return Fetched::Failed(format!("body of {len} bytes exceeds the {} byte limit", self.cfg.max_body_bytes));
+            return Fetched::Failed(FetchError::TooLarge(format!(
+                "of {len} bytes exceeds the {} byte limit",
+                self.cfg.max_body_bytes
+            )));
         }
         let mut raw = Vec::new();
         loop {
             match tokio::time::timeout(self.cfg.idle_timeout, response.chunk()).await {
-                Err(_) => return Fetched::Failed(format!("no data for {} ms", self.cfg.idle_timeout.as_millis())),
+                Err(_) => {
+                    return Fetched::Failed(FetchError::Timeout(format!(
+                        "no data for {} ms",
+                        self.cfg.idle_timeout.as_millis()
+                    )));
+                }
                 Ok(Err(e)) if e.is_timeout() => {
-                    return Fetched::Failed(format!(
+                    return Fetched::Failed(FetchError::Timeout(format!(
                         "body not complete within {} ms",
                         self.cfg.request_timeout.as_millis()
-                    ));
+                    )));
                 }
-                Ok(Err(e)) => return Fetched::Failed(describe(&e, "body read failed")),
+                Ok(Err(e)) => return Fetched::Failed(FetchError::Network(describe(&e, "body read failed"))),
                 Ok(Ok(None)) => break,
                 Ok(Ok(Some(chunk))) => {
                     if (raw.len() + chunk.len()) as u64 > self.cfg.max_body_bytes {
-                        return Fetched::Failed(format!("body exceeds the {} byte limit", self.cfg.max_body_bytes));
+                        return Fetched::Failed(FetchError::TooLarge(format!(
+                            "exceeds the {} byte limit",
+                            self.cfg.max_body_bytes
+                        )));
                     }
                     raw.extend_from_slice(&chunk);
                 }
@@ -265,7 +275,7 @@ impl Fetcher {
         };
         Fetched::Body(Body {
             final_url,
-            status: 200,
+            status,
             bytes,
             text,
             raw,
@@ -393,8 +403,16 @@ fn meta_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
     encoding_rs::Encoding::for_label(label.as_bytes())
 }
 
-fn is_refusal(e: &reqwest::Error) -> bool {
-    describe(e, "").contains("is not public")
+/// The guard's refusal, when that is why the request failed (its resolver refused the address).
+fn refusal(e: &reqwest::Error) -> Option<Refusal> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(refused) = s.downcast_ref::<Refusal>() {
+            return Some(refused.clone());
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// An error with its whole source chain, for a page outcome a person can act on.
@@ -444,6 +462,27 @@ mod tests {
         );
         h.insert(header::RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[tokio::test]
+    async fn a_host_resolving_to_loopback_is_refused_as_a_typed_refusal() {
+        let cfg = FetchConfig {
+            user_agent: "test".into(),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(5),
+            max_body_bytes: 1024,
+            max_redirects: 2,
+            max_retries: 3,
+        };
+        let fetcher = Fetcher::new(cfg, Guard::new(&[])).unwrap();
+        // A name, so only the resolver sees the address (an IP literal is refused before).
+        let url = Url::parse("http://localhost:9/").unwrap();
+        match fetcher.fetch(&url, Want::Html, |_| true).await {
+            Fetched::Failed(FetchError::Refused(Refusal::Address(ip))) => assert!(ip.is_loopback()),
+            // Retried as a connect error, it would end as `Network`.
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

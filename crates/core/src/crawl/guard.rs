@@ -33,6 +33,8 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+impl std::error::Error for Refusal {}
+
 impl Guard {
     pub fn new(allow_hosts: &[String]) -> Self {
         let allow = allow_hosts.iter().map(|h| h.trim().trim_matches(['[', ']']).to_ascii_lowercase()).collect();
@@ -127,7 +129,11 @@ impl Resolve for GuardedResolver {
         Box::pin(async move {
             let host = name.as_str().to_string();
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed = guard.filter(&host, addrs).map_err(|e| Box::new(std::io::Error::other(e.to_string())))?;
+            // The refusal itself travels in reqwest's error chain, where the fetcher finds it.
+            let allowed = match guard.filter(&host, addrs) {
+                Ok(allowed) => allowed,
+                Err(refusal) => return Err(Box::new(refusal) as Box<dyn std::error::Error + Send + Sync>),
+            };
             let addrs: Addrs = Box::new(allowed.into_iter());
             Ok(addrs)
         })

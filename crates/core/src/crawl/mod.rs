@@ -11,6 +11,7 @@
 //! ```
 
 pub mod fetch;
+mod fetch_error;
 pub mod guard;
 pub mod normalize;
 mod outcome;

@@ -56,8 +56,13 @@ impl Robots {
         use super::fetch::Fetched;
         match fetched {
             Fetched::Body(body) => Self::parse(&body.text),
-            Fetched::Failed(reason) if reason.starts_with("HTTP 4") => Self::AllowAll,
-            Fetched::Failed(reason) => Self::DisallowAll(reason),
+            // RFC 9309 2.3.1.3-4: "unavailable" (4xx) means no rules; "unreachable" (5xx, a
+            // network failure) means none of the site may be crawled, and a 429 is treated like
+            // a 5xx — a site asking us to slow down has not told us its rules.
+            Fetched::Failed(e) => match e.status() {
+                Some(status) if (400..500).contains(&status) && status != 429 => Self::AllowAll,
+                _ => Self::DisallowAll(e.to_string()),
+            },
             Fetched::Redirected { .. } | Fetched::NotHtml { .. } | Fetched::NotModified { .. } => Self::AllowAll,
         }
     }
@@ -158,6 +163,29 @@ impl RobotsParseHandler for Extras {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crawl::fetch::{FetchError, Fetched};
+
+    #[test]
+    fn rfc_9309_status_handling() {
+        let failed = |e: FetchError| Robots::from_fetched(Fetched::Failed(e));
+        // Unavailable (4xx): crawl as if there were no robots.txt.
+        for status in [400, 401, 403, 404, 410, 451] {
+            assert!(matches!(failed(FetchError::Status { status, retries: 0 }), Robots::AllowAll), "{status}");
+        }
+        // Unreachable (5xx, the network) and 429, even after retries: crawl nothing.
+        for e in [
+            FetchError::Status { status: 429, retries: 2 },
+            FetchError::Status { status: 429, retries: 0 },
+            FetchError::RetryAfterTooLong { status: 429, secs: 3600 },
+            FetchError::Status { status: 500, retries: 0 },
+            FetchError::Status { status: 503, retries: 2 },
+            FetchError::Timeout("timed out".into()),
+            FetchError::Network("connection refused".into()),
+        ] {
+            let reason = e.to_string();
+            assert!(matches!(failed(e), Robots::DisallowAll(r) if r == reason), "{reason}");
+        }
+    }
 
     #[test]
     fn rules_delay_and_sitemaps() {

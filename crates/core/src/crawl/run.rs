@@ -8,7 +8,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 use url::Url;
 
-use super::fetch::{Fetched, Fetcher, Validators, Want, is_gone_reason};
+use super::fetch::{Fetched, Fetcher, Validators, Want};
 use super::guard::Guard;
 use super::normalize::{Scope, fetch_url, page_key};
 use super::outcome::{Counters, CrawlEvent, CrawlSummary, PageLog, PageOutcome, PageReport, StopReason};
@@ -644,8 +644,9 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
             cache_put(shared, &[url], &CachedPage::redirect(&to), DYNAMIC_TTL).await;
             return Err(PageOutcome::Redirected { to: to.to_string() });
         }
-        Fetched::Failed(reason) => {
-            if is_gone_reason(&reason)
+        Fetched::Failed(e) => {
+            let reason = e.to_string();
+            if e.is_gone()
                 && let (Some(cache), Some(key)) = (&shared.cache, cache_key(url))
             {
                 cache.set(&key, format!("G{reason}").into_bytes(), GONE_TTL).await;

@@ -16,7 +16,7 @@ pub use analyze::{SAME_PICTURE_BITS, analyze, distance, sniff};
 
 use crate::config::CrawlerSettings;
 use crate::crawl::CrawlOptions;
-use crate::crawl::fetch::{Fetched, Fetcher, Want, is_gone_reason};
+use crate::crawl::fetch::{Fetched, Fetcher, Want};
 use crate::crawl::guard::Guard;
 use crate::crawl::robots::Robots;
 use crate::error::{Error, Result};
@@ -209,7 +209,7 @@ async fn fetch_and_analyze(fetcher: &Fetcher, url: url::Url) -> Read {
     let body = match fetched {
         // A body is only ever a 2xx answer.
         Ok(Fetched::Body(body)) => body,
-        Ok(Fetched::Failed(reason)) if is_gone_reason(&reason) => return Read::Missing,
+        Ok(Fetched::Failed(e)) if e.is_gone() => return Read::Missing,
         Ok(other) => {
             tracing::debug!("image {url} not analysed: {other:?}");
             return Read::Unread;
