@@ -179,3 +179,85 @@ async fn cache_stats_reads_a_running_servers_metrics() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is the server running?"));
 }
+
+/// What an index holds, in a form two indexes can be compared by: (url, page, format, size, alt).
+fn stored_records(data: &std::path::Path) -> Vec<String> {
+    use image_chat_core::index::{Filters, ImageIndex, SearchRequest, SqliteIndex};
+    let index = SqliteIndex::open(&data.join("index.sqlite")).unwrap();
+    let filters = Filters::default();
+    let hits = index.list(&SearchRequest { namespaces: &[], filters: &filters, limit: 10_000 }).unwrap();
+    let mut out: Vec<String> = hits
+        .iter()
+        .map(|h| {
+            let i = &h.image;
+            format!(
+                "{} {} {:?} {:?}x{:?} {:?}",
+                i.record.url, i.record.page_url, i.format, i.width, i.height, i.record.context.alt
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_and_the_server_store_the_same_images() {
+    let server =
+        FixtureServer::start(FixtureConfig::generated(SiteSpec { pages: 15, seed: 4, traps: false })).await.unwrap();
+    let url = server.url("/");
+    // One page at a time, so both crawls meet each picture first on the same page.
+    let one_at_a_time = [("IMAGE_CHAT__CRAWLER__CONCURRENCY", "1"), ("IMAGE_CHAT__CRAWLER__PER_HOST_CONCURRENCY", "1")];
+
+    let cli_data = tempfile::tempdir().unwrap();
+    let (dir, start) = (cli_data.path().to_path_buf(), url.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_image-chat"))
+            .args(["crawl", &start, "--max-pages", "50", "--allow-host", "127.0.0.1", "--index"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("IMAGE_CHAT_SETTINGS", concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml"))
+            .env("IMAGE_CHAT__DATA_DIR", &dir)
+            .envs(one_at_a_time)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    // The images are fetched for analysis through the allowed host, as the pages were.
+    assert!(err.contains("analysed ") && !err.contains("analysed 0 images"), "{err}");
+
+    let server_data = tempfile::tempdir().unwrap();
+    let mut settings = image_chat_core::Settings {
+        data_dir: server_data.path().to_path_buf(),
+        ..image_chat_core::Settings::default()
+    };
+    settings.server.addr = Some("127.0.0.1:0".parse().unwrap());
+    settings.crawler.allow_hosts = vec!["127.0.0.1".into()];
+    settings.crawler.concurrency = 1;
+    settings.crawler.per_host_concurrency = 1;
+    let options = leptos::config::LeptosOptions::builder().output_name("image-chat").site_root("target/site").build();
+    let app = image_chat::server::startup::Application::build(settings, options).await.unwrap();
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::new();
+    let res = client.post(format!("{base}/crawl")).json(&serde_json::json!({"url": url, "max_pages": 50})).send();
+    assert_eq!(res.await.unwrap().status(), 202);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let list: serde_json::Value =
+            client.get(format!("{base}/sessions")).send().await.unwrap().json().await.unwrap();
+        let status = list["sessions"][0]["status"].as_str().unwrap_or("").to_string();
+        if status != "running" && status != "queued" {
+            assert_eq!(status, "finished", "{list}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the server's crawl did not end: {list}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let (by_cli, by_server) = (stored_records(cli_data.path()), stored_records(server_data.path()));
+    assert!(by_cli.len() >= 10, "{by_cli:?}");
+    assert_eq!(by_cli, by_server);
+}

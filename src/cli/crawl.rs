@@ -7,9 +7,14 @@ use std::process::ExitCode;
 use super::bad_input;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use image_chat_core::Settings;
-use image_chat_core::cache::MemoryCache;
+use image_chat_core::cache::CacheLayers;
 use image_chat_core::crawl::{CrawlEvent, CrawlOptions, Crawler, PageOutcome};
+use image_chat_core::extract::ImageRecord;
+use image_chat_core::index::{AnnOptions, ImageIndex, SqliteIndex, check_namespace};
+use image_chat_core::ingest::{BATCH, Ingest, Stored};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(clap::Args)]
@@ -51,7 +56,7 @@ pub struct CrawlArgs {
     namespace: Option<String>,
 }
 
-pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
+pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
     let start = match url::Url::parse(args.url.trim()) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => u,
         Ok(u) => return bad_input(&format!("`{}` is not an http(s) URL with a host", u)),
@@ -69,18 +74,27 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
     if depth > limits.max_depth_limit {
         return bad_input(&format!("--depth must be at most {} (crawler.max_depth_limit)", limits.max_depth_limit));
     }
-    let mut opts = CrawlOptions::from_settings(limits);
-    opts.allow_hosts.extend(args.allow_hosts);
-    let cache = MemoryCache::new(settings.cache.max_entries, settings.cache.max_bytes);
+    // The flags become settings, so the image fetches of the analysis obey them as the page
+    // fetches do (an allowed loopback host, robots.txt off).
+    settings.crawler.allow_hosts.extend(args.allow_hosts);
+    if args.no_robots {
+        settings.crawler.respect_robots_txt = false;
+    }
+    let opts = CrawlOptions::from_settings(&settings.crawler);
+    // The caches the server uses (in-process, and Redis when configured): a repeat crawl is
+    // answered from the HTML cache, and alt texts embedded once are not embedded again.
+    let caches = match CacheLayers::new(&settings.cache) {
+        Ok(c) => Arc::new(c),
+        Err(e) => return bad_input(&e.to_string()),
+    };
     let crawler = Crawler::with_options(start.clone(), opts)
         .max_pages(max_pages)
         .max_depth(depth)
         .include(args.include)
         .exclude(args.exclude)
         .subdomains(args.subdomains)
-        .respect_robots(!args.no_robots)
         .use_sitemaps(!args.no_sitemaps)
-        .cache(std::sync::Arc::new(cache));
+        .cache(caches.html.clone());
 
     let bar = ProgressBar::new(u64::from(max_pages));
     bar.set_style(
@@ -174,24 +188,11 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
     }
     if args.index {
         let namespace = args.namespace.unwrap_or_else(|| start.host_str().unwrap_or("site").replace('.', "-"));
-        let mut kept = kept;
-        if settings.crawler.analyze_images {
-            analyze_images(&settings, &mut kept, &mut out).await;
-            let too_small = image_chat_core::enrich::drop_too_small(&mut kept);
-            if too_small > 0 {
-                let _ = writeln!(
-                    out,
-                    "left out {too_small} images whose bytes showed a tracking pixel or under 50 px on a side"
-                );
-            }
-        }
-        return match tokio::task::block_in_place(|| index_images(&settings, &namespace, kept)) {
-            Ok(n) => {
-                let _ = writeln!(
-                    out,
-                    "indexed {n} images into namespace {namespace} ({})",
-                    settings.data_dir.join("index.sqlite").display()
-                );
+        // A crawl stopped with Ctrl-C stores what it found without fetching it again.
+        let interrupted = summary.stop == image_chat_core::crawl::StopReason::Cancelled;
+        return match index_images(&settings, &namespace, kept, caches, interrupted).await {
+            Ok(stored) => {
+                report(&settings, &namespace, &stored, &mut out);
                 ExitCode::SUCCESS
             }
             Err(e) => bad_input(&e.to_string()),
@@ -200,94 +201,90 @@ pub async fn run(args: CrawlArgs, settings: Settings) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Fetches and analyses the images (real size and format, transparency, brightness, perceptual
-/// hash), with a progress bar. Images the site says are not there are left out; others that
-/// cannot be read keep what their markup said.
-async fn analyze_images(
+/// Stores the crawl's images the way the web app's sessions do (see `image_chat_core::ingest`),
+/// a batch at a time with a progress bar. Ctrl-C stops the analysis; every image found is still
+/// stored, with what its markup says.
+async fn index_images(
     settings: &Settings,
-    images: &mut Vec<image_chat_core::extract::ImageRecord>,
-    out: &mut impl std::io::Write,
-) {
-    let enricher = match image_chat_core::enrich::Enricher::from_settings(&settings.crawler) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("warning: images not analysed: {e}");
-            return;
+    namespace: &str,
+    images: Vec<ImageRecord>,
+    caches: Arc<CacheLayers>,
+    interrupted: bool,
+) -> image_chat_core::Result<Stored> {
+    check_namespace(namespace)?;
+    // The server builds graphs for large namespaces when it next opens the index.
+    let exact = AnnOptions { min_vectors: usize::MAX, ..AnnOptions::default() };
+    let index: Arc<dyn ImageIndex> = Arc::new(SqliteIndex::open_configured(settings)?.with_ann(exact));
+    let embedder = image_chat_core::embed::load(&settings.model).map_err(|e| {
+        eprintln!("warning: {e}; indexing for keyword search only");
+        e.to_string()
+    });
+    let ingest = Ingest::from_settings(settings, index, embedder, caches)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(interrupted);
+    let interrupt = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = stop_tx.send(true);
         }
-    };
+    });
+    let what = if settings.crawler.analyze_images { "analysing and indexing" } else { "indexing" };
     let bar = ProgressBar::new(images.len() as u64);
     bar.set_style(
-        ProgressStyle::with_template("analysing {bar:30} {pos}/{len} images")
+        ProgressStyle::with_template(&format!("{what} {{bar:30}} {{pos}}/{{len}} images"))
             .expect("a valid template")
             .progress_chars("=> "),
     );
-    let (mut analysed, mut failed, mut missing, mut refused) = (0, 0, 0, 0);
-    let mut rest = std::mem::take(images);
+    let mut total = Stored::default();
+    let mut rest = images;
+    let mut result = Ok(());
     while !rest.is_empty() {
-        let mut chunk: Vec<_> = rest.drain(..rest.len().min(64)).collect();
-        let asked = chunk.len() as u64;
-        let stats = enricher.enrich(&mut chunk).await;
-        analysed += stats.analysed;
-        failed += stats.failed;
-        missing += stats.missing;
-        refused += stats.refused_by_robots;
-        images.append(&mut chunk);
+        let batch: Vec<ImageRecord> = rest.drain(..rest.len().min(BATCH)).collect();
+        let asked = batch.len() as u64;
+        let mut stop = stop_rx.clone();
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        match ingest.store(namespace, batch, stopped).await {
+            Ok(stored) => total.add(&stored),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
         bar.inc(asked);
     }
     bar.finish_and_clear();
-    let _ = writeln!(
-        out,
-        "analysed {analysed} images ({failed} could not be fetched or read, {refused} forbidden by robots.txt)"
-    );
-    if missing > 0 {
-        let _ = writeln!(out, "left out {missing} images the site says are not there (404, 410 or a web page)");
-    }
+    interrupt.abort();
+    result.map(|()| total)
 }
 
-/// Embeds (when the model is there) and stores the crawl's images, with a progress bar.
-fn index_images(
-    settings: &Settings,
-    namespace: &str,
-    images: Vec<image_chat_core::extract::ImageRecord>,
-) -> image_chat_core::Result<usize> {
-    use image_chat_core::embed::{CachedEmbedder, Embedder, image_text};
-    use image_chat_core::index::{ImageIndex, SqliteIndex, check_namespace};
-    check_namespace(namespace)?;
-    // The server builds graphs for large namespaces when it next opens the index.
-    let exact = image_chat_core::index::AnnOptions { min_vectors: usize::MAX, ..Default::default() };
-    let index = SqliteIndex::open_configured(settings)?.with_ann(exact);
-    // Alt texts repeat a lot across a site: each distinct text is embedded once.
-    let embedder = match image_chat_core::embed::load(&settings.model) {
-        Ok(e) => Some(CachedEmbedder::new(e, settings.cache.max_entries)),
-        Err(e) => {
-            eprintln!("warning: {e}; indexing for keyword search only");
-            None
-        }
-    };
-    let bar = ProgressBar::new(images.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("indexing {bar:30} {pos}/{len} images")
-            .expect("a valid template")
-            .progress_chars("=> "),
+fn report(settings: &Settings, namespace: &str, s: &Stored, out: &mut impl Write) {
+    if settings.crawler.analyze_images {
+        let _ = writeln!(
+            out,
+            "analysed {} images ({} could not be fetched or read, {} forbidden by robots.txt)",
+            s.analysed,
+            s.unread + s.missing,
+            s.refused_by_robots
+        );
+    }
+    if s.missing > 0 {
+        let _ = writeln!(out, "left out {} images the site says are not there (404, 410 or a web page)", s.missing);
+    }
+    if s.too_small > 0 {
+        let _ = writeln!(
+            out,
+            "left out {} images whose bytes showed a tracking pixel or under 50 px on a side",
+            s.too_small
+        );
+    }
+    if let Some(e) = &s.embed_error {
+        let _ = writeln!(out, "warning: some images are searchable by keywords only: {e}");
+    }
+    let _ = writeln!(
+        out,
+        "indexed {} images ({} with a vector) into namespace {namespace} ({})",
+        s.indexed,
+        s.embedded,
+        settings.data_dir.join("index.sqlite").display()
     );
-    for chunk in images.chunks(256) {
-        let texts: Vec<String> = chunk.iter().map(|r| image_text(&r.context)).collect();
-        let vectors: Vec<Option<Vec<f32>>> = match &embedder {
-            Some(e) => {
-                let with_text: Vec<&str> = texts.iter().map(String::as_str).filter(|t| !t.is_empty()).collect();
-                let mut embedded = e.embed(&with_text)?.into_iter();
-                texts.iter().map(|t| if t.is_empty() { None } else { embedded.next() }).collect()
-            }
-            None => vec![None; chunk.len()],
-        };
-        let items: Vec<_> = chunk.iter().cloned().zip(vectors).collect();
-        index.upsert(namespace, &items)?;
-        bar.inc(chunk.len() as u64);
-    }
-    bar.finish_and_clear();
-    if let Some(e) = &embedder {
-        let (reused, embedded) = e.counts();
-        eprintln!("embedded {embedded} distinct texts ({reused} repeats reused)");
-    }
-    Ok(images.len())
 }

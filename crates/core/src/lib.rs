@@ -12,6 +12,7 @@ pub mod error;
 pub mod eval;
 pub mod extract;
 pub mod index;
+pub mod ingest;
 pub mod probe;
 pub mod search;
 pub mod session;

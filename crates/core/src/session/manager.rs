@@ -18,9 +18,9 @@ use crate::cache::CacheLayers;
 use crate::config::DomainPolicy;
 use crate::crawl::{CancelHandle, Counters, CrawlOptions, Crawler};
 use crate::embed::Embedder;
-use crate::enrich::Enricher;
 use crate::error::{Error, Result};
 use crate::index::ImageIndex;
+use crate::ingest::Ingest;
 
 /// Events a slow subscriber may fall behind by before it is told to re-read the snapshot.
 const BUS_CAPACITY: usize = 512;
@@ -37,8 +37,8 @@ pub(crate) struct Inner {
     pub caches: Arc<CacheLayers>,
     /// Records, events and crawl rules shared with other replicas, when Redis is configured.
     pub shared: Option<Arc<Shared>>,
-    /// Fetches and analyses each new image (`crawler.analyze_images`).
-    pub enricher: Option<Enricher>,
+    /// Analyses, embeds and stores each page's new images, as `image-chat crawl --index` does.
+    pub ingest: Ingest,
     store: Store,
     sessions: Mutex<HashMap<String, Entry>>,
 }
@@ -213,15 +213,14 @@ impl SessionManager {
             let persisted_at = record.updated_at;
             sessions.insert(record.id.clone(), Entry { record, live: None, persisted_at });
         }
-        let enricher =
-            if settings.crawler.analyze_images { Some(Enricher::from_settings(&settings.crawler)?) } else { None };
+        let ingest = Ingest::from_settings(&settings, index.clone(), embedder.clone(), caches.clone())?;
         let inner = Arc::new(Inner {
             settings,
             index,
             embedder,
             caches,
             shared,
-            enricher,
+            ingest,
             store,
             sessions: Mutex::new(sessions),
         });

@@ -10,11 +10,9 @@ use tokio::sync::{broadcast, mpsc};
 use super::manager::Inner;
 use super::{MAX_ERRORS, PageError, SessionEvent, SessionStatus};
 use crate::crawl::{CancelHandle, CrawlEvent, Crawler, PageOutcome, StopReason};
-use crate::embed::{embed_cached, image_text};
 use crate::extract::ImageRecord;
+use crate::ingest::BATCH;
 
-/// Images embedded and stored together.
-const BATCH: usize = 128;
 /// A partial batch is stored after this long without new images, so results appear quickly.
 const BATCH_WAIT: Duration = Duration::from_millis(150);
 /// Progress events go out at most this often; the final counters come with `Done`.
@@ -173,59 +171,27 @@ async fn index_loop(
     }
 }
 
-/// Analyses the batch's images (when enabled), embeds them (when a model is there, through the
-/// embedding cache) and stores them. A failing
-/// model or store is recorded on the session and the crawl goes on: images without vectors are
-/// still found by keywords. Once the crawl is cancelled no image is fetched for analysis: the
-/// images found so far are stored with what their markup says, so a cancel ends the session
-/// promptly and loses none of them.
+/// Stores one batch through the ingest steps, counted on the session. A failing model is
+/// noted once on the session and the crawl goes on (images without vectors are still found by
+/// keywords); a failing store is recorded as an error. Once the crawl is cancelled no image is
+/// fetched for analysis, so a cancel ends the session promptly and loses none of them.
 async fn store(
     inner: &Arc<Inner>,
     id: &str,
     namespace: &str,
-    mut images: Vec<ImageRecord>,
+    images: Vec<ImageRecord>,
     warned: &mut bool,
     cancel: &CancelHandle,
 ) {
-    let (analysed, missing) = match &inner.enricher {
-        Some(enricher) if !cancel.is_cancelled() => {
-            let stats = enricher.enrich_until(&mut images, cancel.cancelled()).await;
-            (stats.analysed, stats.missing)
-        }
-        _ => (0, 0),
-    };
-    let too_small = crate::enrich::drop_too_small(&mut images);
-    let count = images.len() as u64;
-    let texts: Vec<String> = images.iter().map(|r| image_text(&r.context)).collect();
-    let (vectors, embed_error): (Vec<Option<Vec<f32>>>, Option<String>) = match &inner.embedder {
-        Ok(embedder) => {
-            let with_text: Vec<String> = texts.iter().filter(|t| !t.is_empty()).cloned().collect();
-            match embed_cached(embedder.clone(), &inner.caches.embedding, &with_text).await {
-                Ok((v, _)) => {
-                    let mut v = v.into_iter();
-                    (texts.iter().map(|t| if t.is_empty() { None } else { v.next() }).collect(), None)
-                }
-                Err(e) => (vec![None; images.len()], Some(e.to_string())),
-            }
-        }
-        Err(_) => (vec![None; images.len()], None),
-    };
-    let embedded = vectors.iter().filter(|v| v.is_some()).count() as u64;
-    let worker = inner.clone();
-    let ns = namespace.to_string();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let items: Vec<_> = images.into_iter().zip(vectors).collect();
-        worker.index.upsert(&ns, &items)
-    })
-    .await;
-    match outcome {
-        Ok(Ok(_)) => inner.update(id, |r| {
-            r.images_indexed += count;
-            r.images_embedded += embedded;
-            r.images_analysed += analysed;
-            r.images_too_small += too_small;
-            r.images_missing += missing;
-            if let Some(e) = embed_error
+    let count = images.len();
+    match inner.ingest.store(namespace, images, cancel.cancelled()).await {
+        Ok(stored) => inner.update(id, |r| {
+            r.images_indexed += stored.indexed;
+            r.images_embedded += stored.embedded;
+            r.images_analysed += stored.analysed;
+            r.images_too_small += stored.too_small;
+            r.images_missing += stored.missing;
+            if let Some(e) = stored.embed_error
                 && !std::mem::replace(warned, true)
             {
                 r.message = Some(format!("some images are searchable by keywords only: {e}"));
@@ -238,13 +204,12 @@ async fn store(
                 images_missing: r.images_missing,
             })
         }),
-        Ok(Err(e)) => inner.update(id, |r| {
+        Err(e) => inner.update(id, |r| {
             tracing::error!(session = %r.id, "indexing failed: {e}");
             if r.errors.len() < MAX_ERRORS {
                 r.errors.push(PageError { url: String::new(), reason: format!("{count} images could not be stored") });
             }
             None
         }),
-        Err(e) => tracing::error!(session = %id, "indexing task panicked: {e}"),
     }
 }

@@ -1,0 +1,135 @@
+//! What becomes of a crawl's images before they can be found, the same for the web app's
+//! sessions and `image-chat crawl --index`: each is fetched once for its real size and format
+//! (`crawler.analyze_images`), those the bytes show too small to be content are left out, the
+//! text of each is embedded through the embedding cache (when a model is there), and the batch
+//! is stored.
+
+use std::sync::Arc;
+
+use crate::cache::CacheLayers;
+use crate::config::Settings;
+use crate::embed::{Embedder, embed_cached, image_text};
+use crate::enrich::{Enricher, drop_too_small};
+use crate::error::{Error, Result};
+use crate::extract::ImageRecord;
+use crate::index::ImageIndex;
+
+/// How many images are embedded and stored together.
+pub const BATCH: usize = 128;
+
+/// What storing one batch did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// Stored in the index (searchable at least by keywords).
+    pub indexed: u64,
+    /// Stored with a vector.
+    pub embedded: u64,
+    pub analysed: u64,
+    /// Fetched but unreadable (a timeout, a server error, a format we cannot decode): the
+    /// markup stands for them.
+    pub unread: u64,
+    pub refused_by_robots: u64,
+    /// Left out: the site says they are not there (404, 410, a web page in their place).
+    pub missing: u64,
+    /// Left out: the bytes show a tracking pixel or an image under 50 px on a side.
+    pub too_small: u64,
+    /// Why the model failed on this batch (its images are stored for keyword search).
+    pub embed_error: Option<String>,
+}
+
+impl Stored {
+    pub fn add(&mut self, other: &Stored) {
+        self.indexed += other.indexed;
+        self.embedded += other.embedded;
+        self.analysed += other.analysed;
+        self.unread += other.unread;
+        self.refused_by_robots += other.refused_by_robots;
+        self.missing += other.missing;
+        self.too_small += other.too_small;
+        if self.embed_error.is_none() {
+            self.embed_error.clone_from(&other.embed_error);
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Ingest {
+    index: Arc<dyn ImageIndex>,
+    /// The model, or why there is none (images are then stored for keywords only).
+    embedder: std::result::Result<Arc<dyn Embedder>, String>,
+    caches: Arc<CacheLayers>,
+    enricher: Option<Enricher>,
+}
+
+impl Ingest {
+    /// The steps the settings ask for: image analysis when `crawler.analyze_images` is on,
+    /// fetched as the crawler fetches (its User-Agent, SSRF guard, limits and robots.txt).
+    pub fn from_settings(
+        settings: &Settings,
+        index: Arc<dyn ImageIndex>,
+        embedder: std::result::Result<Arc<dyn Embedder>, String>,
+        caches: Arc<CacheLayers>,
+    ) -> Result<Self> {
+        let enricher =
+            if settings.crawler.analyze_images { Some(Enricher::from_settings(&settings.crawler)?) } else { None };
+        Ok(Self { index, embedder, caches, enricher })
+    }
+
+    pub fn embedder(&self) -> &std::result::Result<Arc<dyn Embedder>, String> {
+        &self.embedder
+    }
+
+    pub fn index(&self) -> &Arc<dyn ImageIndex> {
+        &self.index
+    }
+
+    /// Analyses, filters, embeds and stores `images` under `namespace`. Once `stop` resolves (a
+    /// cancelled crawl) no more image is fetched for analysis: the rest are stored with what
+    /// their markup says, so stopping is prompt and loses none. A failing model is reported in
+    /// [`Stored::embed_error`] and the images are stored for keyword search; a failing store is
+    /// the error.
+    pub async fn store(
+        &self,
+        namespace: &str,
+        mut images: Vec<ImageRecord>,
+        stop: impl Future<Output = ()>,
+    ) -> Result<Stored> {
+        let mut stored = Stored::default();
+        if let Some(enricher) = &self.enricher {
+            let stats = enricher.enrich_until(&mut images, stop).await;
+            stored.analysed = stats.analysed;
+            stored.missing = stats.missing;
+            stored.unread = stats.failed - stats.missing;
+            stored.refused_by_robots = stats.refused_by_robots;
+        }
+        stored.too_small = drop_too_small(&mut images);
+        let texts: Vec<String> = images.iter().map(|r| image_text(&r.context)).collect();
+        let vectors: Vec<Option<Vec<f32>>> = match &self.embedder {
+            Ok(embedder) => {
+                let with_text: Vec<String> = texts.iter().filter(|t| !t.is_empty()).cloned().collect();
+                match embed_cached(embedder.clone(), &self.caches.embedding, &with_text).await {
+                    Ok((v, _)) => {
+                        let mut v = v.into_iter();
+                        texts.iter().map(|t| if t.is_empty() { None } else { v.next() }).collect()
+                    }
+                    Err(e) => {
+                        stored.embed_error = Some(e.to_string());
+                        vec![None; images.len()]
+                    }
+                }
+            }
+            Err(_) => vec![None; images.len()],
+        };
+        stored.indexed = images.len() as u64;
+        stored.embedded = vectors.iter().filter(|v| v.is_some()).count() as u64;
+        let index = self.index.clone();
+        let namespace = namespace.to_string();
+        tokio::task::spawn_blocking(move || {
+            let items: Vec<_> = images.into_iter().zip(vectors).collect();
+            index.upsert(&namespace, &items)
+        })
+        .await
+        .map_err(|e| Error::Index(format!("the indexing task failed: {e}")))??;
+        Ok(stored)
+    }
+}
