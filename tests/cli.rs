@@ -260,4 +260,27 @@ async fn the_cli_and_the_server_store_the_same_images() {
     let (by_cli, by_server) = (stored_records(cli_data.path()), stored_records(server_data.path()));
     assert!(by_cli.len() >= 10, "{by_cli:?}");
     assert_eq!(by_cli, by_server);
+
+    // And the same answers: `image-chat search` against `/chat`, for a few descriptions.
+    let alts: Vec<String> = by_cli
+        .iter()
+        .filter_map(|r| r.rsplit_once(" \"").map(|(_, alt)| alt.trim_end_matches('"').to_string()))
+        .filter(|alt| alt.split_whitespace().count() >= 4)
+        .take(3)
+        .collect();
+    assert_eq!(alts.len(), 3, "{by_cli:?}");
+    for alt in alts {
+        let (dir, query) = (cli_data.path().to_path_buf(), alt.clone());
+        let out =
+            tokio::task::spawn_blocking(move || image_chat_in(&dir, &["search", &query, "--json"])).await.unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let by_cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let answer = client.post(format!("{base}/chat")).json(&serde_json::json!({"message": alt})).send();
+        let by_server: serde_json::Value = answer.await.unwrap().json().await.unwrap();
+        let urls = |v: &serde_json::Value| -> Vec<String> {
+            v["results"].as_array().unwrap().iter().map(|r| r["url"].as_str().unwrap().to_string()).collect()
+        };
+        assert!(!urls(&by_cli).is_empty(), "{alt}: {by_cli}");
+        assert_eq!(urls(&by_cli), urls(&by_server), "{alt}");
+    }
 }

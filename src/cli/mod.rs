@@ -59,7 +59,7 @@ pub async fn run() -> ExitCode {
         Command::Crawl(args) => crawl::run(args, settings).await,
         Command::Cache(cmd) => cache::run(cmd, &settings).await,
         Command::Embed(args) => tokio::task::block_in_place(|| embed::run(args, settings)),
-        Command::Search(args) => tokio::task::block_in_place(|| search::run(args, settings)),
+        Command::Search(args) => search::run(args, settings).await,
         Command::Eval(args) => tokio::task::block_in_place(|| eval::run(args, settings)),
         Command::Serve { addr } => {
             if addr.is_some() {

@@ -6,8 +6,12 @@ use super::bad_input;
 use std::sync::Arc;
 
 use image_chat_core::Settings;
+use image_chat_core::cache::CacheLayers;
+use image_chat_core::config::ParserBackend;
 use image_chat_core::embed::Embedder;
 use image_chat_core::index::{AnnOptions, ImageIndex, SqliteIndex};
+use image_chat_core::search::cached;
+use image_chat_core::search::chat_parser::ChatParser;
 use image_chat_core::search::engine::SearchEngine;
 
 #[derive(clap::Args)]
@@ -25,7 +29,7 @@ pub struct SearchArgs {
     json: bool,
 }
 
-pub fn run(args: SearchArgs, settings: Settings) -> ExitCode {
+pub async fn run(args: SearchArgs, settings: Settings) -> ExitCode {
     let path = settings.data_dir.join("index.sqlite");
     if !path.exists() {
         return bad_input(&format!(
@@ -45,9 +49,23 @@ pub fn run(args: SearchArgs, settings: Settings) -> ExitCode {
     };
     let embedder: Result<Arc<dyn Embedder>, String> =
         image_chat_core::embed::load(&settings.model).map_err(|e| e.to_string());
-    let engine = SearchEngine::new(index, embedder);
-    let response = match engine.search(&args.query, &args.namespace, args.limit) {
-        Ok(r) => r,
+    // The engine, caches and parser the server answers `/chat` with, so a search here gives
+    // the server's answer.
+    let engine = Arc::new(SearchEngine::new(index, embedder).with_format_preference(settings.search.formats()));
+    let caches = match CacheLayers::new(&settings.cache) {
+        Ok(c) => c,
+        Err(e) => return bad_input(&e.to_string()),
+    };
+    let chat = match settings.search.parser {
+        ParserBackend::Chat => match ChatParser::new(&settings.search.chat) {
+            Ok(p) => Some(p),
+            Err(e) => return bad_input(&e.to_string()),
+        },
+        ParserBackend::Rules => None,
+    };
+    let found = cached::search(&engine, &caches, chat.as_ref(), &args.query, args.namespace.clone(), args.limit).await;
+    let response = match found {
+        Ok((r, _)) => r,
         Err(image_chat_core::Error::Invalid(m)) => return bad_input(&m),
         Err(e) => {
             eprintln!("error: {e}");
