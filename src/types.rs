@@ -149,13 +149,18 @@ pub struct ChatRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct Chip {
-    /// `format`, `min_size`, `orientation`, `tone`, `transparency`, `count`, `exclude`, `require`.
+    /// `format`, `min_size`, `orientation`, `tone`, `transparency`, `count`, `exclude`, `require`,
+    /// `boost` (a quoted phrase in a longer description: ranked first, never required).
     pub kind: String,
     /// What it sets, as shown (`png`, `≥ 1600 px wide`, `people`).
     pub value: String,
     /// The words of the message it came from.
     pub matched: String,
     pub reason: String,
+    /// Set when too few images met it and the closest that do not are shown as well
+    /// ("no image matching the words is PNG; showing the closest").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// How the message was understood.
@@ -209,6 +214,10 @@ pub struct ChatResult {
     pub matched_terms: Vec<String>,
     /// Other URLs of the same image.
     pub alternatives: Vec<String>,
+    /// The chips it does not meet (`PNG`, `≥ 1600 px wide`, `without "people"`): set on the
+    /// closest images shown after the results that meet them all, when those are too few.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmet: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

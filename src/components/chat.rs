@@ -174,8 +174,9 @@ fn Answer(
                         let label = format!("{}: {}", chip.kind.replace('_', " "), chip.value);
                         let matched = chip.matched.clone();
                         view! {
-                            <li class="chip" title=chip.reason.clone() data-testid="chip" data-kind=chip.kind.clone()>
+                            <li class="chip" class:relaxed=chip.note.is_some() title=chip.reason.clone() data-testid="chip" data-kind=chip.kind.clone()>
                                 <span>{label.clone()}</span>
+                                {chip.note.clone().map(|n| view! { <span class="chip-note" data-testid="chip-note">{n}</span> })}
                                 <button
                                     type="button"
                                     class="chip-remove"

@@ -3,11 +3,14 @@ use leptos::prelude::*;
 use super::text::safe_link;
 use crate::types::ChatResult;
 
-/// Results as an image grid: strong matches first, weaker ones under their own heading.
+/// Results as an image grid: strong matches first, weaker ones under their own heading, then
+/// the closest images that miss a filter of the message (when too few met them all).
 #[component]
 pub fn ResultGrid(results: Vec<ChatResult>) -> impl IntoView {
+    let (unmet, results): (Vec<ChatResult>, Vec<ChatResult>) = results.into_iter().partition(|r| !r.unmet.is_empty());
     let (strong, weaker): (Vec<ChatResult>, Vec<ChatResult>) = results.into_iter().partition(|r| r.strong);
     let has_weaker = !weaker.is_empty();
+    let has_unmet = !unmet.is_empty();
     view! {
         <ul class="grid" data-testid="results-strong">
             {strong.into_iter().map(|r| view! { <ResultCard result=r /> }).collect_view()}
@@ -16,6 +19,12 @@ pub fn ResultGrid(results: Vec<ChatResult>) -> impl IntoView {
             <h4 class="weaker-title">"Weaker matches"</h4>
             <ul class="grid weaker" data-testid="results-weaker">
                 {weaker.into_iter().map(|r| view! { <ResultCard result=r /> }).collect_view()}
+            </ul>
+        })}
+        {has_unmet.then(|| view! {
+            <h4 class="weaker-title">"Closest without your filters"</h4>
+            <ul class="grid weaker" data-testid="results-unmet">
+                {unmet.into_iter().map(|r| view! { <ResultCard result=r /> }).collect_view()}
             </ul>
         })}
     }
@@ -63,6 +72,9 @@ fn ResultCard(result: ChatResult) -> impl IntoView {
                 {size.map(|s| view! { <span class="size">{s}</span> })}
                 <span class="score" title=result.why.clone()>{score}</span>
             </p>
+            {(!result.unmet.is_empty()).then(|| view! {
+                <p class="unmet small" data-testid="result-unmet">{format!("Not: {}", result.unmet.join(", "))}</p>
+            })}
             <p class="why muted small">{result.why.clone()}</p>
             {page.map(|href| view! {
                 <a class="source" href=href target="_blank" rel="noopener noreferrer nofollow" data-testid="result-page">

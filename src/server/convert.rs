@@ -86,6 +86,7 @@ pub fn chat(resp: SearchResponse, session_of: impl Fn(&str) -> Option<String>, t
                 value: p.value.clone(),
                 matched: p.matched.clone(),
                 reason: p.reason.clone(),
+                note: p.note.clone(),
             })
             .collect(),
     };
@@ -106,6 +107,7 @@ pub fn chat(resp: SearchResponse, session_of: impl Fn(&str) -> Option<String>, t
             why: why(r),
             matched_terms: r.matched_terms.clone(),
             alternatives: r.alternatives.clone(),
+            unmet: r.unmet.clone(),
         })
         .collect();
     ChatResponse { query, results, notes: resp.notes, lexical_only: resp.lexical_only, took_ms }

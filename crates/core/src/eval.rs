@@ -21,7 +21,8 @@ use crate::index::{Filters, ImageIndex, SearchRequest, SqliteIndex};
 use crate::search::rank::{Fusion, fuse};
 
 const NAMESPACE: &str = "eval";
-const DEPTH: usize = 10;
+/// Ranks that count: the top 10.
+pub const DEPTH: usize = 10;
 /// Candidates each leg hands to fusion.
 const CANDIDATES: usize = 50;
 
@@ -76,7 +77,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn add(&mut self, rank: Option<usize>) {
+    /// Counts one query whose relevant image came at `rank` (0-based), or not at all.
+    pub fn add(&mut self, rank: Option<usize>) {
         if let Some(r) = rank.filter(|r| *r < DEPTH) {
             self.mrr += 1.0 / (r + 1) as f64;
             self.recall += 1.0;
@@ -84,7 +86,8 @@ impl Metrics {
         }
     }
 
-    fn mean(mut self, n: usize) -> Self {
+    /// The means over `n` queries.
+    pub fn mean(mut self, n: usize) -> Self {
         let n = n.max(1) as f64;
         self.mrr /= n;
         self.recall /= n;

@@ -87,29 +87,67 @@ fn the_exact_phrase_beats_a_loose_match() {
     assert_eq!(repeated.results[0].matched_terms, vec!["watch", "wrist"], "each word once");
 }
 
+/// The results that meet every constraint of the message, which come first; the rest are
+/// the closest without them, each saying what it does not meet.
+fn met(response: &image_chat_core::search::engine::SearchResponse) -> Vec<String> {
+    let first_unmet = response.results.iter().position(|r| !r.unmet.is_empty()).unwrap_or(response.results.len());
+    assert!(
+        response.results[first_unmet..].iter().all(|r| !r.unmet.is_empty() && !r.strong),
+        "the closest without the constraints follow every result that meets them: {:?}",
+        response.results
+    );
+    paths(response).into_iter().take(first_unmet).collect()
+}
+
 #[test]
 fn filters_and_exclusions_are_exact() {
     let Some(e) = embedder() else { return };
     let engine = engine(Ok(e));
     let r = engine.search("PNG images of the Apple Watch", &[], None).unwrap();
-    assert!(r.results.iter().all(|x| x.url.ends_with(".png")), "{:?}", paths(&r));
-    assert_eq!(paths(&r), vec!["/img/apple-watch.png"]);
+    assert_eq!(met(&r), vec!["/img/apple-watch.png"]);
+    assert!(r.results[1..].iter().all(|x| x.unmet == ["PNG"] && !x.url.ends_with(".png")), "{:?}", r.results);
     let r = engine.search("iPhone photos without people", &[], None).unwrap();
-    assert!(!paths(&r).contains(&"/img/iphone-people.jpg".to_string()), "{:?}", paths(&r));
+    assert!(!met(&r).contains(&"/img/iphone-people.jpg".to_string()), "{:?}", paths(&r));
     assert_eq!(paths(&r)[0], "/img/iphone-hero.jpg");
+    if let Some(people) = r.results.iter().find(|x| x.url.ends_with("/img/iphone-people.jpg")) {
+        assert_eq!(people.unmet, vec!["without \"people\"".to_string()]);
+    }
     let r = engine.search("high-resolution iPhone photos", &[], None).unwrap();
-    assert!(r.results.iter().all(|x| x.width.unwrap() >= 1600), "{:?}", paths(&r));
+    let wide = met(&r);
+    assert!(!wide.is_empty());
+    assert!(r.results[..wide.len()].iter().all(|x| x.width.unwrap() >= 1600), "{:?}", paths(&r));
     let r = engine.search("show me 2 images", &[], None).unwrap();
     assert_eq!(r.results.len(), 2, "a filter-only query lists images");
     let r = engine.search("SVG images", &[], None).unwrap();
-    assert_eq!(paths(&r), vec!["/img/logo.svg"]);
-    // Filters that leave nothing say what the words alone would have found.
+    assert_eq!(paths(&r), vec!["/img/logo.svg"], "a list of what passes the filters is not filled up");
+    // Filters that leave nothing: the closest without them, marked, and said so.
     let r = engine.search("high-resolution PNG photos of an empty beach", &[], None).unwrap();
-    assert!(r.results.is_empty(), "{:?}", paths(&r));
+    assert!(met(&r).is_empty(), "{:?}", paths(&r));
+    assert!(!r.results.is_empty(), "never an empty answer that relaxing the filters fills");
+    assert!(r.results[0].url.contains("beach"), "{:?}", paths(&r));
+    // The beach is 1600 px wide: of the two filters, only PNG was relaxed, and only it says so.
+    assert_eq!(r.results[0].unmet, vec!["PNG".to_string()]);
     let note = r.notes.iter().find(|n| n.contains("without")).expect("a note on the filters");
-    assert!(note.contains("PNG") && note.contains("1600 px wide") && note.contains("without them"), "{note}");
-    let r = engine.search("PNG images of the Apple Watch", &[], None).unwrap();
-    assert!(r.notes.is_empty(), "results found: no note {:?}", r.notes);
+    assert!(note.contains("(PNG)") && note.contains("without it"), "{note}");
+    let chips: Vec<(&str, Option<&str>)> =
+        r.query.parts.iter().map(|p| (p.value.as_str(), p.note.as_deref())).collect();
+    assert!(
+        chips
+            .iter()
+            .any(|(v, n)| *v == "png"
+                && n.is_some_and(|n| n == "no image matching the words is PNG; showing the closest")),
+        "{chips:?}"
+    );
+    assert!(chips.iter().any(|(v, n)| v.contains("1600") && n.is_none()), "{chips:?}");
+    // Both relaxed: each chip and the note name them.
+    let r = engine.search("4k PNG photos of an empty beach", &[], None).unwrap();
+    assert!(met(&r).is_empty() && r.results[0].url.contains("beach"), "{:?}", paths(&r));
+    assert_eq!(r.results[0].unmet.len(), 2, "{:?}", r.results[0]);
+    let note = r.notes.iter().find(|n| n.contains("without")).expect("a note on the filters");
+    assert!(note.contains("PNG") && note.contains("3840") && note.contains("without them"), "{note}");
+    assert_eq!(r.query.parts.iter().filter(|p| p.note.is_some()).count(), 2, "{:?}", r.query.parts);
+    let r = engine.search("photos of the Apple Watch", &[], None).unwrap();
+    assert!(r.notes.is_empty() && r.results.iter().all(|x| x.unmet.is_empty()), "no constraints: {:?}", r.notes);
 }
 
 #[test]
@@ -222,10 +260,10 @@ fn tone_and_transparency_go_by_the_pixels_in_both_legs() {
     index.upsert("shop", &items).unwrap();
     let engine = SearchEngine::new(index.clone(), Err("no model".into()));
     let r = engine.search("city pictures on a dark background", &[], None).unwrap();
-    assert_eq!(paths(&r), vec!["/img/night-city.jpg"]);
+    assert_eq!(met(&r), vec!["/img/night-city.jpg"]);
     let r = engine.search("city logo with a transparent background", &[], None).unwrap();
-    assert_eq!(paths(&r), vec!["/img/city-logo.png"]);
-    let mut light = paths(&engine.search("city images with a light background", &[], None).unwrap());
+    assert_eq!(met(&r), vec!["/img/city-logo.png"]);
+    let mut light = met(&engine.search("city images with a light background", &[], None).unwrap());
     light.sort();
     assert_eq!(light, vec!["/img/city-logo.png", "/img/day-city.jpg"], "unknown brightness never passes");
 

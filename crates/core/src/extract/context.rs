@@ -98,6 +98,8 @@ pub(super) struct TextCache {
     /// A block's text, and for a block read to its end, its size in nodes.
     blocks: FastMap<NodeId, (String, Option<usize>)>,
     headings: FastMap<NodeId, String>,
+    /// The text beside an empty block ([`beside`]): the images of a gallery share it.
+    beside: FastMap<NodeId, String>,
 }
 
 impl TextCache {
@@ -248,13 +250,20 @@ fn figcaption(texts: &mut TextCache, anchor: ElementRef<'_>) -> String {
         .unwrap_or_default()
 }
 
-/// Text of the nearest enclosing block that has any.
+/// Text of the nearest enclosing block that has any; where a block has none, the text blocks
+/// beside it in its section first (a `<figure>` between two paragraphs, as WordPress,
+/// Wikipedia and most CMS pages lay out an article, is described by those paragraphs).
 fn nearby(texts: &mut TextCache, anchor: ElementRef<'_>) -> String {
-    let blocks = anchor
+    let mut blocks = anchor
         .ancestors()
         .filter_map(ElementRef::wrap)
         .take(NEARBY_LEVELS)
-        .take_while(|a| a.value().name.local != NAMES.body && a.value().name.local != NAMES.html);
+        .take_while(|a| a.value().name.local != NAMES.body && a.value().name.local != NAMES.html)
+        .peekable();
+    if blocks.peek().is_none() {
+        // Straight under <body>: only its neighbours can describe it.
+        return beside(texts, anchor);
+    }
     // Each block holds the one before, which had no text: step over it rather than read it again.
     let mut empty_inside = None;
     for block in blocks {
@@ -263,8 +272,72 @@ fn nearby(texts: &mut TextCache, anchor: ElementRef<'_>) -> String {
             return text.clone();
         }
         empty_inside = size.map(|size| (block.id(), size));
+        let around = beside(texts, block);
+        if !around.is_empty() {
+            return around;
+        }
     }
     String::new()
+}
+
+/// Siblings looked at on each side of an empty block for its neighbouring text.
+const SIBLINGS_LOOKED_AT: usize = 6;
+
+/// The nearest text block before `block` and the nearest after it, within its section: never
+/// past a heading (the next section's, or the one this section is under, which is the image's
+/// `heading` already), never from navigation, footers, forms or consent banners, and never a
+/// block holding an image of its own (that block's words are that image's).
+fn beside(texts: &mut TextCache, block: ElementRef<'_>) -> String {
+    if let Some(known) = texts.beside.get(&block.id()) {
+        return known.clone();
+    }
+    let before = neighbour(texts, block.prev_siblings());
+    let after = neighbour(texts, block.next_siblings());
+    let text = clean_text([before.as_str(), after.as_str()]);
+    texts.beside.insert(block.id(), text.clone());
+    text
+}
+
+fn neighbour<'a>(texts: &mut TextCache, siblings: impl Iterator<Item = NodeRef<'a, Node>>) -> String {
+    for sibling in siblings.filter_map(ElementRef::wrap).take(SIBLINGS_LOOKED_AT) {
+        let name: &str = &sibling.value().name.local;
+        if NAMES.headings.iter().any(|h| &**h == name) || name == "hr" {
+            break;
+        }
+        if !TEXT_BLOCKS.contains(&name) || is_boilerplate(sibling) || holds_image(sibling) {
+            continue;
+        }
+        let text = texts.text(sibling);
+        if !text.is_empty() {
+            return text;
+        }
+    }
+    String::new()
+}
+
+/// Elements whose text describes what stands beside them: paragraphs, list items, table cells.
+const TEXT_BLOCKS: &[&str] = &["p", "li", "ul", "ol", "dl", "dd", "dt", "td", "th", "blockquote"];
+
+/// Words in a block's id or class that mark site furniture rather than the article.
+const FURNITURE: &[&str] =
+    &["cookie", "consent", "gdpr", "newsletter", "subscribe", "share", "social", "breadcrumb", "menu", "nav", "footer"];
+
+fn is_boilerplate(el: ElementRef<'_>) -> bool {
+    let e = el.value();
+    let role = e.attr("role").unwrap_or_default();
+    if matches!(role, "navigation" | "banner" | "contentinfo" | "dialog" | "alertdialog" | "menu") {
+        return true;
+    }
+    let marks = format!("{} {}", e.id().unwrap_or_default(), e.attr("class").unwrap_or_default()).to_ascii_lowercase();
+    FURNITURE.iter().any(|w| marks.contains(w))
+}
+
+/// Whether an image element is among the first nodes of `el`.
+fn holds_image(el: ElementRef<'_>) -> bool {
+    el.descendants()
+        .take(MAX_NODES_SCANNED)
+        .filter_map(ElementRef::wrap)
+        .any(|e| e.value().name.local == NAMES.img || e.value().name.local == NAMES.picture)
 }
 
 /// Words of a URL's file name: `red-kayak_2.jpg` -> `red`, `kayak`.

@@ -283,3 +283,54 @@ fn hash64_tells_apart_keys_that_differ_only_at_the_end() {
     assert_eq!(hashes.len(), keys.len());
     assert_eq!(hash64(b"same"), hash64(b"same"));
 }
+
+fn nearby_of(html: &str, path: &str) -> String {
+    let p = extract(html, &page());
+    let r = p.images.iter().find(|r| r.url.path() == path).unwrap_or_else(|| panic!("{path}: {:#?}", p.images));
+    r.context.nearby_text.clone()
+}
+
+#[test]
+fn a_figure_between_paragraphs_is_described_by_them() {
+    // WordPress: the figure's own block holds no words; the paragraphs beside it do.
+    let wordpress = r#"<article><h1>Reef survey</h1><div class="entry-content"><p>Divers counted fish on the reef.</p>
+        <figure class="wp-block-image"><img src="/reef.jpg" alt=""></figure><p>The count doubled since 2010.</p></div></article>"#;
+    assert_eq!(nearby_of(wordpress, "/reef.jpg"), "Divers counted fish on the reef. The count doubled since 2010.");
+    // An article page straight under <body>: title, paragraph, figure.
+    let article = r#"<html><body><h1>Lighthouses</h1><p>The tower was built in 1871.</p><figure><img src="/tower.jpg"></figure></body></html>"#;
+    assert_eq!(nearby_of(article, "/tower.jpg"), "The tower was built in 1871.");
+    // A figure with a caption keeps it: its own block has words.
+    let captioned =
+        r#"<p>Before.</p><figure><img src="/c.jpg"><figcaption>The caption</figcaption></figure><p>After.</p>"#;
+    assert_eq!(nearby_of(captioned, "/c.jpg"), "The caption");
+}
+
+#[test]
+fn wikipedia_thumbs_and_card_grids_keep_their_own_words() {
+    let thumb = r#"<p>Intro.</p><div class="thumb tright"><div class="thumbinner"><a href="/f" class="image"><img src="/w.jpg"></a>
+        <div class="thumbcaption">A heron in flight</div></div></div><p>Next paragraph.</p>"#;
+    assert_eq!(nearby_of(thumb, "/w.jpg"), "A heron in flight");
+    let cards = r#"<div class="cards"><div class="card"><a href="/1"><img src="/c1.jpg"></a><p>Red kayak for two</p></div>
+        <div class="card"><a href="/2"><img src="/c2.jpg"></a><p>Blue canoe</p></div></div>"#;
+    assert_eq!(nearby_of(cards, "/c1.jpg"), "Red kayak for two");
+    assert_eq!(nearby_of(cards, "/c2.jpg"), "Blue canoe");
+}
+
+#[test]
+fn neighbouring_text_stays_in_the_section_and_out_of_the_furniture() {
+    // A gallery whose only words are its heading: the heading is the heading field, not nearby text.
+    let gallery = r#"<html><body><h2>Gallery</h2><div class="gallery"><img src="/g1.jpg"><img src="/g2.jpg"></div>
+        <footer><p>Copyright 2024</p></footer></body></html>"#;
+    let p = extract(gallery, &page());
+    assert_eq!(p.images.len(), 2);
+    assert!(
+        p.images.iter().all(|r| r.context.nearby_text.is_empty() && r.context.heading == "Gallery"),
+        "{:#?}",
+        p.images
+    );
+    // Never across a heading, never a consent banner, navigation or another image's block.
+    let html = r#"<html><body><p>The last section's words.</p><h2>Whales</h2><figure><img src="/whale.jpg"></figure>
+        <p class="cookie-notice">We use cookies</p><nav><p>Home</p></nav><p>Other <img src="/other.jpg"></p>
+        <p>A humpback breaching.</p></body></html>"#;
+    assert_eq!(nearby_of(html, "/whale.jpg"), "A humpback breaching.");
+}

@@ -166,6 +166,23 @@ impl Filters {
     }
 }
 
+impl Filters {
+    /// Whether a stored image passes every filter (its analysed facts and words included).
+    pub fn accepts(&self, image: &StoredImage) -> bool {
+        let facts = image.record.facts.as_ref();
+        let text = searchable_text(&image.record).to_lowercase();
+        self.accepts_view(&FilterView {
+            format: image.format,
+            width: image.width,
+            height: image.height,
+            page_url: image.record.page_url.as_str(),
+            luma: facts.and_then(|f| f.luma),
+            transparent: facts.and_then(|f| f.transparent),
+            text: Some(&text),
+        })
+    }
+}
+
 /// The words an image is described by, for exclusion checks.
 pub(crate) fn searchable_text(r: &ImageRecord) -> String {
     let c = &r.context;

@@ -140,7 +140,7 @@ impl ChatParser {
         let mut part = |kind: PartKind, value: String, hint: &str| {
             // The words of the message it came from, when they are there (a chip removes them).
             let matched = if lower.contains(&hint.to_lowercase()) { hint.to_string() } else { String::new() };
-            q.parts.push(Part { kind, value, matched, reason: reason.clone() });
+            q.parts.push(Part { kind, value, matched, reason: reason.clone(), note: None });
         };
         let mut formats = Vec::new();
         for f in a.formats.iter().filter_map(|f| ImageFormat::parse(f.trim())) {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::parse::{PartKind, Query, parse};
+use super::parse::{Query, parse};
 use super::rank::{DEFAULT_FORMAT_PREFERENCE, Fusion, Ranked, dedup_with, fuse, order};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
@@ -51,6 +51,10 @@ pub struct SearchResult {
     pub matched_terms: Vec<String>,
     /// The same image found elsewhere (other URLs, same alt text).
     pub alternatives: Vec<String>,
+    /// The chips this result does not meet (`PNG`, `≥ 1600 px wide`, `without "people"`): set
+    /// on the closest images shown after too few met them all; empty on every other result.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmet: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -88,7 +92,16 @@ fn result(
         strong,
         matched_terms,
         alternatives,
+        unmet: Vec::new(),
     }
+}
+
+/// What one run of the legs found: each result with its stored image (for the relaxation's
+/// checks), whether it ran on keywords only, and the message's vector.
+struct Found {
+    results: Vec<(SearchResult, crate::index::StoredImage)>,
+    lexical_only: Option<String>,
+    vector: Option<Vec<f32>>,
 }
 
 pub struct SearchEngine {
@@ -136,9 +149,11 @@ impl SearchEngine {
 
     /// Searches for an already parsed query; `vector` is the embedding of
     /// [`SearchEngine::search_text`] when the caller has it (from a cache), else it is computed.
+    /// When the constraints leave fewer results than asked for, the closest images without them
+    /// follow, marked ([`super::relax`]).
     pub fn search_parsed(
         &self,
-        query: Query,
+        mut query: Query,
         vector: Option<Vec<f32>>,
         namespaces: &[String],
         limit: Option<usize>,
@@ -161,9 +176,34 @@ impl SearchEngine {
                 "brightness and transparency are known only for images whose pixels the crawl analysed".to_string(),
             );
         }
-        let request = SearchRequest { namespaces, filters: &filters, limit: CANDIDATES };
+        let found = self.find(&query, &filters, vector, namespaces, limit)?;
+        let mut results: Vec<SearchResult> = found.results.into_iter().map(|(r, _)| r).collect();
+        // A query of words: too few results that meet its constraints are followed by the
+        // closest that do not. A query of filters only ("PNG images") lists what passes them,
+        // and only an empty list is filled.
+        let words = !Self::search_text(&query).trim().is_empty();
+        let short = if words { results.len() < limit } else { results.is_empty() };
+        if short && super::relax::constrained(&query) {
+            let open = super::relax::without_constraints(&query);
+            let others = self.find(&open, &Filters::default(), found.vector, namespaces, limit)?;
+            super::relax::fill(&mut query, &mut results, others.results, limit, &mut notes);
+        }
+        Ok(SearchResponse { query, results, notes, lexical_only: found.lexical_only })
+    }
+
+    /// Runs both legs (or lists, for a query of filters only) under `filters`, fuses, dedups
+    /// and explains.
+    fn find(
+        &self,
+        query: &Query,
+        filters: &Filters,
+        vector: Option<Vec<f32>>,
+        namespaces: &[String],
+        limit: usize,
+    ) -> Result<Found> {
+        let request = SearchRequest { namespaces, filters, limit: CANDIDATES };
         // The text legs search for the description plus required phrases.
-        let text = Self::search_text(&query);
+        let text = Self::search_text(query);
         if text.trim().is_empty() {
             // Filters only ("PNG images without people"): every image that passes them, copies
             // of one picture shown once (the larger).
@@ -183,33 +223,37 @@ impl SearchEngine {
             let results = dedup_with(listed, &self.format_preference)
                 .into_iter()
                 .take(limit)
-                .map(|r| result(&r.image, None, None, 1.0, true, Vec::new(), r.alternatives))
+                .map(|r| (result(&r.image, None, None, 1.0, true, Vec::new(), r.alternatives), r.image))
                 .collect();
-            return Ok(SearchResponse { query, results, notes, lexical_only: None });
+            return Ok(Found { results, lexical_only: None, vector });
         }
         let text_hits = self.index.search_text(&text, &request)?;
         let (vector_hits, lexical_only, query_vector) = match &self.embedder {
-            Ok(embedder) if !text.trim().is_empty() => {
+            Ok(embedder) => {
                 let v = match vector {
                     Some(v) => v,
                     None => embedder.embed(&[&text])?.pop().unwrap_or_default(),
                 };
                 (self.index.search_vector(&v, &request)?, None, Some(v))
             }
-            Ok(_) => (Vec::new(), None, None),
             Err(reason) => (Vec::new(), Some(format!("keyword search only: {reason}")), None),
         };
         let mut fused = fuse(text_hits, vector_hits, self.fusion);
         // The words of a multi-word request, in order, in an image's own words: a small bonus,
         // so "Apple Watch" ranks the Apple Watch above a watch band of apple leather even when
         // the keyword leg scores them alike (and no model is there to tell them apart).
+        // A quoted title in a longer description ("the film \"Casablanca\"") earns the same
+        // bonus: it ranks the images naming it first without removing those that word it otherwise.
         let phrase = text.to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut phrases: Vec<&str> = query.boost_terms.iter().map(String::as_str).collect();
         if phrase.contains(' ') {
+            phrases.push(&phrase);
+        }
+        if !phrases.is_empty() {
             for r in &mut fused {
-                if crate::index::contains_word(&crate::index::searchable_text(&r.image.record).to_lowercase(), &phrase)
-                {
-                    r.fused += PHRASE_BONUS;
-                }
+                let words = crate::index::searchable_text(&r.image.record).to_lowercase();
+                let held = phrases.iter().filter(|p| crate::index::contains_word(&words, p)).count();
+                r.fused += PHRASE_BONUS * held as f32;
             }
         }
         order(&mut fused, &self.format_preference);
@@ -225,7 +269,7 @@ impl SearchEngine {
                 words.push(w.to_string());
             }
         }
-        let mut results: Vec<SearchResult> = ranked
+        let mut results: Vec<(SearchResult, crate::index::StoredImage)> = ranked
             .into_iter()
             .take(limit)
             .map(|r| {
@@ -240,61 +284,11 @@ impl SearchEngine {
                 .to_lowercase();
                 let matched = words.iter().filter(|w| crate::index::contains_word(&haystack, w)).cloned().collect();
                 let strong = evidenced(&r) && r.fused >= best * STRONG_SHARE;
-                result(&r.image, r.bm25, r.vector, r.fused, strong, matched, r.alternatives)
+                (result(&r.image, r.bm25, r.vector, r.fused, strong, matched, r.alternatives), r.image)
             })
             .collect();
         // Strong matches first, as the UI shows them; each group keeps the fused order.
-        results.sort_by_key(|r| !r.strong);
-        if results.is_empty()
-            && let Some(note) = self.filters_excluded_all(&query, query_vector, namespaces)?
-        {
-            notes.push(note);
-        }
-        Ok(SearchResponse { query, results, notes, lexical_only })
-    }
-
-    /// When the size, format, shape, tone or transparency filters leave nothing, says how many
-    /// images match the words alone, so an empty answer is not taken for "nothing on the site".
-    fn filters_excluded_all(
-        &self,
-        query: &Query,
-        vector: Option<Vec<f32>>,
-        namespaces: &[String],
-    ) -> Result<Option<String>> {
-        let filters: Vec<String> = query
-            .parts
-            .iter()
-            .filter_map(|p| match p.kind {
-                PartKind::Format => Some(p.value.to_uppercase()),
-                PartKind::MinSize | PartKind::Orientation | PartKind::Tone | PartKind::Transparency => {
-                    Some(p.value.clone())
-                }
-                _ => None,
-            })
-            .collect();
-        if filters.is_empty() {
-            return Ok(None);
-        }
-        let relaxed = Query {
-            formats: Vec::new(),
-            min_width: None,
-            min_height: None,
-            orientation: None,
-            tone: None,
-            transparent: None,
-            parts: Vec::new(),
-            ..query.clone()
-        };
-        let found = self.search_parsed(relaxed, vector, namespaces, Some(MAX_LIMIT))?.results.len();
-        Ok((found > 0).then(|| {
-            let more = if found >= MAX_LIMIT { "at least " } else { "" };
-            let (them, verb) =
-                if filters.len() == 1 { ("it", "passes the filter") } else { ("them", "passes the filters") };
-            let matches = if found == 1 { "matches" } else { "match" };
-            format!(
-                "no image matching the words {verb} ({}); {more}{found} {matches} without {them}",
-                filters.join(", ")
-            )
-        }))
+        results.sort_by_key(|(r, _)| !r.strong);
+        Ok(Found { results, lexical_only, vector: query_vector })
     }
 }

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::parse_intent::{is_descriptive, is_image_noun, leads_to_image_noun};
+
 /// Longest message accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 1_000;
 /// "high resolution" and friends mean at least this wide.
@@ -85,6 +87,8 @@ pub enum PartKind {
     Count,
     Exclude,
     Require,
+    /// A quoted phrase in a longer description: ranks images holding it first, removes none.
+    Boost,
     Filler,
 }
 
@@ -97,6 +101,11 @@ pub struct Part {
     /// The words of the message it came from.
     pub matched: String,
     pub reason: String,
+    /// Set when no image (or too few) met this part and the closest that do not are shown too:
+    /// what the chip says about it ("no image matching the words is ≥ 1600 px wide; showing the
+    /// closest").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +114,9 @@ pub struct Query {
     pub text: String,
     /// Quoted phrases that must appear.
     pub must_terms: Vec<String>,
+    /// Quoted phrases of a longer description: images holding them rank first.
+    #[serde(default)]
+    pub boost_terms: Vec<String>,
     /// Terms that must not appear ("without people").
     pub exclude_terms: Vec<String>,
     pub formats: Vec<ImageFormat>,
@@ -163,11 +175,28 @@ const FILLER: &[&[&str]] = &[
     &["of"],
 ];
 
+/// When a filter phrase is about the images rather than their subject.
+#[derive(Clone, Copy)]
+enum Attach {
+    /// Always: the phrase has no other meaning ("PNG", "high resolution", "dark mode").
+    Always,
+    /// Before an image noun: "large maps", "square avatars", but not "a large brown dog".
+    Noun,
+    /// Before one of these words: "vector logo", but not "vector illustration".
+    Before(&'static [&'static str]),
+    /// In a request, not in a description: "products on a white background" asks for a light
+    /// image, "a man stands in front of a white background" describes one.
+    Request,
+    /// At the end of the message or of a clause: "photos in landscape".
+    End,
+}
+
 /// Multi-word and single-word filter phrases, longest first within a group.
 struct Rule {
     words: &'static [&'static str],
     apply: fn(&mut Query) -> (PartKind, String),
     reason: &'static str,
+    attach: Attach,
 }
 
 fn format(q: &mut Query, f: ImageFormat) -> (PartKind, String) {
@@ -204,74 +233,243 @@ fn transparent(q: &mut Query) -> (PartKind, String) {
     (PartKind::Transparency, "transparent".into())
 }
 
+/// What "vector" must lead to to mean SVG: stock sites call their JPEG previews "vector
+/// illustration", so that phrase describes, and does not ask for a format.
+const VECTOR_NOUNS: &[&str] =
+    &["logo", "logos", "icon", "icons", "graphic", "graphics", "image", "images", "file", "files", "art", "version"];
+
 const RULES: &[Rule] = &[
-    Rule { words: &["transparent", "background"], apply: transparent, reason: "asks for a transparent background" },
-    Rule { words: &["with", "transparency"], apply: transparent, reason: "asks for transparency" },
-    Rule { words: &["no", "background"], apply: transparent, reason: "\"no background\" means a transparent one" },
     Rule {
+        attach: Attach::Always,
+        words: &["transparent", "background"],
+        apply: transparent,
+        reason: "asks for a transparent background",
+    },
+    Rule {
+        attach: Attach::Always,
+        words: &["with", "transparency"],
+        apply: transparent,
+        reason: "asks for transparency",
+    },
+    Rule {
+        attach: Attach::Always,
+        words: &["no", "background"],
+        apply: transparent,
+        reason: "\"no background\" means a transparent one",
+    },
+    Rule {
+        attach: Attach::Always,
         words: &["without", "background"],
         apply: transparent,
         reason: "\"without background\" means a transparent one",
     },
-    Rule { words: &["transparent"], apply: transparent, reason: "asks for transparency" },
-    Rule { words: &["cutout"], apply: transparent, reason: "a cutout has a transparent background" },
+    Rule { attach: Attach::Noun, words: &["transparent"], apply: transparent, reason: "asks for transparency" },
     Rule {
+        attach: Attach::Noun,
+        words: &["cutout"],
+        apply: transparent,
+        reason: "a cutout has a transparent background",
+    },
+    Rule {
+        attach: Attach::Always,
         words: &["high", "resolution"],
         apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
         reason: "high resolution",
     },
-    Rule { words: &["high-resolution"], apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None), reason: "high resolution" },
-    Rule { words: &["high", "res"], apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None), reason: "high resolution" },
-    Rule { words: &["high-res"], apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None), reason: "high resolution" },
-    Rule { words: &["hi-res"], apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None), reason: "high resolution" },
-    Rule { words: &["hires"], apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None), reason: "high resolution" },
     Rule {
+        attach: Attach::Always,
+        words: &["high-resolution"],
+        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
+        reason: "high resolution",
+    },
+    Rule {
+        attach: Attach::Always,
+        words: &["high", "res"],
+        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
+        reason: "high resolution",
+    },
+    Rule {
+        attach: Attach::Always,
+        words: &["high-res"],
+        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
+        reason: "high resolution",
+    },
+    Rule {
+        attach: Attach::Always,
+        words: &["hi-res"],
+        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
+        reason: "high resolution",
+    },
+    Rule {
+        attach: Attach::Always,
+        words: &["hires"],
+        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
+        reason: "high resolution",
+    },
+    Rule {
+        attach: Attach::Noun,
         words: &["large"],
         apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
         reason: "\"large\" asks for big images",
     },
-    Rule { words: &["full", "hd"], apply: |q| min_size(q, 1920, Some(1080)), reason: "Full HD is 1920×1080" },
-    Rule { words: &["1080p"], apply: |q| min_size(q, 1920, Some(1080)), reason: "1080p is 1920×1080" },
-    Rule { words: &["hd"], apply: |q| min_size(q, 1280, Some(720)), reason: "HD is at least 1280×720" },
-    Rule { words: &["720p"], apply: |q| min_size(q, 1280, Some(720)), reason: "720p is 1280×720" },
-    Rule { words: &["4k"], apply: |q| min_size(q, 3840, Some(2160)), reason: "4K is 3840×2160" },
-    Rule { words: &["uhd"], apply: |q| min_size(q, 3840, Some(2160)), reason: "UHD is 3840×2160" },
-    Rule { words: &["dark", "mode"], apply: |q| tone(q, Tone::Dark), reason: "dark mode" },
-    Rule { words: &["dark", "theme"], apply: |q| tone(q, Tone::Dark), reason: "a dark theme" },
-    Rule { words: &["dark", "background"], apply: |q| tone(q, Tone::Dark), reason: "a dark background" },
-    Rule { words: &["light", "mode"], apply: |q| tone(q, Tone::Light), reason: "light mode" },
-    Rule { words: &["light", "theme"], apply: |q| tone(q, Tone::Light), reason: "a light theme" },
-    Rule { words: &["light", "background"], apply: |q| tone(q, Tone::Light), reason: "a light background" },
-    Rule { words: &["white", "background"], apply: |q| tone(q, Tone::Light), reason: "a white background" },
-    Rule { words: &["landscape"], apply: |q| orientation(q, Orientation::Landscape), reason: "landscape orientation" },
     Rule {
+        attach: Attach::Noun,
+        words: &["big"],
+        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
+        reason: "\"big\" asks for large images",
+    },
+    Rule {
+        attach: Attach::Noun,
+        words: &["huge"],
+        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
+        reason: "\"huge\" asks for large images",
+    },
+    Rule {
+        attach: Attach::Always,
+        words: &["full", "hd"],
+        apply: |q| min_size(q, 1920, Some(1080)),
+        reason: "Full HD is 1920×1080",
+    },
+    Rule {
+        attach: Attach::Always,
+        words: &["1080p"],
+        apply: |q| min_size(q, 1920, Some(1080)),
+        reason: "1080p is 1920×1080",
+    },
+    Rule {
+        attach: Attach::Always,
+        words: &["hd"],
+        apply: |q| min_size(q, 1280, Some(720)),
+        reason: "HD is at least 1280×720",
+    },
+    Rule {
+        attach: Attach::Always,
+        words: &["720p"],
+        apply: |q| min_size(q, 1280, Some(720)),
+        reason: "720p is 1280×720",
+    },
+    Rule {
+        attach: Attach::Always,
+        words: &["4k"],
+        apply: |q| min_size(q, 3840, Some(2160)),
+        reason: "4K is 3840×2160",
+    },
+    Rule {
+        attach: Attach::Always,
+        words: &["uhd"],
+        apply: |q| min_size(q, 3840, Some(2160)),
+        reason: "UHD is 3840×2160",
+    },
+    Rule { attach: Attach::Always, words: &["dark", "mode"], apply: |q| tone(q, Tone::Dark), reason: "dark mode" },
+    Rule { attach: Attach::Always, words: &["dark", "theme"], apply: |q| tone(q, Tone::Dark), reason: "a dark theme" },
+    Rule {
+        attach: Attach::Request,
+        words: &["dark", "background"],
+        apply: |q| tone(q, Tone::Dark),
+        reason: "a dark background",
+    },
+    Rule { attach: Attach::Always, words: &["light", "mode"], apply: |q| tone(q, Tone::Light), reason: "light mode" },
+    Rule {
+        attach: Attach::Always,
+        words: &["light", "theme"],
+        apply: |q| tone(q, Tone::Light),
+        reason: "a light theme",
+    },
+    Rule {
+        attach: Attach::Request,
+        words: &["light", "background"],
+        apply: |q| tone(q, Tone::Light),
+        reason: "a light background",
+    },
+    Rule {
+        attach: Attach::Request,
+        words: &["white", "background"],
+        apply: |q| tone(q, Tone::Light),
+        reason: "a white background",
+    },
+    Rule {
+        attach: Attach::End,
+        words: &["in", "landscape"],
+        apply: |q| orientation(q, Orientation::Landscape),
+        reason: "landscape orientation",
+    },
+    Rule {
+        attach: Attach::End,
+        words: &["in", "portrait"],
+        apply: |q| orientation(q, Orientation::Portrait),
+        reason: "portrait orientation",
+    },
+    Rule {
+        attach: Attach::Noun,
+        words: &["landscape"],
+        apply: |q| orientation(q, Orientation::Landscape),
+        reason: "landscape orientation",
+    },
+    Rule {
+        attach: Attach::Noun,
         words: &["horizontal"],
         apply: |q| orientation(q, Orientation::Landscape),
         reason: "horizontal means landscape",
     },
     Rule {
+        attach: Attach::Always,
         words: &["portrait", "orientation"],
         apply: |q| orientation(q, Orientation::Portrait),
         reason: "portrait orientation",
     },
-    Rule { words: &["vertical"], apply: |q| orientation(q, Orientation::Portrait), reason: "vertical means portrait" },
-    Rule { words: &["square"], apply: |q| orientation(q, Orientation::Square), reason: "square images" },
-    Rule { words: &["jpeg"], apply: |q| format(q, ImageFormat::Jpeg), reason: "a format name" },
-    Rule { words: &["jpg"], apply: |q| format(q, ImageFormat::Jpeg), reason: "jpg is JPEG" },
-    Rule { words: &["jpegs"], apply: |q| format(q, ImageFormat::Jpeg), reason: "a format name" },
-    Rule { words: &["jpgs"], apply: |q| format(q, ImageFormat::Jpeg), reason: "jpg is JPEG" },
-    Rule { words: &["png"], apply: |q| format(q, ImageFormat::Png), reason: "a format name" },
-    Rule { words: &["pngs"], apply: |q| format(q, ImageFormat::Png), reason: "a format name" },
-    Rule { words: &["webp"], apply: |q| format(q, ImageFormat::Webp), reason: "a format name" },
-    Rule { words: &["avif"], apply: |q| format(q, ImageFormat::Avif), reason: "a format name" },
-    Rule { words: &["gif"], apply: |q| format(q, ImageFormat::Gif), reason: "a format name" },
-    Rule { words: &["gifs"], apply: |q| format(q, ImageFormat::Gif), reason: "a format name" },
-    Rule { words: &["animated"], apply: |q| format(q, ImageFormat::Gif), reason: "animated images are GIFs" },
-    Rule { words: &["animation"], apply: |q| format(q, ImageFormat::Gif), reason: "animated images are GIFs" },
-    Rule { words: &["svg"], apply: |q| format(q, ImageFormat::Svg), reason: "a format name" },
-    Rule { words: &["svgs"], apply: |q| format(q, ImageFormat::Svg), reason: "a format name" },
-    Rule { words: &["vector"], apply: |q| format(q, ImageFormat::Svg), reason: "vector images are SVG" },
-    Rule { words: &["vectors"], apply: |q| format(q, ImageFormat::Svg), reason: "vector images are SVG" },
+    Rule {
+        attach: Attach::Noun,
+        words: &["vertical"],
+        apply: |q| orientation(q, Orientation::Portrait),
+        reason: "vertical means portrait",
+    },
+    Rule {
+        attach: Attach::Noun,
+        words: &["square"],
+        apply: |q| orientation(q, Orientation::Square),
+        reason: "square images",
+    },
+    Rule { attach: Attach::Always, words: &["jpeg"], apply: |q| format(q, ImageFormat::Jpeg), reason: "a format name" },
+    Rule { attach: Attach::Always, words: &["jpg"], apply: |q| format(q, ImageFormat::Jpeg), reason: "jpg is JPEG" },
+    Rule {
+        attach: Attach::Always,
+        words: &["jpegs"],
+        apply: |q| format(q, ImageFormat::Jpeg),
+        reason: "a format name",
+    },
+    Rule { attach: Attach::Always, words: &["jpgs"], apply: |q| format(q, ImageFormat::Jpeg), reason: "jpg is JPEG" },
+    Rule { attach: Attach::Always, words: &["png"], apply: |q| format(q, ImageFormat::Png), reason: "a format name" },
+    Rule { attach: Attach::Always, words: &["pngs"], apply: |q| format(q, ImageFormat::Png), reason: "a format name" },
+    Rule { attach: Attach::Always, words: &["webp"], apply: |q| format(q, ImageFormat::Webp), reason: "a format name" },
+    Rule { attach: Attach::Always, words: &["avif"], apply: |q| format(q, ImageFormat::Avif), reason: "a format name" },
+    Rule { attach: Attach::Always, words: &["gif"], apply: |q| format(q, ImageFormat::Gif), reason: "a format name" },
+    Rule { attach: Attach::Always, words: &["gifs"], apply: |q| format(q, ImageFormat::Gif), reason: "a format name" },
+    Rule {
+        attach: Attach::Noun,
+        words: &["animated"],
+        apply: |q| format(q, ImageFormat::Gif),
+        reason: "animated images are GIFs",
+    },
+    Rule {
+        attach: Attach::Noun,
+        words: &["animation"],
+        apply: |q| format(q, ImageFormat::Gif),
+        reason: "animated images are GIFs",
+    },
+    Rule { attach: Attach::Always, words: &["svg"], apply: |q| format(q, ImageFormat::Svg), reason: "a format name" },
+    Rule { attach: Attach::Always, words: &["svgs"], apply: |q| format(q, ImageFormat::Svg), reason: "a format name" },
+    Rule {
+        attach: Attach::Before(VECTOR_NOUNS),
+        words: &["vector"],
+        apply: |q| format(q, ImageFormat::Svg),
+        reason: "vector images are SVG",
+    },
+    Rule {
+        attach: Attach::Before(VECTOR_NOUNS),
+        words: &["vectors"],
+        apply: |q| format(q, ImageFormat::Svg),
+        reason: "vector images are SVG",
+    },
 ];
 
 const NEGATIONS: &[&[&str]] = &[
@@ -327,27 +525,74 @@ struct Token {
     norm: String,
     /// A comma or full stop followed the word.
     ends_clause: bool,
+    /// Inside a quoted phrase: taken literally, never a filter, count or operator.
+    quoted: bool,
+    /// Claimed by the words of a request ("show me", "find", "I need").
+    request: bool,
     used: bool,
 }
 
-fn tokenize(message: &str) -> Vec<Token> {
-    let mut tokens = Vec::new();
-    for piece in message.split_whitespace() {
+fn tokenize_into(tokens: &mut Vec<Token>, text: &str, quoted: bool) {
+    for piece in text.split_whitespace() {
         let ends_clause = piece.ends_with([',', ';', '.', '!', '?']);
         let raw = piece.trim_matches(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\'' || c == '+' || c == '×'));
         let raw = raw.trim_end_matches(['-', '\'']);
         if raw.is_empty() {
+            // Punctuation written apart ("without water , a plant droops") still ends a clause.
+            if ends_clause && let Some(last) = tokens.last_mut() {
+                last.ends_clause = true;
+            }
             continue;
         }
         tokens.push(Token {
             raw: raw.to_string(),
             norm: raw.to_lowercase().replace('’', "'"),
             ends_clause,
+            quoted,
+            request: false,
             used: false,
         });
     }
-    tokens
+    if quoted && let Some(last) = tokens.last_mut() {
+        // A phrase ends at its closing quote.
+        last.ends_clause = true;
+    }
 }
+
+/// A quoted phrase of the message: its words are `tokens[range]`.
+struct Quoted {
+    phrase: String,
+    range: std::ops::Range<usize>,
+}
+
+/// Splits the message into words, keeping track of which came from quoted phrases.
+fn tokenize(message: &str) -> (Vec<Token>, Vec<Quoted>) {
+    let mut tokens = Vec::new();
+    let mut quotes = Vec::new();
+    let mut in_quote = false;
+    let mut piece = String::new();
+    for c in message.chars().chain(std::iter::once('\0')) {
+        let boundary = matches!(c, '"' | '“' | '”') || c == '\0';
+        if !boundary {
+            piece.push(c);
+            continue;
+        }
+        // An unclosed quote is read as plain words.
+        let closes = in_quote && c != '\0';
+        let start = tokens.len();
+        tokenize_into(&mut tokens, &piece, closes);
+        if closes && tokens.len() > start {
+            quotes.push(Quoted { phrase: piece.trim().to_lowercase(), range: start..tokens.len() });
+        }
+        piece.clear();
+        in_quote = !in_quote;
+    }
+    (tokens, quotes)
+}
+
+/// Words outside quoted phrases, request words and filters at most this many: the quotes are
+/// the person's emphasis ("\"Apple Watch\" ads"), and the phrase must appear.
+const MAX_WORDS_BESIDE_REQUIRED_QUOTE: usize = 3;
 
 /// Parses a chat message into a [`Query`].
 pub fn parse(message: &str) -> Result<Query, QueryError> {
@@ -360,47 +605,21 @@ pub fn parse(message: &str) -> Result<Query, QueryError> {
         return Err(QueryError::Empty);
     }
     let mut q = Query::default();
+    let (mut tokens, quotes) = tokenize(message);
+    let norms: Vec<&str> = tokens.iter().map(|t| t.norm.as_str()).collect();
+    let descriptive = is_descriptive(&norms);
+    let words: Vec<(String, bool)> = tokens.iter().map(|t| (t.norm.clone(), t.ends_clause)).collect();
+    let words: Vec<(&str, bool)> = words.iter().map(|(w, e)| (w.as_str(), *e)).collect();
 
-    // Quoted phrases first: they are taken literally.
-    let mut rest = String::new();
-    let mut in_quote = false;
-    let mut phrase = String::new();
-    for c in message.chars() {
-        match c {
-            '"' | '“' | '”' => {
-                if in_quote && !phrase.trim().is_empty() {
-                    let p = phrase.trim().to_lowercase();
-                    q.parts.push(Part {
-                        kind: PartKind::Require,
-                        value: p.clone(),
-                        matched: format!("\"{}\"", phrase.trim()),
-                        reason: "a quoted phrase must appear".into(),
-                    });
-                    q.must_terms.push(p);
-                    rest.push(' ');
-                    rest.push_str(phrase.trim());
-                    rest.push(' ');
-                }
-                phrase.clear();
-                in_quote = !in_quote;
-            }
-            c if in_quote => phrase.push(c),
-            c => rest.push(c),
-        }
-    }
-    if in_quote {
-        rest.push_str(&phrase);
-    }
-
-    let mut tokens = tokenize(&rest);
     mark_filler(&mut tokens, &mut q);
-    mark_rules(&mut tokens, &mut q);
-    mark_count(&mut tokens, &mut q);
+    mark_rules(&mut tokens, &mut q, &words, descriptive);
+    mark_count(&mut tokens, &mut q, &words, descriptive);
     mark_sizes(&mut tokens, &mut q);
-    mark_negations(&mut tokens, &mut q);
+    mark_negations(&mut tokens, &mut q, descriptive);
+    mark_quotes(&tokens, &mut q, &quotes, descriptive);
 
     // "-word" and "+word" operators.
-    for t in tokens.iter_mut().filter(|t| !t.used) {
+    for t in tokens.iter_mut().filter(|t| !t.used && !t.quoted) {
         if let Some(word) =
             t.norm.strip_prefix('-').filter(|w| w.len() > 1 && w.chars().next().is_some_and(char::is_alphabetic))
         {
@@ -409,8 +628,11 @@ pub fn parse(message: &str) -> Result<Query, QueryError> {
                 value: word.to_string(),
                 matched: t.raw.clone(),
                 reason: "a leading minus excludes a word".into(),
+                note: None,
             });
-            q.exclude_terms.push(word.to_string());
+            if !q.exclude_terms.iter().any(|x| x == word) {
+                q.exclude_terms.push(word.to_string());
+            }
             t.used = true;
         } else if let Some(word) = t.norm.strip_prefix('+').filter(|w| !w.is_empty()) {
             q.parts.push(Part {
@@ -418,8 +640,11 @@ pub fn parse(message: &str) -> Result<Query, QueryError> {
                 value: word.to_string(),
                 matched: t.raw.clone(),
                 reason: "a leading plus requires a word".into(),
+                note: None,
             });
-            q.must_terms.push(word.to_string());
+            if !q.must_terms.iter().any(|x| x == word) {
+                q.must_terms.push(word.to_string());
+            }
             t.raw = word.to_string();
         }
     }
@@ -439,12 +664,65 @@ pub fn parse(message: &str) -> Result<Query, QueryError> {
         text.remove(0);
     }
     q.text = text.join(" ");
+    merge_repeated_parts(&mut q.parts);
     q.parts.sort_by_key(|p| p.kind as u8);
     Ok(q)
 }
 
+/// One chip per thing understood: "jpg or jpeg photos" and "high-res large maps" say it twice.
+fn merge_repeated_parts(parts: &mut Vec<Part>) {
+    let mut merged: Vec<Part> = Vec::with_capacity(parts.len());
+    for part in parts.drain(..) {
+        match merged.iter_mut().find(|p| p.kind == part.kind && p.value == part.value && p.kind != PartKind::Filler) {
+            Some(p) => {
+                if p.matched != part.matched {
+                    p.matched = format!("{}{MATCHED_SEPARATOR}{}", p.matched, part.matched);
+                }
+            }
+            None => merged.push(part),
+        }
+    }
+    *parts = merged;
+}
+
+/// Between the pieces of a merged part's `matched` words.
+pub const MATCHED_SEPARATOR: &str = " … ";
+
+/// Quoted phrases: required when they are the gist of a short request, boosted in a longer
+/// description (where the page may word the title differently).
+fn mark_quotes(tokens: &[Token], q: &mut Query, quotes: &[Quoted], descriptive: bool) {
+    if quotes.is_empty() {
+        return;
+    }
+    let beside = tokens.iter().filter(|t| !t.used && !t.quoted && !ARTICLES.contains(&t.norm.as_str())).count();
+    let required = !descriptive && beside <= MAX_WORDS_BESIDE_REQUIRED_QUOTE;
+    for quote in quotes.iter().filter(|p| !p.phrase.is_empty()) {
+        let raw = tokens[quote.range.clone()].iter().map(|t| t.raw.as_str()).collect::<Vec<_>>().join(" ");
+        let (kind, terms, reason) = if required {
+            (PartKind::Require, &mut q.must_terms, "a quoted phrase must appear")
+        } else {
+            (
+                PartKind::Boost,
+                &mut q.boost_terms,
+                "a quoted phrase in a longer description ranks images holding it first",
+            )
+        };
+        if terms.contains(&quote.phrase) {
+            continue;
+        }
+        terms.push(quote.phrase.clone());
+        q.parts.push(Part {
+            kind,
+            value: quote.phrase.clone(),
+            matched: format!("\"{raw}\""),
+            reason: reason.into(),
+            note: None,
+        });
+    }
+}
+
 fn matches_at(tokens: &[Token], at: usize, words: &[&str]) -> bool {
-    words.iter().enumerate().all(|(i, w)| tokens.get(at + i).is_some_and(|t| !t.used && t.norm == *w))
+    words.iter().enumerate().all(|(i, w)| tokens.get(at + i).is_some_and(|t| !t.used && !t.quoted && t.norm == *w))
         // A phrase never spans a clause boundary.
         && (0..words.len().saturating_sub(1)).all(|i| !tokens[at + i].ends_clause)
 }
@@ -469,9 +747,13 @@ fn claim(
     reason: impl Into<String>,
 ) {
     let matched = matched_text(tokens, range.start, range.len());
-    q.parts.push(Part { kind, value, matched, reason: reason.into() });
+    q.parts.push(Part { kind, value, matched, reason: reason.into(), note: None });
     mark_used(tokens, range);
 }
+
+/// Filler words that are not a request of their own: a number after them describes the
+/// subject ("pictures of 3 dogs"), after "show me" it counts results.
+const NOT_A_REQUEST: &[&str] = &["some", "any", "all", "images", "image", "pictures", "picture", "pics", "pic", "of"];
 
 fn mark_filler(tokens: &mut [Token], q: &mut Query) {
     // Filler at the start of the message or of a clause ("show me ...", "I need ...").
@@ -489,6 +771,10 @@ fn mark_filler(tokens: &mut [Token], q: &mut Query) {
                     String::new(),
                     "words of the request, not of the image",
                 );
+                let request = !(f.len() == 1 && NOT_A_REQUEST.contains(&f[0]));
+                for t in &mut tokens[i..i + f.len()] {
+                    t.request = request;
+                }
                 i += f.len();
             }
             None => i += 1,
@@ -496,22 +782,38 @@ fn mark_filler(tokens: &mut [Token], q: &mut Query) {
     }
     // Generic nouns anywhere ("PNG images of Apple Watch").
     for (i, t) in tokens.iter_mut().enumerate() {
-        if !t.used && matches!(t.norm.as_str(), "images" | "image" | "pictures" | "picture" | "pics") && i > 0 {
+        if !t.used
+            && !t.quoted
+            && matches!(t.norm.as_str(), "images" | "image" | "pictures" | "picture" | "pics")
+            && i > 0
+        {
             t.used = true;
         }
     }
     // "of" left dangling after a removed noun ("images of X").
     for i in 1..tokens.len() {
-        if tokens[i].norm == "of" && !tokens[i].used && tokens[i - 1].used {
+        if tokens[i].norm == "of" && !tokens[i].used && !tokens[i].quoted && tokens[i - 1].used {
             tokens[i].used = true;
         }
     }
 }
 
-fn mark_rules(tokens: &mut [Token], q: &mut Query) {
+fn mark_rules(tokens: &mut [Token], q: &mut Query, words: &[(&str, bool)], descriptive: bool) {
     let mut i = 0;
     while i < tokens.len() {
-        let found = RULES.iter().find(|r| matches_at(tokens, i, r.words));
+        let found = RULES.iter().find(|r| {
+            let last = i + r.words.len() - 1;
+            matches_at(tokens, i, r.words)
+                && match r.attach {
+                    Attach::Always => true,
+                    Attach::Noun => leads_to_image_noun(words, last),
+                    Attach::Before(nouns) => {
+                        !tokens[last].ends_clause && words.get(last + 1).is_some_and(|(w, _)| nouns.contains(w))
+                    }
+                    Attach::Request => !descriptive,
+                    Attach::End => tokens[last].ends_clause || last + 1 == tokens.len(),
+                }
+        });
         match found {
             Some(rule) => {
                 let (kind, value) = (rule.apply)(q);
@@ -527,26 +829,28 @@ fn number(word: &str) -> Option<u32> {
     word.parse::<u32>().ok().or_else(|| NUMBER_WORDS.iter().position(|w| *w == word).map(|n| n as u32))
 }
 
-/// "show me 5 …", "top 10", "3 photos of …", "a dozen".
-fn mark_count(tokens: &mut [Token], q: &mut Query) {
+/// "show me 5 …", "top 10", "3 photos of …", "a dozen". A number is a count when it
+/// quantifies the results: after the words of a request or "top", or before an image noun in
+/// a request. "Three children play football" counts children, and is no count.
+fn mark_count(tokens: &mut [Token], q: &mut Query, words: &[(&str, bool)], descriptive: bool) {
     for i in 0..tokens.len() {
-        if tokens[i].used || q.count.is_some() {
+        if tokens[i].used || tokens[i].quoted || q.count.is_some() {
             continue;
         }
-        let after_request =
-            i == 0 || tokens[i - 1].used || matches!(tokens[i - 1].norm.as_str(), "top" | "first" | "best");
         let n = if tokens[i].norm == "dozen" { Some(12) } else { number(&tokens[i].norm) };
         let Some(n) = n.filter(|n| (1..=1_000_000).contains(n)) else { continue };
-        // A number is a count when the request leads to it, not when it describes the image
-        // ("2 dogs" after "show me" is a count; "a photo of 2 dogs" is not).
-        if !after_request {
+        let previous = i.checked_sub(1).map(|p| &tokens[p]);
+        // "top 10" in any message; "the first eight series" in a description counts series.
+        let after_top = previous.is_some_and(|t| {
+            !t.used && !t.quoted && (t.norm == "top" || (!descriptive && matches!(t.norm.as_str(), "first" | "best")))
+        });
+        let after_request = previous.is_some_and(|t| t.request);
+        let of_images = !descriptive && leads_to_image_noun(words, i);
+        if !(after_top || after_request || of_images) {
             continue;
         }
         let count = n.min(MAX_COUNT);
-        let mut start = i;
-        if i > 0 && matches!(tokens[i - 1].norm.as_str(), "top" | "first" | "best") && !tokens[i - 1].used {
-            start = i - 1;
-        }
+        let start = if after_top { i - 1 } else { i };
         q.count = Some(count);
         let reason = if count < n {
             format!("asks for {n}; at most {MAX_COUNT} are shown")
@@ -563,21 +867,36 @@ fn mark_count(tokens: &mut [Token], q: &mut Query) {
     }
 }
 
+/// Sides of a "WxH" below this are not a pixel size ("a 4x4 jeep", "a 10x12 office").
+const MIN_SIZE_SIDE: u32 = 16;
+/// Units after "WxH" that make it a physical size, not pixels.
+const LENGTH_UNITS: &[&str] = &["in", "inch", "inches", "cm", "mm", "m", "ft", "feet", "foot", "meters", "metres"];
+/// Words that make a number beside "at least"/"over"/"than" a size, not a quantity ("more than
+/// 20 people" is not 20 px).
+const SIZE_WORDS: &[&str] =
+    &["wide", "tall", "high", "wider", "taller", "larger", "bigger", "width", "height", "across", "resolution"];
+
 /// "at least 1920 pixels wide", "1920x1080 or larger", "wider than 800", "over 1000px".
 fn mark_sizes(tokens: &mut [Token], q: &mut Query) {
     for i in 0..tokens.len() {
-        if tokens[i].used {
+        if tokens[i].used || tokens[i].quoted {
             continue;
         }
         let word = tokens[i].norm.trim_end_matches("px").to_string();
         if let Some((w, h)) =
             word.split_once(['x', '×']).and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
         {
+            let physical = tokens.get(i + 1).is_some_and(|t| LENGTH_UNITS.contains(&t.norm.as_str()));
+            if w < MIN_SIZE_SIDE || h < MIN_SIZE_SIDE || physical {
+                continue;
+            }
             let (kind, value) = min_size(q, w, Some(h));
             let mut end = i;
             for k in [i + 1, i + 2] {
                 if tokens.get(k).is_some_and(|t| {
-                    matches!(t.norm.as_str(), "or" | "larger" | "bigger" | "more" | "above" | "pixels" | "px")
+                    !t.used
+                        && !t.quoted
+                        && matches!(t.norm.as_str(), "or" | "larger" | "bigger" | "more" | "above" | "pixels" | "px")
                 }) {
                     end = k;
                 } else {
@@ -588,6 +907,7 @@ fn mark_sizes(tokens: &mut [Token], q: &mut Query) {
             while start > 0
                 && matches!(tokens[start - 1].norm.as_str(), "at" | "least" | "minimum" | "min")
                 && !tokens[start - 1].used
+                && !tokens[start - 1].quoted
             {
                 start -= 1;
             }
@@ -600,8 +920,9 @@ fn mark_sizes(tokens: &mut [Token], q: &mut Query) {
         let pixels =
             tokens[i].norm.ends_with("px") || after.first().is_some_and(|w| matches!(*w, "px" | "pixels" | "pixel"));
         let at_least = before.iter().any(|w| matches!(*w, "least" | "over" | "above" | "than" | "minimum" | "min"));
+        let sized = before.iter().chain(after.iter()).any(|w| SIZE_WORDS.contains(w));
         let tall = after.iter().chain(before.iter()).any(|w| matches!(*w, "tall" | "high" | "height" | "taller"));
-        if !(pixels || at_least) {
+        if !(pixels || (at_least && sized)) {
             continue;
         }
         let (kind, value) = if tall {
@@ -613,6 +934,7 @@ fn mark_sizes(tokens: &mut [Token], q: &mut Query) {
         let mut start = i;
         while start > 0
             && !tokens[start - 1].used
+            && !tokens[start - 1].quoted
             && matches!(
                 tokens[start - 1].norm.as_str(),
                 "at" | "least" | "over" | "above" | "than" | "wider" | "taller" | "minimum" | "min" | "more"
@@ -623,6 +945,7 @@ fn mark_sizes(tokens: &mut [Token], q: &mut Query) {
         let mut end = i;
         while end + 1 < tokens.len()
             && !tokens[end + 1].used
+            && !tokens[end + 1].quoted
             && matches!(tokens[end + 1].norm.as_str(), "px" | "pixels" | "pixel" | "wide" | "tall" | "high" | "across")
         {
             end += 1;
@@ -631,18 +954,51 @@ fn mark_sizes(tokens: &mut [Token], q: &mut Query) {
     }
 }
 
-fn mark_negations(tokens: &mut [Token], q: &mut Query) {
+/// Negations that only ever speak of the results ("cars but not trucks", "animals except
+/// cats"); the others ("no", "not", "without") as often describe the subject ("a man with no
+/// hat").
+const RESULT_NEGATIONS: &[&[&str]] = &[
+    &["but", "not"],
+    &["that", "do", "not", "show"],
+    &["that", "don't", "show"],
+    &["excluding"],
+    &["exclude"],
+    &["except"],
+    &["minus"],
+];
+
+/// Whether a "no"/"not"/"without" at `at` scopes over the results: it follows an image noun
+/// ("photos without people", "pictures with no text"), or opens a short request or one of its
+/// clauses ("no text", "city at night, not blurry").
+fn negates_results(tokens: &[Token], at: usize, descriptive: bool) -> bool {
+    let Some(mut p) = at.checked_sub(1) else { return !descriptive };
+    if tokens[p].ends_clause {
+        return !descriptive;
+    }
+    if tokens[p].norm == "with" && p > 0 {
+        p -= 1;
+    }
+    is_image_noun(&tokens[p].norm)
+}
+
+fn mark_negations(tokens: &mut [Token], q: &mut Query, descriptive: bool) {
     let mut i = 0;
     while i < tokens.len() {
         let Some(neg) = NEGATIONS.iter().find(|n| matches_at(tokens, i, n)) else {
             i += 1;
             continue;
         };
+        let scoped =
+            if RESULT_NEGATIONS.contains(neg) { !descriptive } else { negates_results(tokens, i, descriptive) };
+        if !scoped {
+            i += neg.len();
+            continue;
+        }
         let start = i;
         let mut j = i + neg.len();
         let mut terms: Vec<String> = Vec::new();
         let mut current: Vec<String> = Vec::new();
-        while j < tokens.len() && !tokens[j].used {
+        while j < tokens.len() && !tokens[j].used && !tokens[j].quoted {
             let w = tokens[j].norm.as_str();
             if LIST_END.contains(&w) {
                 break;
@@ -677,6 +1033,7 @@ fn mark_negations(tokens: &mut [Token], q: &mut Query) {
                     value: term.clone(),
                     matched: matched.clone(),
                     reason: format!("\"{}\" excludes what follows", neg.join(" ")),
+                    note: None,
                 });
                 q.exclude_terms.push(term);
             }

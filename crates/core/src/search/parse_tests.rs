@@ -153,6 +153,7 @@ fn negations() {
     check("diagrams without labels in the ocean", Want { text: "diagrams in ocean", exclude: &["labels"], ..NONE });
     check("reef photos -divers", Want { text: "reef photos", exclude: &["divers"], ..NONE });
     check("city at night, not blurry", Want { text: "city at night", exclude: &["blurry"], ..NONE });
+    check("city at night , not blurry", Want { text: "city at night", exclude: &["blurry"], ..NONE });
 }
 
 #[test]
@@ -214,4 +215,84 @@ fn parts_explain_every_filter() {
     }
     assert!(q.parts.iter().all(|p| !p.reason.is_empty() && !p.matched.is_empty()));
     assert_eq!(q.text, "logos");
+}
+
+#[test]
+fn descriptions_of_the_subject_are_not_filters() {
+    check("A large brown dog runs on the beach", Want { text: "large brown dog runs on beach", ..NONE });
+    check("Three children play football in a park", Want { text: "Three children play football in park", ..NONE });
+    check("Two dogs", Want { text: "Two dogs", ..NONE });
+    check("A man with no hat walks his dog", Want { text: "man with no hat walks his dog", ..NONE });
+    check("A man without a shirt climbs a rock", Want { text: "man without shirt climbs rock", ..NONE });
+    check("a big city at dusk", Want { text: "big city at dusk", ..NONE });
+    check("people in a town square", Want { text: "people in town square", ..NONE });
+    check("snow covered landscape", Want { text: "snow covered landscape", ..NONE });
+    check("fish in a transparent container", Want { text: "fish in transparent container", ..NONE });
+    check("vector illustration of a kite", Want { text: "vector illustration of kite", ..NONE });
+    check("a 4x4 red jeep", Want { text: "4x4 red jeep", ..NONE });
+    check("more than 20 people at a party", Want { text: "more than 20 people at party", ..NONE });
+    check(
+        "pair of orange sneakers isolated on a white background",
+        Want { text: "pair of orange sneakers isolated on white background", ..NONE },
+    );
+    check(
+        "Two ladies wearing nothing except body paint",
+        Want { text: "Two ladies wearing nothing except body paint", ..NONE },
+    );
+    check("an animated cartoon of a dog", Want { text: "animated cartoon of dog", ..NONE });
+}
+
+#[test]
+fn size_and_shape_words_filter_before_an_image_noun() {
+    check("large images of dogs", Want { text: "dogs", min_width: Some(HIGH_RES_MIN_WIDTH), ..NONE });
+    check("big photos of the harbour", Want { text: "photos of harbour", min_width: Some(HIGH_RES_MIN_WIDTH), ..NONE });
+    check(
+        "large square PNG icons",
+        Want {
+            text: "icons",
+            formats: &[Png],
+            min_width: Some(HIGH_RES_MIN_WIDTH),
+            orientation: Some(Orientation::Square),
+            ..NONE
+        },
+    );
+    check(
+        "harbour photos in landscape",
+        Want { text: "harbour photos", orientation: Some(Orientation::Landscape), ..NONE },
+    );
+    check("transparent product shots", Want { text: "product shots", transparent: Some(true), ..NONE });
+    check("a dog, 4k", Want { text: "dog", min_width: Some(3840), min_height: Some(2160), ..NONE });
+}
+
+#[test]
+fn a_number_counts_results_not_what_is_in_the_picture() {
+    check("5 photos of boats", Want { text: "photos of boats", count: Some(5), ..NONE });
+    check("3 PNG logos", Want { text: "logos", formats: &[Png], count: Some(3), ..NONE });
+    check("pictures of 3 dogs", Want { text: "3 dogs", ..NONE });
+    check("Two photos of a dog hang on the wall", Want { text: "Two photos of dog hang on wall", ..NONE });
+    check("show me 2 dogs", Want { text: "dogs", count: Some(2), ..NONE });
+}
+
+#[test]
+fn quotes_are_required_in_a_short_request_and_boosted_in_a_description() {
+    let q = parse("Poster for the film \"Casablanca\" (1942)").unwrap();
+    assert_eq!(q.must_terms, Vec::<String>::new(), "{q:#?}");
+    assert_eq!(q.boost_terms, vec!["casablanca".to_string()]);
+    assert_eq!(q.text, "Poster for film Casablanca 1942");
+    assert!(q.parts.iter().any(|p| p.kind == PartKind::Boost && p.matched == "\"Casablanca\""), "{q:#?}");
+    let q = parse("A man holds a sign that says \"no parking\" on a street").unwrap();
+    assert!(q.must_terms.is_empty() && q.exclude_terms.is_empty(), "{q:#?}");
+    assert_eq!(q.boost_terms, vec!["no parking".to_string()]);
+    // Words inside quotes are never filters: "PNG Express" is a name.
+    check("\"PNG Express\" logo", Want { text: "PNG Express logo", must: &["png express"], ..NONE });
+}
+
+#[test]
+fn one_chip_per_thing_understood() {
+    let q = parse("jpg or jpeg photos of dogs").unwrap();
+    let formats: Vec<&Part> = q.parts.iter().filter(|p| p.kind == PartKind::Format).collect();
+    assert_eq!(formats.len(), 1, "{q:#?}");
+    assert_eq!(formats[0].matched, format!("jpg{MATCHED_SEPARATOR}jpeg"));
+    let q = parse("high-res large maps").unwrap();
+    assert_eq!(q.parts.iter().filter(|p| p.kind == PartKind::MinSize).count(), 1, "{q:#?}");
 }

@@ -1,0 +1,180 @@
+//! Whether words of a message are about the images (or the results) or describe what is in
+//! them. "Large images" asks for a size; "a large brown dog" describes a dog. "5 photos of
+//! boats" asks for five results; "three children play football" counts children. "Photos
+//! without people" removes results; "a man with no hat" describes a man. The parser consults
+//! these before it turns a word into a filter, a count or an exclusion.
+
+/// Nouns that name the images themselves, or the results: a size, shape, format or count word
+/// that leads to one of these is about the image.
+const IMAGE_NOUNS: &[&str] = &[
+    "image",
+    "images",
+    "photo",
+    "photos",
+    "photograph",
+    "photographs",
+    "photography",
+    "picture",
+    "pictures",
+    "pic",
+    "pics",
+    "shot",
+    "shots",
+    "headshot",
+    "headshots",
+    "screenshot",
+    "screenshots",
+    "wallpaper",
+    "wallpapers",
+    "banner",
+    "banners",
+    "logo",
+    "logos",
+    "icon",
+    "icons",
+    "poster",
+    "posters",
+    "map",
+    "maps",
+    "graphic",
+    "graphics",
+    "illustration",
+    "illustrations",
+    "drawing",
+    "drawings",
+    "diagram",
+    "diagrams",
+    "chart",
+    "charts",
+    "infographic",
+    "infographics",
+    "avatar",
+    "avatars",
+    "thumbnail",
+    "thumbnails",
+    "artwork",
+    "art",
+    "render",
+    "renders",
+    "scan",
+    "scans",
+    "sticker",
+    "stickers",
+    "spinner",
+    "spinners",
+    "version",
+    "versions",
+    "file",
+    "files",
+    "one",
+    "ones",
+    "result",
+    "results",
+    "visuals",
+    "clipart",
+    "gif",
+    "gifs",
+    "png",
+    "pngs",
+    "jpg",
+    "jpgs",
+    "jpeg",
+    "jpegs",
+    "svg",
+    "svgs",
+    "webp",
+    "avif",
+];
+
+/// Words between a filter word and its noun that keep them together ("large square PNG
+/// images", "transparent product shots").
+const SIZE_AND_SHAPE: &[&str] = &[
+    "large",
+    "big",
+    "huge",
+    "high-res",
+    "hi-res",
+    "hd",
+    "4k",
+    "transparent",
+    "square",
+    "landscape",
+    "portrait",
+    "vertical",
+    "horizontal",
+    "animated",
+    "vector",
+    "dark",
+    "light",
+];
+
+pub(super) fn is_image_noun(word: &str) -> bool {
+    IMAGE_NOUNS.contains(&word)
+}
+
+/// Words that say a message is a sentence about a scene rather than a request: verbs and
+/// auxiliaries that descriptions use and requests for images do not.
+const SENTENCE_WORDS: &[&str] = &[
+    "is", "are", "was", "were", "be", "being", "been", "has", "have", "had", "sits", "stands", "runs", "walks",
+    "plays", "holds", "looks", "wears", "rides", "jumps", "climbs", "lies", "lays", "smiles", "poses", "stand", "sit",
+    "walk", "run", "play", "hold", "jump", "ride", "look", "wear", "wearing",
+];
+
+/// A message this long (in words, quoted phrases and request words included) reads as a
+/// description however it is worded.
+const DESCRIPTION_WORDS: usize = 7;
+
+/// Whether the message reads as a description of a scene (a caption) rather than a short
+/// request for images: it has a verb of a sentence, or is long.
+pub(super) fn is_descriptive(words: &[&str]) -> bool {
+    words.len() >= DESCRIPTION_WORDS || words.iter().any(|w| SENTENCE_WORDS.contains(w))
+}
+
+/// Whether the word at `at` leads to an image noun: the noun is one of the next three words,
+/// with only size, shape and format words (or at most one other word: "animated loading
+/// spinner") between, and no clause boundary.
+pub(super) fn leads_to_image_noun(words: &[(&str, bool)], at: usize) -> bool {
+    let mut others = 0;
+    for (k, (word, _)) in words.iter().enumerate().skip(at + 1).take(3) {
+        if is_image_noun(word) {
+            return true;
+        }
+        if !SIZE_AND_SHAPE.contains(word) {
+            others += 1;
+            if others > 1 {
+                return false;
+            }
+        }
+        if words[k].1 {
+            return false;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<(&str, bool)> {
+        s.split(' ').map(|w| (w, false)).collect()
+    }
+
+    #[test]
+    fn a_size_word_is_about_the_image_only_before_an_image_noun() {
+        assert!(leads_to_image_noun(&words("large images"), 0));
+        assert!(leads_to_image_noun(&words("large square png images"), 0));
+        assert!(leads_to_image_noun(&words("animated loading spinner"), 0));
+        assert!(!leads_to_image_noun(&words("large brown dog runs"), 0));
+        assert!(!leads_to_image_noun(&words("large"), 0));
+        assert!(!leads_to_image_noun(&words("large brown furry photos"), 0));
+    }
+
+    #[test]
+    fn sentences_are_descriptions_requests_are_not() {
+        assert!(is_descriptive(&["a", "dog", "is", "running"]));
+        assert!(is_descriptive(&"pair of new bright orange modern sneakers isolated".split(' ').collect::<Vec<_>>()));
+        assert!(!is_descriptive(&["products", "on", "a", "white", "background"]));
+        assert!(!is_descriptive(&["cars", "but", "not", "trucks"]));
+    }
+}
