@@ -5,6 +5,7 @@ mod cache;
 mod crawl;
 mod embed;
 mod eval;
+pub mod eval_e2e;
 mod search;
 
 use std::process::ExitCode;
@@ -60,7 +61,7 @@ pub async fn run() -> ExitCode {
         Command::Cache(cmd) => cache::run(cmd, &settings).await,
         Command::Embed(args) => tokio::task::block_in_place(|| embed::run(args, settings)),
         Command::Search(args) => search::run(args, settings).await,
-        Command::Eval(args) => tokio::task::block_in_place(|| eval::run(args, settings)),
+        Command::Eval(args) => eval::run(args, settings).await,
         Command::Serve { addr } => {
             if addr.is_some() {
                 settings.server.addr = addr;

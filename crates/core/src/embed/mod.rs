@@ -47,7 +47,12 @@ pub trait Embedder: Send + Sync {
 /// docs/benchmarks.md). The keyword leg still indexes the whole field.
 pub fn image_text(ctx: &crate::extract::ImageContext) -> String {
     let mut parts: Vec<Cow<'_, str>> = Vec::new();
-    for s in [&ctx.alt, &ctx.title, &ctx.figcaption, &ctx.aria_label, &ctx.nearby_text] {
+    // The heading the image sits under names it (an article's title over its picture), unless
+    // it heads a whole gallery: embedding "Photos" into every picture of a gallery blurs them
+    // (measured end to end: Concadia +0.004 nDCG@10 with the heading, Flickr8k galleries −0.003
+    // when their heading was embedded too).
+    let heading = if ctx.heading_over_many { &String::new() } else { &ctx.heading };
+    for s in [&ctx.alt, &ctx.title, &ctx.figcaption, &ctx.aria_label, heading, &ctx.nearby_text] {
         // Bytes bound characters, so a field this short is already within the cut.
         let field = if s.len() <= crate::extract::MAX_FIELD_CHARS {
             Cow::Borrowed(s.as_str())
@@ -65,6 +70,15 @@ pub fn image_text(ctx: &crate::extract::ImageContext) -> String {
 mod tests {
     use super::*;
     use crate::extract::{ImageContext, MAX_FIELD_CHARS};
+
+    #[test]
+    fn the_heading_is_embedded_unless_it_heads_a_gallery() {
+        let ctx =
+            ImageContext { alt: "A heron".into(), heading: "Birds of the delta".into(), ..ImageContext::default() };
+        assert_eq!(image_text(&ctx), "A heron. Birds of the delta");
+        let gallery = ImageContext { heading_over_many: true, ..ctx };
+        assert_eq!(image_text(&gallery), "A heron");
+    }
 
     #[test]
     fn image_text_joins_distinct_fields() {

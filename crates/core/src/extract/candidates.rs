@@ -554,6 +554,7 @@ impl<'a> Walker<'a> {
                 }
             }
         }
+        mark_group_headings(&mut records);
         PageImages {
             page_url: self.page.clone(),
             base_url: self.base,
@@ -698,4 +699,15 @@ fn merge(record: &mut ImageRecord, more: Vec<ImageVariant>, ctx: ImageContext) {
     c.declared_width = c.declared_width.or(ctx.declared_width);
     c.declared_height = c.declared_height.or(ctx.declared_height);
     c.lazy |= ctx.lazy;
+}
+
+/// Flags the images whose heading stands over more than [`super::HEADING_GROUP`] of them.
+fn mark_group_headings(records: &mut [ImageRecord]) {
+    let mut under: FastMap<String, usize> = FastMap::default();
+    for r in records.iter().filter(|r| !r.context.heading.is_empty()) {
+        *under.entry(r.context.heading.clone()).or_default() += 1;
+    }
+    for r in records.iter_mut() {
+        r.context.heading_over_many = under.get(&r.context.heading).is_some_and(|n| *n > super::HEADING_GROUP);
+    }
 }

@@ -259,6 +259,8 @@ fn nearby(texts: &mut TextCache, anchor: ElementRef<'_>) -> String {
         .filter_map(ElementRef::wrap)
         .take(NEARBY_LEVELS)
         .take_while(|a| a.value().name.local != NAMES.body && a.value().name.local != NAMES.html)
+        // A logo in the footer is not described by the footer's links.
+        .take_while(|a| !is_furniture(*a))
         .peekable();
     if blocks.peek().is_none() {
         // Straight under <body>: only its neighbours can describe it.
@@ -304,7 +306,7 @@ fn neighbour<'a>(texts: &mut TextCache, siblings: impl Iterator<Item = NodeRef<'
         if NAMES.headings.iter().any(|h| &**h == name) || name == "hr" {
             break;
         }
-        if !TEXT_BLOCKS.contains(&name) || is_boilerplate(sibling) || holds_image(sibling) {
+        if !TEXT_BLOCKS.contains(&name) || is_furniture(sibling) || holds_image(sibling) {
             continue;
         }
         let text = texts.text(sibling);
@@ -319,17 +321,35 @@ fn neighbour<'a>(texts: &mut TextCache, siblings: impl Iterator<Item = NodeRef<'
 const TEXT_BLOCKS: &[&str] = &["p", "li", "ul", "ol", "dl", "dd", "dt", "td", "th", "blockquote"];
 
 /// Words in a block's id or class that mark site furniture rather than the article.
-const FURNITURE: &[&str] =
-    &["cookie", "consent", "gdpr", "newsletter", "subscribe", "share", "social", "breadcrumb", "menu", "nav", "footer"];
+const FURNITURE: &[&str] = &[
+    "cookie",
+    "consent",
+    "gdpr",
+    "newsletter",
+    "subscribe",
+    "share",
+    "social",
+    "breadcrumb",
+    "menu",
+    "nav",
+    "footer",
+    "copyright",
+];
 
-fn is_boilerplate(el: ElementRef<'_>) -> bool {
+/// Navigation, footers, forms and consent banners: by element, role, id or class.
+fn is_furniture(el: ElementRef<'_>) -> bool {
     let e = el.value();
+    if matches!(&*e.name.local, "nav" | "footer" | "form") {
+        return true;
+    }
     let role = e.attr("role").unwrap_or_default();
     if matches!(role, "navigation" | "banner" | "contentinfo" | "dialog" | "alertdialog" | "menu") {
         return true;
     }
     let marks = format!("{} {}", e.id().unwrap_or_default(), e.attr("class").unwrap_or_default()).to_ascii_lowercase();
-    FURNITURE.iter().any(|w| marks.contains(w))
+    // By the start of a word of the name ("site-footer", "navbar", "cookieBanner"), so that
+    // "unavailable" is not taken for navigation.
+    marks.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| FURNITURE.iter().any(|w| word.starts_with(w)))
 }
 
 /// Whether an image element is among the first nodes of `el`.

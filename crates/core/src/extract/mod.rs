@@ -61,6 +61,9 @@ pub struct ImageVariant {
     pub mime: Option<String>,
 }
 
+/// More images than this under one heading make it a group's heading.
+pub const HEADING_GROUP: usize = 3;
+
 /// The words and facts around an image. Every text field is whitespace-collapsed and capped at
 /// [`MAX_FIELD_CHARS`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +74,10 @@ pub struct ImageContext {
     pub figcaption: String,
     /// The nearest heading before the image.
     pub heading: String,
+    /// The heading stands over more than [`HEADING_GROUP`] images of the page (a gallery's
+    /// "Photos"): it names the group, not this image, and is not part of what the image means.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub heading_over_many: bool,
     /// Text of the image's surrounding block.
     pub nearby_text: String,
     pub page_title: String,

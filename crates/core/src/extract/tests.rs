@@ -334,3 +334,14 @@ fn neighbouring_text_stays_in_the_section_and_out_of_the_furniture() {
         <p>A humpback breaching.</p></body></html>"#;
     assert_eq!(nearby_of(html, "/whale.jpg"), "A humpback breaching.");
 }
+
+#[test]
+fn a_logo_in_the_footer_is_not_described_by_the_footer_links() {
+    let html = r#"<html><body><main><p>Story.</p></main><div class="footer-wrapper"><footer><h2><a href="/">
+        <img src="/logo.jpg" alt="Site" width="200" height="80"></a></h2><div class="links"><a href="/p">Privacy Policy</a>
+        <small>All rights reserved</small></div></footer></div></body></html>"#;
+    assert_eq!(nearby_of(html, "/logo.jpg"), "");
+    // "unavailable" is not navigation: the words of a block so named still describe its image.
+    let html = r#"<div class="unavailable-item"><img src="/sold.jpg"> Sold out kayak</div>"#;
+    assert_eq!(nearby_of(html, "/sold.jpg"), "Sold out kayak");
+}

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::parse_intent::{is_descriptive, is_image_noun, leads_to_image_noun};
+use super::parse_intent::{is_descriptive, is_image_noun, is_picture_noun, leads_to_image_noun};
 
 /// Longest message accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 1_000;
@@ -607,7 +607,13 @@ pub fn parse(message: &str) -> Result<Query, QueryError> {
     let mut q = Query::default();
     let (mut tokens, quotes) = tokenize(message);
     let norms: Vec<&str> = tokens.iter().map(|t| t.norm.as_str()).collect();
-    let descriptive = is_descriptive(&norms);
+    // A message that opens with request words ("show me …", "find …") is a request however
+    // long it is.
+    let request = FILLER
+        .iter()
+        .filter(|f| !(f.len() == 1 && NOT_A_REQUEST.contains(&f[0])))
+        .any(|f| norms.len() >= f.len() && norms[..f.len()] == **f);
+    let descriptive = !request && is_descriptive(&norms);
     let words: Vec<(String, bool)> = tokens.iter().map(|t| (t.norm.clone(), t.ends_clause)).collect();
     let words: Vec<(&str, bool)> = words.iter().map(|(w, e)| (w.as_str(), *e)).collect();
 
@@ -649,14 +655,15 @@ pub fn parse(message: &str) -> Result<Query, QueryError> {
         }
     }
 
-    let mut text: Vec<&str> = tokens
-        .iter()
-        .filter(|t| !t.used)
-        .map(|t| t.raw.as_str())
-        .filter(|w| !ARTICLES.contains(&w.to_lowercase().as_str()))
-        .collect();
+    // Articles stay inside the text: the model reads "a black dog is running in the grass" as
+    // the sentence it was trained on (keeping them lifted the end-to-end Flickr8k nDCG@10 from
+    // 0.6530 to 0.6583); at either end they are left over from removed words.
+    let mut text: Vec<&str> = tokens.iter().filter(|t| !t.used).map(|t| t.raw.as_str()).collect();
     // Words left dangling by removed filters ("logo with [transparent background]").
-    let dangling = |w: &&str| DANGLING.contains(&w.to_lowercase().as_str());
+    let dangling = |w: &&str| {
+        let w = w.to_lowercase();
+        DANGLING.contains(&w.as_str()) || ARTICLES.contains(&w.as_str())
+    };
     while text.last().is_some_and(dangling) {
         text.pop();
     }
@@ -806,7 +813,7 @@ fn mark_rules(tokens: &mut [Token], q: &mut Query, words: &[(&str, bool)], descr
             matches_at(tokens, i, r.words)
                 && match r.attach {
                     Attach::Always => true,
-                    Attach::Noun => leads_to_image_noun(words, last),
+                    Attach::Noun => leads_to_image_noun(words, last, descriptive),
                     Attach::Before(nouns) => {
                         !tokens[last].ends_clause && words.get(last + 1).is_some_and(|(w, _)| nouns.contains(w))
                     }
@@ -845,7 +852,7 @@ fn mark_count(tokens: &mut [Token], q: &mut Query, words: &[(&str, bool)], descr
             !t.used && !t.quoted && (t.norm == "top" || (!descriptive && matches!(t.norm.as_str(), "first" | "best")))
         });
         let after_request = previous.is_some_and(|t| t.request);
-        let of_images = !descriptive && leads_to_image_noun(words, i);
+        let of_images = !descriptive && leads_to_image_noun(words, i, false);
         if !(after_top || after_request || of_images) {
             continue;
         }
@@ -978,7 +985,7 @@ fn negates_results(tokens: &[Token], at: usize, descriptive: bool) -> bool {
     if tokens[p].norm == "with" && p > 0 {
         p -= 1;
     }
-    is_image_noun(&tokens[p].norm)
+    if descriptive { is_picture_noun(&tokens[p].norm) } else { is_image_noun(&tokens[p].norm) }
 }
 
 fn mark_negations(tokens: &mut [Token], q: &mut Query, descriptive: bool) {

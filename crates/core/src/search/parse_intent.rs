@@ -66,12 +66,51 @@ const IMAGE_NOUNS: &[&str] = &[
     "versions",
     "file",
     "files",
-    "one",
     "ones",
     "result",
     "results",
     "visuals",
     "clipart",
+    "gif",
+    "gifs",
+    "png",
+    "pngs",
+    "jpg",
+    "jpgs",
+    "jpeg",
+    "jpegs",
+    "svg",
+    "svgs",
+    "webp",
+    "avif",
+];
+
+/// The nouns that can only mean a picture: in a description, "a vertical banner" or "a large
+/// poster on the wall" is a thing in the scene, while "a large photo" is still the picture.
+const PICTURE_NOUNS: &[&str] = &[
+    "image",
+    "images",
+    "photo",
+    "photos",
+    "photograph",
+    "photographs",
+    "picture",
+    "pictures",
+    "pic",
+    "pics",
+    "shot",
+    "shots",
+    "screenshot",
+    "screenshots",
+    "wallpaper",
+    "wallpapers",
+    "version",
+    "versions",
+    "file",
+    "files",
+    "ones",
+    "result",
+    "results",
     "gif",
     "gifs",
     "png",
@@ -112,6 +151,10 @@ pub(super) fn is_image_noun(word: &str) -> bool {
     IMAGE_NOUNS.contains(&word)
 }
 
+pub(super) fn is_picture_noun(word: &str) -> bool {
+    PICTURE_NOUNS.contains(&word)
+}
+
 /// Words that say a message is a sentence about a scene rather than a request: verbs and
 /// auxiliaries that descriptions use and requests for images do not.
 const SENTENCE_WORDS: &[&str] = &[
@@ -133,10 +176,11 @@ pub(super) fn is_descriptive(words: &[&str]) -> bool {
 /// Whether the word at `at` leads to an image noun: the noun is one of the next three words,
 /// with only size, shape and format words (or at most one other word: "animated loading
 /// spinner") between, and no clause boundary.
-pub(super) fn leads_to_image_noun(words: &[(&str, bool)], at: usize) -> bool {
+/// In a description (`picture_only`), only a noun that can mean nothing but a picture counts.
+pub(super) fn leads_to_image_noun(words: &[(&str, bool)], at: usize, picture_only: bool) -> bool {
     let mut others = 0;
     for (k, (word, _)) in words.iter().enumerate().skip(at + 1).take(3) {
-        if is_image_noun(word) {
+        if if picture_only { PICTURE_NOUNS.contains(word) } else { is_image_noun(word) } {
             return true;
         }
         if !SIZE_AND_SHAPE.contains(word) {
@@ -162,12 +206,15 @@ mod tests {
 
     #[test]
     fn a_size_word_is_about_the_image_only_before_an_image_noun() {
-        assert!(leads_to_image_noun(&words("large images"), 0));
-        assert!(leads_to_image_noun(&words("large square png images"), 0));
-        assert!(leads_to_image_noun(&words("animated loading spinner"), 0));
-        assert!(!leads_to_image_noun(&words("large brown dog runs"), 0));
-        assert!(!leads_to_image_noun(&words("large"), 0));
-        assert!(!leads_to_image_noun(&words("large brown furry photos"), 0));
+        assert!(leads_to_image_noun(&words("large images"), 0, false));
+        assert!(leads_to_image_noun(&words("large square png images"), 0, false));
+        assert!(leads_to_image_noun(&words("animated loading spinner"), 0, false));
+        assert!(!leads_to_image_noun(&words("large brown dog runs"), 0, false));
+        assert!(!leads_to_image_noun(&words("large"), 0, false));
+        assert!(!leads_to_image_noun(&words("large brown furry photos"), 0, false));
+        // In a description, a banner or poster is a thing in the scene.
+        assert!(!leads_to_image_noun(&words("vertical banner"), 0, true));
+        assert!(leads_to_image_noun(&words("large photo"), 0, true));
     }
 
     #[test]

@@ -1,0 +1,229 @@
+//! `image-chat eval --e2e`: search quality through the product's own path. Each dev set is
+//! written out as a small site laid out as real sites lay such pictures out (Flickr8k as
+//! galleries of figures, Concadia as one article page per picture: the title as `<h1>`, the
+//! paragraph as a sibling `<p>`, the image in a `<figure>`; the caption, which is the query, is
+//! never on the page), served on loopback by the fixture server, crawled by the real crawler
+//! with image analysis on, stored by the ingest the web app uses, and every query is asked
+//! through the function `POST /chat` calls, the chat parser included. The offline figures
+//! (`image-chat eval`) feed the index directly and skip the extractor and the parser; this one
+//! does not.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use image_chat_core::Settings;
+use image_chat_core::cache::CacheLayers;
+use image_chat_core::config::ParserBackend;
+use image_chat_core::crawl::{CrawlOptions, Crawler};
+use image_chat_core::embed::Embedder;
+use image_chat_core::eval::{DEPTH, EvalSet, Metrics};
+use image_chat_core::extract::ImageRecord;
+use image_chat_core::index::{AnnOptions, ImageIndex, SqliteIndex};
+use image_chat_core::ingest::{BATCH, Ingest};
+use image_chat_core::search::PartKind;
+use image_chat_core::search::chat_parser::ChatParser;
+use image_chat_core::search::engine::SearchEngine;
+use image_chat_fixtures::images::jpeg_grey;
+use image_chat_fixtures::server::{FixtureConfig, FixtureServer};
+use image_chat_fixtures::site::esc;
+
+const NAMESPACE: &str = "eval-e2e";
+/// Pictures per gallery page of the Flickr8k site.
+const PER_GALLERY: usize = 20;
+/// Side of every picture: large enough that nothing is dropped as too small.
+const SIDE: (u32, u32) = (640, 480);
+
+/// Which layout a set's site takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Pages of figures whose only words are their alt texts.
+    Gallery,
+    /// One article page per picture: title, paragraph, figure.
+    Article,
+}
+
+/// One set's figures through the whole path.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct E2eReport {
+    pub set: String,
+    /// Pictures on the site (one per document of the set).
+    pub pictures: usize,
+    pub pages_crawled: u64,
+    pub images_indexed: u64,
+    pub queries: usize,
+    pub metrics: Metrics,
+    /// Queries whose answer showed a filter chip (anything but request words and boosts).
+    pub with_filter_chip: usize,
+    /// Queries answered with no result at all.
+    pub empty_answers: usize,
+    /// Queries answered only with images that miss a filter of the message.
+    pub only_relaxed: usize,
+    /// A few queries that got a chip, with the chips, for reading.
+    pub chip_examples: Vec<String>,
+}
+
+/// The image path of document `i`.
+fn image_path(i: usize) -> String {
+    format!("/img/{i}.jpg")
+}
+
+/// The site's files: (path, bytes).
+fn site_files(set: &EvalSet, layout: Layout) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut links = Vec::new();
+    let img = |i: usize, alt: &str| {
+        format!(
+            "<figure><img src=\"{}\" alt=\"{}\" width=\"{}\" height=\"{}\"></figure>",
+            image_path(i),
+            esc(alt),
+            SIDE.0,
+            SIDE.1
+        )
+    };
+    match layout {
+        Layout::Gallery => {
+            for (g, chunk) in set.docs.chunks(PER_GALLERY).enumerate() {
+                let figures: String = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(k, d)| img(g * PER_GALLERY + k, &d.0))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                let path = format!("/gallery/{g}.html");
+                let html = format!(
+                    "<!doctype html><html><head><title>Photo gallery {g}</title></head><body>\
+                     <nav><a href=\"/\">Home</a></nav><h1>Photo gallery</h1><div class=\"gallery\">{figures}</div>\
+                     <footer><p>All photos by their owners.</p></footer></body></html>"
+                );
+                links.push(path.clone());
+                files.push((path, html.into_bytes()));
+            }
+        }
+        Layout::Article => {
+            for (i, (alt, title, paragraph)) in set.docs.iter().enumerate() {
+                let path = format!("/wiki/{i}.html");
+                let html = format!(
+                    "<!doctype html><html><head><title>{t} - Wiki</title></head><body>\
+                     <nav><a href=\"/\">Home</a></nav><main><h1>{t}</h1><p>{p}</p>{figure}</main>\
+                     <footer><p>Text is available under a free licence.</p></footer></body></html>",
+                    t = esc(title),
+                    p = esc(paragraph),
+                    figure = img(i, alt)
+                );
+                links.push(path.clone());
+                files.push((path, html.into_bytes()));
+            }
+        }
+    }
+    let list: String = links.iter().map(|l| format!("<li><a href=\"{l}\">{l}</a></li>")).collect();
+    let index = format!("<!doctype html><html><head><title>Index</title></head><body><ul>{list}</ul></body></html>");
+    files.push(("/index.html".into(), index.into_bytes()));
+    for i in 0..set.docs.len() {
+        files.push((image_path(i), jpeg_grey(SIDE.0, SIDE.1, i as u64 + 1)));
+    }
+    files
+}
+
+fn write_site(dir: &Path, files: &[(String, Vec<u8>)]) -> image_chat_core::Result<()> {
+    for (path, bytes) in files {
+        let file = dir.join(path.trim_start_matches('/'));
+        let written = file.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&file, bytes));
+        written.map_err(|e| image_chat_core::Error::Invalid(format!("cannot write {}: {e}", file.display())))?;
+    }
+    Ok(())
+}
+
+/// Runs one set end to end; `progress` hears what is happening.
+pub async fn run(
+    set: &EvalSet,
+    layout: Layout,
+    settings: &Settings,
+    embedder: Arc<dyn Embedder>,
+    progress: impl Fn(&str),
+) -> image_chat_core::Result<E2eReport> {
+    let invalid = |e: String| image_chat_core::Error::Invalid(e);
+    let dir = tempfile::tempdir().map_err(|e| invalid(format!("cannot make a folder for the site: {e}")))?;
+    write_site(dir.path(), &site_files(set, layout))?;
+    let server = FixtureServer::start(FixtureConfig::folder(dir.path(), "http://eval.test"))
+        .await
+        .map_err(|e| invalid(format!("cannot serve the site: {e}")))?;
+
+    // The server's settings, with the guard told to allow this loopback site and the analysis on.
+    let mut settings = settings.clone();
+    settings.crawler.allow_hosts.push("127.0.0.1".into());
+    settings.crawler.analyze_images = true;
+    let caches = Arc::new(CacheLayers::new(&settings.cache)?);
+    let start = url::Url::parse(&server.url("/index.html")).map_err(|e| invalid(e.to_string()))?;
+    let pages = set.docs.len().div_ceil(if layout == Layout::Gallery { PER_GALLERY } else { 1 }) as u32 + 1;
+    progress(&format!("crawling {pages} pages of {} pictures", set.docs.len()));
+    let crawler = Crawler::with_options(start, CrawlOptions::from_settings(&settings.crawler))
+        .max_pages(pages)
+        .max_depth(2)
+        .cache(caches.html.clone());
+    let mut images: Vec<ImageRecord> = Vec::new();
+    let summary = crawler.run(|page| images.extend(page.images)).await;
+
+    progress(&format!("analysing and indexing {} images", images.len()));
+    let exact = AnnOptions { min_vectors: usize::MAX, ..AnnOptions::default() };
+    let index: Arc<dyn ImageIndex> = Arc::new(SqliteIndex::open_in_memory()?.with_ann(exact));
+    let ingest = Ingest::from_settings(&settings, index.clone(), Ok(embedder.clone()), caches.clone())?;
+    let mut indexed = 0;
+    while !images.is_empty() {
+        let batch: Vec<ImageRecord> = images.drain(..images.len().min(BATCH)).collect();
+        indexed += ingest.store(NAMESPACE, batch, std::future::pending::<()>()).await?.indexed;
+    }
+
+    progress(&format!("asking {} queries through the chat path", set.queries.len()));
+    let engine = Arc::new(SearchEngine::new(index, Ok(embedder)).with_format_preference(settings.search.formats()));
+    let chat = match settings.search.parser {
+        ParserBackend::Chat => Some(ChatParser::new(&settings.search.chat)?),
+        ParserBackend::Rules => None,
+    };
+    let wanted_url = |i: usize| server.url(&image_path(i));
+    let mut report = E2eReport {
+        set: set.name.to_string(),
+        pictures: set.docs.len(),
+        pages_crawled: summary.counters.pages_fetched,
+        images_indexed: indexed as u64,
+        queries: set.queries.len(),
+        ..E2eReport::default()
+    };
+    let mut metrics = Metrics::default();
+    for (query, want) in &set.queries {
+        let want = wanted_url(*want);
+        let (answer, _) = image_chat_core::search::cached::search(
+            &engine,
+            &caches,
+            chat.as_ref(),
+            query,
+            vec![NAMESPACE.to_string()],
+            Some(DEPTH),
+        )
+        .await?;
+        // The picture, or a copy of it shown as one result with it.
+        let rank = answer.results.iter().position(|r| r.url == want || r.alternatives.contains(&want));
+        metrics.add(rank);
+        let chips: Vec<String> = answer
+            .query
+            .parts
+            .iter()
+            .filter(|p| !matches!(p.kind, PartKind::Filler | PartKind::Boost))
+            .map(|p| format!("{:?}: {}", p.kind, p.value))
+            .collect();
+        if !chips.is_empty() {
+            report.with_filter_chip += 1;
+            if report.chip_examples.len() < 10 {
+                report.chip_examples.push(format!("{query:?} -> {}", chips.join(", ")));
+            }
+        }
+        if answer.results.is_empty() {
+            report.empty_answers += 1;
+        } else if answer.results.iter().all(|r| !r.unmet.is_empty()) {
+            report.only_relaxed += 1;
+        }
+    }
+    report.metrics = metrics.mean(set.queries.len());
+    Ok(report)
+}
