@@ -75,7 +75,13 @@ test.describe("crawl and chat", () => {
     const filtered = page.getByTestId("turn").last();
     const chip = filtered.locator('[data-testid="chip"][data-kind="format"]');
     await expect(chip).toBeVisible();
-    for (const badge of await filtered.getByTestId("result-format").allTextContents()) expect(badge).toBe("PNG");
+    // The results that meet the filter are PNGs; any closest ones shown after them say they are not.
+    const met = filtered.locator('[data-testid="results-strong"], [data-testid="results-weaker"]');
+    for (const badge of await met.getByTestId("result-format").allTextContents()) expect(badge).toBe("PNG");
+    for (const unmet of await filtered.getByTestId("result-unmet").allTextContents()) expect(unmet).toContain("PNG");
+    if ((await filtered.getByTestId("result-unmet").count()) > 0) {
+      await expect(chip.getByTestId("chip-note")).toContainText("PNG");
+    }
     await page.screenshot({ path: "test-results/chat-chips.png", fullPage: true });
     await chip.getByTestId("chip-remove").click();
     await expect(page.getByTestId("turn")).toHaveCount(3);
