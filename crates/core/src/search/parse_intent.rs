@@ -4,87 +4,6 @@
 //! without people" removes results; "a man with no hat" describes a man. The parser consults
 //! these before it turns a word into a filter, a count or an exclusion.
 
-/// Nouns that name the images themselves, or the results: a size, shape, format or count word
-/// that leads to one of these is about the image.
-const IMAGE_NOUNS: &[&str] = &[
-    "image",
-    "images",
-    "photo",
-    "photos",
-    "photograph",
-    "photographs",
-    "photography",
-    "picture",
-    "pictures",
-    "pic",
-    "pics",
-    "shot",
-    "shots",
-    "headshot",
-    "headshots",
-    "screenshot",
-    "screenshots",
-    "wallpaper",
-    "wallpapers",
-    "banner",
-    "banners",
-    "logo",
-    "logos",
-    "icon",
-    "icons",
-    "poster",
-    "posters",
-    "map",
-    "maps",
-    "graphic",
-    "graphics",
-    "illustration",
-    "illustrations",
-    "drawing",
-    "drawings",
-    "diagram",
-    "diagrams",
-    "chart",
-    "charts",
-    "infographic",
-    "infographics",
-    "avatar",
-    "avatars",
-    "thumbnail",
-    "thumbnails",
-    "artwork",
-    "art",
-    "render",
-    "renders",
-    "scan",
-    "scans",
-    "sticker",
-    "stickers",
-    "spinner",
-    "spinners",
-    "version",
-    "versions",
-    "file",
-    "files",
-    "ones",
-    "result",
-    "results",
-    "visuals",
-    "clipart",
-    "gif",
-    "gifs",
-    "png",
-    "pngs",
-    "jpg",
-    "jpgs",
-    "jpeg",
-    "jpegs",
-    "svg",
-    "svgs",
-    "webp",
-    "avif",
-];
-
 /// The nouns that can only mean a picture: in a description, "a vertical banner" or "a large
 /// poster on the wall" is a thing in the scene, while "a large photo" is still the picture.
 const PICTURE_NOUNS: &[&str] = &[
@@ -125,6 +44,52 @@ const PICTURE_NOUNS: &[&str] = &[
     "avif",
 ];
 
+/// Kinds of image that are also things a scene can hold ("a vertical banner", "a large poster
+/// on the wall"): in a request they name the images asked for; in a description, the subject.
+const IMAGE_KINDS: &[&str] = &[
+    "photography",
+    "headshot",
+    "headshots",
+    "banner",
+    "banners",
+    "logo",
+    "logos",
+    "icon",
+    "icons",
+    "poster",
+    "posters",
+    "map",
+    "maps",
+    "graphic",
+    "graphics",
+    "illustration",
+    "illustrations",
+    "drawing",
+    "drawings",
+    "diagram",
+    "diagrams",
+    "chart",
+    "charts",
+    "infographic",
+    "infographics",
+    "avatar",
+    "avatars",
+    "thumbnail",
+    "thumbnails",
+    "artwork",
+    "art",
+    "render",
+    "renders",
+    "scan",
+    "scans",
+    "sticker",
+    "stickers",
+    "spinner",
+    "spinners",
+    "visuals",
+    "clipart",
+];
+
 /// Words between a filter word and its noun that keep them together ("large square PNG
 /// images", "transparent product shots").
 const SIZE_AND_SHAPE: &[&str] = &[
@@ -147,8 +112,10 @@ const SIZE_AND_SHAPE: &[&str] = &[
     "light",
 ];
 
+/// A noun that names the images themselves, or the results: a size, shape, format or count
+/// word that leads to one is about the image.
 pub(super) fn is_image_noun(word: &str) -> bool {
-    IMAGE_NOUNS.contains(&word)
+    is_picture_noun(word) || IMAGE_KINDS.contains(&word)
 }
 
 pub(super) fn is_picture_noun(word: &str) -> bool {
@@ -180,7 +147,7 @@ pub(super) fn is_descriptive(words: &[&str]) -> bool {
 pub(super) fn leads_to_image_noun(words: &[(&str, bool)], at: usize, picture_only: bool) -> bool {
     let mut others = 0;
     for (k, (word, _)) in words.iter().enumerate().skip(at + 1).take(3) {
-        if if picture_only { PICTURE_NOUNS.contains(word) } else { is_image_noun(word) } {
+        if if picture_only { is_picture_noun(word) } else { is_image_noun(word) } {
             return true;
         }
         if !SIZE_AND_SHAPE.contains(word) {
