@@ -186,7 +186,7 @@ pub async fn run(
         set: set.name.to_string(),
         pictures: set.docs.len(),
         pages_crawled: summary.counters.pages_fetched,
-        images_indexed: indexed as u64,
+        images_indexed: indexed,
         queries: set.queries.len(),
         ..E2eReport::default()
     };
