@@ -183,6 +183,25 @@ async fn crawl_streams_monotonic_progress_to_finished_then_chat_finds_the_images
     assert!(chips.contains(&"format") && chips.contains(&"exclude"), "{answer}");
     assert!(answer["results"].as_array().unwrap().iter().all(|r| r["format"] == "png"), "{answer}");
 
+    // A filter no image meets: the closest images without it, each saying what it misses, and
+    // the chip and the notes say so — never an empty answer that dropping the filter fills.
+    let message = format!("{alt} at least 20000 pixels wide");
+    let (status, answer) = app.post("/chat", json!({"message": message, "session_id": id, "limit": 10})).await;
+    assert_eq!(status, 200, "{answer}");
+    let results = answer["results"].as_array().unwrap();
+    assert!(!results.is_empty(), "{answer}");
+    for r in results {
+        let unmet: Vec<&str> = r["unmet"].as_array().unwrap().iter().map(|u| u.as_str().unwrap()).collect();
+        assert_eq!(unmet, ["≥ 20000 px wide"], "{r}");
+        assert_eq!(r["strong"], false, "{r}");
+    }
+    assert!(hit_for(&answer, &path).is_some(), "{path} ({alt}) is among the closest: {answer}");
+    let chips = answer["query"]["chips"].as_array().unwrap();
+    let size = chips.iter().find(|c| c["kind"] == "min_size").expect("a size chip");
+    assert_eq!(size["note"], "no image matching the words is ≥ 20000 px wide; showing the closest", "{size}");
+    let notes: Vec<&str> = answer["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert!(notes.iter().any(|n| n.contains("(≥ 20000 px wide)") && n.contains("without it")), "{notes:?}");
+
     // The session list and the cache metrics.
     let (_, list) = app.get("/sessions").await;
     assert_eq!(list["sessions"][0]["id"], id);
