@@ -15,7 +15,6 @@ use serde::Serialize;
 
 use image_chat_core::Settings;
 use image_chat_core::cache::CacheLayers;
-use image_chat_core::config::ParserBackend;
 use image_chat_core::crawl::{CrawlOptions, Crawler};
 use image_chat_core::embed::Embedder;
 use image_chat_core::eval::{DEPTH, EvalSet, Metrics};
@@ -177,10 +176,7 @@ pub async fn run(
 
     progress(&format!("asking {} queries through the chat path", set.queries.len()));
     let engine = Arc::new(SearchEngine::new(index, Ok(embedder)).with_format_preference(settings.search.formats()));
-    let chat = match settings.search.parser {
-        ParserBackend::Chat => Some(ChatParser::new(&settings.search.chat)?),
-        ParserBackend::Rules => None,
-    };
+    let chat = ChatParser::from_settings(&settings.search)?;
     let wanted_url = |i: usize| server.url(&image_path(i));
     let mut report = E2eReport {
         set: set.name.to_string(),

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use image_chat_core::Settings;
 use image_chat_core::cache::CacheLayers;
-use image_chat_core::config::ParserBackend;
 use image_chat_core::embed::Embedder;
 use image_chat_core::index::{AnnOptions, ImageIndex, SqliteIndex};
 use image_chat_core::search::cached;
@@ -56,12 +55,9 @@ pub async fn run(args: SearchArgs, settings: Settings) -> ExitCode {
         Ok(c) => c,
         Err(e) => return bad_input(&e.to_string()),
     };
-    let chat = match settings.search.parser {
-        ParserBackend::Chat => match ChatParser::new(&settings.search.chat) {
-            Ok(p) => Some(p),
-            Err(e) => return bad_input(&e.to_string()),
-        },
-        ParserBackend::Rules => None,
+    let chat = match ChatParser::from_settings(&settings.search) {
+        Ok(p) => p,
+        Err(e) => return bad_input(&e.to_string()),
     };
     let found = cached::search(&engine, &caches, chat.as_ref(), &args.query, args.namespace.clone(), args.limit).await;
     let response = match found {

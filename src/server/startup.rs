@@ -63,12 +63,7 @@ pub async fn app_state(settings: Settings, leptos_options: LeptosOptions) -> ima
     });
     let caches = Arc::new(CacheLayers::new(&settings.cache)?);
     let sessions = SessionManager::open(settings.clone(), index.clone(), embedder.clone(), caches.clone()).await?;
-    let chat_parser = match settings.search.parser {
-        image_chat_core::config::ParserBackend::Chat => {
-            Some(Arc::new(image_chat_core::search::chat_parser::ChatParser::new(&settings.search.chat)?))
-        }
-        image_chat_core::config::ParserBackend::Rules => None,
-    };
+    let chat_parser = image_chat_core::search::chat_parser::ChatParser::from_settings(&settings.search)?.map(Arc::new);
     Ok(AppState {
         chat_parser,
         crawl_limiter: Arc::new(RateLimiter::new(settings.server.crawl_rate_per_min)),

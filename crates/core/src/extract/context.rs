@@ -303,7 +303,7 @@ fn beside(texts: &mut TextCache, block: ElementRef<'_>) -> String {
 fn neighbour<'a>(texts: &mut TextCache, siblings: impl Iterator<Item = NodeRef<'a, Node>>) -> String {
     for sibling in siblings.filter_map(ElementRef::wrap).take(SIBLINGS_LOOKED_AT) {
         let name: &str = &sibling.value().name.local;
-        if NAMES.headings.iter().any(|h| &**h == name) || name == "hr" {
+        if NAMES.headings.contains(&sibling.value().name.local) || name == "hr" {
             break;
         }
         if !TEXT_BLOCKS.contains(&name) || is_furniture(sibling) || holds_image(sibling) {

@@ -166,20 +166,19 @@ impl Filters {
     }
 }
 
-impl Filters {
-    /// Whether a stored image passes every filter (its analysed facts and words included).
-    pub fn accepts(&self, image: &StoredImage) -> bool {
+impl<'a> FilterView<'a> {
+    /// What the filters see of a stored image; `text` is its [`searchable_text`], lower-cased.
+    pub(crate) fn of(image: &'a StoredImage, text: &'a str) -> Self {
         let facts = image.record.facts.as_ref();
-        let text = searchable_text(&image.record).to_lowercase();
-        self.accepts_view(&FilterView {
+        FilterView {
             format: image.format,
             width: image.width,
             height: image.height,
             page_url: image.record.page_url.as_str(),
             luma: facts.and_then(|f| f.luma),
             transparent: facts.and_then(|f| f.transparent),
-            text: Some(&text),
-        })
+            text: Some(text),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::parse::{
     HIGH_RES_MIN_WIDTH, ImageFormat, MAX_COUNT, Orientation, Part, PartKind, Query, QueryError, Tone, parse,
 };
-use crate::config::ChatParserSettings;
+use crate::config::{ChatParserSettings, ParserBackend, SearchSettings};
 use crate::error::{Error, Result};
 
 const SYSTEM_PROMPT: &str = "You turn a request for images into JSON with exactly these keys: \
@@ -65,6 +65,15 @@ fn terms(list: &[String]) -> Vec<String> {
 }
 
 impl ChatParser {
+    /// The parser the search settings ask for: the model when `search.parser = "chat"`, none
+    /// (the rules) otherwise. The server, the CLI and the eval all take theirs from here.
+    pub fn from_settings(search: &SearchSettings) -> Result<Option<Self>> {
+        match search.parser {
+            ParserBackend::Chat => Self::new(&search.chat).map(Some),
+            ParserBackend::Rules => Ok(None),
+        }
+    }
+
     pub fn new(settings: &ChatParserSettings) -> Result<Self> {
         let base = settings
             .base_url

@@ -183,7 +183,7 @@ impl SearchEngine {
         // and only an empty list is filled.
         let words = !Self::search_text(&query).trim().is_empty();
         let short = if words { results.len() < limit } else { results.is_empty() };
-        if short && super::relax::constrained(&query) {
+        if short && filters != Filters::default() {
             let open = super::relax::without_constraints(&query);
             let others = self.find(&open, &Filters::default(), found.vector, namespaces, limit)?;
             super::relax::fill(&mut query, &mut results, others.results, limit, &mut notes);

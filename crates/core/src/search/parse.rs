@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::parse_intent::{is_descriptive, is_image_noun, is_picture_noun, leads_to_image_noun};
+use super::parse_intent::{is_descriptive, leads_to_image_noun, names_images};
 
 /// Longest message accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 1_000;
@@ -199,6 +199,22 @@ struct Rule {
     attach: Attach,
 }
 
+impl Rule {
+    /// A phrase that always means its filter.
+    const fn new(
+        words: &'static [&'static str],
+        apply: fn(&mut Query) -> (PartKind, String),
+        reason: &'static str,
+    ) -> Self {
+        Self { words, apply, reason, attach: Attach::Always }
+    }
+
+    /// The same phrase, a filter only where `attach` says it speaks of the images.
+    const fn when(self, attach: Attach) -> Self {
+        Self { attach, ..self }
+    }
+}
+
 fn format(q: &mut Query, f: ImageFormat) -> (PartKind, String) {
     if !q.formats.contains(&f) {
         q.formats.push(f);
@@ -239,237 +255,62 @@ const VECTOR_NOUNS: &[&str] =
     &["logo", "logos", "icon", "icons", "graphic", "graphics", "image", "images", "file", "files", "art", "version"];
 
 const RULES: &[Rule] = &[
-    Rule {
-        attach: Attach::Always,
-        words: &["transparent", "background"],
-        apply: transparent,
-        reason: "asks for a transparent background",
-    },
-    Rule {
-        attach: Attach::Always,
-        words: &["with", "transparency"],
-        apply: transparent,
-        reason: "asks for transparency",
-    },
-    Rule {
-        attach: Attach::Always,
-        words: &["no", "background"],
-        apply: transparent,
-        reason: "\"no background\" means a transparent one",
-    },
-    Rule {
-        attach: Attach::Always,
-        words: &["without", "background"],
-        apply: transparent,
-        reason: "\"without background\" means a transparent one",
-    },
-    Rule { attach: Attach::Noun, words: &["transparent"], apply: transparent, reason: "asks for transparency" },
-    Rule {
-        attach: Attach::Noun,
-        words: &["cutout"],
-        apply: transparent,
-        reason: "a cutout has a transparent background",
-    },
-    Rule {
-        attach: Attach::Always,
-        words: &["high", "resolution"],
-        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
-        reason: "high resolution",
-    },
-    Rule {
-        attach: Attach::Always,
-        words: &["high-resolution"],
-        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
-        reason: "high resolution",
-    },
-    Rule {
-        attach: Attach::Always,
-        words: &["high", "res"],
-        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
-        reason: "high resolution",
-    },
-    Rule {
-        attach: Attach::Always,
-        words: &["high-res"],
-        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
-        reason: "high resolution",
-    },
-    Rule {
-        attach: Attach::Always,
-        words: &["hi-res"],
-        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
-        reason: "high resolution",
-    },
-    Rule {
-        attach: Attach::Always,
-        words: &["hires"],
-        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
-        reason: "high resolution",
-    },
-    Rule {
-        attach: Attach::Noun,
-        words: &["large"],
-        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
-        reason: "\"large\" asks for big images",
-    },
-    Rule {
-        attach: Attach::Noun,
-        words: &["big"],
-        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
-        reason: "\"big\" asks for large images",
-    },
-    Rule {
-        attach: Attach::Noun,
-        words: &["huge"],
-        apply: |q| min_size(q, HIGH_RES_MIN_WIDTH, None),
-        reason: "\"huge\" asks for large images",
-    },
-    Rule {
-        attach: Attach::Always,
-        words: &["full", "hd"],
-        apply: |q| min_size(q, 1920, Some(1080)),
-        reason: "Full HD is 1920×1080",
-    },
-    Rule {
-        attach: Attach::Always,
-        words: &["1080p"],
-        apply: |q| min_size(q, 1920, Some(1080)),
-        reason: "1080p is 1920×1080",
-    },
-    Rule {
-        attach: Attach::Always,
-        words: &["hd"],
-        apply: |q| min_size(q, 1280, Some(720)),
-        reason: "HD is at least 1280×720",
-    },
-    Rule {
-        attach: Attach::Always,
-        words: &["720p"],
-        apply: |q| min_size(q, 1280, Some(720)),
-        reason: "720p is 1280×720",
-    },
-    Rule {
-        attach: Attach::Always,
-        words: &["4k"],
-        apply: |q| min_size(q, 3840, Some(2160)),
-        reason: "4K is 3840×2160",
-    },
-    Rule {
-        attach: Attach::Always,
-        words: &["uhd"],
-        apply: |q| min_size(q, 3840, Some(2160)),
-        reason: "UHD is 3840×2160",
-    },
-    Rule { attach: Attach::Always, words: &["dark", "mode"], apply: |q| tone(q, Tone::Dark), reason: "dark mode" },
-    Rule { attach: Attach::Always, words: &["dark", "theme"], apply: |q| tone(q, Tone::Dark), reason: "a dark theme" },
-    Rule {
-        attach: Attach::Request,
-        words: &["dark", "background"],
-        apply: |q| tone(q, Tone::Dark),
-        reason: "a dark background",
-    },
-    Rule { attach: Attach::Always, words: &["light", "mode"], apply: |q| tone(q, Tone::Light), reason: "light mode" },
-    Rule {
-        attach: Attach::Always,
-        words: &["light", "theme"],
-        apply: |q| tone(q, Tone::Light),
-        reason: "a light theme",
-    },
-    Rule {
-        attach: Attach::Request,
-        words: &["light", "background"],
-        apply: |q| tone(q, Tone::Light),
-        reason: "a light background",
-    },
-    Rule {
-        attach: Attach::Request,
-        words: &["white", "background"],
-        apply: |q| tone(q, Tone::Light),
-        reason: "a white background",
-    },
-    Rule {
-        attach: Attach::End,
-        words: &["in", "landscape"],
-        apply: |q| orientation(q, Orientation::Landscape),
-        reason: "landscape orientation",
-    },
-    Rule {
-        attach: Attach::End,
-        words: &["in", "portrait"],
-        apply: |q| orientation(q, Orientation::Portrait),
-        reason: "portrait orientation",
-    },
-    Rule {
-        attach: Attach::Noun,
-        words: &["landscape"],
-        apply: |q| orientation(q, Orientation::Landscape),
-        reason: "landscape orientation",
-    },
-    Rule {
-        attach: Attach::Noun,
-        words: &["horizontal"],
-        apply: |q| orientation(q, Orientation::Landscape),
-        reason: "horizontal means landscape",
-    },
-    Rule {
-        attach: Attach::Always,
-        words: &["portrait", "orientation"],
-        apply: |q| orientation(q, Orientation::Portrait),
-        reason: "portrait orientation",
-    },
-    Rule {
-        attach: Attach::Noun,
-        words: &["vertical"],
-        apply: |q| orientation(q, Orientation::Portrait),
-        reason: "vertical means portrait",
-    },
-    Rule {
-        attach: Attach::Noun,
-        words: &["square"],
-        apply: |q| orientation(q, Orientation::Square),
-        reason: "square images",
-    },
-    Rule { attach: Attach::Always, words: &["jpeg"], apply: |q| format(q, ImageFormat::Jpeg), reason: "a format name" },
-    Rule { attach: Attach::Always, words: &["jpg"], apply: |q| format(q, ImageFormat::Jpeg), reason: "jpg is JPEG" },
-    Rule {
-        attach: Attach::Always,
-        words: &["jpegs"],
-        apply: |q| format(q, ImageFormat::Jpeg),
-        reason: "a format name",
-    },
-    Rule { attach: Attach::Always, words: &["jpgs"], apply: |q| format(q, ImageFormat::Jpeg), reason: "jpg is JPEG" },
-    Rule { attach: Attach::Always, words: &["png"], apply: |q| format(q, ImageFormat::Png), reason: "a format name" },
-    Rule { attach: Attach::Always, words: &["pngs"], apply: |q| format(q, ImageFormat::Png), reason: "a format name" },
-    Rule { attach: Attach::Always, words: &["webp"], apply: |q| format(q, ImageFormat::Webp), reason: "a format name" },
-    Rule { attach: Attach::Always, words: &["avif"], apply: |q| format(q, ImageFormat::Avif), reason: "a format name" },
-    Rule { attach: Attach::Always, words: &["gif"], apply: |q| format(q, ImageFormat::Gif), reason: "a format name" },
-    Rule { attach: Attach::Always, words: &["gifs"], apply: |q| format(q, ImageFormat::Gif), reason: "a format name" },
-    Rule {
-        attach: Attach::Noun,
-        words: &["animated"],
-        apply: |q| format(q, ImageFormat::Gif),
-        reason: "animated images are GIFs",
-    },
-    Rule {
-        attach: Attach::Noun,
-        words: &["animation"],
-        apply: |q| format(q, ImageFormat::Gif),
-        reason: "animated images are GIFs",
-    },
-    Rule { attach: Attach::Always, words: &["svg"], apply: |q| format(q, ImageFormat::Svg), reason: "a format name" },
-    Rule { attach: Attach::Always, words: &["svgs"], apply: |q| format(q, ImageFormat::Svg), reason: "a format name" },
-    Rule {
-        attach: Attach::Before(VECTOR_NOUNS),
-        words: &["vector"],
-        apply: |q| format(q, ImageFormat::Svg),
-        reason: "vector images are SVG",
-    },
-    Rule {
-        attach: Attach::Before(VECTOR_NOUNS),
-        words: &["vectors"],
-        apply: |q| format(q, ImageFormat::Svg),
-        reason: "vector images are SVG",
-    },
+    Rule::new(&["transparent", "background"], transparent, "asks for a transparent background"),
+    Rule::new(&["with", "transparency"], transparent, "asks for transparency"),
+    Rule::new(&["no", "background"], transparent, "\"no background\" means a transparent one"),
+    Rule::new(&["without", "background"], transparent, "\"without background\" means a transparent one"),
+    Rule::new(&["transparent"], transparent, "asks for transparency").when(Attach::Noun),
+    Rule::new(&["cutout"], transparent, "a cutout has a transparent background").when(Attach::Noun),
+    Rule::new(&["high", "resolution"], |q| min_size(q, HIGH_RES_MIN_WIDTH, None), "high resolution"),
+    Rule::new(&["high-resolution"], |q| min_size(q, HIGH_RES_MIN_WIDTH, None), "high resolution"),
+    Rule::new(&["high", "res"], |q| min_size(q, HIGH_RES_MIN_WIDTH, None), "high resolution"),
+    Rule::new(&["high-res"], |q| min_size(q, HIGH_RES_MIN_WIDTH, None), "high resolution"),
+    Rule::new(&["hi-res"], |q| min_size(q, HIGH_RES_MIN_WIDTH, None), "high resolution"),
+    Rule::new(&["hires"], |q| min_size(q, HIGH_RES_MIN_WIDTH, None), "high resolution"),
+    Rule::new(&["large"], |q| min_size(q, HIGH_RES_MIN_WIDTH, None), "\"large\" asks for big images")
+        .when(Attach::Noun),
+    Rule::new(&["big"], |q| min_size(q, HIGH_RES_MIN_WIDTH, None), "\"big\" asks for large images").when(Attach::Noun),
+    Rule::new(&["huge"], |q| min_size(q, HIGH_RES_MIN_WIDTH, None), "\"huge\" asks for large images")
+        .when(Attach::Noun),
+    Rule::new(&["full", "hd"], |q| min_size(q, 1920, Some(1080)), "Full HD is 1920×1080"),
+    Rule::new(&["1080p"], |q| min_size(q, 1920, Some(1080)), "1080p is 1920×1080"),
+    Rule::new(&["hd"], |q| min_size(q, 1280, Some(720)), "HD is at least 1280×720"),
+    Rule::new(&["720p"], |q| min_size(q, 1280, Some(720)), "720p is 1280×720"),
+    Rule::new(&["4k"], |q| min_size(q, 3840, Some(2160)), "4K is 3840×2160"),
+    Rule::new(&["uhd"], |q| min_size(q, 3840, Some(2160)), "UHD is 3840×2160"),
+    Rule::new(&["dark", "mode"], |q| tone(q, Tone::Dark), "dark mode"),
+    Rule::new(&["dark", "theme"], |q| tone(q, Tone::Dark), "a dark theme"),
+    Rule::new(&["dark", "background"], |q| tone(q, Tone::Dark), "a dark background").when(Attach::Request),
+    Rule::new(&["light", "mode"], |q| tone(q, Tone::Light), "light mode"),
+    Rule::new(&["light", "theme"], |q| tone(q, Tone::Light), "a light theme"),
+    Rule::new(&["light", "background"], |q| tone(q, Tone::Light), "a light background").when(Attach::Request),
+    Rule::new(&["white", "background"], |q| tone(q, Tone::Light), "a white background").when(Attach::Request),
+    Rule::new(&["in", "landscape"], |q| orientation(q, Orientation::Landscape), "landscape orientation")
+        .when(Attach::End),
+    Rule::new(&["in", "portrait"], |q| orientation(q, Orientation::Portrait), "portrait orientation").when(Attach::End),
+    Rule::new(&["landscape"], |q| orientation(q, Orientation::Landscape), "landscape orientation").when(Attach::Noun),
+    Rule::new(&["horizontal"], |q| orientation(q, Orientation::Landscape), "horizontal means landscape")
+        .when(Attach::Noun),
+    Rule::new(&["portrait", "orientation"], |q| orientation(q, Orientation::Portrait), "portrait orientation"),
+    Rule::new(&["vertical"], |q| orientation(q, Orientation::Portrait), "vertical means portrait").when(Attach::Noun),
+    Rule::new(&["square"], |q| orientation(q, Orientation::Square), "square images").when(Attach::Noun),
+    Rule::new(&["jpeg"], |q| format(q, ImageFormat::Jpeg), "a format name"),
+    Rule::new(&["jpg"], |q| format(q, ImageFormat::Jpeg), "jpg is JPEG"),
+    Rule::new(&["jpegs"], |q| format(q, ImageFormat::Jpeg), "a format name"),
+    Rule::new(&["jpgs"], |q| format(q, ImageFormat::Jpeg), "jpg is JPEG"),
+    Rule::new(&["png"], |q| format(q, ImageFormat::Png), "a format name"),
+    Rule::new(&["pngs"], |q| format(q, ImageFormat::Png), "a format name"),
+    Rule::new(&["webp"], |q| format(q, ImageFormat::Webp), "a format name"),
+    Rule::new(&["avif"], |q| format(q, ImageFormat::Avif), "a format name"),
+    Rule::new(&["gif"], |q| format(q, ImageFormat::Gif), "a format name"),
+    Rule::new(&["gifs"], |q| format(q, ImageFormat::Gif), "a format name"),
+    Rule::new(&["animated"], |q| format(q, ImageFormat::Gif), "animated images are GIFs").when(Attach::Noun),
+    Rule::new(&["animation"], |q| format(q, ImageFormat::Gif), "animated images are GIFs").when(Attach::Noun),
+    Rule::new(&["svg"], |q| format(q, ImageFormat::Svg), "a format name"),
+    Rule::new(&["svgs"], |q| format(q, ImageFormat::Svg), "a format name"),
+    Rule::new(&["vector"], |q| format(q, ImageFormat::Svg), "vector images are SVG").when(Attach::Before(VECTOR_NOUNS)),
+    Rule::new(&["vectors"], |q| format(q, ImageFormat::Svg), "vector images are SVG")
+        .when(Attach::Before(VECTOR_NOUNS)),
 ];
 
 const NEGATIONS: &[&[&str]] = &[
@@ -530,6 +371,14 @@ struct Token {
     /// Claimed by the words of a request ("show me", "find", "I need").
     request: bool,
     used: bool,
+}
+
+impl Token {
+    /// Neither claimed by a part nor inside quotes: open to be read as a filter, count,
+    /// negation or operator.
+    fn free(&self) -> bool {
+        !self.used && !self.quoted
+    }
 }
 
 fn tokenize_into(tokens: &mut Vec<Token>, text: &str, quoted: bool) {
@@ -607,17 +456,14 @@ pub fn parse(message: &str) -> Result<Query, QueryError> {
     let mut q = Query::default();
     let (mut tokens, quotes) = tokenize(message);
     let norms: Vec<&str> = tokens.iter().map(|t| t.norm.as_str()).collect();
-    // A message that opens with request words ("show me …", "find …") is a request however
-    // long it is.
-    let request = FILLER
-        .iter()
-        .filter(|f| !(f.len() == 1 && NOT_A_REQUEST.contains(&f[0])))
-        .any(|f| norms.len() >= f.len() && norms[..f.len()] == **f);
-    let descriptive = !request && is_descriptive(&norms);
+    let reads_as_description = is_descriptive(&norms);
     let words: Vec<(String, bool)> = tokens.iter().map(|t| (t.norm.clone(), t.ends_clause)).collect();
     let words: Vec<(&str, bool)> = words.iter().map(|(w, e)| (w.as_str(), *e)).collect();
 
     mark_filler(&mut tokens, &mut q);
+    // A message that opens with request words ("show me …", "find …") is a request however
+    // long it is.
+    let descriptive = reads_as_description && !tokens.first().is_some_and(|t| t.request);
     mark_rules(&mut tokens, &mut q, &words, descriptive);
     mark_count(&mut tokens, &mut q, &words, descriptive);
     mark_sizes(&mut tokens, &mut q);
@@ -625,7 +471,7 @@ pub fn parse(message: &str) -> Result<Query, QueryError> {
     mark_quotes(&tokens, &mut q, &quotes, descriptive);
 
     // "-word" and "+word" operators.
-    for t in tokens.iter_mut().filter(|t| !t.used && !t.quoted) {
+    for t in tokens.iter_mut().filter(|t| t.free()) {
         if let Some(word) =
             t.norm.strip_prefix('-').filter(|w| w.len() > 1 && w.chars().next().is_some_and(char::is_alphabetic))
         {
@@ -701,7 +547,7 @@ fn mark_quotes(tokens: &[Token], q: &mut Query, quotes: &[Quoted], descriptive: 
     if quotes.is_empty() {
         return;
     }
-    let beside = tokens.iter().filter(|t| !t.used && !t.quoted && !ARTICLES.contains(&t.norm.as_str())).count();
+    let beside = tokens.iter().filter(|t| t.free() && !ARTICLES.contains(&t.norm.as_str())).count();
     let required = !descriptive && beside <= MAX_WORDS_BESIDE_REQUIRED_QUOTE;
     for quote in quotes.iter().filter(|p| !p.phrase.is_empty()) {
         let raw = tokens[quote.range.clone()].iter().map(|t| t.raw.as_str()).collect::<Vec<_>>().join(" ");
@@ -729,7 +575,7 @@ fn mark_quotes(tokens: &[Token], q: &mut Query, quotes: &[Quoted], descriptive: 
 }
 
 fn matches_at(tokens: &[Token], at: usize, words: &[&str]) -> bool {
-    words.iter().enumerate().all(|(i, w)| tokens.get(at + i).is_some_and(|t| !t.used && !t.quoted && t.norm == *w))
+    words.iter().enumerate().all(|(i, w)| tokens.get(at + i).is_some_and(|t| t.free() && t.norm == *w))
         // A phrase never spans a clause boundary.
         && (0..words.len().saturating_sub(1)).all(|i| !tokens[at + i].ends_clause)
 }
@@ -789,17 +635,13 @@ fn mark_filler(tokens: &mut [Token], q: &mut Query) {
     }
     // Generic nouns anywhere ("PNG images of Apple Watch").
     for (i, t) in tokens.iter_mut().enumerate() {
-        if !t.used
-            && !t.quoted
-            && matches!(t.norm.as_str(), "images" | "image" | "pictures" | "picture" | "pics")
-            && i > 0
-        {
+        if t.free() && matches!(t.norm.as_str(), "images" | "image" | "pictures" | "picture" | "pics") && i > 0 {
             t.used = true;
         }
     }
     // "of" left dangling after a removed noun ("images of X").
     for i in 1..tokens.len() {
-        if tokens[i].norm == "of" && !tokens[i].used && !tokens[i].quoted && tokens[i - 1].used {
+        if tokens[i].norm == "of" && tokens[i].free() && tokens[i - 1].used {
             tokens[i].used = true;
         }
     }
@@ -841,7 +683,7 @@ fn number(word: &str) -> Option<u32> {
 /// a request. "Three children play football" counts children, and is no count.
 fn mark_count(tokens: &mut [Token], q: &mut Query, words: &[(&str, bool)], descriptive: bool) {
     for i in 0..tokens.len() {
-        if tokens[i].used || tokens[i].quoted || q.count.is_some() {
+        if !tokens[i].free() || q.count.is_some() {
             continue;
         }
         let n = if tokens[i].norm == "dozen" { Some(12) } else { number(&tokens[i].norm) };
@@ -849,7 +691,7 @@ fn mark_count(tokens: &mut [Token], q: &mut Query, words: &[(&str, bool)], descr
         let previous = i.checked_sub(1).map(|p| &tokens[p]);
         // "top 10" in any message; "the first eight series" in a description counts series.
         let after_top = previous.is_some_and(|t| {
-            !t.used && !t.quoted && (t.norm == "top" || (!descriptive && matches!(t.norm.as_str(), "first" | "best")))
+            t.free() && (t.norm == "top" || (!descriptive && matches!(t.norm.as_str(), "first" | "best")))
         });
         let after_request = previous.is_some_and(|t| t.request);
         let of_images = !descriptive && leads_to_image_noun(words, i, false);
@@ -886,7 +728,7 @@ const SIZE_WORDS: &[&str] =
 /// "at least 1920 pixels wide", "1920x1080 or larger", "wider than 800", "over 1000px".
 fn mark_sizes(tokens: &mut [Token], q: &mut Query) {
     for i in 0..tokens.len() {
-        if tokens[i].used || tokens[i].quoted {
+        if !tokens[i].free() {
             continue;
         }
         let word = tokens[i].norm.trim_end_matches("px").to_string();
@@ -901,8 +743,7 @@ fn mark_sizes(tokens: &mut [Token], q: &mut Query) {
             let mut end = i;
             for k in [i + 1, i + 2] {
                 if tokens.get(k).is_some_and(|t| {
-                    !t.used
-                        && !t.quoted
+                    t.free()
                         && matches!(t.norm.as_str(), "or" | "larger" | "bigger" | "more" | "above" | "pixels" | "px")
                 }) {
                     end = k;
@@ -913,8 +754,7 @@ fn mark_sizes(tokens: &mut [Token], q: &mut Query) {
             let mut start = i;
             while start > 0
                 && matches!(tokens[start - 1].norm.as_str(), "at" | "least" | "minimum" | "min")
-                && !tokens[start - 1].used
-                && !tokens[start - 1].quoted
+                && tokens[start - 1].free()
             {
                 start -= 1;
             }
@@ -940,8 +780,7 @@ fn mark_sizes(tokens: &mut [Token], q: &mut Query) {
         };
         let mut start = i;
         while start > 0
-            && !tokens[start - 1].used
-            && !tokens[start - 1].quoted
+            && tokens[start - 1].free()
             && matches!(
                 tokens[start - 1].norm.as_str(),
                 "at" | "least" | "over" | "above" | "than" | "wider" | "taller" | "minimum" | "min" | "more"
@@ -951,8 +790,7 @@ fn mark_sizes(tokens: &mut [Token], q: &mut Query) {
         }
         let mut end = i;
         while end + 1 < tokens.len()
-            && !tokens[end + 1].used
-            && !tokens[end + 1].quoted
+            && tokens[end + 1].free()
             && matches!(tokens[end + 1].norm.as_str(), "px" | "pixels" | "pixel" | "wide" | "tall" | "high" | "across")
         {
             end += 1;
@@ -985,7 +823,7 @@ fn negates_results(tokens: &[Token], at: usize, descriptive: bool) -> bool {
     if tokens[p].norm == "with" && p > 0 {
         p -= 1;
     }
-    if descriptive { is_picture_noun(&tokens[p].norm) } else { is_image_noun(&tokens[p].norm) }
+    names_images(&tokens[p].norm, descriptive)
 }
 
 fn mark_negations(tokens: &mut [Token], q: &mut Query, descriptive: bool) {
@@ -1005,7 +843,7 @@ fn mark_negations(tokens: &mut [Token], q: &mut Query, descriptive: bool) {
         let mut j = i + neg.len();
         let mut terms: Vec<String> = Vec::new();
         let mut current: Vec<String> = Vec::new();
-        while j < tokens.len() && !tokens[j].used && !tokens[j].quoted {
+        while j < tokens.len() && tokens[j].free() {
             let w = tokens[j].norm.as_str();
             if LIST_END.contains(&w) {
                 break;

@@ -122,6 +122,12 @@ pub(super) fn is_picture_noun(word: &str) -> bool {
     PICTURE_NOUNS.contains(&word)
 }
 
+/// Whether `word` names the images: in a description (`picture_only`) only a noun that can
+/// mean nothing but a picture does ("a vertical banner" is in the scene).
+pub(super) fn names_images(word: &str, picture_only: bool) -> bool {
+    if picture_only { is_picture_noun(word) } else { is_image_noun(word) }
+}
+
 /// Words that say a message is a sentence about a scene rather than a request: verbs and
 /// auxiliaries that descriptions use and requests for images do not.
 const SENTENCE_WORDS: &[&str] = &[
@@ -143,20 +149,21 @@ pub(super) fn is_descriptive(words: &[&str]) -> bool {
 /// Whether the word at `at` leads to an image noun: the noun is one of the next three words,
 /// with only size, shape and format words (or at most one other word: "animated loading
 /// spinner") between, and no clause boundary.
-/// In a description (`picture_only`), only a noun that can mean nothing but a picture counts.
+/// In a description (`picture_only`), only a noun that can mean nothing but a picture counts
+/// ([`names_images`]).
 pub(super) fn leads_to_image_noun(words: &[(&str, bool)], at: usize, picture_only: bool) -> bool {
     let mut others = 0;
-    for (k, (word, _)) in words.iter().enumerate().skip(at + 1).take(3) {
-        if if picture_only { is_picture_noun(word) } else { is_image_noun(word) } {
+    for &(word, ends_clause) in words.iter().skip(at + 1).take(3) {
+        if names_images(word, picture_only) {
             return true;
         }
-        if !SIZE_AND_SHAPE.contains(word) {
+        if !SIZE_AND_SHAPE.contains(&word) {
             others += 1;
             if others > 1 {
                 return false;
             }
         }
-        if words[k].1 {
+        if ends_clause {
             return false;
         }
     }

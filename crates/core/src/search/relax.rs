@@ -6,21 +6,8 @@ use std::collections::HashSet;
 
 use super::engine::SearchResult;
 use super::parse::{PartKind, Query};
-use crate::index::{Filters, StoredImage};
+use crate::index::{FilterView, Filters, StoredImage, searchable_text};
 use crate::search::ImageFormat;
-
-/// Whether the query holds anything a result can fail: a filter, a required phrase or an
-/// exclusion.
-pub(super) fn constrained(query: &Query) -> bool {
-    !query.formats.is_empty()
-        || query.min_width.is_some()
-        || query.min_height.is_some()
-        || query.orientation.is_some()
-        || query.tone.is_some()
-        || query.transparent.is_some()
-        || !query.must_terms.is_empty()
-        || !query.exclude_terms.is_empty()
-}
 
 /// The query without its constraints: the same words (required phrases among them), the same
 /// count and boosts.
@@ -103,8 +90,10 @@ pub(super) fn fill(
         if !seen.insert(result.url.clone()) {
             continue;
         }
+        let text = searchable_text(&image.record).to_lowercase();
+        let view = FilterView::of(&image, &text);
         for (i, filter) in &constraints {
-            if !filter.accepts(&image) {
+            if !filter.accepts_view(&view) {
                 failed[*i] += 1;
                 result.unmet.push(label(query.parts[*i].kind, &query.parts[*i].value));
             }
