@@ -6,7 +6,7 @@ use scraper::{ElementRef, Html, Node};
 
 use super::atoms::{NAMES, attr};
 use super::candidates::FastMap;
-use super::{ImageContext, clean_text};
+use super::{ImageContext, MAX_FIELD_CHARS, MAX_NEARBY_CHARS, clean_text, clean_text_within};
 
 /// Ancestors searched for the surrounding block's text.
 const NEARBY_LEVELS: usize = 4;
@@ -14,9 +14,10 @@ const NEARBY_LEVELS: usize = 4;
 /// no more than a paragraph.
 const MAX_NODES_SCANNED: usize = 400;
 
-/// The text under an element a reader sees, capped in nodes visited as well as in characters.
+/// The text under an element a reader sees, capped in nodes visited as well as in characters
+/// (as surrounding text).
 fn bounded_text(el: ElementRef<'_>) -> String {
-    clean_text(Texts::new(*el, None))
+    clean_text_within(Texts::new(*el, None), MAX_NEARBY_CHARS)
 }
 
 /// The visible texts of the first [`MAX_NODES_SCANNED`] nodes under `root` (itself counted), in
@@ -103,6 +104,7 @@ pub(super) struct TextCache {
 }
 
 impl TextCache {
+    /// A block's text, as surrounding text (up to [`MAX_NEARBY_CHARS`]).
     fn text(&mut self, el: ElementRef<'_>) -> String {
         self.text_skipping(el, None).0.clone()
     }
@@ -111,7 +113,7 @@ impl TextCache {
     fn text_skipping(&mut self, el: ElementRef<'_>, skip: Option<(NodeId, usize)>) -> &(String, Option<usize>) {
         self.blocks.entry(el.id()).or_insert_with(|| {
             let mut texts = Texts::new(*el, skip);
-            let text = clean_text(&mut texts);
+            let text = clean_text_within(&mut texts, MAX_NEARBY_CHARS);
             // Read to its end: the walk stopped on running out of nodes, not on the caps.
             let whole = texts.next.is_none() && texts.visited < MAX_NODES_SCANNED;
             (text, whole.then_some(texts.visited))
@@ -246,7 +248,8 @@ fn figcaption(texts: &mut TextCache, anchor: ElementRef<'_>) -> String {
         .take(MAX_NODES_SCANNED)
         .filter_map(ElementRef::wrap)
         .find(|e| e.value().name.local == NAMES.figcaption)
-        .map(|caption| texts.text(caption))
+        // A caption is a field like the alt: cut to its length.
+        .map(|caption| clean_text_within([texts.text(caption).as_str()], MAX_FIELD_CHARS))
         .unwrap_or_default()
 }
 
@@ -295,7 +298,7 @@ fn beside(texts: &mut TextCache, block: ElementRef<'_>) -> String {
     }
     let before = neighbour(texts, block.prev_siblings());
     let after = neighbour(texts, block.next_siblings());
-    let text = clean_text([before.as_str(), after.as_str()]);
+    let text = clean_text_within([before.as_str(), after.as_str()], MAX_NEARBY_CHARS);
     texts.beside.insert(block.id(), text.clone());
     text
 }
@@ -388,7 +391,7 @@ mod tests {
                     .descendants()
                     .take(MAX_NODES_SCANNED)
                     .filter_map(|n| n.value().as_text().filter(|_| !in_raw_text_element(n)).map(|t| &**t));
-                clean_text(texts)
+                clean_text_within(texts, MAX_NEARBY_CHARS)
             })
             .find(|t| !t.is_empty())
             .unwrap_or_default()

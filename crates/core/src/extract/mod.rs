@@ -15,8 +15,12 @@ use url::Url;
 
 pub use junk::RejectReason;
 
-/// Longest text kept in any one context field, in characters.
+/// Longest text kept in any one context field, in characters (the surrounding words excepted).
 pub const MAX_FIELD_CHARS: usize = 300;
+/// Longest surrounding text kept (`nearby_text`), in characters. An article's paragraph often
+/// names what its picture shows only near its end ("… was replaced with George Skipper's Royal
+/// Arcade"): the keyword leg reads all of this, the embedding its first [`MAX_FIELD_CHARS`].
+pub const MAX_NEARBY_CHARS: usize = 1_000;
 /// `data:` image URIs longer than this are not kept (counted as rejected).
 pub const MAX_DATA_URI_BYTES: usize = 32 * 1024;
 /// Most images kept from one page; more are counted as rejected (`too_many`).
@@ -65,7 +69,7 @@ pub struct ImageVariant {
 pub const HEADING_GROUP: usize = 3;
 
 /// The words and facts around an image. Every text field is whitespace-collapsed and capped at
-/// [`MAX_FIELD_CHARS`].
+/// [`MAX_FIELD_CHARS`], the surrounding text at [`MAX_NEARBY_CHARS`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageContext {
     pub alt: String,
@@ -78,7 +82,7 @@ pub struct ImageContext {
     /// "Photos"): it names the group, not this image, and is not part of what the image means.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub heading_over_many: bool,
-    /// Text of the image's surrounding block.
+    /// Text of the image's surrounding block (or of the text blocks beside it).
     pub nearby_text: String,
     pub page_title: String,
     /// The link the image sits in, if any.
@@ -210,15 +214,20 @@ pub(crate) fn avalanche(mut h: u64) -> u64 {
 
 /// Collapses whitespace and caps the length at [`MAX_FIELD_CHARS`] characters.
 pub(crate) fn clean_text<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    clean_text_within(parts, MAX_FIELD_CHARS)
+}
+
+/// Collapses whitespace and caps the length at `cap` characters.
+pub(crate) fn clean_text_within<'a>(parts: impl IntoIterator<Item = &'a str>, cap: usize) -> String {
     let mut out = String::new();
     let mut chars = 0;
     for part in parts {
         // Most text is ASCII: split on ASCII whitespace and count bytes, which is the same
         // answer for it and much cheaper than the Unicode path.
         let full = if part.is_ascii() {
-            push_words(&mut out, &mut chars, part.split_ascii_whitespace(), str::len)
+            push_words(&mut out, &mut chars, cap, part.split_ascii_whitespace(), str::len)
         } else {
-            push_words(&mut out, &mut chars, part.split_whitespace(), |w| w.chars().count())
+            push_words(&mut out, &mut chars, cap, part.split_whitespace(), |w| w.chars().count())
         };
         if full {
             break;
@@ -227,15 +236,16 @@ pub(crate) fn clean_text<'a>(parts: impl IntoIterator<Item = &'a str>) -> String
     out
 }
 
-/// Appends words to `out` up to the cap; true once it is reached.
+/// Appends words to `out` up to `cap` characters; true once it is reached.
 fn push_words<'a>(
     out: &mut String,
     chars: &mut usize,
+    cap: usize,
     words: impl Iterator<Item = &'a str>,
     count: impl Fn(&str) -> usize,
 ) -> bool {
     for word in words {
-        if *chars >= MAX_FIELD_CHARS {
+        if *chars >= cap {
             return true;
         }
         if !out.is_empty() {
@@ -243,7 +253,7 @@ fn push_words<'a>(
             *chars += 1;
         }
         // Whole words while they fit (the common case), character by character at the cap.
-        let room = MAX_FIELD_CHARS - *chars;
+        let room = cap - *chars;
         let len = count(word);
         if len <= room {
             out.push_str(word);
@@ -255,7 +265,7 @@ fn push_words<'a>(
             }
         }
     }
-    *chars >= MAX_FIELD_CHARS
+    *chars >= cap
 }
 
 #[cfg(test)]

@@ -196,8 +196,23 @@ fn junk_is_rejected_with_reasons_and_counted() {
 fn context_fields_are_capped() {
     let long = "word ".repeat(500);
     let r = one(&format!(r#"<p>{long}<img src="/a.jpg" alt="{long}"></p>"#));
-    assert!(r.context.alt.chars().count() <= MAX_FIELD_CHARS);
-    assert!(r.context.nearby_text.chars().count() <= MAX_FIELD_CHARS);
+    assert_eq!(r.context.alt.chars().count(), MAX_FIELD_CHARS);
+    assert_eq!(r.context.nearby_text.chars().count(), MAX_NEARBY_CHARS);
+    let r = one(&format!(r#"<figure><img src="/a.jpg"><figcaption>{long}</figcaption></figure>"#));
+    assert_eq!(r.context.figcaption.chars().count(), MAX_FIELD_CHARS);
+}
+
+#[test]
+fn the_words_that_name_the_picture_late_in_a_long_paragraph_are_kept() {
+    // Norwich Market on Wikipedia: the paragraph before the figure names the arcade at its end.
+    let paragraph =
+        format!("{} was replaced with George Skipper's Royal Arcade.", "Meanwhile the station had opened. ".repeat(12));
+    let r = one(&format!(
+        r#"<main><h1>Norwich Market</h1><p>{paragraph}</p><figure><img src="/a.jpg" alt="A shopping mall"></figure></main>"#
+    ));
+    assert!(r.context.nearby_text.ends_with("Royal Arcade."), "{}", r.context.nearby_text);
+    // The embedding still reads only the first MAX_FIELD_CHARS of it.
+    assert!(!crate::embed::image_text(&r.context).contains("Royal Arcade"));
 }
 
 #[test]
