@@ -25,6 +25,9 @@ pub enum ImageFormat {
 }
 
 impl ImageFormat {
+    /// Every format a filter can name, in the order "every format but X" lists them.
+    pub const ALL: [Self; 6] = [Self::Jpeg, Self::Png, Self::Webp, Self::Gif, Self::Svg, Self::Avif];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Jpeg => "jpeg",
@@ -647,6 +650,46 @@ fn mark_filler(tokens: &mut [Token], q: &mut Query) {
     }
 }
 
+/// Words that, just before a format's name, ask for every format but it ("logos, not SVG").
+const FORMAT_NEGATIONS: &[&str] = &["not", "no", "without", "except", "excluding", "exclude", "minus"];
+
+/// Where a negation of the word at `at` starts: the free negation word before it, articles
+/// ("not the GIFs") between.
+fn negation_before(tokens: &[Token], at: usize) -> Option<usize> {
+    let mut p = at.checked_sub(1)?;
+    while ARTICLES.contains(&tokens[p].norm.as_str()) && tokens[p].free() && !tokens[p].ends_clause {
+        p = p.checked_sub(1)?;
+    }
+    if !(tokens[p].free() && !tokens[p].ends_clause && FORMAT_NEGATIONS.contains(&tokens[p].norm.as_str())) {
+        return None;
+    }
+    // "but not" is one negation.
+    let but = p.checked_sub(1).filter(|&b| tokens[p].norm == "not" && tokens[b].free() && tokens[b].norm == "but");
+    Some(but.unwrap_or(p))
+}
+
+/// The formats that a query's format chips ask for: the formats named, less those named after a
+/// negation ("not gif"), from every format when only negations are given.
+pub fn formats_of(parts: &[Part]) -> Vec<ImageFormat> {
+    let values = parts.iter().filter(|p| p.kind == PartKind::Format).map(|p| p.value.as_str());
+    let (mut named, mut refused) = (Vec::new(), Vec::new());
+    for value in values {
+        let (list, name) = match value.strip_prefix(NOT_FORMAT) {
+            Some(f) => (&mut refused, f),
+            None => (&mut named, value),
+        };
+        if let Some(f) = ImageFormat::parse(name).filter(|f| !list.contains(f)) {
+            list.push(f);
+        }
+    }
+    let mut formats = if named.is_empty() && !refused.is_empty() { ImageFormat::ALL.to_vec() } else { named };
+    formats.retain(|f| !refused.contains(f));
+    formats
+}
+
+/// How a format chip's value says "every format but": `not gif`.
+pub const NOT_FORMAT: &str = "not ";
+
 fn mark_rules(tokens: &mut [Token], q: &mut Query, words: &[(&str, bool)], descriptive: bool) {
     let mut i = 0;
     while i < tokens.len() {
@@ -666,12 +709,21 @@ fn mark_rules(tokens: &mut [Token], q: &mut Query, words: &[(&str, bool)], descr
         match found {
             Some(rule) => {
                 let (kind, value) = (rule.apply)(q);
-                claim(tokens, q, i..i + rule.words.len(), kind, value, rule.reason);
-                i += rule.words.len();
+                let end = i + rule.words.len();
+                match negation_before(tokens, i).filter(|_| kind == PartKind::Format) {
+                    Some(start) => {
+                        let reason = format!("every format but {}", value.to_uppercase());
+                        claim(tokens, q, start..end, kind, format!("{NOT_FORMAT}{value}"), reason);
+                    }
+                    None => claim(tokens, q, i..end, kind, value, rule.reason),
+                }
+                i = end;
             }
             None => i += 1,
         }
     }
+    // The formats asked for follow from the format chips, negated ones among them.
+    q.formats = formats_of(&q.parts);
 }
 
 fn number(word: &str) -> Option<u32> {

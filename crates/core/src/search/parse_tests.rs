@@ -307,3 +307,16 @@ fn one_chip_per_thing_understood() {
     let q = parse("high-res large maps").unwrap();
     assert_eq!(q.parts.iter().filter(|p| p.kind == PartKind::MinSize).count(), 1, "{q:#?}");
 }
+
+#[test]
+fn a_format_after_a_negation_asks_for_every_other_format() {
+    check("logos, not SVG", Want { text: "logos", formats: &[Jpeg, Png, Webp, Gif, Avif], ..NONE });
+    check("photos but not the GIFs", Want { text: "photos", formats: &[Jpeg, Png, Webp, Svg, Avif], ..NONE });
+    check("icons without svg", Want { text: "icons", formats: &[Jpeg, Png, Webp, Gif, Avif], ..NONE });
+    check("PNG or JPEG logos, no GIFs", Want { text: "logos", formats: &[Png, Jpeg], ..NONE });
+    let q = parse("logos, not SVG").unwrap();
+    let chip = q.parts.iter().find(|p| p.kind == PartKind::Format).unwrap();
+    assert_eq!((chip.value.as_str(), chip.matched.as_str()), ("not svg", "not SVG"));
+    // A negation of something else still excludes words, and a format after it is asked for.
+    check("logos without text in png", Want { text: "logos", formats: &[Png], exclude: &["text"], ..NONE });
+}
