@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod config;
+pub mod conversation;
 pub mod crawl;
 pub mod embed;
 pub mod enrich;
