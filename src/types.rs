@@ -143,6 +143,48 @@ pub struct ChatRequest {
     pub session_id: Option<String>,
     /// Results wanted (1-100, default 20); a number in the message wins.
     pub limit: Option<u32>,
+    /// The conversation this message continues (from an earlier answer): the message is read
+    /// against its request ("only the PNG ones" refines, "any format" relaxes, "more" pages
+    /// on, a new description starts over). None starts a new conversation.
+    pub conversation_id: Option<String>,
+    /// When `conversation_id` is unknown or expired, start a new conversation instead of
+    /// answering 404.
+    pub start_if_missing: bool,
+    /// Take this chip away from the conversation's request and search again (the message may
+    /// then be empty).
+    pub remove: Option<ChipRef>,
+}
+
+/// A chip of a conversation's request, by its `kind` and `value` as an answer listed it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChipRef {
+    pub kind: String,
+    pub value: String,
+}
+
+/// What a message did to the conversation's request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct ChangeView {
+    /// `new_search`, `added`, `removed`, `words`, `page` or `unchanged`.
+    pub op: String,
+    /// The chip's kind, for `added` and `removed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The chip's value, the new words, or the page number.
+    pub value: String,
+    /// In words: `+ PNG`, `− ≥ 1600 px wide`, `new search`, `page 2`.
+    pub label: String,
+}
+
+/// The request before a message: its words and chips.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct PreviousQuery {
+    pub text: String,
+    pub chips: Vec<Chip>,
 }
 
 /// One recognised part of the message: a removable filter chip.
@@ -176,7 +218,14 @@ pub struct ParsedQuery {
     pub min_height: Option<u32>,
     pub orientation: Option<String>,
     pub count: Option<u32>,
+    /// The whole request's chips (this message's and those kept from earlier ones).
     pub chips: Vec<Chip>,
+    /// The request before this message (none on a conversation's first).
+    #[serde(default)]
+    pub previous: Option<PreviousQuery>,
+    /// What this message changed: "refined: + PNG", "new search", "page 2".
+    #[serde(default)]
+    pub changes: Vec<ChangeView>,
 }
 
 /// Each ranking leg's score; a leg that did not find the image has none.
@@ -230,6 +279,15 @@ pub struct ChatResponse {
     /// Set when only keyword search was possible (no embedding model), with the reason.
     pub lexical_only: Option<String>,
     pub took_ms: u64,
+    /// Send it with the next message to continue the conversation.
+    #[serde(default)]
+    pub conversation_id: String,
+    /// This message's number in the conversation (1 is the first).
+    #[serde(default)]
+    pub turn: u64,
+    /// The page shown (1 is the first); "more" shows the next.
+    #[serde(default)]
+    pub page: u32,
 }
 
 /// One cache layer's measured metrics.

@@ -7,25 +7,6 @@ pub fn safe_link(url: &str) -> Option<String> {
     (lower.starts_with("http://") || lower.starts_with("https://")).then(|| url.trim().to_string())
 }
 
-/// Between the pieces of a chip's words when one chip came from several places of the message
-/// ("jpg … jpeg"); the parser's `MATCHED_SEPARATOR`.
-const MATCHED_SEPARATOR: &str = " … ";
-
-/// The message without the words a filter chip came from, so a removed chip's search can be run
-/// again without it.
-pub fn without_words(message: &str, matched: &str) -> String {
-    let mut out = message.to_string();
-    for piece in matched.split(MATCHED_SEPARATOR) {
-        // ASCII folding keeps byte offsets valid in the original message.
-        let lower = out.to_ascii_lowercase();
-        let needle = piece.trim().to_ascii_lowercase();
-        if let (false, Some(i)) = (needle.is_empty(), lower.find(&needle)) {
-            out = format!("{}{}", &out[..i], &out[i + needle.len()..]);
-        }
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// Client-side check of the crawl form's URL, before the server's (which has the last word).
 pub fn check_url(url: &str) -> Result<(), String> {
     let url = url.trim();
@@ -63,25 +44,6 @@ mod tests {
         assert_eq!(safe_link("javascript:alert(1)"), None);
         assert_eq!(safe_link("data:image/png;base64,xx"), None);
         assert_eq!(safe_link("//a.test/x"), None);
-    }
-
-    #[test]
-    #[cfg(feature = "ssr")]
-    fn the_separator_is_the_parsers() {
-        assert_eq!(MATCHED_SEPARATOR, image_chat_core::search::parse::MATCHED_SEPARATOR);
-    }
-
-    #[test]
-    fn a_chip_from_two_places_removes_both() {
-        assert_eq!(without_words("jpg or jpeg photos of dogs", "jpg … jpeg"), "or photos of dogs");
-    }
-
-    #[test]
-    fn removing_a_chip_removes_its_words() {
-        assert_eq!(without_words("PNG images of the Apple Watch", "png"), "images of the Apple Watch");
-        assert_eq!(without_words("photos without people", "without people"), "photos");
-        assert_eq!(without_words("cats", "dogs"), "cats");
-        assert_eq!(without_words("İstanbul PNG photos", "png"), "İstanbul photos");
     }
 
     #[test]

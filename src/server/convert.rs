@@ -1,10 +1,15 @@
 //! Domain types into the API's types (`crate::types`).
 
 use image_chat_core::crawl::Counters;
-use image_chat_core::search::engine::{SearchResponse, SearchResult};
+use image_chat_core::conversation::{Answered, Change};
+use image_chat_core::search::Query;
+use image_chat_core::search::engine::SearchResult;
 use image_chat_core::session::SessionRecord;
 
-use crate::types::{ChatResponse, ChatResult, Chip, CrawlCounters, PageErrorView, ParsedQuery, Scores, SessionView};
+use crate::types::{
+    ChangeView, ChatResponse, ChatResult, Chip, CrawlCounters, PageErrorView, ParsedQuery, PreviousQuery, Scores,
+    SessionView,
+};
 
 fn snake<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
@@ -66,7 +71,26 @@ fn why(r: &SearchResult) -> String {
     parts.join("; ")
 }
 
-pub fn chat(resp: SearchResponse, session_of: impl Fn(&str) -> Option<String>, took_ms: u64) -> ChatResponse {
+fn chips(q: &Query) -> Vec<Chip> {
+    q.parts
+        .iter()
+        .filter(|p| p.kind != image_chat_core::search::PartKind::Filler)
+        .map(|p| Chip {
+            kind: snake(&p.kind),
+            value: p.value.clone(),
+            matched: p.matched.clone(),
+            reason: p.reason.clone(),
+            note: p.note.clone(),
+        })
+        .collect()
+}
+
+fn change(c: &Change) -> ChangeView {
+    ChangeView { op: snake(&c.op), kind: c.kind.as_ref().map(snake), value: c.value.clone(), label: c.label.clone() }
+}
+
+pub fn chat(answered: Answered, session_of: impl Fn(&str) -> Option<String>, took_ms: u64) -> ChatResponse {
+    let resp = answered.response;
     let q = &resp.query;
     let query = ParsedQuery {
         text: q.text.clone(),
@@ -77,18 +101,9 @@ pub fn chat(resp: SearchResponse, session_of: impl Fn(&str) -> Option<String>, t
         min_height: q.min_height,
         orientation: q.orientation.as_ref().map(snake),
         count: q.count,
-        chips: q
-            .parts
-            .iter()
-            .filter(|p| p.kind != image_chat_core::search::PartKind::Filler)
-            .map(|p| Chip {
-                kind: snake(&p.kind),
-                value: p.value.clone(),
-                matched: p.matched.clone(),
-                reason: p.reason.clone(),
-                note: p.note.clone(),
-            })
-            .collect(),
+        chips: chips(q),
+        previous: answered.previous.as_ref().map(|p| PreviousQuery { text: p.text.clone(), chips: chips(p) }),
+        changes: answered.changes.iter().map(change).collect(),
     };
     let results = resp
         .results
@@ -110,5 +125,14 @@ pub fn chat(resp: SearchResponse, session_of: impl Fn(&str) -> Option<String>, t
             unmet: r.unmet.clone(),
         })
         .collect();
-    ChatResponse { query, results, notes: resp.notes, lexical_only: resp.lexical_only, took_ms }
+    ChatResponse {
+        query,
+        results,
+        notes: resp.notes,
+        lexical_only: resp.lexical_only,
+        took_ms,
+        conversation_id: answered.conversation_id,
+        turn: answered.turn,
+        page: answered.page + 1,
+    }
 }

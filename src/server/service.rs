@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+use image_chat_core::conversation::Ask;
+use image_chat_core::search::PartKind;
 use image_chat_core::session::CrawlRequest;
 
 use super::convert;
@@ -74,21 +76,44 @@ pub async fn chat(state: &AppState, request: ChatRequest) -> Result<ChatResponse
         )));
     }
     let limit = request.limit.map(|l| l as usize);
-    let (found, _) = image_chat_core::search::cached::search(
+    let remove = match request.remove {
+        Some(chip) => {
+            let kind = serde_json::from_value::<PartKind>(serde_json::Value::String(chip.kind.clone()))
+                .ok()
+                .filter(|k| *k != PartKind::Filler)
+                .ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "remove.kind: {:?} is not a chip kind (format, min_size, orientation, tone, transparency, \
+                         count, exclude, require, boost)",
+                        chip.kind.chars().take(40).collect::<String>()
+                    ))
+                })?;
+            Some((kind, chip.value))
+        }
+        None => None,
+    };
+    let ask = Ask {
+        conversation_id: request.conversation_id,
+        start_if_missing: request.start_if_missing,
+        message: request.message,
+        remove,
+        namespaces,
+        limit,
+    };
+    let (answered, _) = image_chat_core::conversation::ask(
         &state.engine,
         &state.caches,
         state.chat_parser.as_deref(),
-        &request.message,
-        namespaces,
-        limit,
+        state.conversations.as_ref(),
+        ask,
     )
     .await
     .map_err(|e| match e {
-        image_chat_core::Error::Invalid(m) => ApiError::invalid(format!("message: {m}")),
+        image_chat_core::Error::Invalid(m) if !m.starts_with("remove:") => ApiError::invalid(format!("message: {m}")),
         other => other.into(),
     })?;
     let session_of = |ns: &str| image_chat_core::session::session_of(ns).map(str::to_string);
-    Ok(convert::chat(found, session_of, started.elapsed().as_millis() as u64))
+    Ok(convert::chat(answered, session_of, started.elapsed().as_millis() as u64))
 }
 
 pub async fn cache_health(state: &AppState) -> CacheHealth {

@@ -64,7 +64,9 @@ pub async fn app_state(settings: Settings, leptos_options: LeptosOptions) -> ima
     let caches = Arc::new(CacheLayers::new(&settings.cache)?);
     let sessions = SessionManager::open(settings.clone(), index.clone(), embedder.clone(), caches.clone()).await?;
     let chat_parser = image_chat_core::search::chat_parser::ChatParser::from_settings(&settings.search)?.map(Arc::new);
+    let conversations = image_chat_core::conversation::store_from_settings(&settings, &caches)?;
     Ok(AppState {
+        conversations,
         chat_parser,
         crawl_limiter: Arc::new(RateLimiter::new(settings.server.crawl_rate_per_min)),
         chat_limiter: Arc::new(RateLimiter::new(settings.server.chat_rate_per_min)),
@@ -90,6 +92,10 @@ impl Application {
         leptos_options.site_addr = listener.local_addr()?;
         let state = app_state(settings, leptos_options).await.map_err(std::io::Error::other)?;
         state.sessions.spawn_expiry();
+        image_chat_core::conversation::spawn_expiry(
+            state.conversations.clone(),
+            state.settings.sessions.idle_ttl_secs,
+        );
         Ok(Self { listener, router: router(state) })
     }
 

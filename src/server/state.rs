@@ -21,6 +21,8 @@ pub struct AppState {
     /// The language-model query parser, when `search.parser = "chat"`.
     pub chat_parser: Option<Arc<image_chat_core::search::chat_parser::ChatParser>>,
     pub caches: Arc<CacheLayers>,
+    /// Where conversations are kept (the data dir, or Redis when configured).
+    pub conversations: Arc<dyn image_chat_core::conversation::ConversationStore>,
     pub crawl_limiter: Arc<RateLimiter>,
     pub chat_limiter: Arc<RateLimiter>,
 }

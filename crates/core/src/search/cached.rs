@@ -45,38 +45,66 @@ pub async fn search(
     namespaces: Vec<String>,
     limit: Option<usize>,
 ) -> Result<(SearchResponse, CacheHits)> {
-    let mut hits = CacheHits::default();
+    let parsed = parse_message(caches, chat, message).await?;
+    let (mut response, mut hits) =
+        run(engine, caches, parsed.query, namespaces, limit, 0, parsed.fallback.is_none()).await?;
+    hits.parser = parsed.cached;
+    if let Some(note) = parsed.fallback {
+        response.notes.insert(0, note);
+    }
+    Ok((response, hits))
+}
+
+/// A message read through the parser layer.
+pub struct ParsedMessage {
+    pub query: Query,
+    /// Why the rules stood in for the language model, when they did.
+    pub fallback: Option<String>,
+    /// The parser layer answered.
+    pub cached: bool,
+}
+
+/// Reads a message through the parser layer: the model's reading (or the rules') of the
+/// normalized message, remembered unless the rules stood in for the model.
+pub async fn parse_message(caches: &CacheLayers, chat: Option<&ChatParser>, message: &str) -> Result<ParsedMessage> {
     let normalized = message.split_whitespace().collect::<Vec<_>>().join(" ");
     let parse_key = match chat {
         Some(c) => key(&["chat", c.model(), &normalized]),
         None => key(&["rules", &normalized]),
     };
-    let cached_query = caches.parser.get(&parse_key).await.and_then(|b| serde_json::from_slice::<Query>(&b).ok());
-    let mut fallback = None;
-    let query = match cached_query {
-        Some(q) => {
-            hits.parser = true;
-            q
+    if let Some(query) = caches.parser.get(&parse_key).await.and_then(|b| serde_json::from_slice::<Query>(&b).ok()) {
+        return Ok(ParsedMessage { query, fallback: None, cached: true });
+    }
+    let (query, fallback) = match chat {
+        Some(c) => {
+            let parsed = c.parse(message).await.map_err(|e| Error::Invalid(e.to_string()))?;
+            (parsed.query, parsed.fallback)
         }
-        None => {
-            let q = match chat {
-                Some(c) => {
-                    let parsed = c.parse(message).await.map_err(|e| Error::Invalid(e.to_string()))?;
-                    fallback = parsed.fallback;
-                    parsed.query
-                }
-                None => parse(message).map_err(|e| Error::Invalid(e.to_string()))?,
-            };
-            // A fallback is not remembered: the model is asked again next time.
-            if fallback.is_none()
-                && let Ok(bytes) = serde_json::to_vec(&q)
-            {
-                caches.parser.set(&parse_key, bytes, PARSER_TTL).await;
-            }
-            q
-        }
+        None => (parse(message).map_err(|e| Error::Invalid(e.to_string()))?, None),
     };
+    // A fallback is not remembered: the model is asked again next time.
+    if fallback.is_none()
+        && let Ok(bytes) = serde_json::to_vec(&query)
+    {
+        caches.parser.set(&parse_key, bytes, PARSER_TTL).await;
+    }
+    Ok(ParsedMessage { query, fallback, cached: false })
+}
 
+/// Searches for a parsed query through the query layer (the same query, namespaces, limit,
+/// page, model and index generation answer from it) and the embedding layer (the words'
+/// vector, so a refinement that changes only filters embeds nothing). `page` 0 is the first
+/// `limit` results. `remember`: whether the answer may be kept in the query layer.
+pub async fn run(
+    engine: &Arc<SearchEngine>,
+    caches: &CacheLayers,
+    query: Query,
+    namespaces: Vec<String>,
+    limit: Option<usize>,
+    page: usize,
+    remember: bool,
+) -> Result<(SearchResponse, CacheHits)> {
+    let mut hits = CacheHits::default();
     let mut sorted = namespaces.clone();
     sorted.sort();
     let index = engine.index().clone();
@@ -85,7 +113,8 @@ pub async fn search(
     let model = engine.embedder().map_or("lexical", |e| e.model_id()).to_string();
     let query_json = serde_json::to_string(&query).map_err(|e| Error::Invalid(e.to_string()))?;
     let limit_text = limit.map_or("default".to_string(), |l| l.to_string());
-    let query_key = key(&[&query_json, &sorted.join(","), &limit_text, &model, &generation.to_string()]);
+    let query_key =
+        key(&[&query_json, &sorted.join(","), &limit_text, &page.to_string(), &model, &generation.to_string()]);
     if let Some(found) =
         caches.query.get(&query_key).await.and_then(|b| serde_json::from_slice::<SearchResponse>(&b).ok())
     {
@@ -104,17 +133,13 @@ pub async fn search(
     };
     let ttl = if has_filters(&query) { QUERY_FILTERED_TTL } else { QUERY_TTL };
     let e = engine.clone();
-    let mut response = tokio::task::spawn_blocking(move || e.search_parsed(query, vector, &namespaces, limit))
+    let response = tokio::task::spawn_blocking(move || e.search_page(query, vector, &namespaces, limit, page))
         .await
         .map_err(blocking_failed)??;
-    let parsed_by_rules_instead = fallback.is_some();
-    if let Some(note) = fallback {
-        response.notes.insert(0, note);
-    }
     // Keyword-only answers (no model) and fallbacks are not cached: they would outlive the
     // model's return.
     if response.lexical_only.is_none()
-        && !parsed_by_rules_instead
+        && remember
         && let Ok(bytes) = serde_json::to_vec(&response)
     {
         caches.query.set(&query_key, bytes, ttl).await;

@@ -23,6 +23,14 @@ null; \"high resolution\" is min_width 1600), \"orientation\" (landscape, portra
 null), \"tone\" (dark, light or null), \"transparent\" (true or null), \"count\" (a number of \
 results asked for, or null). Answer with the JSON object only.";
 
+const FOLLOW_UP_PROMPT: &str = "The person is refining a search. You are given the current request \
+as JSON with those keys, and their next message. Answer with the whole new request in the same \
+keys: keep what the message does not change, change or drop what it says (\"any format\" drops \
+formats, \"include people\" drops \"people\" from exclude_terms, \"only PNG\" sets formats), and \
+add two keys: \"new_search\" (true when the message describes something new instead of changing \
+the current request; then answer the new request alone) and \"next_page\" (true when it only asks \
+for more results of the same request). Answer with the JSON object only.";
+
 /// Longest string kept from the model's answer, and most terms per list.
 const MAX_TEXT: usize = 300;
 const MAX_TERMS: usize = 10;
@@ -41,6 +49,18 @@ struct Answer {
     tone: Option<String>,
     transparent: Option<bool>,
     count: Option<u32>,
+    /// Follow-ups only: the message starts a new request.
+    new_search: Option<bool>,
+    /// Follow-ups only: the message asks for the next page.
+    next_page: Option<bool>,
+}
+
+/// The model's reading of a follow-up message.
+pub struct FollowUp {
+    /// The whole request after the message.
+    pub query: Query,
+    pub new_search: bool,
+    pub next_page: bool,
 }
 
 pub struct ChatParser {
@@ -109,13 +129,45 @@ impl ChatParser {
         }
     }
 
+    /// The model's reading of `message` as a follow-up to `current`, or why the model did not
+    /// help (the caller reads it by rules then).
+    pub async fn follow_up(&self, current: &Query, message: &str) -> std::result::Result<FollowUp, String> {
+        let request = json!({
+            "text": current.text,
+            "must_terms": current.must_terms,
+            "exclude_terms": current.exclude_terms,
+            "formats": current.formats,
+            "min_width": current.min_width,
+            "min_height": current.min_height,
+            "orientation": current.orientation,
+            "tone": current.tone,
+            "transparent": current.transparent,
+            "count": current.count,
+        });
+        let prompt = format!("{SYSTEM_PROMPT} {FOLLOW_UP_PROMPT}");
+        let user = format!("Current request: {request}\nMessage: {message}");
+        let answer = self.ask_with(&prompt, &user).await?;
+        let (new_search, next_page) = (answer.new_search == Some(true), answer.next_page == Some(true));
+        let mut query = self.to_query(answer, message);
+        if !new_search && (query.text.is_empty() || query.text == clean(message)) {
+            // The model gave no words to search for: the request's stay.
+            query.text = current.text.clone();
+        }
+        query.boost_terms = if new_search { Vec::new() } else { current.boost_terms.clone() };
+        Ok(FollowUp { query, new_search, next_page })
+    }
+
     async fn ask(&self, message: &str) -> std::result::Result<Answer, String> {
+        self.ask_with(SYSTEM_PROMPT, message).await
+    }
+
+    async fn ask_with(&self, system: &str, message: &str) -> std::result::Result<Answer, String> {
         let body = json!({
             "model": self.model,
             "temperature": 0,
             "response_format": {"type": "json_object"},
             "messages": [
-                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "system", "content": system},
                 {"role": "user", "content": message},
             ],
         });

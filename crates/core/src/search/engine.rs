@@ -153,12 +153,33 @@ impl SearchEngine {
     /// follow, marked ([`super::relax`]).
     pub fn search_parsed(
         &self,
-        mut query: Query,
+        query: Query,
         vector: Option<Vec<f32>>,
         namespaces: &[String],
         limit: Option<usize>,
     ) -> Result<SearchResponse> {
-        let limit = query.count.map(|c| c as usize).or(limit).unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+        self.search_page(query, vector, namespaces, limit, 0)
+    }
+
+    /// [`SearchEngine::search_parsed`], page `page` of it (0 is the first): the results after
+    /// the first `page × limit`. A search shows at most [`MAX_LIMIT`] results in all.
+    pub fn search_page(
+        &self,
+        mut query: Query,
+        vector: Option<Vec<f32>>,
+        namespaces: &[String],
+        limit: Option<usize>,
+        page: usize,
+    ) -> Result<SearchResponse> {
+        let per_page = query.count.map(|c| c as usize).or(limit).unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+        let skip = per_page.saturating_mul(page);
+        if skip >= MAX_LIMIT {
+            let note = format!(
+                "a search shows at most its {MAX_LIMIT} best images; add words or filters to see others"
+            );
+            return Ok(SearchResponse { query, results: Vec::new(), notes: vec![note], lexical_only: None });
+        }
+        let limit = (skip + per_page).min(MAX_LIMIT);
         let filters = Filters {
             formats: query.formats.clone(),
             min_width: query.min_width,
@@ -187,6 +208,13 @@ impl SearchEngine {
             let open = super::relax::without_constraints(&query);
             let others = self.find(&open, &Filters::default(), found.vector, namespaces, limit)?;
             super::relax::fill(&mut query, &mut results, others.results, limit, &mut notes);
+        }
+        if skip > 0 {
+            let before = results.len();
+            results.drain(..skip.min(before));
+            if results.is_empty() {
+                notes.push(format!("no more images: the {before} before were all that this request finds"));
+            }
         }
         Ok(SearchResponse { query, results, notes, lexical_only: found.lexical_only })
     }

@@ -527,7 +527,7 @@ fn domain_of(url: &url::Url) -> String {
 }
 
 /// 16 hex digits, unpredictable enough to not collide or be guessed in sequence.
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let seed = (std::time::SystemTime::now(), COUNTER.fetch_add(1, Ordering::Relaxed), std::process::id());
     format!("{:016x}", std::collections::hash_map::RandomState::new().hash_one(seed))

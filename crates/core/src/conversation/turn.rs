@@ -1,0 +1,179 @@
+//! One turn of a conversation: find or start the conversation, read the message against its
+//! request (the rules, or the language model with the rules as fallback), search, and keep
+//! the new request for the next message.
+
+use std::sync::Arc;
+
+use super::follow_up::{Reading, read};
+use super::request::{Change, ChangeOp, check_bounds, chip_label, diff, remove_chip, without_notes};
+use super::store::{Conversation, ConversationStore, TurnRecord, is_conversation_id};
+use crate::cache::CacheLayers;
+use crate::error::{Error, Result};
+use crate::search::cached::{self, CacheHits};
+use crate::search::chat_parser::ChatParser;
+use crate::search::engine::{SearchEngine, SearchResponse};
+use crate::search::{PartKind, Query, parse};
+use crate::session::now_secs;
+
+/// What a person sent.
+#[derive(Clone, Debug, Default)]
+pub struct Ask {
+    /// The conversation to continue; none starts one.
+    pub conversation_id: Option<String>,
+    /// Start a new conversation when `conversation_id` is unknown or expired, instead of
+    /// answering that it is.
+    pub start_if_missing: bool,
+    /// The message; may be empty when a chip is removed.
+    pub message: String,
+    /// A chip to take away from the request (`kind`, `value`), instead of a message.
+    pub remove: Option<(PartKind, String)>,
+    pub namespaces: Vec<String>,
+    pub limit: Option<usize>,
+}
+
+/// The answer, and what the turn did to the conversation's request.
+#[derive(Clone, Debug)]
+pub struct Answered {
+    pub conversation_id: String,
+    /// This turn's number in the conversation (1 is the first message).
+    pub turn: u64,
+    pub response: SearchResponse,
+    /// The request before this turn (none on the first).
+    pub previous: Option<Query>,
+    /// What this turn changed; empty on the first.
+    pub changes: Vec<Change>,
+    /// The page shown (0 is the first).
+    pub page: u32,
+}
+
+fn new_id() -> String {
+    crate::session::new_id()
+}
+
+fn not_found(id: &str) -> Error {
+    let shown: String = id.chars().take(32).collect();
+    Error::NotFound(format!(
+        "no conversation {shown:?}: it expired after the idle time or never existed; send the message without \
+         conversation_id to start a new one, or with start_if_missing"
+    ))
+}
+
+/// The conversation asked for, or a new one.
+async fn find(store: &dyn ConversationStore, ask: &Ask, now: u64) -> Result<Conversation> {
+    let Some(id) = ask.conversation_id.as_deref().map(str::trim).filter(|i| !i.is_empty()) else {
+        return Ok(Conversation::new(new_id(), now));
+    };
+    let found = if is_conversation_id(id) { store.load(id).await? } else { None };
+    match found {
+        Some(c) => Ok(c),
+        None if ask.start_if_missing => Ok(Conversation::new(new_id(), now)),
+        None => Err(not_found(id)),
+    }
+}
+
+/// Reads the message of a follow-up: the model's reading when one is configured and answers,
+/// the rules' otherwise (with a note saying why).
+async fn read_follow_up(
+    chat: Option<&ChatParser>,
+    current: &Query,
+    message: &str,
+) -> Result<(Reading, Option<String>)> {
+    let invalid = |e: crate::search::QueryError| Error::Invalid(e.to_string());
+    let Some(chat) = chat else { return Ok((read(current, message).map_err(invalid)?, None)) };
+    // The same bounds as the rules, before the model is asked anything.
+    parse(message).map_err(invalid)?;
+    match chat.follow_up(current, message).await {
+        Ok(f) if f.next_page => Ok((Reading::NextPage, None)),
+        Ok(f) if f.new_search => Ok((Reading::New(f.query), None)),
+        Ok(f) => Ok((Reading::Refined(f.query), None)),
+        Err(why) => Ok((
+            read(current, message).map_err(invalid)?,
+            Some(format!("the language model did not help ({why}); the message was read by rules")),
+        )),
+    }
+}
+
+/// Answers one turn and keeps the conversation.
+pub async fn ask(
+    engine: &Arc<SearchEngine>,
+    caches: &CacheLayers,
+    chat: Option<&ChatParser>,
+    store: &dyn ConversationStore,
+    ask: Ask,
+) -> Result<(Answered, CacheHits)> {
+    let now = now_secs();
+    let mut conversation = find(store, &ask, now).await?;
+    let previous = conversation.request.clone();
+    let mut parser_hit = false;
+    let mut fallback = None;
+    let (request, page, changes, said) = match (&ask.remove, &previous) {
+        (Some(_), None) => {
+            return Err(Error::Invalid(
+                "remove: this conversation has no request yet; send a message first".to_string(),
+            ));
+        }
+        (Some((kind, value)), Some(current)) => {
+            let mut request = current.clone();
+            if !remove_chip(&mut request, *kind, value) {
+                return Err(Error::Invalid(format!(
+                    "remove: the request holds no chip {}: {value:?}",
+                    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+                )));
+            }
+            let changes = diff(current, &request);
+            (request, 0, changes, format!("remove {}", chip_label(*kind, value)))
+        }
+        (None, None) => {
+            let parsed = cached::parse_message(caches, chat, &ask.message).await?;
+            parser_hit = parsed.cached;
+            fallback = parsed.fallback;
+            (parsed.query, 0, Vec::new(), ask.message.clone())
+        }
+        (None, Some(current)) => {
+            let (reading, why) = read_follow_up(chat, current, &ask.message).await?;
+            fallback = why;
+            match reading {
+                Reading::NextPage => {
+                    let page = conversation.page + 1;
+                    (current.clone(), page, vec![Change::page(page + 1)], ask.message.clone())
+                }
+                Reading::New(q) => (q, 0, vec![Change::new_search()], ask.message.clone()),
+                Reading::Refined(q) => {
+                    let mut changes = diff(current, &q);
+                    if changes.is_empty() {
+                        changes.push(Change::unchanged("nothing in the message changes the request"));
+                    }
+                    (q, 0, changes, ask.message.clone())
+                }
+            }
+        }
+    };
+    check_bounds(&request).map_err(Error::Invalid)?;
+    let request = without_notes(request);
+    let remember = fallback.is_none();
+    let (mut response, mut hits) =
+        cached::run(engine, caches, request.clone(), ask.namespaces.clone(), ask.limit, page as usize, remember)
+            .await?;
+    hits.parser |= parser_hit;
+    if let Some(note) = fallback {
+        response.notes.insert(0, note);
+    }
+    if changes.iter().any(|c| c.op == ChangeOp::Unchanged) {
+        response.notes.insert(0, "nothing in the message changes the request; the same request again".into());
+    }
+    conversation.request = Some(request);
+    conversation.page = page;
+    conversation.push(TurnRecord { message: said, changes: changes.clone(), at: now });
+    store.save(&conversation).await?;
+    Ok((
+        Answered {
+            conversation_id: conversation.id.clone(),
+            turn: conversation.turn_count,
+            response,
+            previous,
+            changes,
+            page,
+        },
+        hits,
+    ))
+}
