@@ -2,130 +2,13 @@
 //! crawls a local fixture site; progress over SSE; chat; the rules (capacity, domain lock,
 //! cancel, restart, validation, rate limits); OpenAPI.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use image_chat::server::startup::Application;
+use common::{HANG_GUARD, TestApp, data_dir, described_image, hit_for, site, spawn_in};
 use image_chat_core::Settings;
-use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
-use leptos::config::LeptosOptions;
 use serde_json::{Value, json};
-
-const HANG_GUARD: Duration = Duration::from_secs(120);
-
-struct TestApp {
-    addr: SocketAddr,
-    client: reqwest::Client,
-}
-
-impl TestApp {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let res = self.client.post(self.url(path)).json(&body).send().await.unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let res = self.client.get(self.url(path)).send().await.unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
-    }
-
-    /// Starts a crawl of `url`; returns the session id.
-    async fn crawl(&self, url: &str, max_pages: u32) -> String {
-        let (status, body) = self.post("/crawl", json!({"url": url, "max_pages": max_pages})).await;
-        assert_eq!(status, 202, "{body}");
-        body["session_id"].as_str().unwrap().to_string()
-    }
-
-    /// Reads a session's SSE stream to its end: (event name, data) pairs.
-    async fn events(&self, id: &str) -> Vec<(String, Value)> {
-        let res = self
-            .client
-            .get(self.url(&format!("/crawl/{id}/status")))
-            .header("accept", "text/event-stream")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
-        let mut body = res.bytes_stream();
-        let mut buf = String::new();
-        let mut out = Vec::new();
-        tokio::time::timeout(HANG_GUARD, async {
-            while let Some(chunk) = body.next().await {
-                buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-                while let Some(end) = buf.find("\n\n") {
-                    let block: String = buf.drain(..end + 2).collect();
-                    let (mut name, mut data) = (String::new(), String::new());
-                    for line in block.lines() {
-                        if let Some(v) = line.strip_prefix("event:") {
-                            name = v.trim().to_string();
-                        } else if let Some(v) = line.strip_prefix("data:") {
-                            data.push_str(v.trim_start());
-                        }
-                    }
-                    if !name.is_empty() {
-                        out.push((name, serde_json::from_str(&data).unwrap()));
-                    }
-                }
-            }
-        })
-        .await
-        .expect("the event stream ended");
-        out
-    }
-}
-
-fn data_dir() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    (dir, data)
-}
-
-async fn spawn_in(data: &Path, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let mut settings = Settings { data_dir: data.to_path_buf(), ..Settings::default() };
-    settings.server.addr = Some("127.0.0.1:0".parse().unwrap());
-    settings.crawler.allow_hosts = vec!["127.0.0.1".into(), "localhost".into()];
-    configure(&mut settings);
-    let options = LeptosOptions::builder().output_name("image-chat").site_root("target/site").build();
-    let app = Application::build(settings, options).await.unwrap();
-    let addr = app.local_addr();
-    tokio::spawn(app.run_until_stopped());
-    TestApp { addr, client: reqwest::Client::new() }
-}
-
-/// The result of `answer` that shows the image at `path`: as its URL, or as an alternative of it
-/// (the same picture found under another URL, or with the same words, is shown once).
-fn hit_for<'a>(answer: &'a Value, path: &str) -> Option<&'a Value> {
-    answer["results"].as_array()?.iter().find(|r| {
-        r["url"].as_str().is_some_and(|u| u.ends_with(path))
-            || r["alternatives"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|u| u.as_str().is_some_and(|u| u.ends_with(path))))
-    })
-}
-
-async fn site(pages: u32) -> FixtureServer {
-    FixtureServer::start(FixtureConfig::generated(SiteSpec { pages, seed: 7, traps: false })).await.unwrap()
-}
-
-/// An image of the site with a descriptive alt text: (path, alt).
-fn described_image(server: &FixtureServer) -> (String, String) {
-    let site = server.site().unwrap();
-    (1..)
-        .filter_map(|i| site.truth(i))
-        .flat_map(|p| p.images)
-        .find(|i| i.alt.split_whitespace().count() >= 4)
-        .map(|i| (i.url.trim_start_matches("http://fixture.invalid").to_string(), i.alt))
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crawl_streams_monotonic_progress_to_finished_then_chat_finds_the_images() {

@@ -49,6 +49,13 @@ fn first(set: EvalSet, docs: usize) -> EvalSet {
 }
 
 fn common_checks(e2e: &E2eReport) {
+    // A constraint added by a follow-up keeps the picture in the top 10 at least as often as the
+    // same constraint typed at once with the description (#19), and no follow-up that only adds
+    // a constraint is taken for a new request.
+    let r = &e2e.refinement;
+    assert_eq!(r.exchanges, e2e.pictures, "{r:?}");
+    assert_eq!(r.read_as_new, 0, "{r:?}");
+    assert!(r.follow_up.recall >= r.combined.recall, "follow-up {:?} against at once {:?}", r.follow_up, r.combined);
     assert_eq!(e2e.images_indexed as usize, e2e.pictures, "every picture of the site is indexed: {e2e:?}");
     assert_eq!(e2e.empty_answers, 0, "no caption is answered with nothing: {e2e:?}");
     assert!(

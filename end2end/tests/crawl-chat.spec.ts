@@ -86,7 +86,8 @@ test.describe("crawl and chat", () => {
     await chip.getByTestId("chip-remove").click();
     await expect(page.getByTestId("turn")).toHaveCount(3);
     const unfiltered = page.getByTestId("turn").last();
-    await expect(unfiltered.locator(".you")).not.toContainText("PNG");
+    await expect(unfiltered.locator(".you")).toContainText("Remove format");
+    await expect(unfiltered.getByTestId("changes")).toContainText("− PNG");
     await expect(unfiltered.locator('[data-testid="chip"][data-kind="format"]')).toHaveCount(0);
     await expect(unfiltered.getByTestId("result").first()).toBeVisible();
 
@@ -169,6 +170,53 @@ test.describe("crawl and chat", () => {
     await page.getByTestId("crawl-cancel").click();
     await expect(progress).toHaveAttribute("data-status", "cancelled", { timeout: 15_000 });
     await expect(page.getByTestId("crawl-cancel")).toHaveCount(0);
+  });
+
+  test("a conversation narrows a search, a chip comes off, and New search starts over", async ({ page }) => {
+    // The site was crawled by the first test; its sessions are searched ("all crawls").
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    const alt = await describedImage(page);
+    await hydrated(page);
+    const words = alt.split(/\s+/).slice(0, 3).join(" ");
+
+    // Turn 1: a description.
+    await ask(page, words);
+    const first = page.getByTestId("turn").last();
+    await expect(first.getByTestId("result").first()).toBeVisible();
+    await expect(first.getByTestId("changes")).toHaveCount(0);
+
+    // Turn 2: "only the PNG ones" refines it; the answer says so and holds PNGs first.
+    await ask(page, "only the PNG ones");
+    const second = page.getByTestId("turn").nth(1);
+    await expect(second.getByTestId("changes")).toHaveText("refined: + PNG");
+    await expect(second.locator('[data-testid="chip"][data-kind="format"]')).toContainText("png");
+    const met = second.locator('[data-testid="results-strong"], [data-testid="results-weaker"]');
+    for (const badge of await met.getByTestId("result-format").allTextContents()) expect(badge).toBe("PNG");
+
+    // Turn 3: "in landscape" adds to it; both chips are the request's now.
+    await ask(page, "in landscape");
+    const third = page.getByTestId("turn").nth(2);
+    await expect(third.getByTestId("changes")).toHaveText("refined: + landscape");
+    await expect(third.getByTestId("chip")).toHaveCount(2);
+    // Only the latest answer's chips can be removed.
+    await expect(second.getByTestId("chip-remove")).toHaveCount(0);
+    await page.screenshot({ path: "test-results/chat-conversation.png", fullPage: true });
+
+    // Removing the PNG chip runs the request without it; landscape stays.
+    await third.locator('[data-testid="chip"][data-kind="format"]').getByTestId("chip-remove").click();
+    const fourth = page.getByTestId("turn").nth(3);
+    await expect(fourth.getByTestId("changes")).toHaveText("refined: − PNG");
+    await expect(fourth.getByTestId("chip")).toHaveCount(1);
+    await expect(fourth.locator('[data-testid="chip"][data-kind="orientation"]')).toBeVisible();
+
+    // New search forgets the conversation: "only the PNG ones" is then a first message.
+    await page.getByTestId("new-search").click();
+    await expect(page.getByTestId("turn")).toHaveCount(0);
+    await ask(page, words);
+    await expect(page.getByTestId("turn").last().getByTestId("changes")).toHaveCount(0);
+    await expect(page.getByTestId("turn").last().getByTestId("chip")).toHaveCount(0);
+    expect(errors, errors.join("\n")).toEqual([]);
   });
 
   test("past sessions are listed in the session picker", async ({ page }) => {

@@ -129,6 +129,20 @@ pub async fn run(args: EvalArgs, settings: Settings) -> ExitCode {
                 format!("{} ({} relaxed)", end.empty_answers, end.only_relaxed),
             );
         }
+        println!(
+            "\nA follow-up adding a constraint the picture meets, against the same typed at once (nDCG@10, Recall@10)"
+        );
+        println!(
+            "{:<28} {:>9} {:>12} {:>9} {:>12} {:>9}",
+            "set", "follow-up", "recall", "at once", "recall", "read new"
+        );
+        for end in &e2e {
+            let r = &end.refinement;
+            println!(
+                "{:<28} {:>9.4} {:>12.4} {:>9.4} {:>12.4} {:>9}",
+                end.set, r.follow_up.ndcg, r.follow_up.recall, r.combined.ndcg, r.combined.recall, r.read_as_new
+            );
+        }
         for end in &e2e {
             println!(
                 "\n{}: {} pages crawled, {} images indexed, {} of {} queries got a filter chip",

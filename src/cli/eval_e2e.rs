@@ -21,18 +21,31 @@ use image_chat_core::eval::{DEPTH, EvalSet, Metrics};
 use image_chat_core::extract::ImageRecord;
 use image_chat_core::index::{AnnOptions, ImageIndex, SqliteIndex};
 use image_chat_core::ingest::{BATCH, Ingest};
+use image_chat_core::search::ImageFormat;
 use image_chat_core::search::PartKind;
 use image_chat_core::search::chat_parser::ChatParser;
 use image_chat_core::search::engine::SearchEngine;
-use image_chat_fixtures::images::jpeg_grey;
+use image_chat_fixtures::images::{jpeg_grey, png};
 use image_chat_fixtures::server::{FixtureConfig, FixtureServer};
 use image_chat_fixtures::site::esc;
 
 const NAMESPACE: &str = "eval-e2e";
 /// Pictures per gallery page of the Flickr8k site.
 const PER_GALLERY: usize = 20;
-/// Side of every picture: large enough that nothing is dropped as too small.
-const SIDE: (u32, u32) = (640, 480);
+
+/// How document `i`'s picture is served: a quarter PNG, the rest JPEG; landscape, portrait and
+/// square; 640, 1200 or 1800 px wide (large enough that nothing is dropped as too small), so a
+/// follow-up's format, shape or size constraint has something to tell apart.
+pub fn picture(i: usize) -> (ImageFormat, u32, u32) {
+    let format = if i % 4 == 1 { ImageFormat::Png } else { ImageFormat::Jpeg };
+    let w = [640, 1200, 1800][(i / 6) % 3];
+    let h = match (i / 2) % 3 {
+        0 => w * 3 / 4,
+        1 => w * 4 / 3,
+        _ => w,
+    };
+    (format, w, h)
+}
 
 /// Which layout a set's site takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,11 +74,21 @@ pub struct E2eReport {
     pub only_relaxed: usize,
     /// A few queries that got a chip, with the chips, for reading.
     pub chip_examples: Vec<String>,
+    /// A constraint added by a follow-up, against the same typed at once.
+    pub refinement: super::eval_refine::RefineReport,
 }
 
 /// The image path of document `i`.
-fn image_path(i: usize) -> String {
-    format!("/img/{i}.jpg")
+pub fn image_path(i: usize) -> String {
+    let ext = if picture(i).0 == ImageFormat::Png { "png" } else { "jpg" };
+    format!("/img/{i}.{ext}")
+}
+
+fn picture_bytes(i: usize) -> Vec<u8> {
+    match picture(i) {
+        (ImageFormat::Png, w, h) => png(w, h, i as u64 + 1).bytes,
+        (_, w, h) => jpeg_grey(w, h, i as u64 + 1),
+    }
 }
 
 /// The site's files: (path, bytes).
@@ -73,13 +96,8 @@ fn site_files(set: &EvalSet, layout: Layout) -> Vec<(String, Vec<u8>)> {
     let mut files = Vec::new();
     let mut links = Vec::new();
     let img = |i: usize, alt: &str| {
-        format!(
-            "<figure><img src=\"{}\" alt=\"{}\" width=\"{}\" height=\"{}\"></figure>",
-            image_path(i),
-            esc(alt),
-            SIDE.0,
-            SIDE.1
-        )
+        let (_, w, h) = picture(i);
+        format!("<figure><img src=\"{}\" alt=\"{}\" width=\"{w}\" height=\"{h}\"></figure>", image_path(i), esc(alt))
     };
     match layout {
         Layout::Gallery => {
@@ -120,7 +138,7 @@ fn site_files(set: &EvalSet, layout: Layout) -> Vec<(String, Vec<u8>)> {
     let index = format!("<!doctype html><html><head><title>Index</title></head><body><ul>{list}</ul></body></html>");
     files.push(("/index.html".into(), index.into_bytes()));
     for i in 0..set.docs.len() {
-        files.push((image_path(i), jpeg_grey(SIDE.0, SIDE.1, i as u64 + 1)));
+        files.push((image_path(i), picture_bytes(i)));
     }
     files
 }
@@ -221,5 +239,8 @@ pub async fn run(
         }
     }
     report.metrics = metrics.mean(set.queries.len());
+
+    progress("asking each picture's description, then a follow-up its picture meets");
+    report.refinement = super::eval_refine::run(set, &engine, &caches, chat.as_ref(), wanted_url, NAMESPACE).await?;
     Ok(report)
 }

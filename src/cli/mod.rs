@@ -6,6 +6,7 @@ mod crawl;
 mod embed;
 mod eval;
 pub mod eval_e2e;
+pub mod eval_refine;
 mod search;
 
 use std::process::ExitCode;

@@ -1,7 +1,7 @@
 //! Domain types into the API's types (`crate::types`).
 
-use image_chat_core::crawl::Counters;
 use image_chat_core::conversation::{Answered, Change};
+use image_chat_core::crawl::Counters;
 use image_chat_core::search::Query;
 use image_chat_core::search::engine::SearchResult;
 use image_chat_core::session::SessionRecord;

@@ -89,11 +89,12 @@ pub async fn cancel_crawl(
     Ok((StatusCode::ACCEPTED, Json(service::cancel(&state, &id).await?)))
 }
 
-/// Find images by describing them.
+/// Find images by describing them; with `conversation_id`, a follow-up is read against the
+/// request before it.
 #[utoipa::path(post, path = "/chat", request_body = ChatRequest, responses(
-    (status = 200, description = "The parsed query and the results, best first", body = ChatResponse),
-    (status = 400, description = "Empty or over-long message, bad limit", body = ApiErrorBody),
-    (status = 404, description = "No such session", body = ApiErrorBody),
+    (status = 200, description = "The request after this message, what it changed, and the results, best first", body = ChatResponse),
+    (status = 400, description = "Empty or over-long message, bad limit, a chip to remove that the request does not hold", body = ApiErrorBody),
+    (status = 404, description = "No such session, or no such conversation (unknown or expired)", body = ApiErrorBody),
     (status = 429, description = "Too many messages from this client", body = ApiErrorBody),
 ))]
 pub async fn chat(

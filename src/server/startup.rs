@@ -92,10 +92,7 @@ impl Application {
         leptos_options.site_addr = listener.local_addr()?;
         let state = app_state(settings, leptos_options).await.map_err(std::io::Error::other)?;
         state.sessions.spawn_expiry();
-        image_chat_core::conversation::spawn_expiry(
-            state.conversations.clone(),
-            state.settings.sessions.idle_ttl_secs,
-        );
+        image_chat_core::conversation::spawn_expiry(state.conversations.clone(), state.settings.sessions.idle_ttl_secs);
         Ok(Self { listener, router: router(state) })
     }
 

@@ -36,6 +36,9 @@ async fn chat(State(requests): State<Arc<AtomicUsize>>, headers: HeaderMap, Json
     }
     assert_eq!(body["messages"][0]["role"], "system");
     let message = body["messages"][1]["content"].as_str().unwrap_or_default().to_string();
+    if let Some(follow_up) = message.strip_prefix("Current request: ") {
+        return follow_up_answer(follow_up, body["messages"][0]["content"].as_str().unwrap_or_default());
+    }
     if message.contains("broken") {
         return (StatusCode::INTERNAL_SERVER_ERROR, "oops").into_response();
     }
@@ -55,6 +58,29 @@ async fn chat(State(requests): State<Arc<AtomicUsize>>, headers: HeaderMap, Json
         "```json\n{\"text\": \"apple watch\", \"formats\": [\"png\"], \"exclude_terms\": [], \"must_terms\": [], \
          \"min_width\": null, \"min_height\": null, \"orientation\": \"landscape\", \"tone\": null, \
          \"transparent\": null, \"count\": 3}\n```",
+    )
+}
+
+/// A follow-up: the request before it comes as JSON with the message; the answer is the whole
+/// new request.
+fn follow_up_answer(content: &str, system: &str) -> Response {
+    assert!(system.contains("new_search") && system.contains("next_page"), "{system}");
+    let (request, message) = content.split_once("\nMessage: ").expect("the request, then the message");
+    let request: Value = serde_json::from_str(request).expect("the current request as JSON");
+    assert_eq!(request["text"], "apple watch", "{request}");
+    assert_eq!(request["formats"], json!(["png"]), "{request}");
+    if message.contains("please") {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "oops").into_response();
+    }
+    if message.contains("bicycles") {
+        return completion(r#"{"text": "red bicycles", "new_search": true}"#);
+    }
+    if message.contains("keep going") {
+        return completion(r#"{"next_page": true}"#);
+    }
+    completion(
+        r#"{"text": "apple watch", "formats": ["png"], "orientation": "portrait", "count": 3,
+            "exclude_terms": [], "new_search": false, "next_page": false}"#,
     )
 }
 
@@ -144,4 +170,53 @@ async fn searches_remember_the_models_reading_but_not_a_fallback() {
     assert!(r.notes[0].contains("read by rules"), "{:?}", r.notes);
     search(&engine, &caches, Some(&p), "garbage cats", vec![], None).await.unwrap();
     assert_eq!(requests.load(Ordering::SeqCst), 3, "a fallback is asked again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_reads_a_follow_up_against_the_current_request() {
+    use image_chat_core::conversation::{Ask, ChangeOp, DiskConversations, ask};
+    let (addr, requests) = stand_in().await;
+    let p = parser(addr, "test-key");
+    let engine = Arc::new(SearchEngine::new(
+        Arc::new(SqliteIndex::open_in_memory().unwrap()) as Arc<dyn ImageIndex>,
+        Err("no model".into()),
+    ));
+    let caches = CacheLayers::new(&CacheSettings::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = DiskConversations::open(dir.path(), 3600).unwrap();
+    let turn = |conversation: Option<String>, message: &str| Ask {
+        conversation_id: conversation,
+        message: message.to_string(),
+        ..Ask::default()
+    };
+    let (first, _) =
+        ask(&engine, &caches, Some(&p), &store, turn(None, "PNG images of the Apple Watch")).await.unwrap();
+    let id = Some(first.conversation_id.clone());
+    assert_eq!(first.response.query.formats, vec![ImageFormat::Png]);
+
+    let (refined, _) =
+        ask(&engine, &caches, Some(&p), &store, turn(id.clone(), "only the ones in portrait")).await.unwrap();
+    assert!(refined.response.notes.iter().all(|n| !n.contains("rules")), "{:?}", refined.response.notes);
+    assert_eq!(refined.response.query.orientation, Some(Orientation::Portrait));
+    // The first reading was landscape, three results: the shape changes, the count stays.
+    let changed: Vec<(ChangeOp, &str)> = refined.changes.iter().map(|c| (c.op, c.value.as_str())).collect();
+    assert_eq!(changed, [(ChangeOp::Removed, "landscape"), (ChangeOp::Added, "portrait")]);
+    assert_eq!(refined.response.query.count, Some(3));
+
+    let (page, _) = ask(&engine, &caches, Some(&p), &store, turn(id.clone(), "keep going")).await.unwrap();
+    assert_eq!((page.page, page.changes[0].op), (1, ChangeOp::Page));
+    assert_eq!(page.response.query.orientation, Some(Orientation::Portrait), "the same request, next page");
+
+    // When the model fails, the rules read the follow-up, and the answer says so.
+    let (fallback, _) =
+        ask(&engine, &caches, Some(&p), &store, turn(id.clone(), "any orientation please")).await.unwrap();
+    assert!(fallback.response.notes[0].contains("read by rules"), "{:?}", fallback.response.notes);
+    assert_eq!(fallback.response.query.orientation, None);
+    assert_eq!(fallback.response.query.formats, vec![ImageFormat::Png]);
+
+    let (anew, _) = ask(&engine, &caches, Some(&p), &store, turn(id.clone(), "now bicycles")).await.unwrap();
+    assert_eq!(anew.changes[0].op, ChangeOp::NewSearch);
+    assert_eq!(anew.response.query.text, "red bicycles");
+    assert!(anew.response.query.formats.is_empty());
+    assert_eq!(requests.load(Ordering::SeqCst), 5, "one question to the model per turn");
 }

@@ -9,8 +9,8 @@ pub mod store;
 mod turn;
 
 pub use follow_up::{Reading, read};
-pub use request::{Change, ChangeOp};
 pub use redis_store::RedisConversations;
+pub use request::{Change, ChangeOp};
 pub use store::{Conversation, ConversationStore, DiskConversations, TurnRecord};
 pub use turn::{Answered, Ask, ask};
 

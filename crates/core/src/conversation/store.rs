@@ -122,7 +122,9 @@ impl DiskConversations {
     /// Runs file work off the async threads.
     async fn blocking<T: Send + 'static>(&self, work: impl FnOnce(&Disk) -> Result<T> + Send + 'static) -> Result<T> {
         let disk = self.0.clone();
-        tokio::task::spawn_blocking(move || work(&disk)).await.map_err(|e| storage(format!("conversation store: {e}")))?
+        tokio::task::spawn_blocking(move || work(&disk))
+            .await
+            .map_err(|e| storage(format!("conversation store: {e}")))?
     }
 }
 

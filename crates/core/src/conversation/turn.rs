@@ -177,3 +177,54 @@ pub async fn ask(
         hits,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::config::CacheSettings;
+    use crate::conversation::DiskConversations;
+    use crate::embed::Embedder;
+    use crate::index::{ImageIndex, SqliteIndex};
+
+    /// Counts the texts it is asked to embed.
+    struct Counting(AtomicUsize);
+
+    impl Embedder for Counting {
+        fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+            self.0.fetch_add(texts.len(), Ordering::SeqCst);
+            Ok(texts.iter().map(|t| vec![t.len() as f32, 1.0]).collect())
+        }
+        fn model_id(&self) -> &str {
+            "counting-v1"
+        }
+        fn dimension(&self) -> usize {
+            2
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refinement_of_filters_embeds_nothing_and_a_repeat_answers_from_the_query_layer() {
+        let model = Arc::new(Counting(AtomicUsize::new(0)));
+        let index: Arc<dyn ImageIndex> = Arc::new(SqliteIndex::open_in_memory().unwrap());
+        let engine = Arc::new(SearchEngine::new(index, Ok(model.clone() as Arc<dyn Embedder>)));
+        let caches = CacheLayers::new(&CacheSettings::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskConversations::open(dir.path(), 3600).unwrap();
+        let say =
+            |id: Option<String>, message: &str| Ask { conversation_id: id, message: message.into(), ..Ask::default() };
+        let (first, hits) = ask(&engine, &caches, None, &store, say(None, "red kayaks on a lake")).await.unwrap();
+        assert!(!hits.embedding);
+        assert_eq!(model.0.load(Ordering::SeqCst), 1);
+        let id = Some(first.conversation_id);
+        for follow_up in ["only the PNG ones", "in landscape", "any format", "more"] {
+            let (_, hits) = ask(&engine, &caches, None, &store, say(id.clone(), follow_up)).await.unwrap();
+            assert!(hits.embedding, "{follow_up}: the words' vector came from the embedding layer");
+        }
+        assert_eq!(model.0.load(Ordering::SeqCst), 1, "the words were embedded once");
+        // Back to a request asked before (landscape, any format): the query layer answers.
+        let (_, hits) = ask(&engine, &caches, None, &store, say(id.clone(), "any size")).await.unwrap();
+        assert!(hits.query, "the same request, page and index answer from the query layer");
+    }
+}

@@ -174,9 +174,8 @@ impl SearchEngine {
         let per_page = query.count.map(|c| c as usize).or(limit).unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
         let skip = per_page.saturating_mul(page);
         if skip >= MAX_LIMIT {
-            let note = format!(
-                "a search shows at most its {MAX_LIMIT} best images; add words or filters to see others"
-            );
+            let note =
+                format!("a search shows at most its {MAX_LIMIT} best images; add words or filters to see others");
             return Ok(SearchResponse { query, results: Vec::new(), notes: vec![note], lexical_only: None });
         }
         let limit = (skip + per_page).min(MAX_LIMIT);

@@ -11,8 +11,8 @@ mod store;
 
 use serde::{Deserialize, Serialize};
 
-pub use manager::{SessionManager, Subscription};
 pub(crate) use manager::new_id;
+pub use manager::{SessionManager, Subscription};
 pub use request::{CrawlRequest, MAX_PATTERN_LEN, MAX_PATTERNS};
 
 use crate::crawl::{Counters, PageOutcome, StopReason};

@@ -1,0 +1,129 @@
+//! What the API tests share: the app on port 0 over a temp data dir, a client with the calls
+//! the tests make, and a generated fixture site.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use image_chat::server::startup::Application;
+use image_chat_core::Settings;
+use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
+use leptos::config::LeptosOptions;
+use serde_json::{Value, json};
+
+pub const HANG_GUARD: Duration = Duration::from_secs(120);
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let res = self.client.post(self.url(path)).json(&body).send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let res = self.client.get(self.url(path)).send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Starts a crawl of `url`; returns the session id.
+    pub async fn crawl(&self, url: &str, max_pages: u32) -> String {
+        let (status, body) = self.post("/crawl", json!({"url": url, "max_pages": max_pages})).await;
+        assert_eq!(status, 202, "{body}");
+        body["session_id"].as_str().unwrap().to_string()
+    }
+
+    /// Reads a session's SSE stream to its end: (event name, data) pairs.
+    pub async fn events(&self, id: &str) -> Vec<(String, Value)> {
+        let res = self
+            .client
+            .get(self.url(&format!("/crawl/{id}/status")))
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        let mut body = res.bytes_stream();
+        let mut buf = String::new();
+        let mut out = Vec::new();
+        tokio::time::timeout(HANG_GUARD, async {
+            while let Some(chunk) = body.next().await {
+                buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+                while let Some(end) = buf.find("\n\n") {
+                    let block: String = buf.drain(..end + 2).collect();
+                    let (mut name, mut data) = (String::new(), String::new());
+                    for line in block.lines() {
+                        if let Some(v) = line.strip_prefix("event:") {
+                            name = v.trim().to_string();
+                        } else if let Some(v) = line.strip_prefix("data:") {
+                            data.push_str(v.trim_start());
+                        }
+                    }
+                    if !name.is_empty() {
+                        out.push((name, serde_json::from_str(&data).unwrap()));
+                    }
+                }
+            }
+        })
+        .await
+        .expect("the event stream ended");
+        out
+    }
+}
+
+pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    (dir, data)
+}
+
+pub async fn spawn_in(data: &Path, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = Settings { data_dir: data.to_path_buf(), ..Settings::default() };
+    settings.server.addr = Some("127.0.0.1:0".parse().unwrap());
+    settings.crawler.allow_hosts = vec!["127.0.0.1".into(), "localhost".into()];
+    configure(&mut settings);
+    let options = LeptosOptions::builder().output_name("image-chat").site_root("target/site").build();
+    let app = Application::build(settings, options).await.unwrap();
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until_stopped());
+    TestApp { addr, client: reqwest::Client::new() }
+}
+
+/// The result of `answer` that shows the image at `path`: as its URL, or as an alternative of it
+/// (the same picture found under another URL, or with the same words, is shown once).
+pub fn hit_for<'a>(answer: &'a Value, path: &str) -> Option<&'a Value> {
+    answer["results"].as_array()?.iter().find(|r| {
+        r["url"].as_str().is_some_and(|u| u.ends_with(path))
+            || r["alternatives"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|u| u.as_str().is_some_and(|u| u.ends_with(path))))
+    })
+}
+
+pub async fn site(pages: u32) -> FixtureServer {
+    FixtureServer::start(FixtureConfig::generated(SiteSpec { pages, seed: 7, traps: false })).await.unwrap()
+}
+
+/// An image of the site with a descriptive alt text: (path, alt).
+pub fn described_image(server: &FixtureServer) -> (String, String) {
+    let site = server.site().unwrap();
+    (1..)
+        .filter_map(|i| site.truth(i))
+        .flat_map(|p| p.images)
+        .find(|i| i.alt.split_whitespace().count() >= 4)
+        .map(|i| (i.url.trim_start_matches("http://fixture.invalid").to_string(), i.alt))
+        .unwrap()
+}
