@@ -321,8 +321,8 @@ impl Default for ChatParserSettings {
 }
 
 impl SearchSettings {
-    pub fn formats(&self) -> Vec<crate::search::ImageFormat> {
-        self.format_preference.iter().filter_map(|f| crate::search::ImageFormat::parse(f)).collect()
+    pub fn formats(&self) -> Vec<crate::model::ImageFormat> {
+        self.format_preference.iter().filter_map(|f| crate::model::ImageFormat::parse(f)).collect()
     }
 }
 

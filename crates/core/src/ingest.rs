@@ -11,8 +11,8 @@ use crate::config::Settings;
 use crate::embed::{Embedder, embed_cached, image_text};
 use crate::enrich::{Enricher, drop_too_small};
 use crate::error::{Error, Result};
-use crate::extract::ImageRecord;
 use crate::index::ImageIndex;
+use crate::model::ImageRecord;
 
 /// How many images are embedded and stored together.
 pub const BATCH: usize = 128;

@@ -14,6 +14,8 @@ pub mod eval;
 pub mod extract;
 pub mod index;
 pub mod ingest;
+pub mod model;
+pub mod net;
 pub mod probe;
 pub mod search;
 pub mod session;

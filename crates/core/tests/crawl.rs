@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use image_chat_core::cache::MemoryCache;
-use image_chat_core::crawl::fetch::{Fetched, Fetcher, Want};
-use image_chat_core::crawl::guard::Guard;
 use image_chat_core::crawl::{CrawlEvent, CrawlSummary, Crawler, PageOutcome, PageReport, StopReason};
 use image_chat_core::extract::{ImageRecord, variants};
+use image_chat_core::net::fetch::{Fetched, Fetcher, Want};
+use image_chat_core::net::guard::Guard;
 use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
 use url::Url;
 

@@ -1,7 +1,7 @@
 //! robots.txt handling against Google's own test suite as data
 //! (`shared/data/conformance/robots_test_cases.json`): all 145 allow/deny cases.
 
-use image_chat_core::crawl::robots::Robots;
+use image_chat_core::net::robots::Robots;
 use image_chat_fixtures::skip::shared_or_skip;
 use serde_json::Value;
 

@@ -10,13 +10,9 @@
 //! # }
 //! ```
 
-pub mod fetch;
-mod fetch_error;
-pub mod guard;
 pub mod normalize;
 mod outcome;
 pub mod politeness;
-pub mod robots;
 mod run;
 pub mod sitemap;
 
@@ -49,7 +45,7 @@ pub struct CrawlOptions {
     pub per_host_concurrency: usize,
     pub per_host_delay: Duration,
     pub allow_hosts: Vec<String>,
-    pub fetch: fetch::FetchConfig,
+    pub fetch: crate::net::fetch::FetchConfig,
     /// How long a cached page is used without asking the site; `None`: as its Cache-Control
     /// says, else 24 h for dynamic-looking pages and 7 days for static ones.
     pub html_freshness: Option<Duration>,
@@ -70,7 +66,7 @@ impl CrawlOptions {
             per_host_delay: Duration::from_millis(s.per_host_delay_ms),
             allow_hosts: s.allow_hosts.clone(),
             html_freshness: None,
-            fetch: fetch::FetchConfig {
+            fetch: crate::net::fetch::FetchConfig {
                 user_agent: s.user_agent.clone(),
                 connect_timeout: Duration::from_millis(s.connect_timeout_ms),
                 request_timeout: Duration::from_millis(s.request_timeout_ms),
@@ -177,7 +173,7 @@ impl Crawler {
         self
     }
 
-    pub fn fetch_config(mut self, f: impl FnOnce(&mut fetch::FetchConfig)) -> Self {
+    pub fn fetch_config(mut self, f: impl FnOnce(&mut crate::net::fetch::FetchConfig)) -> Self {
         f(&mut self.opts.fetch);
         self
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::extract::ImageRecord;
+use crate::model::ImageRecord;
 
 /// What became of one URL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

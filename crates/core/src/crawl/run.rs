@@ -8,15 +8,15 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 use url::Url;
 
-use super::fetch::{Fetched, Fetcher, Validators, Want};
-use super::guard::Guard;
 use super::normalize::{Scope, fetch_url, page_key};
 use super::outcome::{Counters, CrawlEvent, CrawlSummary, PageLog, PageOutcome, PageReport, StopReason};
 use super::politeness::Hosts;
-use super::robots::Robots;
 use super::{CrawlOptions, Crawler, MAX_SITEMAPS, MAX_URL_LEN, sitemap};
 use crate::cache::Cache;
 use crate::extract::{self, PageImages, variants};
+use crate::net::fetch::{Fetched, Fetcher, Validators, Want};
+use crate::net::guard::Guard;
+use crate::net::robots::Robots;
 
 const HTML_CACHE_PREFIX: &str = "html:v2:";
 /// Reject reason of the content images of a page that asks not to be indexed.

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::config::{EmbedBackend, ModelSettings};
 use crate::error::Result;
-use crate::extract::clean_text;
+use crate::model::text::clean_text;
 
 /// The embedder the settings name: the local model (default) or an OpenAI-compatible endpoint.
 pub fn load(model: &ModelSettings) -> Result<Arc<dyn Embedder>> {
@@ -40,12 +40,12 @@ pub trait Embedder: Send + Sync {
 /// The text an image is embedded from: its alt, title, caption and label, then the words
 /// around it. Empty when the image has no words at all (it is then indexed for keywords only).
 ///
-/// Each field is cut to [`MAX_FIELD_CHARS`](crate::extract::MAX_FIELD_CHARS), as the extractor
+/// Each field is cut to [`MAX_FIELD_CHARS`](crate::model::MAX_FIELD_CHARS), as the extractor
 /// cuts what it reads from a page, so a record from anywhere else (a long paragraph of context)
 /// is embedded like a crawled one: a whole paragraph dilutes the alt and title in one mean-pooled
 /// vector, which measured worse on Concadia (vector nDCG@10 0.897 against 0.908 with the cut,
 /// docs/benchmarks.md). The keyword leg still indexes the whole field.
-pub fn image_text(ctx: &crate::extract::ImageContext) -> String {
+pub fn image_text(ctx: &crate::model::ImageContext) -> String {
     let mut parts: Vec<Cow<'_, str>> = Vec::new();
     // The heading the image sits under names it (an article's title over its picture), unless
     // it heads a whole gallery: embedding "Photos" into every picture of a gallery blurs them
@@ -54,7 +54,7 @@ pub fn image_text(ctx: &crate::extract::ImageContext) -> String {
     let heading = if ctx.heading_over_many { &String::new() } else { &ctx.heading };
     for s in [&ctx.alt, &ctx.title, &ctx.figcaption, &ctx.aria_label, heading, &ctx.nearby_text] {
         // Bytes bound characters, so a field this short is already within the cut.
-        let field = if s.len() <= crate::extract::MAX_FIELD_CHARS {
+        let field = if s.len() <= crate::model::MAX_FIELD_CHARS {
             Cow::Borrowed(s.as_str())
         } else {
             Cow::Owned(clean_text([s.as_str()]))
@@ -69,7 +69,7 @@ pub fn image_text(ctx: &crate::extract::ImageContext) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extract::{ImageContext, MAX_FIELD_CHARS};
+    use crate::model::{ImageContext, MAX_FIELD_CHARS};
 
     #[test]
     fn the_heading_is_embedded_unless_it_heads_a_gallery() {

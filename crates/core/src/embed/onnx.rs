@@ -129,7 +129,7 @@ impl OnnxEmbedder {
             }
             let count = count.max(1.0);
             sum.iter_mut().for_each(|s| *s /= count);
-            crate::index::vectors::normalize(&mut sum);
+            crate::model::vector::normalize(&mut sum);
             vectors.push(sum);
         }
         Ok(vectors)

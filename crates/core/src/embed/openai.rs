@@ -108,7 +108,7 @@ impl OpenAiEmbedder {
             for item in parsed.data {
                 if let Some(slot) = out.get_mut(item.index) {
                     let mut v = item.embedding;
-                    crate::index::vectors::normalize(&mut v);
+                    crate::model::vector::normalize(&mut v);
                     *slot = Some(v);
                 }
             }

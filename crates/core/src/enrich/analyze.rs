@@ -6,8 +6,10 @@ use std::io::Cursor;
 
 use image::{ImageReader, Limits};
 
+pub use crate::model::{SAME_PICTURE_BITS, distance};
+
 use super::ImageFacts;
-use crate::search::ImageFormat;
+use crate::model::ImageFormat;
 
 /// Largest picture decoded, in pixels per side, pixels in all, and bytes of memory. Larger ones
 /// get their size from the header only (decoding 50 megapixels costs about a second).
@@ -93,14 +95,6 @@ fn dhash(img: &image::DynamicImage) -> u64 {
     }
     hash
 }
-
-/// Differing bits of two hashes: up to [`SAME_PICTURE_BITS`] means the same picture.
-pub fn distance(a: u64, b: u64) -> u32 {
-    (a ^ b).count_ones()
-}
-
-/// Hashes this close are one picture (scaled, re-encoded or lightly edited).
-pub const SAME_PICTURE_BITS: u32 = 6;
 
 #[cfg(test)]
 mod tests {

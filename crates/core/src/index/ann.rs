@@ -129,7 +129,7 @@ impl Ann {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::vectors::normalize;
+    use crate::model::vector::normalize;
 
     fn vector(seed: u64, dim: usize) -> Vec<f32> {
         let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

@@ -6,8 +6,8 @@ use std::path::Path;
 use url::Url;
 
 use super::*;
-use crate::extract::{ImageContext, ImageSource, ImageVariant};
-use crate::index::vectors::normalize;
+use crate::model::vector::normalize;
+use crate::model::{ImageContext, ImageSource, ImageVariant};
 
 const DIM: usize = 24;
 

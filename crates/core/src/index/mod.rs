@@ -16,8 +16,8 @@ pub use resident::AnnOptions;
 pub use sqlite::SqliteIndex;
 
 use crate::error::Result;
-use crate::extract::ImageRecord;
-use crate::search::{ImageFormat, Orientation, Tone};
+use crate::model::ImageRecord;
+use crate::model::{ImageFormat, Orientation, Tone};
 
 /// Longest namespace name.
 pub const MAX_NAMESPACE_LEN: usize = 64;
@@ -149,8 +149,8 @@ impl Filters {
             return false;
         }
         let tone_ok = match self.tone {
-            Some(Tone::Dark) => v.luma.is_some_and(|l| l < crate::enrich::DARK_LUMA),
-            Some(Tone::Light) => v.luma.is_some_and(|l| l > crate::enrich::LIGHT_LUMA),
+            Some(Tone::Dark) => v.luma.is_some_and(|l| l < crate::model::DARK_LUMA),
+            Some(Tone::Light) => v.luma.is_some_and(|l| l > crate::model::LIGHT_LUMA),
             None => true,
         };
         if !tone_ok || self.transparent.is_some_and(|t| v.transparent != Some(t)) {

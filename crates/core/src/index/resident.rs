@@ -15,7 +15,7 @@ use super::FilterView;
 use super::ann::Ann;
 use super::vectors::{dot, top_k};
 use crate::error::Result;
-use crate::search::ImageFormat;
+use crate::model::ImageFormat;
 
 /// A temporary graph file older than this is no save in progress but one a dead process left.
 const UNFINISHED_SAVE_AGE: Duration = Duration::from_secs(3600);

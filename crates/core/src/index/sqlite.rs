@@ -11,8 +11,8 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use super::resident::{AnnOptions, Change, Resident, Row, State};
 use super::{Filters, Hit, ImageIndex, IndexStats, SearchRequest, StoredImage, check_namespace, searchable_text};
 use crate::error::{Error, Result};
-use crate::extract::ImageRecord;
-use crate::search::{ImageFormat, Orientation, Tone};
+use crate::model::ImageRecord;
+use crate::model::{ImageFormat, Orientation, Tone};
 
 /// BM25 weights of the FTS columns: alt, caption/title/label, nearby text/heading/file name,
 /// page title/URL words.
@@ -381,8 +381,8 @@ fn filter_sql(filters: &Filters, namespaces: &[String]) -> (String, Vec<rusqlite
         None => {}
     }
     match filters.tone {
-        Some(Tone::Dark) => sql.push_str(&format!(" AND images.luma < {}", crate::enrich::DARK_LUMA)),
-        Some(Tone::Light) => sql.push_str(&format!(" AND images.luma > {}", crate::enrich::LIGHT_LUMA)),
+        Some(Tone::Dark) => sql.push_str(&format!(" AND images.luma < {}", crate::model::DARK_LUMA)),
+        Some(Tone::Light) => sql.push_str(&format!(" AND images.luma > {}", crate::model::LIGHT_LUMA)),
         None => {}
     }
     if let Some(t) = filters.transparent {

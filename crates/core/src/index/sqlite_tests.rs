@@ -1,8 +1,8 @@
 use url::Url;
 
 use super::*;
-use crate::extract::{ImageContext, ImageSource, ImageVariant};
-use crate::index::vectors::normalize;
+use crate::model::vector::normalize;
+use crate::model::{ImageContext, ImageSource, ImageVariant};
 
 fn record(url: &str, alt: &str, nearby: &str, size: Option<(u32, u32)>) -> ImageRecord {
     let url = Url::parse(url).unwrap();

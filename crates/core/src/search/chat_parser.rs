@@ -9,11 +9,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::parse::{
-    HIGH_RES_MIN_WIDTH, ImageFormat, MAX_COUNT, Orientation, Part, PartKind, Query, QueryError, Tone, parse,
-};
+use super::parse::{HIGH_RES_MIN_WIDTH, MAX_COUNT, Part, PartKind, Query, QueryError, parse};
 use crate::config::{ChatParserSettings, ParserBackend, SearchSettings};
 use crate::error::{Error, Result};
+use crate::model::{ImageFormat, Orientation, Tone};
 
 const SYSTEM_PROMPT: &str = "You turn a request for images into JSON with exactly these keys: \
 \"text\" (what the images show, without filter words), \"must_terms\" (phrases that must appear), \

@@ -11,7 +11,7 @@ use super::rank::{DEFAULT_FORMAT_PREFERENCE, Fusion, Ranked, dedup_with, fuse, o
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::index::{Filters, ImageIndex, SearchRequest};
-use crate::search::ImageFormat;
+use crate::model::ImageFormat;
 
 /// Results returned when the message asks for no number.
 pub const DEFAULT_LIMIT: usize = 20;

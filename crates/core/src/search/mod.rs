@@ -8,4 +8,5 @@ mod parse_intent;
 pub mod rank;
 mod relax;
 
-pub use parse::{ImageFormat, Orientation, Part, PartKind, Query, QueryError, Tone, parse};
+pub use crate::model::{ImageFormat, Orientation, Tone};
+pub use parse::{Part, PartKind, Query, QueryError, parse};

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::index::{Hit, StoredImage};
-use crate::search::ImageFormat;
+use crate::model::ImageFormat;
 
 /// Formats preferred when scores tie, and when choosing which copy of a duplicate to show:
 /// earlier is better; formats not listed come after.
@@ -183,7 +183,7 @@ pub fn dedup_with(ranked: Vec<Ranked>, preference: &[ImageFormat]) -> Vec<Ranked
             let h = picture_hash(&r.image)?;
             out.iter().position(|kept| {
                 picture_hash(&kept.image)
-                    .is_some_and(|k| crate::enrich::distance(h, k) <= crate::enrich::SAME_PICTURE_BITS)
+                    .is_some_and(|k| crate::model::distance(h, k) <= crate::model::SAME_PICTURE_BITS)
             })
         });
         match existing {
@@ -233,7 +233,7 @@ mod tests {
     use url::Url;
 
     use super::*;
-    use crate::extract::{ImageContext, ImageRecord, ImageSource};
+    use crate::model::{ImageContext, ImageRecord, ImageSource};
 
     fn ranked(id: i64, url: &str, alt: &str, fused: f32, embedding: Option<Vec<f32>>) -> Ranked {
         let url = Url::parse(url).unwrap();
@@ -265,7 +265,7 @@ mod tests {
     fn duplicates_fold_by_url_alt_and_near_identical_vectors() {
         let a = vec![1.0, 0.0, 0.0];
         let mut a2 = vec![0.999, 0.02, 0.0];
-        crate::index::vectors::normalize(&mut a2);
+        crate::model::vector::normalize(&mut a2);
         let b = vec![0.0, 1.0, 0.0];
         let out = dedup(vec![
             ranked(1, "http://s.test/a.jpg", "a red kayak on a lake", 0.9, Some(a)),
@@ -279,7 +279,7 @@ mod tests {
     }
 
     fn hashed(mut r: Ranked, dhash: u64) -> Ranked {
-        r.image.record.facts = Some(crate::enrich::ImageFacts {
+        r.image.record.facts = Some(crate::model::ImageFacts {
             format: ImageFormat::Jpeg,
             width: Some(100),
             height: Some(100),

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use super::engine::SearchResult;
 use super::parse::{PartKind, Query};
 use crate::index::{FilterView, Filters, StoredImage, searchable_text};
-use crate::search::ImageFormat;
+use crate::model::ImageFormat;
 
 /// The query without its constraints: the same words (required phrases among them), the same
 /// count and boosts.

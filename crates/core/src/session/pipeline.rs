@@ -10,8 +10,8 @@ use tokio::sync::{broadcast, mpsc};
 use super::manager::Inner;
 use super::{MAX_ERRORS, PageError, SessionEvent, SessionStatus};
 use crate::crawl::{CancelHandle, CrawlEvent, Crawler, PageOutcome, StopReason};
-use crate::extract::ImageRecord;
 use crate::ingest::BATCH;
+use crate::model::ImageRecord;
 
 /// A partial batch is stored after this long without new images, so results appear quickly.
 const BATCH_WAIT: Duration = Duration::from_millis(150);

@@ -6,8 +6,8 @@ use url::Url;
 
 use crate::config::CrawlerSettings;
 use crate::crawl::MAX_URL_LEN;
-use crate::crawl::guard::Guard;
 use crate::error::{Error, Result};
+use crate::net::guard::Guard;
 
 /// Include or exclude patterns one crawl may carry.
 pub const MAX_PATTERNS: usize = 20;

@@ -163,7 +163,7 @@ impl RobotsParseHandler for Extras {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crawl::fetch::{FetchError, Fetched};
+    use crate::net::fetch::{FetchError, Fetched};
 
     #[test]
     fn rfc_9309_status_handling() {
