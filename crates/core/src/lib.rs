@@ -21,4 +21,8 @@ pub mod search;
 pub mod session;
 
 pub use config::Settings;
+
+/// What the seams' async methods return: a boxed, sendable future, so the traits stay
+/// object-safe (`Arc<dyn …>` chosen at start-up).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 pub use error::{Error, Result};

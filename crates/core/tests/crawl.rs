@@ -8,7 +8,7 @@ use std::time::Duration;
 use image_chat_core::cache::MemoryCache;
 use image_chat_core::crawl::{CrawlEvent, CrawlSummary, Crawler, PageOutcome, PageReport, StopReason};
 use image_chat_core::extract::{ImageRecord, variants};
-use image_chat_core::net::fetch::{Fetched, Fetcher, Want};
+use image_chat_core::net::fetch::{Fetched, HttpFetcher, Want};
 use image_chat_core::net::guard::Guard;
 use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
 use url::Url;
@@ -234,7 +234,7 @@ async fn the_ssrf_guard_refuses_private_addresses_unless_allowed() {
     // Redirects are checked hop by hop.
     let guard = Guard::new(&["127.0.0.1".to_string()]);
     let cfg = Crawler::new(start.clone()).options().fetch.clone();
-    let fetcher = Fetcher::new(cfg, guard).unwrap();
+    let fetcher = HttpFetcher::new(cfg, guard).unwrap();
     let trap = Url::parse(&server.url("/trap/redirect-to-private")).unwrap();
     match fetcher.fetch(&trap, Want::Html, |_| true).await {
         Fetched::Failed(reason) => assert!(reason.to_string().contains("169.254.169.254"), "{reason}"),
@@ -416,4 +416,67 @@ async fn a_later_larger_sighting_of_a_picture_is_kept_a_smaller_one_is_not() {
     assert_eq!((c.images_kept, c.images_deduplicated), (2, 1), "{c:?}");
     let article = pages.iter().flat_map(|p| &p.images).find(|r| r.page_url.path() == "/article.html").unwrap();
     assert_eq!(article.context.heading, "Students learn about the reef");
+}
+
+/// A site whose robots.txt redirects to `to`; its pages and images are otherwise plain.
+async fn site_whose_robots_redirects(to: &'static str) -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::http::{StatusCode, Uri, header};
+    use axum::response::IntoResponse;
+    let hits = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = hits.clone();
+    let app = axum::Router::new().fallback(move |uri: Uri| {
+        let seen = seen.clone();
+        async move {
+            seen.lock().unwrap().push(uri.path().to_string());
+            match uri.path() {
+                "/robots.txt" => (StatusCode::FOUND, [(header::LOCATION, to)]).into_response(),
+                "/rules.txt" => "User-agent: *\nDisallow: /private/\n".into_response(),
+                "/" => ([(header::CONTENT_TYPE, "text/html")], "<p><img src=\"/a.png\" alt=\"A harbour\"></p>")
+                    .into_response(),
+                _ => StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, hits)
+}
+
+#[tokio::test]
+async fn a_robots_txt_redirected_where_the_guard_refuses_forbids_pages_and_images_alike() {
+    use image_chat_core::config::CrawlerSettings;
+    use image_chat_core::enrich::Enricher;
+    // RFC 9309: robots.txt that cannot be reached means nothing of the site may be fetched. The
+    // crawl and the image analysis read it by one rule (they once disagreed: "no robots.txt"
+    // for pages, "unreachable" for images).
+    let (addr, hits) = site_whose_robots_redirects("http://169.254.169.254/robots.txt").await;
+    let start = Url::parse(&format!("http://{addr}/")).unwrap();
+    let (summary, _) = run(Crawler::new(start.clone()).allow_hosts(["127.0.0.1"])).await;
+    assert_eq!(summary.stop, StopReason::StartRefused, "{summary:?}");
+    assert!(
+        matches!(&summary.pages[0].outcome, PageOutcome::Failed { reason }
+            if reason.contains("robots.txt unavailable") && reason.contains("169.254.169.254")),
+        "{:?}",
+        summary.pages
+    );
+    let settings = CrawlerSettings { allow_hosts: vec!["127.0.0.1".into()], ..CrawlerSettings::default() };
+    let mut images = vec![ImageRecord {
+        url: start.join("/a.png").unwrap(),
+        page_url: start.clone(),
+        source: image_chat_core::model::ImageSource::Img,
+        variants: vec![],
+        context: Default::default(),
+        facts: None,
+    }];
+    let stats = Enricher::from_settings(&settings).unwrap().enrich(&mut images).await;
+    assert_eq!(stats.refused_by_robots, 1, "{stats:?}");
+    assert_eq!(hits.lock().unwrap().iter().filter(|p| *p != "/robots.txt").count(), 0, "{:?}", hits.lock().unwrap());
+
+    // A redirect the guard lets through is followed, as RFC 9309 asks, and its rules apply.
+    let (addr, hits) = site_whose_robots_redirects("/rules.txt").await;
+    let (summary, _) =
+        run(Crawler::new(Url::parse(&format!("http://{addr}/")).unwrap()).allow_hosts(["127.0.0.1"])).await;
+    assert_eq!(summary.stop, StopReason::Completed, "{summary:?}");
+    assert!(hits.lock().unwrap().contains(&"/rules.txt".to_string()));
 }

@@ -1,8 +1,6 @@
 //! The cache seam: one trait for every cache layer, so the in-process default and a shared Redis
 //! can stand behind the same calls. Values are bytes; each layer owns its key scheme and TTLs.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +14,7 @@ pub use layers::CacheLayers;
 pub use metrics::{LayerMetrics, LayerSnapshot};
 pub use redis::RedisCache;
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 pub trait Cache: Send + Sync {
     /// The value under `key`, if present and not expired.

@@ -26,6 +26,7 @@ pub use outcome::{Counters, CrawlEvent, CrawlSummary, PageLog, PageOutcome, Page
 
 use crate::cache::Cache;
 use crate::config::CrawlerSettings;
+use crate::net::Fetcher;
 
 /// Longest URL followed; longer ones are recorded as link traps.
 pub const MAX_URL_LEN: usize = 2_048;
@@ -66,15 +67,7 @@ impl CrawlOptions {
             per_host_delay: Duration::from_millis(s.per_host_delay_ms),
             allow_hosts: s.allow_hosts.clone(),
             html_freshness: None,
-            fetch: crate::net::fetch::FetchConfig {
-                user_agent: s.user_agent.clone(),
-                connect_timeout: Duration::from_millis(s.connect_timeout_ms),
-                request_timeout: Duration::from_millis(s.request_timeout_ms),
-                idle_timeout: Duration::from_millis(s.idle_timeout_ms),
-                max_body_bytes: s.max_body_bytes,
-                max_redirects: s.max_redirects,
-                max_retries: s.max_retries,
-            },
+            fetch: crate::net::FetchConfig::from_settings(s),
         }
     }
 }
@@ -105,6 +98,8 @@ pub struct Crawler {
     start: Url,
     opts: CrawlOptions,
     cache: Option<Arc<dyn Cache>>,
+    /// The fetch seam; by default a reqwest fetcher built from the options.
+    fetcher: Option<Arc<dyn Fetcher>>,
     events: broadcast::Sender<CrawlEvent>,
     cancel: Arc<watch::Sender<bool>>,
 }
@@ -118,7 +113,7 @@ impl Crawler {
     pub fn with_options(start: Url, opts: CrawlOptions) -> Self {
         let (events, _) = broadcast::channel(1024);
         let (cancel, _) = watch::channel(false);
-        Self { start, opts, cache: None, events, cancel: Arc::new(cancel) }
+        Self { start, opts, cache: None, fetcher: None, events, cancel: Arc::new(cancel) }
     }
 
     pub fn max_pages(mut self, n: u32) -> Self {
@@ -182,6 +177,13 @@ impl Crawler {
     /// carry an ETag or Last-Modified).
     pub fn html_freshness(mut self, fresh: Duration) -> Self {
         self.opts.html_freshness = Some(fresh);
+        self
+    }
+
+    /// Pages, sitemaps and robots.txt are fetched through this fetcher (the composition root's),
+    /// instead of one built from the options.
+    pub fn fetcher(mut self, fetcher: Arc<dyn Fetcher>) -> Self {
+        self.fetcher = Some(fetcher);
         self
     }
 

@@ -14,9 +14,9 @@ use super::politeness::Hosts;
 use super::{CrawlOptions, Crawler, MAX_SITEMAPS, MAX_URL_LEN, sitemap};
 use crate::cache::Cache;
 use crate::extract::{self, PageImages, variants};
-use crate::net::fetch::{Fetched, Fetcher, Validators, Want};
 use crate::net::guard::Guard;
 use crate::net::robots::Robots;
+use crate::net::{Fetched, Fetcher, HttpFetcher, RobotsCache, Validators, Want};
 
 const HTML_CACHE_PREFIX: &str = "html:v2:";
 /// Reject reason of the content images of a page that asks not to be indexed.
@@ -123,15 +123,13 @@ fn lifetimes(
     (fresh, keep.max(Duration::from_secs(1)))
 }
 
-type RobotsMap = Arc<Mutex<HashMap<String, Arc<Robots>>>>;
-
 /// What page tasks share.
 struct Shared {
-    fetcher: Fetcher,
+    fetcher: Arc<dyn Fetcher>,
     hosts: Hosts,
     cache: Option<Arc<dyn Cache>>,
     scope: Scope,
-    robots: RobotsMap,
+    robots: RobotsCache,
     respect_robots: bool,
     /// Keys of every page queued or fetched: shared so a redirect never fetches a page twice.
     seen: Mutex<HashSet<String>>,
@@ -155,8 +153,7 @@ impl Shared {
         if !self.respect_robots {
             return true;
         }
-        let robots = self.robots.lock().unwrap_or_else(|e| e.into_inner());
-        robots.get(&origin(next)).is_none_or(|r| r.allowed(next.as_str()))
+        self.robots.known(next).is_none_or(|r| r.allowed(next.as_str()))
     }
 }
 
@@ -206,16 +203,20 @@ fn origin(url: &Url) -> String {
 
 impl Run {
     pub(super) fn new(crawler: Crawler) -> Self {
-        let Crawler { start, opts, cache, events, cancel } = crawler;
-        let guard = Guard::new(&opts.allow_hosts);
-        let (shared, setup_error) = match Fetcher::new(opts.fetch.clone(), guard) {
+        let Crawler { start, opts, cache, fetcher, events, cancel } = crawler;
+        let fetcher = match fetcher {
+            Some(f) => Ok(f),
+            None => HttpFetcher::new(opts.fetch.clone(), Guard::new(&opts.allow_hosts))
+                .map(|f| Arc::new(f) as Arc<dyn Fetcher>),
+        };
+        let (shared, setup_error) = match fetcher {
             Ok(fetcher) => (
                 Some(Arc::new(Shared {
+                    robots: RobotsCache::new(fetcher.clone()),
                     fetcher,
                     hosts: Hosts::new(opts.per_host_concurrency, opts.per_host_delay),
                     cache,
                     scope: Scope::new(&start, opts.subdomains, &opts.include, &opts.exclude),
-                    robots: Arc::new(Mutex::new(HashMap::new())),
                     respect_robots: opts.respect_robots,
                     seen: Mutex::new(HashSet::new()),
                     html_freshness: opts.html_freshness,
@@ -371,21 +372,15 @@ impl Run {
         if !self.opts.respect_robots {
             return Arc::new(Robots::AllowAll);
         }
-        let key = origin(url);
-        if let Some(r) = shared.robots.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return r.clone();
+        let (robots, fetched) = shared.robots.for_url(url).await;
+        if fetched {
+            if let (Some(delay), Some(host)) = (robots.crawl_delay(), url.host_str()) {
+                shared.hosts.set_crawl_delay(host, delay);
+            }
+            if let Robots::DisallowAll(reason) = &*robots {
+                tracing::warn!("robots.txt of {} unavailable ({reason}); not crawling that host", origin(url));
+            }
         }
-        let robots_url = url.join("/robots.txt").expect("/robots.txt joins any http(s) URL");
-        let robots =
-            Robots::from_fetched(shared.fetcher.fetch(&robots_url, Want::Any, |n| shared.scope.same_site(n)).await);
-        if let (Some(delay), Some(host)) = (robots.crawl_delay(), url.host_str()) {
-            shared.hosts.set_crawl_delay(host, delay);
-        }
-        if let Robots::DisallowAll(reason) = &robots {
-            tracing::warn!("robots.txt of {key} unavailable ({reason}); not crawling that host");
-        }
-        let robots = Arc::new(robots);
-        shared.robots.lock().unwrap_or_else(|e| e.into_inner()).insert(key, robots.clone());
         robots
     }
 
@@ -624,7 +619,7 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
     let host = url.host_str().unwrap_or("").to_string();
     let validators = stale.as_ref().map(|p| p.validators.clone()).unwrap_or_default();
     let permit = shared.hosts.acquire(&host).await;
-    let fetched = shared.fetcher.fetch_if_changed(url, Want::Html, |next| shared.may_follow(next), &validators).await;
+    let fetched = shared.fetcher.fetch(url, Want::Html, &|next| shared.may_follow(next), &validators).await;
     drop(permit);
     let body = match fetched {
         Fetched::Body(body) => body,
@@ -702,7 +697,7 @@ async fn discover_sitemaps(shared: Arc<Shared>, start: Url, listed: Vec<String>,
         read += 1;
         let host = url.host_str().unwrap_or("").to_string();
         let permit = shared.hosts.acquire(&host).await;
-        let fetched = shared.fetcher.fetch(&url, Want::Any, |n| shared.scope.same_site(n)).await;
+        let fetched = shared.fetcher.get(&url, Want::Any, &|n| shared.scope.same_site(n)).await;
         drop(permit);
         let Fetched::Body(body) = fetched else { continue };
         let parsed = sitemap::parse(&body.raw);

@@ -5,8 +5,7 @@
 
 mod analyze;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -15,13 +14,11 @@ use serde::{Deserialize, Serialize};
 pub use analyze::{SAME_PICTURE_BITS, analyze, distance, sniff};
 
 use crate::config::CrawlerSettings;
-use crate::crawl::CrawlOptions;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::ImageFacts;
 use crate::model::ImageRecord;
-use crate::net::fetch::{Fetched, Fetcher, Want};
-use crate::net::guard::Guard;
-use crate::net::robots::Robots;
+use crate::net::fetch::looks_like_html;
+use crate::net::{Fetched, Fetcher, RobotsCache, Want, any_redirect};
 
 /// Counts of one enrichment pass.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,48 +35,40 @@ pub struct EnrichStats {
     pub bytes: u64,
 }
 
-type RobotsMap = Arc<Mutex<HashMap<String, Arc<Robots>>>>;
-
 /// Fetches and analyses images, a few at a time.
 #[derive(Clone)]
 pub struct Enricher {
-    fetcher: Fetcher,
+    fetcher: Arc<dyn Fetcher>,
     concurrency: usize,
     /// robots.txt per origin, when `crawler.respect_robots_txt` is on: an image a site's
     /// robots.txt forbids is not fetched, as for pages.
-    robots: Option<RobotsMap>,
+    robots: Option<Arc<RobotsCache>>,
 }
 
 impl Enricher {
+    /// Fetches through `fetcher` (the crawl's, with its User-Agent, SSRF guard and limits), a few
+    /// at a time, asking robots.txt first when `robots` is given.
+    pub fn new(fetcher: Arc<dyn Fetcher>, concurrency: usize, robots: Option<Arc<RobotsCache>>) -> Self {
+        Self { fetcher, concurrency: concurrency.clamp(1, 16), robots }
+    }
+
     /// Uses the crawler's settings: the same User-Agent, SSRF guard (and allow-list), timeouts,
     /// redirect limit and body cap as page fetches.
     pub fn from_settings(s: &CrawlerSettings) -> Result<Self> {
-        let opts = CrawlOptions::from_settings(s);
-        let fetcher = Fetcher::new(opts.fetch, Guard::new(&opts.allow_hosts)).map_err(Error::Invalid)?;
-        let robots = s.respect_robots_txt.then(RobotsMap::default);
-        Ok(Self { fetcher, concurrency: s.per_host_concurrency.clamp(1, 16), robots })
+        let fetcher = crate::net::fetcher_from_settings(s)?;
+        let robots = s.respect_robots_txt.then(|| Arc::new(RobotsCache::new(fetcher.clone())));
+        Ok(Self::new(fetcher, s.per_host_concurrency, robots))
     }
 
-    /// Whether robots.txt lets us fetch `url` (fetched once per origin; an unreachable one
-    /// forbids everything, a missing one nothing, as for pages).
+    /// Whether robots.txt lets us fetch `url` (read once per origin, by the same rule as for
+    /// pages: an unreachable one forbids everything, a missing one nothing).
     async fn allowed(&self, url: &url::Url) -> bool {
-        let Some(map) = &self.robots else { return true };
+        let Some(robots) = &self.robots else { return true };
         // A URL the SSRF guard refuses fails at the fetch; its robots.txt is never asked for.
         if self.fetcher.guard().check_url(url).is_err() {
             return true;
         }
-        let origin = url.origin().ascii_serialization();
-        let known = map.lock().unwrap_or_else(|e| e.into_inner()).get(&origin).cloned();
-        let robots = match known {
-            Some(r) => r,
-            None => {
-                let Ok(robots_url) = url.join("/robots.txt") else { return false };
-                let robots = Arc::new(Robots::from_fetched(self.fetcher.fetch(&robots_url, Want::Any, |_| true).await));
-                map.lock().unwrap_or_else(|e| e.into_inner()).insert(origin, robots.clone());
-                robots
-            }
-        };
-        robots.allowed(url.as_str())
+        robots.for_url(url).await.0.allowed(url.as_str())
     }
 
     /// Analyses every record that has no facts yet, in place, and removes the images the site
@@ -104,7 +93,7 @@ impl Enricher {
                 if !self.allowed(&url).await {
                     return (i, Err(()));
                 }
-                (i, Ok(fetch_and_analyze(&self.fetcher, url).await))
+                (i, Ok(fetch_and_analyze(self.fetcher.as_ref(), url).await))
             })
             .buffer_unordered(self.concurrency);
         let mut stats = EnrichStats::default();
@@ -165,8 +154,8 @@ enum Read {
     Unread,
 }
 
-async fn fetch_and_analyze(fetcher: &Fetcher, url: url::Url) -> Read {
-    let fetched = tokio::time::timeout(Duration::from_secs(60), fetcher.fetch(&url, Want::Bytes, |_| true)).await;
+async fn fetch_and_analyze(fetcher: &dyn Fetcher, url: url::Url) -> Read {
+    let fetched = tokio::time::timeout(Duration::from_secs(60), fetcher.get(&url, Want::Bytes, &any_redirect)).await;
     let body = match fetched {
         // A body is only ever a 2xx answer.
         Ok(Fetched::Body(body)) => body,
@@ -180,27 +169,9 @@ async fn fetch_and_analyze(fetcher: &Fetcher, url: url::Url) -> Read {
     let bytes = body.bytes;
     let raw = body.raw;
     let html = body.content_type.to_ascii_lowercase().starts_with("text/html");
-    match tokio::task::spawn_blocking(move || analyze(&raw).ok_or_else(|| html || is_web_page(&raw))).await {
+    match tokio::task::spawn_blocking(move || analyze(&raw).ok_or_else(|| html || looks_like_html(&raw))).await {
         Ok(Ok(facts)) => Read::Facts(facts, bytes),
         Ok(Err(true)) => Read::Missing,
         _ => Read::Unread,
-    }
-}
-
-/// Whether bytes that are no image we know are a web page (a soft 404, a login page).
-fn is_web_page(bytes: &[u8]) -> bool {
-    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_ascii_lowercase();
-    let head = head.trim_start_matches('\u{feff}').trim_start();
-    head.starts_with("<!doctype html") || head.starts_with("<html") || head.starts_with("<head")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn web_pages_are_told_from_other_bytes() {
-        assert!(super::is_web_page(b"\n  <!DOCTYPE html><html><body>Not found</body></html>"));
-        assert!(super::is_web_page("\u{feff}<html lang=en>".as_bytes()));
-        assert!(!super::is_web_page(b"BM\x36\x00"));
-        assert!(!super::is_web_page(b"<svg xmlns='http://www.w3.org/2000/svg'/>"));
     }
 }

@@ -27,6 +27,20 @@ pub struct FetchConfig {
     pub max_retries: u32,
 }
 
+impl FetchConfig {
+    pub fn from_settings(s: &crate::config::CrawlerSettings) -> Self {
+        Self {
+            user_agent: s.user_agent.clone(),
+            connect_timeout: Duration::from_millis(s.connect_timeout_ms),
+            request_timeout: Duration::from_millis(s.request_timeout_ms),
+            idle_timeout: Duration::from_millis(s.idle_timeout_ms),
+            max_body_bytes: s.max_body_bytes,
+            max_redirects: s.max_redirects,
+            max_retries: s.max_retries,
+        }
+    }
+}
+
 /// What came back.
 #[derive(Debug)]
 pub enum Fetched {
@@ -86,14 +100,15 @@ pub enum Want {
     Bytes,
 }
 
+/// The reqwest implementation of the [`Fetcher`](super::Fetcher) seam.
 #[derive(Clone)]
-pub struct Fetcher {
+pub struct HttpFetcher {
     client: Client,
     guard: Guard,
     cfg: FetchConfig,
 }
 
-impl Fetcher {
+impl HttpFetcher {
     pub fn new(cfg: FetchConfig, guard: Guard) -> Result<Self, String> {
         let client = Client::builder()
             .user_agent(cfg.user_agent.clone())
@@ -114,16 +129,16 @@ impl Fetcher {
     }
 
     /// Fetches `url`, following redirects while `follow(next)` agrees.
-    pub async fn fetch(&self, url: &Url, want: Want, follow: impl Fn(&Url) -> bool) -> Fetched {
+    pub async fn fetch(&self, url: &Url, want: Want, follow: impl Fn(&Url) -> bool + Send + Sync) -> Fetched {
         self.fetch_if_changed(url, want, follow, &Validators::default()).await
     }
 
-    /// Like [`Fetcher::fetch`], asking only for a changed page when `validators` has any.
+    /// Like [`HttpFetcher::fetch`], asking only for a changed page when `validators` has any.
     pub async fn fetch_if_changed(
         &self,
         url: &Url,
         want: Want,
-        follow: impl Fn(&Url) -> bool,
+        follow: impl Fn(&Url) -> bool + Send + Sync,
         validators: &Validators,
     ) -> Fetched {
         let mut current = url.clone();
@@ -305,7 +320,9 @@ fn is_html(content_type: &str) -> bool {
     mime == "text/html" || mime == "application/xhtml+xml"
 }
 
-fn looks_like_html(raw: &[u8]) -> bool {
+/// Whether bytes are a web page by their first bytes (a page sent without a content type, or a
+/// soft 404 sent where an image should be).
+pub fn looks_like_html(raw: &[u8]) -> bool {
     let head = String::from_utf8_lossy(&raw[..raw.len().min(512)]).to_ascii_lowercase();
     let head = head.trim_start_matches('\u{feff}').trim_start();
     head.starts_with('<')
@@ -475,7 +492,7 @@ mod tests {
             max_redirects: 2,
             max_retries: 3,
         };
-        let fetcher = Fetcher::new(cfg, Guard::new(&[])).unwrap();
+        let fetcher = HttpFetcher::new(cfg, Guard::new(&[])).unwrap();
         // A name, so only the resolver sees the address (an IP literal is refused before).
         let url = Url::parse("http://localhost:9/").unwrap();
         match fetcher.fetch(&url, Want::Html, |_| true).await {
@@ -492,5 +509,9 @@ mod tests {
         assert!(!is_html("image/png"));
         assert!(looks_like_html(b"  <!DOCTYPE html><html>"));
         assert!(!looks_like_html(b"{\"a\": 1}"));
+        assert!(looks_like_html(b"\n  <!DOCTYPE html><html><body>Not found</body></html>"));
+        assert!(looks_like_html("\u{feff}<html lang=en>".as_bytes()));
+        assert!(!looks_like_html(b"BM\x36\x00"));
+        assert!(!looks_like_html(b"<svg xmlns='http://www.w3.org/2000/svg'/>"));
     }
 }
