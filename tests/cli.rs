@@ -182,7 +182,7 @@ async fn cache_stats_reads_a_running_servers_metrics() {
 
 /// What an index holds, in a form two indexes can be compared by: (url, page, format, size, alt).
 fn stored_records(data: &std::path::Path) -> Vec<String> {
-    use image_chat_core::index::{Filters, ImageIndex, SearchRequest, SqliteIndex};
+    use image_chat_core::index::{Filters, SearchRequest, SqliteIndex};
     let index = SqliteIndex::open(&data.join("index.sqlite")).unwrap();
     let filters = Filters::default();
     let hits = index.list(&SearchRequest { namespaces: &[], filters: &filters, limit: 10_000 }).unwrap();

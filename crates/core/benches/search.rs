@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use image_chat_core::extract::{ImageContext, ImageRecord, ImageSource, ImageVariant};
 use image_chat_core::index::vectors::normalize;
-use image_chat_core::index::{AnnOptions, Filters, ImageIndex, SearchRequest, SqliteIndex};
+use image_chat_core::index::{AnnOptions, Filters, SearchRequest, SqliteIndex};
 use url::Url;
 
 #[global_allocator]

@@ -17,7 +17,7 @@ use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::extract::{ImageContext, ImageRecord, ImageSource, ImageVariant};
 use crate::index::vectors::dot;
-use crate::index::{Filters, ImageIndex, SearchRequest, SqliteIndex};
+use crate::index::{Filters, SearchRequest, SqliteIndex};
 use crate::search::rank::{Fusion, fuse};
 
 const NAMESPACE: &str = "eval";

@@ -10,7 +10,7 @@ use crate::cache::CacheLayers;
 use crate::config::Settings;
 use crate::embed::{Embedder, embed_cached, image_text};
 use crate::enrich::{Enricher, drop_too_small};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::index::ImageIndex;
 use crate::model::ImageRecord;
 
@@ -122,14 +122,8 @@ impl Ingest {
         };
         stored.indexed = images.len() as u64;
         stored.embedded = vectors.iter().filter(|v| v.is_some()).count() as u64;
-        let index = self.index.clone();
-        let namespace = namespace.to_string();
-        tokio::task::spawn_blocking(move || {
-            let items: Vec<_> = images.into_iter().zip(vectors).collect();
-            index.upsert(&namespace, &items)
-        })
-        .await
-        .map_err(|e| Error::Index(format!("the indexing task failed: {e}")))??;
+        let items: Vec<_> = images.into_iter().zip(vectors).collect();
+        self.index.upsert(namespace, &items).await?;
         Ok(stored)
     }
 }

@@ -7,7 +7,7 @@ use image_chat_core::Error;
 use image_chat_core::config::ModelSettings;
 use image_chat_core::embed::{Embedder, OnnxEmbedder};
 use image_chat_core::extract::{ImageContext, ImageRecord, ImageSource, ImageVariant};
-use image_chat_core::index::{Filters, ImageIndex, SearchRequest, SqliteIndex};
+use image_chat_core::index::{Filters, SearchRequest, SqliteIndex};
 use image_chat_core::model::ImageFacts;
 use image_chat_core::search::engine::SearchEngine;
 use image_chat_core::search::{ImageFormat, Tone};
@@ -75,15 +75,15 @@ fn paths(response: &image_chat_core::search::engine::SearchResponse) -> Vec<Stri
     response.results.iter().map(|r| Url::parse(&r.url).unwrap().path().to_string()).collect()
 }
 
-#[test]
-fn the_exact_phrase_beats_a_loose_match() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exact_phrase_beats_a_loose_match() {
     let Some(e) = embedder() else { return };
-    let response = engine(Ok(e)).search("Apple Watch", &[], None).unwrap();
+    let response = engine(Ok(e)).search("Apple Watch", &[], None).await.unwrap();
     assert_eq!(paths(&response)[0], "/img/apple-watch.png");
     let top = &response.results[0];
     assert!(top.bm25.is_some() && top.vector.is_some() && top.strong);
     assert_eq!(top.matched_terms, vec!["apple", "watch"]);
-    let repeated = engine(Ok(embedder().unwrap())).search("watch on a wrist, a watch", &[], None).unwrap();
+    let repeated = engine(Ok(embedder().unwrap())).search("watch on a wrist, a watch", &[], None).await.unwrap();
     assert_eq!(repeated.results[0].matched_terms, vec!["watch", "wrist"], "each word once");
 }
 
@@ -99,29 +99,29 @@ fn met(response: &image_chat_core::search::engine::SearchResponse) -> Vec<String
     paths(response).into_iter().take(first_unmet).collect()
 }
 
-#[test]
-fn filters_and_exclusions_are_exact() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_and_exclusions_are_exact() {
     let Some(e) = embedder() else { return };
     let engine = engine(Ok(e));
-    let r = engine.search("PNG images of the Apple Watch", &[], None).unwrap();
+    let r = engine.search("PNG images of the Apple Watch", &[], None).await.unwrap();
     assert_eq!(met(&r), vec!["/img/apple-watch.png"]);
     assert!(r.results[1..].iter().all(|x| x.unmet == ["PNG"] && !x.url.ends_with(".png")), "{:?}", r.results);
-    let r = engine.search("iPhone photos without people", &[], None).unwrap();
+    let r = engine.search("iPhone photos without people", &[], None).await.unwrap();
     assert!(!met(&r).contains(&"/img/iphone-people.jpg".to_string()), "{:?}", paths(&r));
     assert_eq!(paths(&r)[0], "/img/iphone-hero.jpg");
     if let Some(people) = r.results.iter().find(|x| x.url.ends_with("/img/iphone-people.jpg")) {
         assert_eq!(people.unmet, vec!["without \"people\"".to_string()]);
     }
-    let r = engine.search("high-resolution iPhone photos", &[], None).unwrap();
+    let r = engine.search("high-resolution iPhone photos", &[], None).await.unwrap();
     let wide = met(&r);
     assert!(!wide.is_empty());
     assert!(r.results[..wide.len()].iter().all(|x| x.width.unwrap() >= 1600), "{:?}", paths(&r));
-    let r = engine.search("show me 2 images", &[], None).unwrap();
+    let r = engine.search("show me 2 images", &[], None).await.unwrap();
     assert_eq!(r.results.len(), 2, "a filter-only query lists images");
-    let r = engine.search("SVG images", &[], None).unwrap();
+    let r = engine.search("SVG images", &[], None).await.unwrap();
     assert_eq!(paths(&r), vec!["/img/logo.svg"], "a list of what passes the filters is not filled up");
     // Filters that leave nothing: the closest without them, marked, and said so.
-    let r = engine.search("high-resolution PNG photos of an empty beach", &[], None).unwrap();
+    let r = engine.search("high-resolution PNG photos of an empty beach", &[], None).await.unwrap();
     assert!(met(&r).is_empty(), "{:?}", paths(&r));
     assert!(!r.results.is_empty(), "never an empty answer that relaxing the filters fills");
     assert!(r.results[0].url.contains("beach"), "{:?}", paths(&r));
@@ -140,18 +140,18 @@ fn filters_and_exclusions_are_exact() {
     );
     assert!(chips.iter().any(|(v, n)| v.contains("1600") && n.is_none()), "{chips:?}");
     // Both relaxed: each chip and the note name them.
-    let r = engine.search("4k PNG photos of an empty beach", &[], None).unwrap();
+    let r = engine.search("4k PNG photos of an empty beach", &[], None).await.unwrap();
     assert!(met(&r).is_empty() && r.results[0].url.contains("beach"), "{:?}", paths(&r));
     assert_eq!(r.results[0].unmet.len(), 2, "{:?}", r.results[0]);
     let note = r.notes.iter().find(|n| n.contains("without")).expect("a note on the filters");
     assert!(note.contains("PNG") && note.contains("3840") && note.contains("without them"), "{note}");
     assert_eq!(r.query.parts.iter().filter(|p| p.note.is_some()).count(), 2, "{:?}", r.query.parts);
-    let r = engine.search("photos of the Apple Watch", &[], None).unwrap();
+    let r = engine.search("photos of the Apple Watch", &[], None).await.unwrap();
     assert!(r.notes.is_empty() && r.results.iter().all(|x| x.unmet.is_empty()), "no constraints: {:?}", r.notes);
 }
 
-#[test]
-fn a_weak_likeness_is_never_a_strong_match() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weak_likeness_is_never_a_strong_match() {
     let Some(e) = embedder() else { return };
     // "logo" is in two file names only; no description says it, so every similarity is weak and
     // the fusion, scaling each leg to its own best, would rank a weak likeness first.
@@ -174,7 +174,7 @@ fn a_weak_likeness_is_never_a_strong_match() {
     let vectors = e.embed(&records.iter().map(|r| r.context.alt.as_str()).collect::<Vec<_>>()).unwrap();
     let index = Arc::new(SqliteIndex::open_in_memory().unwrap());
     index.upsert("site", &records.into_iter().zip(vectors.into_iter().map(Some)).collect::<Vec<_>>()).unwrap();
-    let r = SearchEngine::new(index, Ok(e)).search("logo", &[], None).unwrap();
+    let r = SearchEngine::new(index, Ok(e)).search("logo", &[], None).await.unwrap();
     let strong: Vec<String> =
         r.results.iter().filter(|x| x.strong).map(|x| Url::parse(&x.url).unwrap().path().to_string()).collect();
     assert_eq!(strong, ["/img/obis-logo.jpg", "/img/smithsonian-logo.jpg"], "{:?}", r.results);
@@ -185,32 +185,33 @@ fn a_weak_likeness_is_never_a_strong_match() {
     }
 }
 
-#[test]
-fn an_unrelated_message_finds_nothing_instead_of_noise() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrelated_message_finds_nothing_instead_of_noise() {
     let Some(e) = embedder() else { return };
-    let r = engine(Ok(e)).search("quantum chromodynamics lecture notes", &[], None).unwrap();
+    let r = engine(Ok(e)).search("quantum chromodynamics lecture notes", &[], None).await.unwrap();
     assert!(r.results.is_empty(), "{:?}", r.results.iter().map(|x| (&x.url, x.vector)).collect::<Vec<_>>());
 }
 
-#[test]
-fn duplicates_are_folded_into_one_result() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_are_folded_into_one_result() {
     let Some(e) = embedder() else { return };
-    let r = engine(Ok(e)).search("empty beach at sunrise", &[], None).unwrap();
+    let r = engine(Ok(e)).search("empty beach at sunrise", &[], None).await.unwrap();
     let beaches: Vec<_> = r.results.iter().filter(|x| x.url.contains("beach")).collect();
     assert_eq!(beaches.len(), 1, "{:?}", paths(&r));
     assert_eq!(beaches[0].alternatives.len(), 1);
     // A query of filters only lists images, copies folded the same way.
-    let listed = engine(Err("no model".into())).search("JPEG images", &[], None).unwrap();
+    let listed = engine(Err("no model".into())).search("JPEG images", &[], None).await.unwrap();
     let beaches: Vec<_> = listed.results.iter().filter(|x| x.url.contains("beach")).collect();
     assert_eq!(beaches.len(), 1, "{:?}", paths(&listed));
     assert_eq!(beaches[0].alternatives.len(), 1);
     assert_eq!(listed.results.len(), 4, "{:?}", paths(&listed));
 }
 
-#[test]
-fn without_a_model_search_falls_back_to_keywords_and_says_so() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_model_search_falls_back_to_keywords_and_says_so() {
     let r = engine(Err("model file models/x is missing; run scripts/fetch-models.sh".into()))
         .search("apple watch", &[], None)
+        .await
         .unwrap();
     assert!(r.lexical_only.as_deref().is_some_and(|w| w.contains("keyword search only") && w.contains("fetch-models")));
     // Both watch images score the same on keywords alone; the exact phrase decides.
@@ -218,19 +219,19 @@ fn without_a_model_search_falls_back_to_keywords_and_says_so() {
     assert!(r.results.iter().all(|x| x.vector.is_none()));
 }
 
-#[test]
-fn bad_queries_and_namespaces_are_clear_errors() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_queries_and_namespaces_are_clear_errors() {
     let engine = engine(Err("no model".into()));
     for (message, needle) in [("", "empty"), ("   ", "empty"), (&"x".repeat(10 * 1024)[..], "limit is 1000")] {
-        match engine.search(message, &[], None) {
+        match engine.search(message, &[], None).await {
             Err(Error::Invalid(m)) => assert!(m.contains(needle), "{m}"),
             other => panic!("{message:.20}: expected an invalid-input error, got {other:?}"),
         }
     }
-    assert!(matches!(engine.search("beach", &["no such/session".into()], None), Err(Error::Invalid(_))));
-    let r = engine.search("beach", &["unknown-session".into()], None).unwrap();
+    assert!(matches!(engine.search("beach", &["no such/session".into()], None).await, Err(Error::Invalid(_))));
+    let r = engine.search("beach", &["unknown-session".into()], None).await.unwrap();
     assert!(r.results.is_empty(), "an unknown namespace has no images");
-    let r = engine.search("dark mode screenshots", &[], None).unwrap();
+    let r = engine.search("dark mode screenshots", &[], None).await.unwrap();
     assert!(r.notes.iter().any(|n| n.contains("brightness")), "{:?}", r.notes);
 }
 
@@ -248,8 +249,8 @@ fn analysed(path: &str, alt: &str, luma: u8, transparent: bool) -> ImageRecord {
     r
 }
 
-#[test]
-fn tone_and_transparency_go_by_the_pixels_in_both_legs() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tone_and_transparency_go_by_the_pixels_in_both_legs() {
     let index = Arc::new(SqliteIndex::open_in_memory().unwrap());
     let items = vec![
         (analysed("/img/night-city.jpg", "city skyline", 30, false), Some(vec![1.0, 0.0])),
@@ -259,11 +260,11 @@ fn tone_and_transparency_go_by_the_pixels_in_both_legs() {
     ];
     index.upsert("shop", &items).unwrap();
     let engine = SearchEngine::new(index.clone(), Err("no model".into()));
-    let r = engine.search("city pictures on a dark background", &[], None).unwrap();
+    let r = engine.search("city pictures on a dark background", &[], None).await.unwrap();
     assert_eq!(met(&r), vec!["/img/night-city.jpg"]);
-    let r = engine.search("city logo with a transparent background", &[], None).unwrap();
+    let r = engine.search("city logo with a transparent background", &[], None).await.unwrap();
     assert_eq!(met(&r), vec!["/img/city-logo.png"]);
-    let mut light = met(&engine.search("city images with a light background", &[], None).unwrap());
+    let mut light = met(&engine.search("city images with a light background", &[], None).await.unwrap());
     light.sort();
     assert_eq!(light, vec!["/img/city-logo.png", "/img/day-city.jpg"], "unknown brightness never passes");
 

@@ -102,14 +102,14 @@ async fn a_session_crawls_indexes_and_becomes_searchable() {
     assert!(done.counters.pages_fetched >= 60, "{:?}", done.counters);
     assert!(done.images_indexed > 0);
     assert_eq!(done.images_indexed + done.images_too_small + done.images_missing, done.counters.images_kept);
-    assert_eq!(index.stats(Some(&done.namespace)).unwrap().images, done.images_indexed);
+    assert_eq!(index.stats(Some(&done.namespace)).await.unwrap().images, done.images_indexed);
 
     // Every truth image with alt text is findable in this session's namespace by its words.
     let engine = SearchEngine::new(index.clone(), embedder());
     let truth = server.site().unwrap().truth(1).unwrap();
     let image = truth.images.iter().find(|i| i.alt.split_whitespace().count() >= 3).expect("an image with alt");
     let path = image.url.trim_start_matches("http://fixture.invalid");
-    let found = engine.search(&image.alt, std::slice::from_ref(&done.namespace), Some(20)).unwrap();
+    let found = engine.search(&image.alt, std::slice::from_ref(&done.namespace), Some(20)).await.unwrap();
     assert!(found.results.iter().any(|r| r.url.ends_with(path)), "{path} not found for {:?}", image.alt);
 
     // Images were fetched and read: a `.webp` URL that serves PNG bytes is a PNG, found as one.
@@ -125,7 +125,7 @@ async fn a_session_crawls_indexes_and_becomes_searchable() {
     let webp = webp.expect("the fixture site has a .webp image with a description");
     let path = webp.url.trim_start_matches("http://fixture.invalid");
     let query = format!("PNG images of {}", webp.alt);
-    let found = engine.search(&query, std::slice::from_ref(&done.namespace), Some(50)).unwrap();
+    let found = engine.search(&query, std::slice::from_ref(&done.namespace), Some(50)).await.unwrap();
     assert!(found.results.iter().all(|r| r.format == Some(image_chat_core::search::ImageFormat::Png)));
     assert!(found.results.iter().any(|r| r.url.ends_with(path)), "{path} (PNG bytes) not found as a PNG");
 
@@ -166,7 +166,7 @@ async fn images_whose_bytes_show_a_pixel_or_an_icon_or_nothing_are_left_out_and_
     assert_eq!(done.status, SessionStatus::Finished, "{:?}", done.message);
     assert_eq!(done.counters.images_kept, 5, "the markup passes all five: {:?}", done.counters);
     assert_eq!((done.images_indexed, done.images_too_small, done.images_missing), (1, 2, 2), "{done:?}");
-    let stored = index.stats(Some(&done.namespace)).unwrap();
+    let stored = index.stats(Some(&done.namespace)).await.unwrap();
     assert_eq!(stored.images, 1);
 }
 
@@ -230,7 +230,7 @@ async fn parallel_policy_allows_one_domain_twice_in_separate_namespaces() {
     assert_ne!(a.namespace, b.namespace);
     follow(&manager, &a.id).await;
     follow(&manager, &b.id).await;
-    let (na, nb) = (index.stats(Some(&a.namespace)).unwrap(), index.stats(Some(&b.namespace)).unwrap());
+    let (na, nb) = (index.stats(Some(&a.namespace)).await.unwrap(), index.stats(Some(&b.namespace)).await.unwrap());
     assert!(na.images > nb.images && nb.images > 0, "{na:?} {nb:?}");
 }
 
@@ -241,14 +241,14 @@ async fn idle_sessions_expire_with_their_images_and_failures_are_reported() {
     let (manager, index) = open(&settings(data.path(), |s| s.sessions.idle_ttl_secs = 3_600)).await;
     let record = manager.start(&crawl(server.url("/"), 10)).await.unwrap();
     follow(&manager, &record.id).await;
-    assert!(index.stats(Some(&record.namespace)).unwrap().images > 0);
+    assert!(index.stats(Some(&record.namespace)).await.unwrap().images > 0);
 
     let now = record.created_at;
-    assert!(manager.expire_idle_at(now + 60).unwrap().is_empty(), "not idle yet");
+    assert!(manager.expire_idle_at(now + 60).await.unwrap().is_empty(), "not idle yet");
     let m = manager.clone();
-    let expired = tokio::task::spawn_blocking(move || m.expire_idle_at(now + 7_200)).await.unwrap().unwrap();
+    let expired = m.expire_idle_at(now + 7_200).await.unwrap();
     assert_eq!(expired, vec![record.id.clone()]);
-    assert_eq!(index.stats(Some(&record.namespace)).unwrap().images, 0);
+    assert_eq!(index.stats(Some(&record.namespace)).await.unwrap().images, 0);
     assert!(matches!(manager.get(&record.id).await, Err(Error::NotFound(_))));
     assert!(!data.path().join("sessions").join(format!("{}.json", record.id)).exists());
 

@@ -2,12 +2,14 @@
 //! searched by a keyword (BM25) leg and a vector leg. Filters are applied inside each leg,
 //! before its top-k is taken, never by cutting a top-k afterwards.
 //!
-//! The trait is synchronous and free of storage types: the embedded SQLite store implements it
-//! now, a PostgreSQL + pgvector store later. Async callers use `spawn_blocking`.
+//! The trait is async and free of storage types, so a network-backed store (PostgreSQL +
+//! pgvector) can stand behind it as the embedded SQLite store does; the SQLite store does its
+//! blocking work on blocking threads inside its implementation.
 
 mod ann;
 mod resident;
 mod sqlite;
+mod sqlite_seam;
 pub mod vectors;
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use resident::AnnOptions;
 pub use sqlite::SqliteIndex;
 
+use crate::BoxFuture;
 use crate::error::Result;
 use crate::model::ImageRecord;
 use crate::model::{ImageFormat, Orientation, Tone};
@@ -81,19 +84,29 @@ pub struct IndexStats {
 pub trait ImageIndex: Send + Sync {
     /// Inserts or replaces images (by namespace and URL), each with its vector when it has one.
     /// Vectors must all have the index's dimension and be L2-normalized.
-    fn upsert(&self, namespace: &str, items: &[(ImageRecord, Option<Vec<f32>>)]) -> Result<usize>;
+    fn upsert<'a>(
+        &'a self,
+        namespace: &'a str,
+        items: &'a [(ImageRecord, Option<Vec<f32>>)],
+    ) -> BoxFuture<'a, Result<usize>>;
     /// Deletes a namespace and everything in it; returns how many images went.
-    fn delete_namespace(&self, namespace: &str) -> Result<u64>;
+    fn delete_namespace<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<u64>>;
     /// Keyword leg: BM25 over alt > caption/title > context > page title/URL words.
-    fn search_text(&self, query: &str, request: &SearchRequest<'_>) -> Result<Vec<Hit>>;
-    /// Vector leg: cosine similarity to `vector` (normalized), exact.
-    fn search_vector(&self, vector: &[f32], request: &SearchRequest<'_>) -> Result<Vec<Hit>>;
+    fn search_text<'a>(&'a self, query: &'a str, request: &'a SearchRequest<'a>) -> BoxFuture<'a, Result<Vec<Hit>>>;
+    /// Vector leg: cosine similarity to `vector` (normalized).
+    fn search_vector<'a>(
+        &'a self,
+        vector: &'a [f32],
+        request: &'a SearchRequest<'a>,
+    ) -> BoxFuture<'a, Result<Vec<Hit>>>;
     /// Images passing the filters, newest first (a query of filters only: "PNG images").
-    fn list(&self, request: &SearchRequest<'_>) -> Result<Vec<Hit>>;
-    fn stats(&self, namespace: Option<&str>) -> Result<IndexStats>;
+    fn list<'a>(&'a self, request: &'a SearchRequest<'a>) -> BoxFuture<'a, Result<Vec<Hit>>>;
+    fn stats<'a>(&'a self, namespace: Option<&'a str>) -> BoxFuture<'a, Result<IndexStats>>;
     /// A number that changes whenever any of `namespaces` (empty: any namespace) changes:
     /// results cached under it are never stale.
-    fn generation(&self, namespaces: &[String]) -> Result<u64>;
+    fn generation<'a>(&'a self, namespaces: &'a [String]) -> BoxFuture<'a, Result<u64>>;
+    /// Which store this is, for `/health` and logs.
+    fn kind(&self) -> &'static str;
 }
 
 /// Checks a namespace name: 1-64 characters of letters, digits, `-` and `_`.

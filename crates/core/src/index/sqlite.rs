@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::resident::{AnnOptions, Change, Resident, Row, State};
-use super::{Filters, Hit, ImageIndex, IndexStats, SearchRequest, StoredImage, check_namespace, searchable_text};
+use super::{Filters, Hit, IndexStats, SearchRequest, StoredImage, check_namespace, searchable_text};
 use crate::error::{Error, Result};
 use crate::model::ImageRecord;
 use crate::model::{ImageFormat, Orientation, Tone};
@@ -66,9 +66,13 @@ CREATE TRIGGER IF NOT EXISTS images_au AFTER UPDATE ON images BEGIN
 END;
 ";
 
+/// The embedded index. Its own methods block on the database (tests, the offline eval and the
+/// benchmarks call them so); through [`ImageIndex`] each runs on a blocking thread. Cheap to
+/// clone: clones share the connection and the vectors held in memory.
+#[derive(Clone)]
 pub struct SqliteIndex {
-    conn: Mutex<Connection>,
-    vectors: Mutex<HashMap<String, Arc<Resident>>>,
+    conn: Arc<Mutex<Connection>>,
+    vectors: Arc<Mutex<HashMap<String, Arc<Resident>>>>,
     ann: AnnOptions,
 }
 
@@ -136,8 +140,8 @@ impl SqliteIndex {
         conn.execute_batch("CREATE INDEX IF NOT EXISTS images_namespace_seq ON images (namespace, seq);")
             .map_err(db)?;
         Ok(Self {
-            conn: Mutex::new(conn),
-            vectors: Mutex::new(HashMap::new()),
+            conn: Arc::new(Mutex::new(conn)),
+            vectors: Arc::new(Mutex::new(HashMap::new())),
             ann: AnnOptions { dir: None, ..AnnOptions::default() },
         })
     }
@@ -407,8 +411,9 @@ fn filter_sql(filters: &Filters, namespaces: &[String]) -> (String, Vec<rusqlite
     (sql, args)
 }
 
-impl ImageIndex for SqliteIndex {
-    fn upsert(&self, namespace: &str, items: &[(ImageRecord, Option<Vec<f32>>)]) -> Result<usize> {
+/// The [`ImageIndex`] calls, blocking.
+impl SqliteIndex {
+    pub fn upsert(&self, namespace: &str, items: &[(ImageRecord, Option<Vec<f32>>)]) -> Result<usize> {
         check_namespace(namespace)?;
         let mut conn = self.conn();
         let mut dim = Self::dimension(&conn)?;
@@ -481,7 +486,7 @@ impl ImageIndex for SqliteIndex {
         Ok(items.len())
     }
 
-    fn delete_namespace(&self, namespace: &str) -> Result<u64> {
+    pub fn delete_namespace(&self, namespace: &str) -> Result<u64> {
         check_namespace(namespace)?;
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
@@ -494,14 +499,14 @@ impl ImageIndex for SqliteIndex {
         Ok(n as u64)
     }
 
-    fn generation(&self, namespaces: &[String]) -> Result<u64> {
+    pub fn generation(&self, namespaces: &[String]) -> Result<u64> {
         for ns in namespaces {
             check_namespace(ns)?;
         }
         Self::generation_of(&self.conn(), namespaces)
     }
 
-    fn search_text(&self, query: &str, request: &SearchRequest<'_>) -> Result<Vec<Hit>> {
+    pub fn search_text(&self, query: &str, request: &SearchRequest<'_>) -> Result<Vec<Hit>> {
         for ns in request.namespaces {
             check_namespace(ns)?;
         }
@@ -524,7 +529,7 @@ impl ImageIndex for SqliteIndex {
         self.load(&ids)
     }
 
-    fn search_vector(&self, vector: &[f32], request: &SearchRequest<'_>) -> Result<Vec<Hit>> {
+    pub fn search_vector(&self, vector: &[f32], request: &SearchRequest<'_>) -> Result<Vec<Hit>> {
         for ns in request.namespaces {
             check_namespace(ns)?;
         }
@@ -555,7 +560,7 @@ impl ImageIndex for SqliteIndex {
         Ok(hits)
     }
 
-    fn list(&self, request: &SearchRequest<'_>) -> Result<Vec<Hit>> {
+    pub fn list(&self, request: &SearchRequest<'_>) -> Result<Vec<Hit>> {
         for ns in request.namespaces {
             check_namespace(ns)?;
         }
@@ -573,7 +578,7 @@ impl ImageIndex for SqliteIndex {
         self.load(&ids)
     }
 
-    fn stats(&self, namespace: Option<&str>) -> Result<IndexStats> {
+    pub fn stats(&self, namespace: Option<&str>) -> Result<IndexStats> {
         if let Some(ns) = namespace {
             check_namespace(ns)?;
         }

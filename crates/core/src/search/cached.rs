@@ -23,10 +23,6 @@ pub struct CacheHits {
     pub embedding: bool,
 }
 
-fn blocking_failed(e: tokio::task::JoinError) -> Error {
-    Error::Index(format!("search task failed: {e}"))
-}
-
 fn has_filters(q: &Query) -> bool {
     !q.formats.is_empty()
         || q.min_width.is_some()
@@ -107,9 +103,7 @@ pub async fn run(
     let mut hits = CacheHits::default();
     let mut sorted = namespaces.clone();
     sorted.sort();
-    let index = engine.index().clone();
-    let ns = sorted.clone();
-    let generation = tokio::task::spawn_blocking(move || index.generation(&ns)).await.map_err(blocking_failed)??;
+    let generation = engine.index().generation(&sorted).await?;
     let model = engine.embedder().map_or("lexical", |e| e.model_id()).to_string();
     let query_json = serde_json::to_string(&query).map_err(|e| Error::Invalid(e.to_string()))?;
     let limit_text = limit.map_or("default".to_string(), |l| l.to_string());
@@ -132,10 +126,7 @@ pub async fn run(
         _ => None,
     };
     let ttl = if has_filters(&query) { QUERY_FILTERED_TTL } else { QUERY_TTL };
-    let e = engine.clone();
-    let response = tokio::task::spawn_blocking(move || e.search_page(query, vector, &namespaces, limit, page))
-        .await
-        .map_err(blocking_failed)??;
+    let response = engine.search_page(query, vector, &namespaces, limit, page).await?;
     // Keyword-only answers (no model) and fallbacks are not cached: they would outlive the
     // model's return.
     if response.lexical_only.is_none()

@@ -132,9 +132,9 @@ impl SearchEngine {
         &self.index
     }
 
-    pub fn search(&self, message: &str, namespaces: &[String], limit: Option<usize>) -> Result<SearchResponse> {
+    pub async fn search(&self, message: &str, namespaces: &[String], limit: Option<usize>) -> Result<SearchResponse> {
         let query = parse(message).map_err(|e| Error::Invalid(e.to_string()))?;
-        self.search_parsed(query, None, namespaces, limit)
+        self.search_parsed(query, None, namespaces, limit).await
     }
 
     /// The embedder, when there is a usable one.
@@ -151,19 +151,19 @@ impl SearchEngine {
     /// [`SearchEngine::search_text`] when the caller has it (from a cache), else it is computed.
     /// When the constraints leave fewer results than asked for, the closest images without them
     /// follow, marked ([`super::relax`]).
-    pub fn search_parsed(
+    pub async fn search_parsed(
         &self,
         query: Query,
         vector: Option<Vec<f32>>,
         namespaces: &[String],
         limit: Option<usize>,
     ) -> Result<SearchResponse> {
-        self.search_page(query, vector, namespaces, limit, 0)
+        self.search_page(query, vector, namespaces, limit, 0).await
     }
 
     /// [`SearchEngine::search_parsed`], page `page` of it (0 is the first): the results after
     /// the first `page × limit`. A search shows at most [`MAX_LIMIT`] results in all.
-    pub fn search_page(
+    pub async fn search_page(
         &self,
         mut query: Query,
         vector: Option<Vec<f32>>,
@@ -196,7 +196,7 @@ impl SearchEngine {
                 "brightness and transparency are known only for images whose pixels the crawl analysed".to_string(),
             );
         }
-        let found = self.find(&query, &filters, vector, namespaces, limit)?;
+        let found = self.find(&query, &filters, vector, namespaces, limit).await?;
         let mut results: Vec<SearchResult> = found.results.into_iter().map(|(r, _)| r).collect();
         // A query of words: too few results that meet its constraints are followed by the
         // closest that do not. A query of filters only ("PNG images") lists what passes them,
@@ -205,7 +205,7 @@ impl SearchEngine {
         let short = if words { results.len() < limit } else { results.is_empty() };
         if short && filters != Filters::default() {
             let open = super::relax::without_constraints(&query);
-            let others = self.find(&open, &Filters::default(), found.vector, namespaces, limit)?;
+            let others = self.find(&open, &Filters::default(), found.vector, namespaces, limit).await?;
             super::relax::fill(&mut query, &mut results, others.results, limit, &mut notes);
         }
         if skip > 0 {
@@ -220,7 +220,7 @@ impl SearchEngine {
 
     /// Runs both legs (or lists, for a query of filters only) under `filters`, fuses, dedups
     /// and explains.
-    fn find(
+    async fn find(
         &self,
         query: &Query,
         filters: &Filters,
@@ -234,7 +234,7 @@ impl SearchEngine {
         if text.trim().is_empty() {
             // Filters only ("PNG images without people"): every image that passes them, copies
             // of one picture shown once (the larger).
-            let listed = self.index.list(&request)?;
+            let listed = self.index.list(&request).await?;
             let listed: Vec<Ranked> = listed
                 .into_iter()
                 .map(|h| Ranked {
@@ -254,14 +254,22 @@ impl SearchEngine {
                 .collect();
             return Ok(Found { results, lexical_only: None, vector });
         }
-        let text_hits = self.index.search_text(&text, &request)?;
+        let text_hits = self.index.search_text(&text, &request).await?;
         let (vector_hits, lexical_only, query_vector) = match &self.embedder {
             Ok(embedder) => {
                 let v = match vector {
                     Some(v) => v,
-                    None => embedder.embed(&[&text])?.pop().unwrap_or_default(),
+                    None => {
+                        // Inference is CPU work: off the async threads.
+                        let (embedder, text) = (embedder.clone(), text.clone());
+                        tokio::task::spawn_blocking(move || embedder.embed(&[&text]))
+                            .await
+                            .map_err(|e| Error::Model(format!("the embedding task failed: {e}")))??
+                            .pop()
+                            .unwrap_or_default()
+                    }
                 };
-                (self.index.search_vector(&v, &request)?, None, Some(v))
+                (self.index.search_vector(&v, &request).await?, None, Some(v))
             }
             Err(reason) => (Vec::new(), Some(format!("keyword search only: {reason}")), None),
         };

@@ -457,8 +457,8 @@ impl SessionManager {
     }
 
     /// Deletes sessions idle for longer than `sessions.idle_ttl_secs` at `now` (Unix seconds),
-    /// with their index data. Running sessions are never expired. Blocking (index writes).
-    pub fn expire_idle_at(&self, now: u64) -> Result<Vec<String>> {
+    /// with their index data. Running sessions are never expired.
+    pub async fn expire_idle_at(&self, now: u64) -> Result<Vec<String>> {
         let ttl = self.inner.settings.sessions.idle_ttl_secs;
         let expired: Vec<(String, String)> = self
             .inner
@@ -470,14 +470,12 @@ impl SessionManager {
             .map(|e| (e.record.id.clone(), e.record.namespace.clone()))
             .collect();
         for (id, namespace) in &expired {
-            self.inner.index.delete_namespace(namespace)?;
+            self.inner.index.delete_namespace(namespace).await?;
             self.inner.store.remove(id)?;
-            if let Some(shared) = &self.inner.shared {
-                let (shared, id) = (shared.clone(), id.clone());
-                // Expiry runs on a blocking thread: the Redis record goes on the runtime.
-                if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                    handle.spawn(async move { shared.remove(&id).await });
-                }
+            if let Some(shared) = &self.inner.shared
+                && let Err(e) = shared.remove(id).await
+            {
+                tracing::warn!(session = %id, "could not remove the expired session from Redis: {e}");
             }
             self.inner.lock().remove(id);
             tracing::info!(session = %id, "idle session expired; its images were deleted");
@@ -494,11 +492,8 @@ impl SessionManager {
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
-                let m = manager.clone();
-                match tokio::task::spawn_blocking(move || m.expire_idle_at(now_secs())).await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => tracing::error!("session expiry failed: {e}"),
-                    Err(e) => tracing::error!("session expiry panicked: {e}"),
+                if let Err(e) = manager.expire_idle_at(now_secs()).await {
+                    tracing::error!("session expiry failed: {e}");
                 }
             }
         })
