@@ -3,20 +3,22 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
 
+use super::registry::{Entry, Live, Outgoing, Registry, publisher};
 use super::request::ValidCrawl;
-use super::shared::{Admission, Shared};
+use super::seam::{Admission, LocalSessions, SessionStore};
+use super::shared::RedisSessions;
 use super::store::Store;
 use super::{CrawlRequest, SessionEvent, SessionRecord, SessionStatus, now_secs};
 use crate::Settings;
 use crate::cache::CacheLayers;
 use crate::config::DomainPolicy;
-use crate::crawl::{CancelHandle, Counters, CrawlOptions, Crawler};
+use crate::crawl::{Counters, CrawlOptions, Crawler};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::index::ImageIndex;
@@ -24,46 +26,6 @@ use crate::ingest::Ingest;
 
 /// Events a slow subscriber may fall behind by before it is told to re-read the snapshot.
 const BUS_CAPACITY: usize = 512;
-/// A running session's record is written to disk at most this often (and always at the end).
-const PERSIST_EVERY_SECS: u64 = 2;
-
-/// What the pipeline and the manager share.
-pub(crate) struct Inner {
-    pub settings: Arc<Settings>,
-    pub index: Arc<dyn ImageIndex>,
-    /// The model, or why there is none (images are then indexed for keywords only).
-    pub embedder: std::result::Result<Arc<dyn Embedder>, String>,
-    /// The HTML and embedding layers are used by crawls.
-    pub caches: Arc<CacheLayers>,
-    /// Records, events and crawl rules shared with other replicas, when Redis is configured.
-    pub shared: Option<Arc<Shared>>,
-    /// Analyses, embeds and stores each page's new images, as `image-chat crawl --index` does.
-    pub ingest: Ingest,
-    store: Store,
-    sessions: Mutex<HashMap<String, Entry>>,
-}
-
-/// What a running session sends to Redis, in order, through its publisher task.
-enum Outgoing {
-    Event(SessionEvent),
-    Record(SessionRecord),
-    Final(SessionRecord),
-}
-
-struct Entry {
-    record: SessionRecord,
-    live: Option<Live>,
-    persisted_at: u64,
-}
-
-struct Live {
-    events: broadcast::Sender<SessionEvent>,
-    cancel: CancelHandle,
-    /// To this session's publisher task (Redis), when shared.
-    outgoing: Option<mpsc::UnboundedSender<Outgoing>>,
-    /// The domain lock held in Redis (`{session}:{fence}`), when one was taken.
-    lock: Option<String>,
-}
 
 /// A session's state now and, while it runs, its events from now on: nothing falls between.
 pub struct Subscription {
@@ -76,112 +38,16 @@ pub struct SessionManager {
     inner: Arc<Inner>,
 }
 
-impl Inner {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Changes a running session's record and publishes the event `change` returns.
-    pub fn update(&self, id: &str, change: impl FnOnce(&mut SessionRecord) -> Option<SessionEvent>) {
-        let to_save = {
-            let mut sessions = self.lock();
-            let Some(entry) = sessions.get_mut(id) else { return };
-            let event = change(&mut entry.record);
-            entry.record.updated_at = now_secs();
-            if let (Some(event), Some(live)) = (event, &entry.live) {
-                if let Some(out) = &live.outgoing {
-                    let _ = out.send(Outgoing::Event(event.clone()));
-                }
-                let _ = live.events.send(event);
-            }
-            let save = entry.record.updated_at >= entry.persisted_at + PERSIST_EVERY_SECS;
-            if save {
-                entry.persisted_at = entry.record.updated_at;
-                if let Some(out) = entry.live.as_ref().and_then(|l| l.outgoing.as_ref()) {
-                    let _ = out.send(Outgoing::Record(entry.record.clone()));
-                }
-            }
-            save.then(|| entry.record.clone())
-        };
-        if let Some(record) = to_save {
-            self.save(&record);
-        }
-    }
-
-    /// Ends a session: the final record is saved, published as `Done`, and the bus closed.
-    pub fn finish(&self, id: &str, change: impl FnOnce(&mut SessionRecord)) {
-        let record = {
-            let mut sessions = self.lock();
-            let Some(entry) = sessions.get_mut(id) else { return };
-            change(&mut entry.record);
-            let now = now_secs();
-            entry.record.updated_at = now;
-            entry.record.finished_at = Some(now);
-            entry.persisted_at = now;
-            if let Some(live) = entry.live.take() {
-                if let Some(out) = &live.outgoing {
-                    let _ = out.send(Outgoing::Final(entry.record.clone()));
-                }
-                let _ = live.events.send(SessionEvent::Done { record: Box::new(entry.record.clone()) });
-            }
-            entry.record.clone()
-        };
-        self.save(&record);
-    }
-
-    fn save(&self, record: &SessionRecord) {
-        if let Err(e) = self.store.save(record) {
-            tracing::error!("{e}");
-        }
-    }
-
-    pub fn snapshot(&self, id: &str) -> Option<SessionRecord> {
-        self.lock().get(id).map(|e| e.record.clone())
-    }
-
-    /// The domain lock a running session holds in Redis.
-    pub fn lock_of(&self, id: &str) -> Option<String> {
-        self.lock().get(id).and_then(|e| e.live.as_ref()).and_then(|l| l.lock.clone())
-    }
-
-    pub fn cancel_local(&self, id: &str) -> bool {
-        match self.lock().get(id).and_then(|e| e.live.as_ref()) {
-            Some(live) => {
-                live.cancel.cancel();
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-/// Sends one session's events and records to Redis in order; at the end, the final record and
-/// the release of its place and domain lock.
-async fn publisher(
-    shared: Arc<Shared>,
-    id: String,
-    domain: String,
-    lock: Option<String>,
-    mut rx: mpsc::UnboundedReceiver<Outgoing>,
-) {
-    while let Some(out) = rx.recv().await {
-        let result = match &out {
-            Outgoing::Event(e) => shared.publish(&id, e).await,
-            Outgoing::Record(r) => shared.save(r).await,
-            Outgoing::Final(r) => {
-                let saved = shared.save(r).await;
-                let published = shared.publish(&id, &SessionEvent::Done { record: Box::new(r.clone()) }).await;
-                shared.release(&id, &domain, lock.as_deref()).await;
-                saved.and(published)
-            }
-        };
-        if let Err(e) = result {
-            tracing::debug!(session = %id, "could not share progress through Redis: {e}");
-        }
-        if matches!(out, Outgoing::Final(_)) {
-            break;
-        }
-    }
+struct Inner {
+    settings: Arc<Settings>,
+    index: Arc<dyn ImageIndex>,
+    /// The model, or why there is none (images are then indexed for keywords only).
+    embedder: std::result::Result<Arc<dyn Embedder>, String>,
+    /// The HTML and embedding layers are used by crawls.
+    caches: Arc<CacheLayers>,
+    /// Analyses, embeds and stores each page's new images, as `image-chat crawl --index` does.
+    ingest: Ingest,
+    registry: Arc<Registry>,
 }
 
 impl SessionManager {
@@ -195,44 +61,32 @@ impl SessionManager {
         caches: Arc<CacheLayers>,
     ) -> Result<Self> {
         let store = Store::open(&settings.data_dir)?;
-        let shared = caches.redis().map(|r| Arc::new(Shared::new(r.clone())));
-        let mut sessions = HashMap::new();
+        // The one place the session seam is chosen: Redis when configured, this process else.
+        let cluster: Arc<dyn SessionStore> = match caches.redis() {
+            Some(redis) => Arc::new(RedisSessions::new(redis.clone())),
+            None => Arc::new(LocalSessions),
+        };
+        let mut records = Vec::new();
         for mut record in store.load_all()? {
             if record.status.is_running() {
-                let elsewhere = match &shared {
-                    Some(s) => s.is_running(&record.id).await.unwrap_or(false),
-                    None => false,
-                };
-                if elsewhere {
+                if cluster.is_running(&record.id).await.unwrap_or(false) {
                     continue;
                 }
                 record.status = SessionStatus::Interrupted;
                 record.message = Some("the server stopped while this crawl was running".into());
                 store.save(&record)?;
             }
-            let persisted_at = record.updated_at;
-            sessions.insert(record.id.clone(), Entry { record, live: None, persisted_at });
+            records.push(record);
         }
+        let registry = Arc::new(Registry::new(store, cluster.clone(), records));
         let ingest = Ingest::from_settings(&settings, index.clone(), embedder.clone(), caches.clone())?;
-        let inner = Arc::new(Inner {
-            settings,
-            index,
-            embedder,
-            caches,
-            shared,
-            ingest,
-            store,
-            sessions: Mutex::new(sessions),
-        });
-        if let Some(shared) = &inner.shared {
-            let weak = Arc::downgrade(&inner);
-            shared.clone().listen_for_cancels(move |id| {
-                if let Some(inner) = weak.upgrade() {
-                    inner.cancel_local(id);
-                }
-            });
-        }
-        Ok(Self { inner })
+        let weak = Arc::downgrade(&registry);
+        cluster.listen_for_cancels(Box::new(move |id| {
+            if let Some(registry) = weak.upgrade() {
+                registry.cancel_local(id);
+            }
+        }));
+        Ok(Self { inner: Arc::new(Inner { settings, index, embedder, caches, ingest, registry }) })
     }
 
     /// Starts a crawl session. Errors: `Invalid` naming the field, `Capacity` when the
@@ -244,27 +98,26 @@ impl SessionManager {
         let domain = domain_of(&valid.url);
         let exclusive = limits.domain_policy == DomainPolicy::Exclusive;
         let id = new_id();
-        self.check_local(&self.inner.lock(), &domain)?;
-        let lock = match &self.inner.shared {
-            Some(shared) => match shared.admit(&id, &domain, limits.max_concurrent_crawls, exclusive).await {
-                Ok(Admission::Admitted(lock)) => lock,
-                Ok(Admission::AtCapacity(running)) => {
-                    return Err(at_capacity(running as usize, limits.max_concurrent_crawls));
-                }
-                Ok(Admission::DomainLocked(holder)) => return Err(domain_locked(&domain, &holder)),
-                Err(e) => {
-                    tracing::warn!("Redis unavailable for the crawl rules ({e}); enforcing them in this process only");
-                    None
-                }
-            },
-            None => None,
+        let cluster = &self.inner.registry.cluster;
+        self.check_local(&self.inner.registry.lock(), &domain)?;
+        let lock = match cluster.admit(&id, &domain, limits.max_concurrent_crawls, exclusive).await {
+            Ok(Admission::Admitted(lock)) => lock,
+            Ok(Admission::AtCapacity(running)) => {
+                return Err(at_capacity(running as usize, limits.max_concurrent_crawls));
+            }
+            Ok(Admission::DomainLocked(holder)) => return Err(domain_locked(&domain, &holder)),
+            Err(e) => {
+                tracing::warn!(
+                    "the {} store is unavailable for the crawl rules ({e}); enforcing them in this process only",
+                    cluster.kind()
+                );
+                None
+            }
         };
         match self.insert(id.clone(), &valid, domain.clone(), lock.clone()) {
             Ok(record) => Ok(record),
             Err(e) => {
-                if let Some(shared) = &self.inner.shared {
-                    shared.release(&id, &domain, lock.as_deref()).await;
-                }
+                cluster.release(&id, &domain, lock.as_deref()).await;
                 Err(e)
             }
         }
@@ -288,16 +141,11 @@ impl SessionManager {
     fn insert(&self, id: String, valid: &ValidCrawl, domain: String, lock: Option<String>) -> Result<SessionRecord> {
         let crawler = self.crawler(valid);
         let (events, _) = broadcast::channel(BUS_CAPACITY);
-        let (outgoing, publisher_rx) = match &self.inner.shared {
-            Some(_) => {
-                let (tx, rx) = mpsc::unbounded_channel();
-                (Some(tx), Some(rx))
-            }
-            None => (None, None),
-        };
+        let (outgoing, publisher_rx) = mpsc::unbounded_channel();
+        let registry = &self.inner.registry;
         let record = {
             // Checked again under the lock: two requests of this process may race.
-            let mut sessions = self.inner.lock();
+            let mut sessions = registry.lock();
             self.check_local(&sessions, &domain)?;
             let now = now_secs();
             let record = SessionRecord {
@@ -326,22 +174,19 @@ impl SessionManager {
                 message: self.inner.embedder.as_ref().err().map(|e| format!("keyword search only: {e}")),
                 elapsed_ms: 0,
             };
-            if let Some(out) = &outgoing {
-                let _ = out.send(Outgoing::Record(record.clone()));
-            }
+            let _ = outgoing.send(Outgoing::Record(record.clone()));
             let live = Live { events, cancel: crawler.cancel_handle(), outgoing, lock: lock.clone() };
             sessions.insert(id, Entry { record: record.clone(), live: Some(live), persisted_at: now });
             record
         };
-        if let Err(e) = self.inner.store.save(&record) {
-            self.inner.lock().remove(&record.id);
+        if let Err(e) = registry.store().save(&record) {
+            registry.lock().remove(&record.id);
             return Err(e);
         }
-        if let (Some(shared), Some(rx)) = (&self.inner.shared, publisher_rx) {
-            tokio::spawn(publisher(shared.clone(), record.id.clone(), domain, lock, rx));
-        }
+        tokio::spawn(publisher(registry.cluster.clone(), record.id.clone(), domain, lock, publisher_rx));
         tracing::info!(session = %record.id, url = %record.start_url, "crawl started");
-        tokio::spawn(super::pipeline::run(self.inner.clone(), record.id.clone(), record.namespace.clone(), crawler));
+        let pipeline = super::pipeline::Pipeline { registry: registry.clone(), ingest: self.inner.ingest.clone() };
+        tokio::spawn(pipeline.run(record.id.clone(), record.namespace.clone(), crawler));
         Ok(record)
     }
 
@@ -359,32 +204,29 @@ impl SessionManager {
     /// Cancels a running crawl (on whichever replica runs it); what it indexed so far stays
     /// searchable.
     pub async fn cancel(&self, id: &str) -> Result<SessionRecord> {
-        if self.inner.cancel_local(id) {
+        if self.inner.registry.cancel_local(id) {
             return self.get(id).await;
         }
         let record = self.get(id).await?;
         if !record.status.is_running() {
             return Err(Error::Conflict(format!("session {id} is not running (it is {})", record.status.as_str())));
         }
-        match &self.inner.shared {
-            Some(shared) => shared
-                .request_cancel(id)
-                .await
-                .map(|()| record)
-                .map_err(|e| Error::Capacity(format!("cannot reach the replica running session {id}: {e}"))),
-            None => Err(Error::Conflict(format!("session {id} is not running here"))),
+        match self.inner.registry.cluster.request_cancel(id).await {
+            Ok(true) => Ok(record),
+            Ok(false) => Err(Error::Conflict(format!("session {id} is not running here"))),
+            Err(e) => Err(Error::Capacity(format!("cannot reach the replica running session {id}: {e}"))),
         }
     }
 
     /// A session of this process, or (with Redis) of any replica. A session whose owner stopped
     /// sending heartbeats is reported as interrupted.
     pub async fn get(&self, id: &str) -> Result<SessionRecord> {
-        if let Some(r) = self.inner.snapshot(id) {
+        if let Some(r) = self.inner.registry.snapshot(id) {
             return Ok(r);
         }
-        let shared = self.inner.shared.as_ref().ok_or_else(|| not_found(id))?;
-        let mut record = shared.get(id).await.ok().flatten().ok_or_else(|| not_found(id))?;
-        if record.status.is_running() && !shared.is_running(id).await.unwrap_or(true) {
+        let cluster = &self.inner.registry.cluster;
+        let mut record = cluster.get(id).await.ok().flatten().ok_or_else(|| not_found(id))?;
+        if record.status.is_running() && !cluster.is_running(id).await.unwrap_or(true) {
             record.status = SessionStatus::Interrupted;
             record.message = Some("the replica running this crawl stopped".into());
         }
@@ -393,7 +235,7 @@ impl SessionManager {
 
     /// Sessions of this process only, newest first.
     pub fn list_local(&self) -> Vec<SessionRecord> {
-        let mut all: Vec<SessionRecord> = self.inner.lock().values().map(|e| e.record.clone()).collect();
+        let mut all: Vec<SessionRecord> = self.inner.registry.lock().values().map(|e| e.record.clone()).collect();
         all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
         all
     }
@@ -401,15 +243,13 @@ impl SessionManager {
     /// Every session (of every replica with Redis), newest first.
     pub async fn list(&self) -> Vec<SessionRecord> {
         let mut all = self.list_local();
-        if let Some(shared) = &self.inner.shared {
-            match shared.list(1_000).await {
-                Ok(remote) => {
-                    let known: std::collections::HashSet<String> = all.iter().map(|r| r.id.clone()).collect();
-                    all.extend(remote.into_iter().filter(|r| !known.contains(&r.id)));
-                    all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
-                }
-                Err(e) => tracing::debug!("listing sessions of other replicas failed: {e}"),
+        match self.inner.registry.cluster.list(1_000).await {
+            Ok(remote) => {
+                let known: std::collections::HashSet<String> = all.iter().map(|r| r.id.clone()).collect();
+                all.extend(remote.into_iter().filter(|r| !known.contains(&r.id)));
+                all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
             }
+            Err(e) => tracing::debug!("listing sessions of other replicas failed: {e}"),
         }
         all
     }
@@ -417,7 +257,7 @@ impl SessionManager {
     /// The session's state now and its events from now on, wherever it runs.
     pub async fn subscribe(&self, id: &str) -> Result<Subscription> {
         {
-            let sessions = self.inner.lock();
+            let sessions = self.inner.registry.lock();
             if let Some(entry) = sessions.get(id) {
                 return Ok(Subscription {
                     record: entry.record.clone(),
@@ -425,9 +265,8 @@ impl SessionManager {
                 });
             }
         }
-        let Some(shared) = &self.inner.shared else { return Err(not_found(id)) };
         // Subscribe before reading the record, so no event falls between the two.
-        let events = shared.follow(id).await.ok();
+        let events = self.inner.registry.cluster.follow(id).await.ok();
         let record = self.get(id).await?;
         let events = if record.status.is_running() { events } else { None };
         Ok(Subscription { record, events })
@@ -435,13 +274,13 @@ impl SessionManager {
 
     /// Crawls running now.
     pub fn running(&self) -> usize {
-        self.inner.lock().values().filter(|e| e.live.is_some()).count()
+        self.inner.registry.lock().values().filter(|e| e.live.is_some()).count()
     }
 
     /// Marks a session used (a search of it), so idle expiry counts from now.
     pub fn touch(&self, id: &str) {
         let to_save = {
-            let mut sessions = self.inner.lock();
+            let mut sessions = self.inner.registry.lock();
             let Some(entry) = sessions.get_mut(id) else { return };
             let now = now_secs();
             entry.record.updated_at = now;
@@ -452,7 +291,7 @@ impl SessionManager {
             })
         };
         if let Some(record) = to_save {
-            self.inner.save(&record);
+            self.inner.registry.save(&record);
         }
     }
 
@@ -460,8 +299,8 @@ impl SessionManager {
     /// with their index data. Running sessions are never expired.
     pub async fn expire_idle_at(&self, now: u64) -> Result<Vec<String>> {
         let ttl = self.inner.settings.sessions.idle_ttl_secs;
-        let expired: Vec<(String, String)> = self
-            .inner
+        let registry = &self.inner.registry;
+        let expired: Vec<(String, String)> = registry
             .lock()
             .values()
             .filter(|e| {
@@ -471,13 +310,11 @@ impl SessionManager {
             .collect();
         for (id, namespace) in &expired {
             self.inner.index.delete_namespace(namespace).await?;
-            self.inner.store.remove(id)?;
-            if let Some(shared) = &self.inner.shared
-                && let Err(e) = shared.remove(id).await
-            {
-                tracing::warn!(session = %id, "could not remove the expired session from Redis: {e}");
+            registry.store().remove(id)?;
+            if let Err(e) = registry.cluster.remove(id).await {
+                tracing::warn!(session = %id, "could not remove the expired session from the shared store: {e}");
             }
-            self.inner.lock().remove(id);
+            registry.lock().remove(id);
             tracing::info!(session = %id, "idle session expired; its images were deleted");
         }
         Ok(expired.into_iter().map(|(id, _)| id).collect())

@@ -5,7 +5,9 @@
 
 mod manager;
 mod pipeline;
+mod registry;
 mod request;
+mod seam;
 mod shared;
 mod store;
 

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc};
 
-use super::manager::Inner;
+use super::registry::Registry;
 use super::{MAX_ERRORS, PageError, SessionEvent, SessionStatus};
 use crate::crawl::{CancelHandle, CrawlEvent, Crawler, PageOutcome, StopReason};
-use crate::ingest::BATCH;
+use crate::ingest::{BATCH, Ingest};
 use crate::model::ImageRecord;
 
 /// A partial batch is stored after this long without new images, so results appear quickly.
@@ -19,12 +19,25 @@ const BATCH_WAIT: Duration = Duration::from_millis(150);
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 const PAGE_EVERY: Duration = Duration::from_millis(50);
 
-pub(crate) async fn run(inner: Arc<Inner>, id: String, namespace: String, crawler: Crawler) {
+/// What a session's crawl reports to and stores through.
+pub(super) struct Pipeline {
+    pub registry: Arc<Registry>,
+    pub ingest: Ingest,
+}
+
+impl Pipeline {
+    pub(super) async fn run(self, id: String, namespace: String, crawler: Crawler) {
+        run(self.registry, Arc::new(self.ingest), id, namespace, crawler).await;
+    }
+}
+
+async fn run(registry: Arc<Registry>, ingest: Arc<Ingest>, id: String, namespace: String, crawler: Crawler) {
     let events = crawler.subscribe();
     let (tx, rx) = mpsc::unbounded_channel::<Vec<ImageRecord>>();
-    let indexer = tokio::spawn(index_loop(inner.clone(), id.clone(), namespace, rx, crawler.cancel_handle()));
-    let forwarder = tokio::spawn(forward_loop(inner.clone(), id.clone(), events));
-    let heartbeat = inner.shared.as_ref().map(|_| tokio::spawn(heartbeat(inner.clone(), id.clone())));
+    let indexer =
+        tokio::spawn(index_loop(registry.clone(), ingest, id.clone(), namespace, rx, crawler.cancel_handle()));
+    let forwarder = tokio::spawn(forward_loop(registry.clone(), id.clone(), events));
+    let heartbeat = tokio::spawn(heartbeat(registry.clone(), id.clone()));
     let summary = crawler
         .run(move |page| {
             if !page.images.is_empty() {
@@ -33,12 +46,10 @@ pub(crate) async fn run(inner: Arc<Inner>, id: String, namespace: String, crawle
         })
         .await;
     let _ = forwarder.await;
-    if let Some(h) = heartbeat {
-        h.abort();
-    }
+    heartbeat.abort();
     // `Done` waits for the last batch: a client told "finished" finds every image.
     let _ = indexer.await;
-    inner.finish(&id, |r| {
+    registry.finish(&id, |r| {
         let ok_pages = summary.pages.iter().filter(|p| matches!(p.outcome, PageOutcome::Ok { .. })).count();
         r.counters = summary.counters.clone();
         r.stop = Some(summary.stop);
@@ -64,13 +75,13 @@ pub(crate) async fn run(inner: Arc<Inner>, id: String, namespace: String, crawle
     tracing::info!(session = %id, stop = ?summary.stop, "crawl ended");
 }
 
-/// Keeps this crawl's place (and domain lock) in Redis alive. When another replica took them
-/// over after a lapse (this process stalled or lost Redis for longer than the lease), the crawl
-/// stops: two crawls of one domain must not both run.
-async fn heartbeat(inner: Arc<Inner>, id: String) {
-    let Some(shared) = inner.shared.clone() else { return };
-    let domain = inner.snapshot(&id).map(|r| r.domain).unwrap_or_default();
-    let lock = inner.lock_of(&id);
+/// Keeps this crawl's place (and domain lock) in the shared store alive. When another replica
+/// took them over after a lapse (this process stalled or lost Redis for longer than the lease),
+/// the crawl stops: two crawls of one domain must not both run.
+async fn heartbeat(registry: Arc<Registry>, id: String) {
+    let shared = registry.cluster.clone();
+    let domain = registry.snapshot(&id).map(|r| r.domain).unwrap_or_default();
+    let lock = registry.lock_of(&id);
     let mut tick = tokio::time::interval(super::shared::HEARTBEAT);
     tick.tick().await;
     loop {
@@ -79,11 +90,11 @@ async fn heartbeat(inner: Arc<Inner>, id: String) {
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!(session = %id, "lost its place in Redis to another replica; stopping the crawl");
-                inner.update(&id, |r| {
+                registry.update(&id, |r| {
                     r.message = Some("stopped: its domain lock lapsed and another crawl took it".into());
                     None
                 });
-                inner.cancel_local(&id);
+                registry.cancel_local(&id);
                 return;
             }
             Err(e) => tracing::debug!(session = %id, "heartbeat failed (Redis down?): {e}"),
@@ -91,7 +102,7 @@ async fn heartbeat(inner: Arc<Inner>, id: String) {
     }
 }
 
-async fn forward_loop(inner: Arc<Inner>, id: String, mut events: broadcast::Receiver<CrawlEvent>) {
+async fn forward_loop(registry: Arc<Registry>, id: String, mut events: broadcast::Receiver<CrawlEvent>) {
     let long_ago = Instant::now().checked_sub(Duration::from_secs(1)).unwrap_or_else(Instant::now);
     let (mut last_progress, mut last_page) = (long_ago, long_ago);
     loop {
@@ -101,7 +112,7 @@ async fn forward_loop(inner: Arc<Inner>, id: String, mut events: broadcast::Rece
                 if send {
                     last_progress = Instant::now();
                 }
-                inner.update(&id, |r| {
+                registry.update(&id, |r| {
                     r.counters = counters;
                     r.current_url = current_url;
                     send.then(|| SessionEvent::Progress {
@@ -117,7 +128,7 @@ async fn forward_loop(inner: Arc<Inner>, id: String, mut events: broadcast::Rece
                 if send {
                     last_page = Instant::now();
                 }
-                inner.update(&id, |r| {
+                registry.update(&id, |r| {
                     if let PageOutcome::Failed { reason } = &outcome
                         && r.errors.len() < MAX_ERRORS
                     {
@@ -134,7 +145,8 @@ async fn forward_loop(inner: Arc<Inner>, id: String, mut events: broadcast::Rece
 }
 
 async fn index_loop(
-    inner: Arc<Inner>,
+    registry: Arc<Registry>,
+    ingest: Arc<Ingest>,
     id: String,
     namespace: String,
     mut rx: mpsc::UnboundedReceiver<Vec<ImageRecord>>,
@@ -149,7 +161,7 @@ async fn index_loop(
             match tokio::time::timeout(BATCH_WAIT, rx.recv()).await {
                 Ok(next) => next,
                 Err(_) => {
-                    store(&inner, &id, &namespace, std::mem::take(&mut batch), &mut warned, &cancel).await;
+                    store(&registry, &ingest, &id, &namespace, std::mem::take(&mut batch), &mut warned, &cancel).await;
                     continue;
                 }
             }
@@ -158,12 +170,12 @@ async fn index_loop(
             Some(images) => {
                 batch.extend(images);
                 if batch.len() >= BATCH {
-                    store(&inner, &id, &namespace, std::mem::take(&mut batch), &mut warned, &cancel).await;
+                    store(&registry, &ingest, &id, &namespace, std::mem::take(&mut batch), &mut warned, &cancel).await;
                 }
             }
             None => {
                 if !batch.is_empty() {
-                    store(&inner, &id, &namespace, batch, &mut warned, &cancel).await;
+                    store(&registry, &ingest, &id, &namespace, batch, &mut warned, &cancel).await;
                 }
                 break;
             }
@@ -176,7 +188,8 @@ async fn index_loop(
 /// keywords); a failing store is recorded as an error. Once the crawl is cancelled no image is
 /// fetched for analysis, so a cancel ends the session promptly and loses none of them.
 async fn store(
-    inner: &Arc<Inner>,
+    registry: &Registry,
+    ingest: &Ingest,
     id: &str,
     namespace: &str,
     images: Vec<ImageRecord>,
@@ -184,8 +197,8 @@ async fn store(
     cancel: &CancelHandle,
 ) {
     let count = images.len();
-    match inner.ingest.store(namespace, images, cancel.cancelled()).await {
-        Ok(stored) => inner.update(id, |r| {
+    match ingest.store(namespace, images, cancel.cancelled()).await {
+        Ok(stored) => registry.update(id, |r| {
             r.images_indexed += stored.indexed;
             r.images_embedded += stored.embedded;
             r.images_analysed += stored.analysed;
@@ -204,7 +217,7 @@ async fn store(
                 images_missing: r.images_missing,
             })
         }),
-        Err(e) => inner.update(id, |r| {
+        Err(e) => registry.update(id, |r| {
             tracing::error!(session = %r.id, "indexing failed: {e}");
             if r.errors.len() < MAX_ERRORS {
                 r.errors.push(PageError { url: String::new(), reason: format!("{count} images could not be stored") });

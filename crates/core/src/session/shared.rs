@@ -14,7 +14,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
+use super::seam::{Admission, SessionStore, Unreachable};
 use super::{SessionEvent, SessionRecord};
+use crate::BoxFuture;
 use crate::cache::RedisCache;
 
 /// A running crawl's entry lapses this long after its owner's last heartbeat.
@@ -38,14 +40,6 @@ pub(crate) fn events_channel(id: &str) -> String {
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-/// What acquiring the crawl rules answered.
-pub(crate) enum Admission {
-    /// Admitted; the domain lock's value (session and fencing token) when one was taken.
-    Admitted(Option<String>),
-    AtCapacity(u64),
-    DomainLocked(String),
 }
 
 // KEYS: running set, domain key. ARGV: id, now ms, deadline ms, max, exclusive (0/1), lease ms.
@@ -84,14 +78,14 @@ if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL'
 return 1
 ";
 
-pub(crate) struct Shared {
+pub(crate) struct RedisSessions {
     redis: Arc<RedisCache>,
     admit: redis::Script,
     renew: redis::Script,
     release: redis::Script,
 }
 
-impl Shared {
+impl RedisSessions {
     pub fn new(redis: Arc<RedisCache>) -> Self {
         Self {
             redis,
@@ -184,8 +178,8 @@ impl Shared {
         self.redis.query::<i64>(redis::cmd("PUBLISH").arg(events_channel(id)).arg(json).clone()).await.map(|_| ())
     }
 
-    pub async fn request_cancel(&self, id: &str) -> Result<(), String> {
-        self.redis.query::<i64>(redis::cmd("PUBLISH").arg(CANCEL).arg(id).clone()).await.map(|_| ())
+    pub async fn request_cancel(&self, id: &str) -> Result<bool, String> {
+        self.redis.query::<i64>(redis::cmd("PUBLISH").arg(CANCEL).arg(id).clone()).await.map(|_| true)
     }
 
     /// A pub/sub connection subscribed to `channel`, within the timeout.
@@ -228,7 +222,7 @@ impl Shared {
 
     /// Calls `cancel` for every cancel request published by any replica, resubscribing after
     /// Redis goes away and comes back.
-    pub fn listen_for_cancels(self: Arc<Self>, cancel: impl Fn(&str) + Send + 'static) {
+    pub fn listen_for_cancels(self: Arc<Self>, cancel: Box<dyn Fn(&str) + Send + Sync>) {
         tokio::spawn(async move {
             loop {
                 match self.subscribe(CANCEL).await {
@@ -248,16 +242,81 @@ impl Shared {
     }
 }
 
+impl SessionStore for RedisSessions {
+    fn admit<'a>(
+        &'a self,
+        id: &'a str,
+        domain: &'a str,
+        max: usize,
+        exclusive: bool,
+    ) -> BoxFuture<'a, Result<Admission, Unreachable>> {
+        Box::pin(RedisSessions::admit(self, id, domain, max, exclusive))
+    }
+
+    fn renew<'a>(
+        &'a self,
+        id: &'a str,
+        domain: &'a str,
+        lock: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<bool, Unreachable>> {
+        Box::pin(RedisSessions::renew(self, id, domain, lock))
+    }
+
+    fn release<'a>(&'a self, id: &'a str, domain: &'a str, lock: Option<&'a str>) -> BoxFuture<'a, ()> {
+        Box::pin(RedisSessions::release(self, id, domain, lock))
+    }
+
+    fn is_running<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, Unreachable>> {
+        Box::pin(RedisSessions::is_running(self, id))
+    }
+
+    fn save<'a>(&'a self, record: &'a SessionRecord) -> BoxFuture<'a, Result<(), Unreachable>> {
+        Box::pin(RedisSessions::save(self, record))
+    }
+
+    fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Unreachable>> {
+        Box::pin(RedisSessions::remove(self, id))
+    }
+
+    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<SessionRecord>, Unreachable>> {
+        Box::pin(RedisSessions::get(self, id))
+    }
+
+    fn list(&self, limit: usize) -> BoxFuture<'_, Result<Vec<SessionRecord>, Unreachable>> {
+        Box::pin(RedisSessions::list(self, limit))
+    }
+
+    fn publish<'a>(&'a self, id: &'a str, event: &'a SessionEvent) -> BoxFuture<'a, Result<(), Unreachable>> {
+        Box::pin(RedisSessions::publish(self, id, event))
+    }
+
+    fn request_cancel<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, Unreachable>> {
+        Box::pin(RedisSessions::request_cancel(self, id))
+    }
+
+    fn follow<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<broadcast::Receiver<SessionEvent>, Unreachable>> {
+        Box::pin(RedisSessions::follow(self, id))
+    }
+
+    fn listen_for_cancels(self: Arc<Self>, cancel: Box<dyn Fn(&str) + Send + Sync>) {
+        RedisSessions::listen_for_cancels(self, cancel);
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use image_chat_fixtures::redis_server::{self, RedisServer};
 
-    fn shared(server: &RedisServer) -> Shared {
-        Shared::new(Arc::new(RedisCache::new(&server.url(), Duration::from_millis(500)).unwrap()))
+    fn shared(server: &RedisServer) -> RedisSessions {
+        RedisSessions::new(Arc::new(RedisCache::new(&server.url(), Duration::from_millis(500)).unwrap()))
     }
 
-    async fn lapse(s: &Shared, id: &str, domain: &str) {
+    async fn lapse(s: &RedisSessions, id: &str, domain: &str) {
         // What a crashed owner leaves behind once its lease has run out.
         let _: i64 = s.redis.query(redis::cmd("ZADD").arg(RUNNING).arg(1).arg(id).clone()).await.unwrap();
         let _: i64 = s.redis.query(redis::cmd("DEL").arg(domain_key(domain)).clone()).await.unwrap();
