@@ -7,14 +7,12 @@ use std::process::ExitCode;
 use super::bad_input;
 use std::time::Duration;
 
-use std::sync::Arc;
-
 use image_chat_core::Settings;
-use image_chat_core::cache::CacheLayers;
-use image_chat_core::crawl::{CrawlEvent, CrawlOptions, Crawler, PageOutcome};
-use image_chat_core::extract::ImageRecord;
-use image_chat_core::index::{AnnOptions, ImageIndex, SqliteIndex, check_namespace};
-use image_chat_core::ingest::{BATCH, Ingest, Stored};
+use image_chat_core::crawl::{CrawlEvent, PageOutcome};
+use image_chat_core::index::check_namespace;
+use image_chat_core::ingest::{BATCH, Stored};
+use image_chat_core::model::ImageRecord;
+use image_chat_core::services::{IndexUse, Services};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(clap::Args)]
@@ -80,21 +78,22 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
     if args.no_robots {
         settings.crawler.respect_robots_txt = false;
     }
-    let opts = CrawlOptions::from_settings(&settings.crawler);
-    // The caches the server uses (in-process, and Redis when configured): a repeat crawl is
-    // answered from the HTML cache, and alt texts embedded once are not embedded again.
-    let caches = match CacheLayers::new(&settings.cache) {
-        Ok(c) => Arc::new(c),
+    // The product as the server makes it: the same fetcher, the same caches (in-process, and
+    // Redis when configured: a repeat crawl is answered from the HTML cache, and alt texts
+    // embedded once are not embedded again), the same ingest when `--index` asks for it.
+    let services = match Services::from_settings(settings, IndexUse::OneShot) {
+        Ok(s) => s,
         Err(e) => return bad_input(&e.to_string()),
     };
-    let crawler = Crawler::with_options(start.clone(), opts)
+    let settings = services.settings().clone();
+    let crawler = services
+        .crawler(start.clone())
         .max_pages(max_pages)
         .max_depth(depth)
         .include(args.include)
         .exclude(args.exclude)
         .subdomains(args.subdomains)
-        .use_sitemaps(!args.no_sitemaps)
-        .cache(caches.html.clone());
+        .use_sitemaps(!args.no_sitemaps);
 
     let bar = ProgressBar::new(u64::from(max_pages));
     bar.set_style(
@@ -190,7 +189,7 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
         let namespace = args.namespace.unwrap_or_else(|| start.host_str().unwrap_or("site").replace('.', "-"));
         // A crawl stopped with Ctrl-C stores what it found without fetching it again.
         let interrupted = summary.stop == image_chat_core::crawl::StopReason::Cancelled;
-        return match index_images(&settings, &namespace, kept, caches, interrupted).await {
+        return match index_images(&services, &namespace, kept, interrupted).await {
             Ok(stored) => {
                 report(&settings, &namespace, &stored, &mut out);
                 ExitCode::SUCCESS
@@ -205,21 +204,17 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
 /// a batch at a time with a progress bar. Ctrl-C stops the analysis; every image found is still
 /// stored, with what its markup says.
 async fn index_images(
-    settings: &Settings,
+    services: &Services,
     namespace: &str,
     images: Vec<ImageRecord>,
-    caches: Arc<CacheLayers>,
     interrupted: bool,
 ) -> image_chat_core::Result<Stored> {
     check_namespace(namespace)?;
-    // The server builds graphs for large namespaces when it next opens the index.
-    let exact = AnnOptions { min_vectors: usize::MAX, ..AnnOptions::default() };
-    let index: Arc<dyn ImageIndex> = Arc::new(SqliteIndex::open_configured(settings)?.with_ann(exact));
-    let embedder = image_chat_core::embed::load(&settings.model).map_err(|e| {
+    let settings = services.settings();
+    if let Err(e) = services.embedder() {
         eprintln!("warning: {e}; indexing for keyword search only");
-        e.to_string()
-    });
-    let ingest = Ingest::from_settings(settings, index, embedder, caches)?;
+    }
+    let ingest = services.ingest()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(interrupted);
     let interrupt = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {

@@ -8,6 +8,7 @@ use super::bad_input;
 use std::time::Instant;
 
 use image_chat_core::Settings;
+use image_chat_core::services::{IndexUse, Services};
 
 #[derive(clap::Args)]
 pub struct EmbedArgs {
@@ -20,8 +21,10 @@ pub struct EmbedArgs {
 const MAX_LINES: usize = 1_000_000;
 
 pub fn run(args: EmbedArgs, settings: Settings) -> ExitCode {
-    let embedder = match image_chat_core::embed::load(&settings.model) {
-        Ok(e) => e,
+    // The model the settings name, built where the server builds it.
+    let embedder = match Services::from_settings(settings.clone(), IndexUse::OneShot).map(|s| s.embedder()) {
+        Ok(Ok(e)) => e,
+        Ok(Err(e)) => return bad_input(&e),
         Err(e) => return bad_input(&e.to_string()),
     };
     let lines: Vec<String> = std::io::stdin()

@@ -10,6 +10,7 @@ use super::bad_input;
 use image_chat_core::Settings;
 use image_chat_core::eval::{self, EvalReport, Metrics};
 use image_chat_core::search::rank::{DEFAULT_VECTOR_WEIGHT, Fusion};
+use image_chat_core::services::{IndexUse, Services};
 
 use super::eval_e2e::{self, E2eReport, Layout};
 
@@ -47,8 +48,10 @@ pub async fn run(args: EvalArgs, settings: Settings) -> ExitCode {
         "all" => vec![flickr8k(), concadia()],
         other => return bad_input(&format!("--set must be flickr8k, concadia or all, not {other:?}")),
     };
-    let embedder = match image_chat_core::embed::load(&settings.model) {
-        Ok(e) => e,
+    // The model the settings name, built where the server builds it.
+    let embedder = match Services::from_settings(settings.clone(), IndexUse::OneShot).map(|s| s.embedder()) {
+        Ok(Ok(e)) => e,
+        Ok(Err(e)) => return bad_input(&e),
         Err(e) => return bad_input(&e.to_string()),
     };
     let mut fusions = vec![Fusion::default()];

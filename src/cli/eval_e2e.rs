@@ -14,17 +14,13 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use image_chat_core::Settings;
-use image_chat_core::cache::CacheLayers;
-use image_chat_core::crawl::{CrawlOptions, Crawler};
 use image_chat_core::embed::Embedder;
 use image_chat_core::eval::{DEPTH, EvalSet, Metrics};
 use image_chat_core::extract::ImageRecord;
-use image_chat_core::index::{AnnOptions, ImageIndex, SqliteIndex};
-use image_chat_core::ingest::{BATCH, Ingest};
+use image_chat_core::ingest::BATCH;
 use image_chat_core::search::ImageFormat;
 use image_chat_core::search::PartKind;
-use image_chat_core::search::chat_parser::ChatParser;
-use image_chat_core::search::engine::SearchEngine;
+use image_chat_core::services::{IndexUse, Services};
 use image_chat_fixtures::images::{jpeg_grey, png};
 use image_chat_fixtures::server::{FixtureConfig, FixtureServer};
 use image_chat_fixtures::site::esc;
@@ -167,25 +163,21 @@ pub async fn run(
         .await
         .map_err(|e| invalid(format!("cannot serve the site: {e}")))?;
 
-    // The server's settings, with the guard told to allow this loopback site and the analysis on.
+    // The server's product, with the guard told to allow this loopback site, the analysis on
+    // and the index in memory.
     let mut settings = settings.clone();
     settings.crawler.allow_hosts.push("127.0.0.1".into());
     settings.crawler.analyze_images = true;
-    let caches = Arc::new(CacheLayers::new(&settings.cache)?);
+    let services = Services::from_settings(settings, IndexUse::InMemory)?.with_embedder(Ok(embedder));
     let start = url::Url::parse(&server.url("/index.html")).map_err(|e| invalid(e.to_string()))?;
     let pages = set.docs.len().div_ceil(if layout == Layout::Gallery { PER_GALLERY } else { 1 }) as u32 + 1;
     progress(&format!("crawling {pages} pages of {} pictures", set.docs.len()));
-    let crawler = Crawler::with_options(start, CrawlOptions::from_settings(&settings.crawler))
-        .max_pages(pages)
-        .max_depth(2)
-        .cache(caches.html.clone());
+    let crawler = services.crawler(start).max_pages(pages).max_depth(2);
     let mut images: Vec<ImageRecord> = Vec::new();
     let summary = crawler.run(|page| images.extend(page.images)).await;
 
     progress(&format!("analysing and indexing {} images", images.len()));
-    let exact = AnnOptions { min_vectors: usize::MAX, ..AnnOptions::default() };
-    let index: Arc<dyn ImageIndex> = Arc::new(SqliteIndex::open_in_memory()?.with_ann(exact));
-    let ingest = Ingest::from_settings(&settings, index.clone(), Ok(embedder.clone()), caches.clone())?;
+    let ingest = services.ingest()?;
     let mut indexed = 0;
     while !images.is_empty() {
         let batch: Vec<ImageRecord> = images.drain(..images.len().min(BATCH)).collect();
@@ -193,8 +185,9 @@ pub async fn run(
     }
 
     progress(&format!("asking {} queries through the chat path", set.queries.len()));
-    let engine = Arc::new(SearchEngine::new(index, Ok(embedder)).with_format_preference(settings.search.formats()));
-    let chat = ChatParser::from_settings(&settings.search)?;
+    let engine = services.engine()?;
+    let caches = services.caches().clone();
+    let chat = services.chat_parser().cloned();
     let wanted_url = |i: usize| server.url(&image_path(i));
     let mut report = E2eReport {
         set: set.name.to_string(),
@@ -210,7 +203,7 @@ pub async fn run(
         let (answer, _) = image_chat_core::search::cached::search(
             &engine,
             &caches,
-            chat.as_ref(),
+            chat.as_deref(),
             query,
             vec![NAMESPACE.to_string()],
             Some(DEPTH),
@@ -241,6 +234,6 @@ pub async fn run(
     report.metrics = metrics.mean(set.queries.len());
 
     progress("asking each picture's description, then a follow-up its picture meets");
-    report.refinement = super::eval_refine::run(set, &engine, &caches, chat.as_ref(), wanted_url, NAMESPACE).await?;
+    report.refinement = super::eval_refine::run(set, &engine, &caches, chat.as_deref(), wanted_url, NAMESPACE).await?;
     Ok(report)
 }

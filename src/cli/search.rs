@@ -3,15 +3,10 @@
 use std::process::ExitCode;
 
 use super::bad_input;
-use std::sync::Arc;
 
 use image_chat_core::Settings;
-use image_chat_core::cache::CacheLayers;
-use image_chat_core::embed::Embedder;
-use image_chat_core::index::{AnnOptions, ImageIndex, SqliteIndex};
 use image_chat_core::search::cached;
-use image_chat_core::search::chat_parser::ChatParser;
-use image_chat_core::search::engine::SearchEngine;
+use image_chat_core::services::{IndexUse, Services};
 
 #[derive(clap::Args)]
 pub struct SearchArgs {
@@ -36,30 +31,22 @@ pub async fn run(args: SearchArgs, settings: Settings) -> ExitCode {
             path.display()
         ));
     }
-    // One search, then exit: an exact scan (tens of ms even at a million images) beats loading
-    // or building a graph.
-    let exact = AnnOptions { min_vectors: usize::MAX, ..AnnOptions::default() };
-    let index: Arc<dyn ImageIndex> = match SqliteIndex::open_configured(&settings) {
-        Ok(i) => Arc::new(i.with_ann(exact)),
+    // The engine, caches and parser the server answers `/chat` with, so a search here gives
+    // the server's answer; one search, then exit: an exact scan, no graph.
+    let services = match Services::from_settings(settings, IndexUse::OneShot) {
+        Ok(s) => s,
+        Err(e) => return bad_input(&e.to_string()),
+    };
+    let engine = match services.engine() {
+        Ok(e) => e,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let embedder: Result<Arc<dyn Embedder>, String> =
-        image_chat_core::embed::load(&settings.model).map_err(|e| e.to_string());
-    // The engine, caches and parser the server answers `/chat` with, so a search here gives
-    // the server's answer.
-    let engine = Arc::new(SearchEngine::new(index, embedder).with_format_preference(settings.search.formats()));
-    let caches = match CacheLayers::new(&settings.cache) {
-        Ok(c) => c,
-        Err(e) => return bad_input(&e.to_string()),
-    };
-    let chat = match ChatParser::from_settings(&settings.search) {
-        Ok(p) => p,
-        Err(e) => return bad_input(&e.to_string()),
-    };
-    let found = cached::search(&engine, &caches, chat.as_ref(), &args.query, args.namespace.clone(), args.limit).await;
+    let (caches, chat) = (services.caches(), services.chat_parser());
+    let found =
+        cached::search(&engine, caches, chat.map(|c| &**c), &args.query, args.namespace.clone(), args.limit).await;
     let response = match found {
         Ok((r, _)) => r,
         Err(image_chat_core::Error::Invalid(m)) => return bad_input(&m),

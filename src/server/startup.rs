@@ -5,10 +5,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::routing::{delete, get, post};
 use image_chat_core::Settings;
-use image_chat_core::cache::CacheLayers;
-use image_chat_core::index::{ImageIndex, SqliteIndex};
-use image_chat_core::search::engine::SearchEngine;
-use image_chat_core::session::SessionManager;
+use image_chat_core::services::{IndexUse, Services};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -48,30 +45,22 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Opens the index, loads the model (or notes why it cannot: search then works by keywords) and
-/// restores the sessions kept in the data dir.
+/// The product as the settings make it (the composition root in core), with the sessions kept
+/// in the data dir restored. An index or model that cannot be opened is said at start-up.
 pub async fn app_state(settings: Settings, leptos_options: LeptosOptions) -> image_chat_core::Result<AppState> {
-    let settings = Arc::new(settings);
     std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
         image_chat_core::Error::Storage(format!("cannot create data dir {}: {e}", settings.data_dir.display()))
     })?;
-    let index: Arc<dyn ImageIndex> = Arc::new(SqliteIndex::open_configured(&settings)?);
-    // Vectors are cached by the embedding layer (in-process, and Redis when configured).
-    let embedder = image_chat_core::embed::load(&settings.model).map_err(|e| {
-        tracing::warn!("{e}; search works by keywords only");
-        e.to_string()
-    });
-    let caches = Arc::new(CacheLayers::new(&settings.cache)?);
-    let sessions = SessionManager::open(settings.clone(), index.clone(), embedder.clone(), caches.clone()).await?;
-    let chat_parser = image_chat_core::search::chat_parser::ChatParser::from_settings(&settings.search)?.map(Arc::new);
-    let conversations = image_chat_core::conversation::store_from_settings(&settings, &caches)?;
+    let services = Arc::new(Services::from_settings(settings, IndexUse::Serve)?);
+    let settings = services.settings().clone();
+    let sessions = services.sessions().await?;
     Ok(AppState {
-        conversations,
-        chat_parser,
+        engine: services.engine()?,
+        conversations: services.conversations()?,
+        chat_parser: services.chat_parser().cloned(),
+        caches: services.caches().clone(),
         crawl_limiter: Arc::new(RateLimiter::new(settings.server.crawl_rate_per_min)),
         chat_limiter: Arc::new(RateLimiter::new(settings.server.chat_rate_per_min)),
-        engine: Arc::new(SearchEngine::new(index, embedder).with_format_preference(settings.search.formats())),
-        caches,
         sessions,
         settings,
         leptos_options,

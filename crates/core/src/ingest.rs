@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use crate::cache::CacheLayers;
-use crate::config::Settings;
 use crate::embed::{Embedder, embed_cached, image_text};
 use crate::enrich::{Enricher, drop_too_small};
 use crate::error::Result;
@@ -62,17 +61,16 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// The steps the settings ask for: image analysis when `crawler.analyze_images` is on,
-    /// fetched as the crawler fetches (its User-Agent, SSRF guard, limits and robots.txt).
-    pub fn from_settings(
-        settings: &Settings,
+    /// The steps: analysis by `enricher` when there is one (the composition root builds it when
+    /// `crawler.analyze_images` is on, fetching as the crawler fetches), then embedding through
+    /// the embedding cache, then the index.
+    pub fn new(
         index: Arc<dyn ImageIndex>,
         embedder: std::result::Result<Arc<dyn Embedder>, String>,
         caches: Arc<CacheLayers>,
-    ) -> Result<Self> {
-        let enricher =
-            if settings.crawler.analyze_images { Some(Enricher::from_settings(&settings.crawler)?) } else { None };
-        Ok(Self { index, embedder, caches, enricher })
+        enricher: Option<Enricher>,
+    ) -> Self {
+        Self { index, embedder, caches, enricher }
     }
 
     pub fn embedder(&self) -> &std::result::Result<Arc<dyn Embedder>, String> {

@@ -18,6 +18,7 @@ pub mod model;
 pub mod net;
 pub mod probe;
 pub mod search;
+pub mod services;
 pub mod session;
 
 pub use config::Settings;

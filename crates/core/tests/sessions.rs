@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use image_chat_core::config::{DomainPolicy, ModelSettings};
 use image_chat_core::embed::Embedder;
-use image_chat_core::index::{ImageIndex, SqliteIndex};
+use image_chat_core::index::ImageIndex;
 use image_chat_core::search::engine::SearchEngine;
+use image_chat_core::services::{IndexUse, Services};
 use image_chat_core::session::{CrawlRequest, SessionEvent, SessionManager, SessionStatus};
 use image_chat_core::{Error, Settings};
 use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
@@ -32,10 +33,11 @@ fn settings(data: &Path, configure: impl FnOnce(&mut Settings)) -> Arc<Settings>
     Arc::new(s)
 }
 
+/// The product as the server builds it (the composition root), over `settings`.
 async fn open(settings: &Arc<Settings>) -> (SessionManager, Arc<dyn ImageIndex>) {
-    let index: Arc<dyn ImageIndex> = Arc::new(SqliteIndex::open_configured(settings).unwrap());
-    let caches = Arc::new(image_chat_core::cache::CacheLayers::new(&settings.cache).unwrap());
-    (SessionManager::open(settings.clone(), index.clone(), embedder(), caches).await.unwrap(), index)
+    let services = Services::from_settings((**settings).clone(), IndexUse::Serve).unwrap().with_embedder(embedder());
+    let services = Arc::new(services);
+    (services.sessions().await.unwrap(), services.index().unwrap())
 }
 
 fn crawl(url: String, max_pages: u32) -> CrawlRequest {

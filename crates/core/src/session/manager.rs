@@ -16,13 +16,13 @@ use super::shared::RedisSessions;
 use super::store::Store;
 use super::{CrawlRequest, SessionEvent, SessionRecord, SessionStatus, now_secs};
 use crate::Settings;
-use crate::cache::CacheLayers;
 use crate::config::DomainPolicy;
-use crate::crawl::{Counters, CrawlOptions, Crawler};
+use crate::crawl::{Counters, Crawler};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::index::ImageIndex;
 use crate::ingest::Ingest;
+use crate::services::Services;
 
 /// Events a slow subscriber may fall behind by before it is told to re-read the snapshot.
 const BUS_CAPACITY: usize = 512;
@@ -39,12 +39,12 @@ pub struct SessionManager {
 }
 
 struct Inner {
+    /// Where crawlers, the index and the model come from.
+    services: Arc<Services>,
     settings: Arc<Settings>,
     index: Arc<dyn ImageIndex>,
     /// The model, or why there is none (images are then indexed for keywords only).
     embedder: std::result::Result<Arc<dyn Embedder>, String>,
-    /// The HTML and embedding layers are used by crawls.
-    caches: Arc<CacheLayers>,
     /// Analyses, embeds and stores each page's new images, as `image-chat crawl --index` does.
     ingest: Ingest,
     registry: Arc<Registry>,
@@ -54,15 +54,11 @@ impl SessionManager {
     /// Opens the sessions kept in the data dir. Sessions that were running when the server
     /// stopped are marked interrupted (unless, with Redis, another replica's heartbeat shows
     /// they still run); their indexed images stay searchable.
-    pub async fn open(
-        settings: Arc<Settings>,
-        index: Arc<dyn ImageIndex>,
-        embedder: std::result::Result<Arc<dyn Embedder>, String>,
-        caches: Arc<CacheLayers>,
-    ) -> Result<Self> {
+    pub async fn open(services: Arc<Services>) -> Result<Self> {
+        let settings = services.settings().clone();
         let store = Store::open(&settings.data_dir)?;
         // The one place the session seam is chosen: Redis when configured, this process else.
-        let cluster: Arc<dyn SessionStore> = match caches.redis() {
+        let cluster: Arc<dyn SessionStore> = match services.caches().redis() {
             Some(redis) => Arc::new(RedisSessions::new(redis.clone())),
             None => Arc::new(LocalSessions),
         };
@@ -79,14 +75,14 @@ impl SessionManager {
             records.push(record);
         }
         let registry = Arc::new(Registry::new(store, cluster.clone(), records));
-        let ingest = Ingest::from_settings(&settings, index.clone(), embedder.clone(), caches.clone())?;
+        let (index, embedder, ingest) = (services.index()?, services.embedder(), services.ingest()?);
         let weak = Arc::downgrade(&registry);
         cluster.listen_for_cancels(Box::new(move |id| {
             if let Some(registry) = weak.upgrade() {
                 registry.cancel_local(id);
             }
         }));
-        Ok(Self { inner: Arc::new(Inner { settings, index, embedder, caches, ingest, registry }) })
+        Ok(Self { inner: Arc::new(Inner { services, settings, index, embedder, ingest, registry }) })
     }
 
     /// Starts a crawl session. Errors: `Invalid` naming the field, `Capacity` when the
@@ -191,14 +187,14 @@ impl SessionManager {
     }
 
     fn crawler(&self, v: &ValidCrawl) -> Crawler {
-        let opts = CrawlOptions::from_settings(&self.inner.settings.crawler);
-        Crawler::with_options(v.url.clone(), opts)
+        self.inner
+            .services
+            .crawler(v.url.clone())
             .max_pages(v.max_pages)
             .max_depth(v.max_depth)
             .include(v.include.clone())
             .exclude(v.exclude.clone())
             .subdomains(v.subdomains)
-            .cache(self.inner.caches.html.clone())
     }
 
     /// Cancels a running crawl (on whichever replica runs it); what it indexed so far stays
