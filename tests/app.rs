@@ -154,3 +154,52 @@ async fn unknown_pages_are_404_and_oversized_bodies_413() {
         .unwrap();
     assert_eq!(res.status(), 413);
 }
+
+/// The router over a product handed in (an index in memory, no model), driven without a port.
+async fn in_memory_router(configure: impl FnOnce(&mut Settings)) -> (axum::Router, tempfile::TempDir) {
+    use image_chat::server::startup::{app_state_from, router};
+    use image_chat_core::services::{IndexUse, Services};
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = Settings { data_dir: data.path().join("data"), ..Settings::default() };
+    configure(&mut settings);
+    let services =
+        Services::from_settings(settings, IndexUse::InMemory).unwrap().with_embedder(Err("none here".into()));
+    let options = LeptosOptions::builder().output_name("image-chat").site_root("target/site").build();
+    let state = app_state_from(std::sync::Arc::new(services), options).await.unwrap();
+    (router(state), data)
+}
+
+async fn call(router: &axum::Router, method: &str, path: &str, body: &str) -> (u16, Value) {
+    use tower::ServiceExt;
+    let request = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_crawl_server_function_is_rate_limited_like_the_crawl_route() {
+    let (router, _data) = in_memory_router(|s| s.server.crawl_rate_per_min = 2).await;
+    // Refused crawls (a private address) still take a token: the limit is on asking.
+    let body = r#"{"form": {"url": "http://10.0.0.1/"}}"#;
+    for _ in 0..2 {
+        let (status, answer) = call(&router, "POST", "/api/start_crawl", body).await;
+        assert_ne!(status, 429, "{answer}");
+    }
+    let (status, answer) = call(&router, "POST", "/api/start_crawl", body).await;
+    assert_eq!(status, 429, "{answer}");
+    assert_eq!(answer["error"]["code"], "rate_limited");
+    // The REST route shares the bucket: the same work, the same limit.
+    let (status, _) = call(&router, "POST", "/crawl", r#"{"url": "http://10.0.0.1/"}"#).await;
+    assert_eq!(status, 429);
+    // Other routes are not limited, and chat has a bucket of its own.
+    let (status, answer) = call(&router, "POST", "/chat", r#"{"message": "PNG logos"}"#).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["lexical_only"].as_str().is_some_and(|w| w.contains("none here")), "no model: {answer}");
+}

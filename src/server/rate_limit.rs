@@ -49,12 +49,35 @@ impl RateLimiter {
     }
 }
 
+/// The work a route starts, by the route: the REST routes by their paths, the server functions
+/// by the paths their own macro gave them (`ServerFn::PATH`), so a renamed one stays limited.
+fn limited(method: &Method, path: &str) -> Option<Work> {
+    use crate::api::{Chat, StartCrawl};
+    use leptos::server_fn::ServerFn;
+    if method != Method::POST {
+        return None;
+    }
+    match path {
+        "/crawl" => Some(Work::Crawl),
+        "/chat" => Some(Work::Chat),
+        p if p == <StartCrawl as ServerFn>::PATH => Some(Work::Crawl),
+        p if p == <Chat as ServerFn>::PATH => Some(Work::Chat),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Work {
+    Crawl,
+    Chat,
+}
+
 /// Middleware: applies the crawl or chat limit to the requests that start that work.
 pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let limiter = match (request.method(), request.uri().path()) {
-        (&Method::POST, "/crawl" | "/api/start_crawl") => Some((&state.crawl_limiter, "crawls")),
-        (&Method::POST, "/chat" | "/api/chat") => Some((&state.chat_limiter, "chat messages")),
-        _ => None,
+    let limiter = match limited(request.method(), request.uri().path()) {
+        Some(Work::Crawl) => Some((&state.crawl_limiter, "crawls")),
+        Some(Work::Chat) => Some((&state.chat_limiter, "chat messages")),
+        None => None,
     };
     if let Some((limiter, what)) = limiter {
         let client =
@@ -75,6 +98,15 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_server_functions_that_start_work_are_limited_by_their_own_paths() {
+        assert_eq!(limited(&Method::POST, "/api/start_crawl"), Some(Work::Crawl));
+        assert_eq!(limited(&Method::POST, "/api/chat"), Some(Work::Chat));
+        assert_eq!(limited(&Method::POST, "/crawl"), Some(Work::Crawl));
+        assert_eq!(limited(&Method::GET, "/crawl/0123456789abcdef/status"), None);
+        assert_eq!(limited(&Method::POST, "/api/sessions"), None);
+    }
 
     #[test]
     fn a_bucket_empties_and_says_when_to_retry() {

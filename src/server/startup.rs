@@ -51,7 +51,15 @@ pub async fn app_state(settings: Settings, leptos_options: LeptosOptions) -> ima
     std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
         image_chat_core::Error::Storage(format!("cannot create data dir {}: {e}", settings.data_dir.display()))
     })?;
-    let services = Arc::new(Services::from_settings(settings, IndexUse::Serve)?);
+    app_state_from(Arc::new(Services::from_settings(settings, IndexUse::Serve)?), leptos_options).await
+}
+
+/// The app's state over a product built elsewhere: a test can hand in one with an index in
+/// memory and no model, and drive [`router`] without binding a port.
+pub async fn app_state_from(
+    services: Arc<Services>,
+    leptos_options: LeptosOptions,
+) -> image_chat_core::Result<AppState> {
     let settings = services.settings().clone();
     let sessions = services.sessions().await?;
     Ok(AppState {

@@ -276,8 +276,8 @@ impl Default for SessionSettings {
 pub struct SearchSettings {
     /// Formats preferred when scores tie and among copies of one image, best first
     /// (`jpeg`, `png`, `webp`, `gif`, `svg`, `avif`).
-    #[serde(deserialize_with = "list_or_commas")]
-    pub format_preference: Vec<String>,
+    #[serde(deserialize_with = "formats_or_commas")]
+    pub format_preference: Vec<crate::model::ImageFormat>,
     /// `rules` (built in, no model) or `chat`: an OpenAI-compatible chat-completions endpoint
     /// understands the message, with the rules as the fallback.
     pub parser: ParserBackend,
@@ -287,7 +287,10 @@ pub struct SearchSettings {
 impl Default for SearchSettings {
     fn default() -> Self {
         Self {
-            format_preference: ["jpeg", "png", "webp", "svg"].map(String::from).to_vec(),
+            format_preference: {
+                use crate::model::ImageFormat::*;
+                vec![Jpeg, Png, Webp, Svg]
+            },
             parser: ParserBackend::Rules,
             chat: ChatParserSettings::default(),
         }
@@ -322,7 +325,7 @@ impl Default for ChatParserSettings {
 
 impl SearchSettings {
     pub fn formats(&self) -> Vec<crate::model::ImageFormat> {
-        self.format_preference.iter().filter_map(|f| crate::model::ImageFormat::parse(f)).collect()
+        self.format_preference.clone()
     }
 }
 
@@ -449,10 +452,6 @@ impl Settings {
                 "search.chat.base_url is required when search.parser = \"chat\"",
             ),
             (
-                self.search.formats().len() == self.search.format_preference.len(),
-                "search.format_preference holds an unknown format (use jpeg, png, webp, gif, svg, avif)",
-            ),
-            (
                 self.model.backend != EmbedBackend::OpenAi || self.model.openai.base_url.is_some(),
                 "model.openai.base_url is required when model.backend = \"open_ai\"",
             ),
@@ -485,6 +484,21 @@ fn list_or_commas<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::res
         }
         Err(_) => return Err(serde::de::Error::custom("expected a list of strings or a comma-separated string")),
     })
+}
+
+/// Image formats, as a list or a comma-separated string, read once: an unknown one is an error
+/// naming it.
+fn formats_or_commas<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<crate::model::ImageFormat>, D::Error> {
+    list_or_commas(deserializer)?
+        .iter()
+        .map(|f| {
+            crate::model::ImageFormat::parse(f).ok_or_else(|| {
+                serde::de::Error::custom(format!("unknown format {f:?} (use jpeg, png, webp, gif, svg, avif)"))
+            })
+        })
+        .collect()
 }
 
 /// Sets `a__b__c` (already stripped of the prefix) in `table`. The value is read as a TOML
@@ -572,7 +586,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.crawler.allow_hosts, vec!["127.0.0.1", "localhost"]);
-        assert_eq!(s.search.format_preference, vec!["png", "jpeg"]);
+        assert_eq!(s.search.format_preference, vec![crate::model::ImageFormat::Png, crate::model::ImageFormat::Jpeg]);
         let s = Settings::load_from(None, env(&[("IMAGE_CHAT__CRAWLER__ALLOW_HOSTS", "127.0.0.1")])).unwrap();
         assert_eq!(s.crawler.allow_hosts, vec!["127.0.0.1"]);
         let err = Settings::load_from(None, env(&[("IMAGE_CHAT__CRAWLER__ALLOW_HOSTS", "[1, 2]")])).unwrap_err();
