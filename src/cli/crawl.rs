@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use image_chat_core::Settings;
 use image_chat_core::crawl::{CrawlEvent, PageOutcome};
-use image_chat_core::index::check_namespace;
+use image_chat_core::index::Namespace;
 use image_chat_core::ingest::{BATCH, Stored};
 use image_chat_core::model::ImageRecord;
 use image_chat_core::services::{IndexUse, Services};
@@ -209,7 +209,7 @@ async fn index_images(
     images: Vec<ImageRecord>,
     interrupted: bool,
 ) -> image_chat_core::Result<Stored> {
-    check_namespace(namespace)?;
+    let namespace = &Namespace::parse(namespace)?;
     let settings = services.settings();
     if let Err(e) = services.embedder() {
         eprintln!("warning: {e}; indexing for keyword search only");

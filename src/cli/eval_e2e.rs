@@ -17,6 +17,7 @@ use image_chat_core::Settings;
 use image_chat_core::embed::Embedder;
 use image_chat_core::eval::{DEPTH, EvalSet, Metrics};
 use image_chat_core::extract::ImageRecord;
+use image_chat_core::index::Namespace;
 use image_chat_core::ingest::BATCH;
 use image_chat_core::search::ImageFormat;
 use image_chat_core::search::PartKind;
@@ -178,10 +179,11 @@ pub async fn run(
 
     progress(&format!("analysing and indexing {} images", images.len()));
     let ingest = services.ingest()?;
+    let namespace = Namespace::parse(NAMESPACE)?;
     let mut indexed = 0;
     while !images.is_empty() {
         let batch: Vec<ImageRecord> = images.drain(..images.len().min(BATCH)).collect();
-        indexed += ingest.store(NAMESPACE, batch, std::future::pending::<()>()).await?.indexed;
+        indexed += ingest.store(&namespace, batch, std::future::pending::<()>()).await?.indexed;
     }
 
     progress(&format!("asking {} queries through the chat path", set.queries.len()));
@@ -205,7 +207,7 @@ pub async fn run(
             &caches,
             chat.as_deref(),
             query,
-            vec![NAMESPACE.to_string()],
+            vec![namespace.clone()],
             Some(DEPTH),
         )
         .await?;
@@ -234,6 +236,6 @@ pub async fn run(
     report.metrics = metrics.mean(set.queries.len());
 
     progress("asking each picture's description, then a follow-up its picture meets");
-    report.refinement = super::eval_refine::run(set, &engine, &caches, chat.as_deref(), wanted_url, NAMESPACE).await?;
+    report.refinement = super::eval_refine::run(set, &engine, &caches, chat.as_deref(), wanted_url, &namespace).await?;
     Ok(report)
 }

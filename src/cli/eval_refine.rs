@@ -11,6 +11,7 @@ use serde::Serialize;
 use image_chat_core::cache::CacheLayers;
 use image_chat_core::conversation::{Ask, DiskConversations, ask};
 use image_chat_core::eval::{DEPTH, EvalSet, Metrics};
+use image_chat_core::index::Namespace;
 use image_chat_core::search::ImageFormat;
 use image_chat_core::search::chat_parser::ChatParser;
 use image_chat_core::search::engine::{SearchEngine, SearchResponse};
@@ -75,7 +76,7 @@ pub async fn run(
     caches: &CacheLayers,
     chat: Option<&ChatParser>,
     wanted_url: impl Fn(usize) -> String,
-    namespace: &str,
+    namespace: &Namespace,
 ) -> image_chat_core::Result<RefineReport> {
     let dir = tempfile::tempdir().map_err(|e| image_chat_core::Error::Storage(e.to_string()))?;
     let store = DiskConversations::open(dir.path(), 3600)?;
@@ -85,7 +86,7 @@ pub async fn run(
     let ask_one = |conversation_id: Option<String>, message: String| Ask {
         conversation_id,
         message,
-        namespaces: vec![namespace.to_string()],
+        namespaces: vec![namespace.clone()],
         limit: Some(DEPTH),
         ..Ask::default()
     };

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use super::bad_input;
 
 use image_chat_core::Settings;
+use image_chat_core::index::Namespace;
 use image_chat_core::search::cached;
 use image_chat_core::services::{IndexUse, Services};
 
@@ -45,8 +46,11 @@ pub async fn run(args: SearchArgs, settings: Settings) -> ExitCode {
         }
     };
     let (caches, chat) = (services.caches(), services.chat_parser());
-    let found =
-        cached::search(&engine, caches, chat.map(|c| &**c), &args.query, args.namespace.clone(), args.limit).await;
+    let namespaces = match args.namespace.iter().map(|n| Namespace::parse(n)).collect::<Result<Vec<_>, _>>() {
+        Ok(n) => n,
+        Err(e) => return bad_input(&format!("--namespace: {e}")),
+    };
+    let found = cached::search(&engine, caches, chat.map(|c| &**c), &args.query, namespaces, args.limit).await;
     let response = match found {
         Ok((r, _)) => r,
         Err(image_chat_core::Error::Invalid(m)) => return bad_input(&m),

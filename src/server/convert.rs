@@ -33,7 +33,7 @@ pub fn counters(c: &Counters) -> CrawlCounters {
 
 pub fn session(r: &SessionRecord) -> SessionView {
     SessionView {
-        id: r.id.clone(),
+        id: r.id.to_string(),
         start_url: r.start_url.clone(),
         domain: r.domain.clone(),
         status: r.status.as_str().to_string(),

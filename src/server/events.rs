@@ -49,15 +49,14 @@ pub async fn stream(
     state: &AppState,
     id: &str,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, ApiError> {
-    super::service::check_id(id)?;
-    let sub = state.sessions.subscribe(id).await?;
+    let id = super::service::session_id(id)?;
+    let sub = state.sessions.subscribe(&id).await?;
     let first = event("snapshot", &convert::session(&sub.record));
     let next = match sub.events {
         Some(rx) => Step::Live(rx),
         None => Step::Final(Box::new(sub.record)),
     };
     let sessions = state.sessions.clone();
-    let id = id.to_string();
     let rest = stream::unfold(next, move |step| {
         let sessions = sessions.clone();
         let id = id.clone();

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use image_chat_core::conversation::Ask;
 use image_chat_core::search::PartKind;
-use image_chat_core::session::CrawlRequest;
+use image_chat_core::session::{CrawlRequest, SessionId};
 
 use super::convert;
 use super::error::ApiError;
@@ -14,13 +14,10 @@ use crate::types::{
     CacheHealth, CacheLayerHealth, ChatRequest, ChatResponse, CrawlForm, CrawlStarted, SessionList, SessionView,
 };
 
-/// Session ids are 16 hex digits; anything else is not a session, and is not echoed back whole.
-pub fn check_id(id: &str) -> Result<(), ApiError> {
-    if image_chat_core::session::is_session_id(id) {
-        Ok(())
-    } else {
-        Err(ApiError::not_found("no such session (ids are 16 hexadecimal digits)"))
-    }
+/// A session id as the client sent it, parsed: anything but 16 hex digits is no session (and is
+/// not echoed back whole).
+pub fn session_id(id: &str) -> Result<SessionId, ApiError> {
+    Ok(SessionId::parse(id)?)
 }
 
 pub async fn start_crawl(state: &AppState, form: CrawlForm) -> Result<CrawlStarted, ApiError> {
@@ -35,7 +32,7 @@ pub async fn start_crawl(state: &AppState, form: CrawlForm) -> Result<CrawlStart
     let record = state.sessions.start(&request).await?;
     let status_url = format!("/crawl/{}/status", record.id);
     Ok(CrawlStarted {
-        session_id: record.id.clone(),
+        session_id: record.id.to_string(),
         events_url: status_url.clone(),
         status_url,
         session: convert::session(&record),
@@ -43,13 +40,11 @@ pub async fn start_crawl(state: &AppState, form: CrawlForm) -> Result<CrawlStart
 }
 
 pub async fn session(state: &AppState, id: &str) -> Result<SessionView, ApiError> {
-    check_id(id)?;
-    Ok(convert::session(&state.sessions.get(id).await?))
+    Ok(convert::session(&state.sessions.get(&session_id(id)?).await?))
 }
 
 pub async fn cancel(state: &AppState, id: &str) -> Result<SessionView, ApiError> {
-    check_id(id)?;
-    Ok(convert::session(&state.sessions.cancel(id).await?))
+    Ok(convert::session(&state.sessions.cancel(&session_id(id)?).await?))
 }
 
 pub async fn sessions(state: &AppState) -> SessionList {
@@ -61,9 +56,9 @@ pub async fn chat(state: &AppState, request: ChatRequest) -> Result<ChatResponse
     let namespaces = match request.session_id.as_deref().map(str::trim) {
         None | Some("" | "all") => Vec::new(),
         Some(id) => {
-            check_id(id)?;
-            let record = state.sessions.get(id).await?;
-            state.sessions.touch(id);
+            let id = session_id(id)?;
+            let record = state.sessions.get(&id).await?;
+            state.sessions.touch(&id);
             vec![record.namespace]
         }
     };
@@ -112,7 +107,7 @@ pub async fn chat(state: &AppState, request: ChatRequest) -> Result<ChatResponse
         image_chat_core::Error::Invalid(m) if !m.starts_with("remove:") => ApiError::invalid(format!("message: {m}")),
         other => other.into(),
     })?;
-    let session_of = |ns: &str| image_chat_core::session::session_of(ns).map(str::to_string);
+    let session_of = |ns: &str| image_chat_core::session::session_of(ns).map(|id| id.to_string());
     Ok(convert::chat(answered, session_of, started.elapsed().as_millis() as u64))
 }
 

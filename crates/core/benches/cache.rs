@@ -17,7 +17,7 @@ use image_chat_core::config::{CacheSettings, ModelSettings, Secret};
 use image_chat_core::crawl::Crawler;
 use image_chat_core::embed::{Embedder, embed_cached, image_text};
 use image_chat_core::extract::ImageRecord;
-use image_chat_core::index::{ImageIndex, SqliteIndex};
+use image_chat_core::index::{ImageIndex, Namespace, SqliteIndex};
 use image_chat_core::search::cached::search;
 use image_chat_core::search::engine::SearchEngine;
 use image_chat_fixtures::shared::shared_data_dir;
@@ -115,7 +115,8 @@ async fn bench_query(embedder: Arc<dyn Embedder>) {
     let (vectors, _) = embed_cached(embedder.clone(), &layers.embedding, &texts).await.unwrap();
     let index = Arc::new(SqliteIndex::open_in_memory().unwrap());
     let items: Vec<_> = images.into_iter().zip(vectors.into_iter().map(Some)).collect();
-    index.upsert("site", &items).unwrap();
+    let site = Namespace::parse("site").unwrap();
+    index.upsert(&site, &items).unwrap();
     let engine = Arc::new(SearchEngine::new(index as Arc<dyn ImageIndex>, Ok(embedder)));
     let queries: Vec<String> = texts
         .iter()
@@ -123,7 +124,7 @@ async fn bench_query(embedder: Arc<dyn Embedder>) {
         .take(50)
         .map(|t| format!("photos of {}", t.split_whitespace().take(4).collect::<Vec<_>>().join(" ")))
         .collect();
-    let ns = vec!["site".to_string()];
+    let ns = vec![site];
     let (mut cold, mut warm) = (Vec::new(), Vec::new());
     for q in &queries {
         let fresh = CacheLayers::new(&CacheSettings::default()).unwrap();

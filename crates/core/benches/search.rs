@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use image_chat_core::extract::{ImageContext, ImageRecord, ImageSource, ImageVariant};
 use image_chat_core::index::vectors::normalize;
-use image_chat_core::index::{AnnOptions, Filters, SearchRequest, SqliteIndex};
+use image_chat_core::index::{AnnOptions, Filters, Namespace, SearchRequest, SqliteIndex};
 use url::Url;
 
 #[global_allocator]
@@ -78,7 +78,7 @@ fn time_queries(
     filters: &Filters,
     limit: usize,
 ) -> (f64, f64, Vec<Vec<i64>>) {
-    let ns = ["bench".to_string()];
+    let ns = [Namespace::parse("bench").unwrap()];
     let req = SearchRequest { namespaces: &ns, filters, limit };
     let mut found = Vec::new();
     let mut times: Vec<f64> = queries
@@ -111,7 +111,7 @@ fn main() {
             let items: Vec<_> = (chunk_start..(chunk_start + 5_000).min(n))
                 .map(|i| (record(i), Some(rng.around(&centers[i % centers.len()]))))
                 .collect();
-            exact.upsert("bench", &items).unwrap();
+            exact.upsert(&Namespace::parse("bench").unwrap(), &items).unwrap();
         }
         let insert_secs = started.elapsed().as_secs_f64();
         let queries: Vec<Vec<f32>> = (0..QUERIES).map(|i| rng.around(&centers[(i * 7919) % centers.len()])).collect();

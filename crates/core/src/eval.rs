@@ -17,7 +17,7 @@ use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::extract::{ImageContext, ImageRecord, ImageSource, ImageVariant};
 use crate::index::vectors::dot;
-use crate::index::{Filters, SearchRequest, SqliteIndex};
+use crate::index::{Filters, Namespace, SearchRequest, SqliteIndex};
 use crate::search::rank::{Fusion, fuse};
 
 const NAMESPACE: &str = "eval";
@@ -151,11 +151,12 @@ pub fn run(set: &EvalSet, embedder: &dyn Embedder, fusions: &[Fusion]) -> Result
     let vectors = embedder.embed(&texts.iter().map(String::as_str).collect::<Vec<_>>())?;
     let items: Vec<(ImageRecord, Option<Vec<f32>>)> =
         records.into_iter().zip(vectors.iter().cloned()).map(|(r, v)| (r, Some(v))).collect();
-    index.upsert(NAMESPACE, &items)?;
+    let namespace = Namespace::parse(NAMESPACE)?;
+    index.upsert(&namespace, &items)?;
 
     let query_vectors = embedder.embed(&set.queries.iter().map(|(q, _)| q.as_str()).collect::<Vec<_>>())?;
     let filters = Filters::default();
-    let namespaces = [NAMESPACE.to_string()];
+    let namespaces = [namespace];
     let req = |limit| SearchRequest { namespaces: &namespaces, filters: &filters, limit };
     let doc_of = |url: &Url| url.path().trim_start_matches("/img/").trim_end_matches(".jpg").parse::<usize>().ok();
     let rank_of = |urls: Vec<&Url>, want: usize| urls.iter().position(|u| doc_of(u) == Some(want));

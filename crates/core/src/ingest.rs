@@ -10,7 +10,7 @@ use crate::cache::CacheLayers;
 use crate::embed::{Embedder, embed_cached, image_text};
 use crate::enrich::{Enricher, drop_too_small};
 use crate::error::Result;
-use crate::index::ImageIndex;
+use crate::index::{ImageIndex, Namespace};
 use crate::model::ImageRecord;
 
 /// How many images are embedded and stored together.
@@ -88,7 +88,7 @@ impl Ingest {
     /// the error.
     pub async fn store(
         &self,
-        namespace: &str,
+        namespace: &Namespace,
         mut images: Vec<ImageRecord>,
         stop: impl Future<Output = ()>,
     ) -> Result<Stored> {

@@ -10,7 +10,7 @@ use image_chat_core::cache::{CacheLayers, Layer};
 use image_chat_core::config::{CacheSettings, Secret};
 use image_chat_core::embed::Embedder;
 use image_chat_core::extract::{ImageContext, ImageRecord, ImageSource, ImageVariant};
-use image_chat_core::index::{ImageIndex, SqliteIndex};
+use image_chat_core::index::{ImageIndex, Namespace, SqliteIndex};
 use image_chat_core::search::cached::search;
 use image_chat_core::search::engine::SearchEngine;
 use image_chat_fixtures::redis_server::{self, RedisServer};
@@ -158,10 +158,12 @@ async fn cached_results_are_invalidated_when_the_namespace_changes() {
     let index = Arc::new(SqliteIndex::open_in_memory().unwrap());
     let fake: Arc<dyn Embedder> = Arc::new(Fake);
     let vector = |t: &str| fake.embed(&[t]).unwrap().pop();
-    index.upsert("shop", &[(record("/a.png", "a red bicycle"), vector("a red bicycle"))]).unwrap();
+    index
+        .upsert(&Namespace::parse("shop").unwrap(), &[(record("/a.png", "a red bicycle"), vector("a red bicycle"))])
+        .unwrap();
     let engine = Arc::new(SearchEngine::new(index.clone() as Arc<dyn ImageIndex>, Ok(fake.clone())));
     let caches = CacheLayers::new(&CacheSettings::default()).unwrap();
-    let ns = vec!["shop".to_string()];
+    let ns = vec![Namespace::parse("shop").unwrap()];
 
     let (first, hits) = search(&engine, &caches, None, "red bicycle", ns.clone(), None).await.unwrap();
     assert_eq!(first.results.len(), 1);
@@ -170,12 +172,14 @@ async fn cached_results_are_invalidated_when_the_namespace_changes() {
     assert!(hits.parser && hits.query, "same message, normalized: served from the cache");
 
     // A new image in the namespace: the cached answer is not served any more.
-    index.upsert("shop", &[(record("/b.png", "a blue bicycle"), vector("a blue bicycle"))]).unwrap();
+    index
+        .upsert(&Namespace::parse("shop").unwrap(), &[(record("/b.png", "a blue bicycle"), vector("a blue bicycle"))])
+        .unwrap();
     let (after, hits) = search(&engine, &caches, None, "red bicycle", ns.clone(), None).await.unwrap();
     assert!(!hits.query && hits.parser && hits.embedding);
     assert_eq!(after.results.len(), 2);
     // Another namespace changing does not invalidate this one's results.
-    index.upsert("elsewhere", &[(record("/c.png", "a green car"), None)]).unwrap();
+    index.upsert(&Namespace::parse("elsewhere").unwrap(), &[(record("/c.png", "a green car"), None)]).unwrap();
     let (_, hits) = search(&engine, &caches, None, "red bicycle", ns, None).await.unwrap();
     assert!(hits.query);
     let q = caches.query.report().await.metrics;

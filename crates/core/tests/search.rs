@@ -7,7 +7,7 @@ use image_chat_core::Error;
 use image_chat_core::config::ModelSettings;
 use image_chat_core::embed::{Embedder, OnnxEmbedder};
 use image_chat_core::extract::{ImageContext, ImageRecord, ImageSource, ImageVariant};
-use image_chat_core::index::{Filters, SearchRequest, SqliteIndex};
+use image_chat_core::index::{Filters, Namespace, SearchRequest, SqliteIndex};
 use image_chat_core::model::ImageFacts;
 use image_chat_core::search::engine::SearchEngine;
 use image_chat_core::search::{ImageFormat, Tone};
@@ -67,7 +67,7 @@ fn engine(embedder: Result<Arc<dyn Embedder>, String>) -> SearchEngine {
             .collect(),
         Err(_) => vec![None; records.len()],
     };
-    index.upsert("shop", &records.into_iter().zip(vectors).collect::<Vec<_>>()).unwrap();
+    index.upsert(&Namespace::parse("shop").unwrap(), &records.into_iter().zip(vectors).collect::<Vec<_>>()).unwrap();
     SearchEngine::new(index, embedder)
 }
 
@@ -173,7 +173,12 @@ async fn a_weak_likeness_is_never_a_strong_match() {
         .collect();
     let vectors = e.embed(&records.iter().map(|r| r.context.alt.as_str()).collect::<Vec<_>>()).unwrap();
     let index = Arc::new(SqliteIndex::open_in_memory().unwrap());
-    index.upsert("site", &records.into_iter().zip(vectors.into_iter().map(Some)).collect::<Vec<_>>()).unwrap();
+    index
+        .upsert(
+            &Namespace::parse("site").unwrap(),
+            &records.into_iter().zip(vectors.into_iter().map(Some)).collect::<Vec<_>>(),
+        )
+        .unwrap();
     let r = SearchEngine::new(index, Ok(e)).search("logo", &[], None).await.unwrap();
     let strong: Vec<String> =
         r.results.iter().filter(|x| x.strong).map(|x| Url::parse(&x.url).unwrap().path().to_string()).collect();
@@ -228,8 +233,9 @@ async fn bad_queries_and_namespaces_are_clear_errors() {
             other => panic!("{message:.20}: expected an invalid-input error, got {other:?}"),
         }
     }
-    assert!(matches!(engine.search("beach", &["no such/session".into()], None).await, Err(Error::Invalid(_))));
-    let r = engine.search("beach", &["unknown-session".into()], None).await.unwrap();
+    // A bad name cannot be made at all: namespaces are parsed where they come in.
+    assert!(matches!(Namespace::parse("no such/session"), Err(Error::Invalid(_))));
+    let r = engine.search("beach", &[Namespace::parse("unknown-session").unwrap()], None).await.unwrap();
     assert!(r.results.is_empty(), "an unknown namespace has no images");
     let r = engine.search("dark mode screenshots", &[], None).await.unwrap();
     assert!(r.notes.iter().any(|n| n.contains("brightness")), "{:?}", r.notes);
@@ -258,7 +264,7 @@ async fn tone_and_transparency_go_by_the_pixels_in_both_legs() {
         (analysed("/img/city-logo.png", "city logo", 200, true), Some(vec![0.6, 0.8])),
         (record("/img/unknown-city.jpg", "city view", (800, 600)), Some(vec![0.0, 1.0])),
     ];
-    index.upsert("shop", &items).unwrap();
+    index.upsert(&Namespace::parse("shop").unwrap(), &items).unwrap();
     let engine = SearchEngine::new(index.clone(), Err("no model".into()));
     let r = engine.search("city pictures on a dark background", &[], None).await.unwrap();
     assert_eq!(met(&r), vec!["/img/night-city.jpg"]);

@@ -10,7 +10,7 @@ use image_chat_core::embed::Embedder;
 use image_chat_core::index::ImageIndex;
 use image_chat_core::search::engine::SearchEngine;
 use image_chat_core::services::{IndexUse, Services};
-use image_chat_core::session::{CrawlRequest, SessionEvent, SessionManager, SessionStatus};
+use image_chat_core::session::{CrawlRequest, SessionEvent, SessionId, SessionManager, SessionStatus};
 use image_chat_core::{Error, Settings};
 use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
 
@@ -49,7 +49,7 @@ async fn site(pages: u32) -> FixtureServer {
 }
 
 /// Follows a session's bus to its `Done` event; returns the events seen.
-async fn follow(manager: &SessionManager, id: &str) -> Vec<SessionEvent> {
+async fn follow(manager: &SessionManager, id: &SessionId) -> Vec<SessionEvent> {
     let sub = manager.subscribe(id).await.unwrap();
     // A short crawl may be over before we look: its record is then final.
     let Some(mut events) = sub.events else { return vec![SessionEvent::Done { record: Box::new(sub.record) }] };
@@ -86,7 +86,7 @@ async fn a_session_crawls_indexes_and_becomes_searchable() {
     .await;
     let record = manager.start(&crawl(server.url("/"), 500)).await.unwrap();
     assert_eq!(record.status, SessionStatus::Running);
-    assert!(record.namespace.starts_with("s-"));
+    assert!(record.namespace.as_str().starts_with("s-"));
     let events = follow(&manager, &record.id).await;
 
     // Progress counters only go up.
@@ -188,7 +188,7 @@ async fn capacity_domain_lock_cancel_and_restart() {
     // One crawl per domain: 127.0.0.1 is taken.
     let err = manager.start(&crawl(server.url("/other"), 10)).await.unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err}");
-    assert!(err.to_string().contains(&first.id), "{err}");
+    assert!(err.to_string().contains(first.id.as_str()), "{err}");
 
     // Another domain may run; then the server is at capacity.
     let localhost = server.url("/").replace("127.0.0.1", "localhost");
@@ -214,7 +214,9 @@ async fn capacity_domain_lock_cancel_and_restart() {
     assert_eq!(record.status, SessionStatus::Cancelled);
     assert!(record.counters.pages_fetched < 2_000);
     assert!(matches!(manager.cancel(&first.id).await, Err(Error::Conflict(_))));
-    assert!(matches!(manager.cancel("nope").await, Err(Error::NotFound(_))));
+    assert!(matches!(SessionId::parse("nope"), Err(Error::NotFound(_))));
+    let unknown = SessionId::parse("0123456789abcdef").unwrap();
+    assert!(matches!(manager.cancel(&unknown).await, Err(Error::NotFound(_))));
 
     // With a slot free, the same domain may be crawled again.
     manager.cancel(&second.id).await.unwrap();

@@ -9,6 +9,7 @@ use super::request::{Change, ChangeOp, check_bounds, chip_label, diff, remove_ch
 use super::store::{Conversation, ConversationStore, TurnRecord, is_conversation_id};
 use crate::cache::CacheLayers;
 use crate::error::{Error, Result};
+use crate::index::Namespace;
 use crate::search::cached::{self, CacheHits};
 use crate::search::chat_parser::ChatParser;
 use crate::search::engine::{SearchEngine, SearchResponse};
@@ -27,7 +28,7 @@ pub struct Ask {
     pub message: String,
     /// A chip to take away from the request (`kind`, `value`), instead of a message.
     pub remove: Option<(PartKind, String)>,
-    pub namespaces: Vec<String>,
+    pub namespaces: Vec<Namespace>,
     pub limit: Option<usize>,
 }
 

@@ -56,11 +56,11 @@ fn options(min_vectors: usize) -> AnnOptions {
 
 fn fill(index: &SqliteIndex, range: std::ops::Range<usize>, g: &mut Gen, centers: &[Vec<f32>]) {
     let items: Vec<_> = range.map(|i| (record(i), Some(g.around(&centers[i % centers.len()], 0.3)))).collect();
-    index.upsert("big", &items).unwrap();
+    index.upsert(&nsp("big"), &items).unwrap();
 }
 
 fn ids(index: &SqliteIndex, q: &[f32], filters: &Filters, limit: usize) -> Vec<String> {
-    let ns = ["big".to_string()];
+    let ns = [nsp("big")];
     let req = SearchRequest { namespaces: &ns, filters, limit };
     index.search_vector(q, &req).unwrap().into_iter().map(|h| h.image.record.url.path().to_string()).collect()
 }
@@ -125,7 +125,7 @@ fn changes_after_the_build_reach_the_graph() {
     let mut moved = lonely.clone();
     moved[1] = 0.05;
     normalize(&mut moved);
-    index.upsert("big", &[(record(5_000), Some(lonely.clone())), (record(17), Some(moved))]).unwrap();
+    index.upsert(&nsp("big"), &[(record(5_000), Some(lonely.clone())), (record(17), Some(moved))]).unwrap();
     assert_eq!(ids(&index, &lonely, &Filters::default(), 2), vec!["/img/5000.jpg", "/img/17.png"]);
     assert!(index.graph_ready("big"), "updated in place, not rebuilt");
 }
@@ -159,7 +159,7 @@ fn graphs_are_saved_restored_rebuilt_when_damaged_and_deleted_with_the_namespace
     let overlap = again.iter().filter(|u| first.contains(u)).count();
     assert!(overlap >= 8, "restored graph answers as before: {first:?} vs {again:?}");
     let newest = g.around(&centers[0], 0.0);
-    index.upsert("big", &[(record(9_999), Some(newest.clone()))]).unwrap();
+    index.upsert(&nsp("big"), &[(record(9_999), Some(newest.clone()))]).unwrap();
     assert_eq!(ids(&index, &newest, &Filters::default(), 1), vec!["/img/9999.png"]);
     drop(index);
 
@@ -184,7 +184,7 @@ fn graphs_are_saved_restored_rebuilt_when_damaged_and_deleted_with_the_namespace
     assert!(!dead.exists(), "an old unfinished save is removed");
     assert!(in_progress.exists() && other.exists(), "{:?}", saved_graphs());
 
-    assert_eq!(index.delete_namespace("big").unwrap(), 1_601);
+    assert_eq!(index.delete_namespace(&nsp("big")).unwrap(), 1_601);
     assert_eq!(saved_graphs(), vec![other], "the saved graph and unfinished saves go with the namespace");
     assert!(ids(&index, &newest, &Filters::default(), 1).is_empty());
 }
@@ -210,7 +210,7 @@ fn a_file_from_before_seq_is_upgraded() {
     }
     let index = open(&path, 1_000);
     assert_eq!(ids(&index, &[1.0, 0.0, 0.0], &Filters::default(), 5), vec!["/img/1.png"]);
-    index.upsert("big", &[(record(2), Some(vec![0.0, 1.0, 0.0]))]).unwrap();
+    index.upsert(&nsp("big"), &[(record(2), Some(vec![0.0, 1.0, 0.0]))]).unwrap();
     assert_eq!(ids(&index, &[0.0, 1.0, 0.0], &Filters::default(), 1), vec!["/img/2.jpg"]);
 }
 
@@ -232,7 +232,7 @@ fn a_background_build_takes_in_what_changed_while_it_ran() {
     let mut near_far = far.clone();
     near_far[0] = 0.05;
     normalize(&mut near_far);
-    index.upsert("big", &[(record(3), Some(far.clone())), (record(30_000), Some(near_far))]).unwrap();
+    index.upsert(&nsp("big"), &[(record(3), Some(far.clone())), (record(30_000), Some(near_far))]).unwrap();
     assert_eq!(ids(&index, &far, &Filters::default(), 2), vec!["/img/3.png", "/img/30000.jpg"]);
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
@@ -247,4 +247,9 @@ fn a_background_build_takes_in_what_changed_while_it_ran() {
         assert!(std::time::Instant::now() < deadline, "saved after the build");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// A namespace the test names.
+fn nsp(name: &str) -> Namespace {
+    Namespace::parse(name).unwrap()
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::resident::{AnnOptions, Change, Resident, Row, State};
-use super::{Filters, Hit, IndexStats, SearchRequest, StoredImage, check_namespace, searchable_text};
+use super::{Filters, Hit, IndexStats, Namespace, SearchRequest, StoredImage, searchable_text};
 use crate::error::{Error, Result};
 use crate::model::ImageRecord;
 use crate::model::{ImageFormat, Orientation, Tone};
@@ -182,9 +182,8 @@ impl SqliteIndex {
         Ok(())
     }
 
-    fn generation_of(conn: &Connection, namespaces: &[String]) -> Result<u64> {
-        let all = ["*".to_string()];
-        let names = if namespaces.is_empty() { &all[..] } else { namespaces };
+    fn generation_of(conn: &Connection, namespaces: &[&str]) -> Result<u64> {
+        let names = if namespaces.is_empty() { &["*"][..] } else { namespaces };
         let mut stmt = conn.prepare_cached("SELECT gen FROM generations WHERE namespace = ?1").map_err(db)?;
         let mut sum = 0u64;
         for ns in names {
@@ -198,7 +197,7 @@ impl SqliteIndex {
     /// since the last look are read).
     fn namespace_vectors(&self, namespace: &str) -> Result<Option<Arc<Resident>>> {
         let conn = self.conn();
-        let generation = Self::generation_of(&conn, &[namespace.to_string()])?;
+        let generation = Self::generation_of(&conn, &[namespace])?;
         let known = self.vectors.lock().unwrap_or_else(|e| e.into_inner()).get(namespace).cloned();
         // Another process sharing the file may have changed the namespace: compare generations.
         if let Some(r) = &known
@@ -313,7 +312,7 @@ impl SqliteIndex {
                 score,
                 vector: None,
                 image: StoredImage {
-                    namespace: image.0,
+                    namespace: Namespace::parse(&image.0)?,
                     record,
                     format: image.1.and_then(|f| ImageFormat::parse(&f)),
                     width: image.2,
@@ -358,13 +357,13 @@ fn fts_query(text: &str) -> Option<String> {
 }
 
 /// SQL conditions (on `images`) and their parameters for the filters.
-fn filter_sql(filters: &Filters, namespaces: &[String]) -> (String, Vec<rusqlite::types::Value>) {
+fn filter_sql(filters: &Filters, namespaces: &[Namespace]) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value;
     let mut sql = String::new();
     let mut args: Vec<Value> = Vec::new();
     if !namespaces.is_empty() {
         sql.push_str(&format!(" AND images.namespace IN ({})", vec!["?"; namespaces.len()].join(",")));
-        args.extend(namespaces.iter().map(|n| Value::Text(n.clone())));
+        args.extend(namespaces.iter().map(|n| Value::Text(n.as_str().to_string())));
     }
     if !filters.formats.is_empty() {
         sql.push_str(&format!(" AND images.format IN ({})", vec!["?"; filters.formats.len()].join(",")));
@@ -413,8 +412,8 @@ fn filter_sql(filters: &Filters, namespaces: &[String]) -> (String, Vec<rusqlite
 
 /// The [`ImageIndex`] calls, blocking.
 impl SqliteIndex {
-    pub fn upsert(&self, namespace: &str, items: &[(ImageRecord, Option<Vec<f32>>)]) -> Result<usize> {
-        check_namespace(namespace)?;
+    pub fn upsert(&self, namespace: &Namespace, items: &[(ImageRecord, Option<Vec<f32>>)]) -> Result<usize> {
+        let namespace = namespace.as_str();
         let mut conn = self.conn();
         let mut dim = Self::dimension(&conn)?;
         // Immediate: the next `seq` is read and used in one write transaction, even with another
@@ -486,8 +485,8 @@ impl SqliteIndex {
         Ok(items.len())
     }
 
-    pub fn delete_namespace(&self, namespace: &str) -> Result<u64> {
-        check_namespace(namespace)?;
+    pub fn delete_namespace(&self, namespace: &Namespace) -> Result<u64> {
+        let namespace = namespace.as_str();
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
         let n = tx.execute("DELETE FROM images WHERE namespace = ?1", [namespace]).map_err(db)?;
@@ -499,17 +498,12 @@ impl SqliteIndex {
         Ok(n as u64)
     }
 
-    pub fn generation(&self, namespaces: &[String]) -> Result<u64> {
-        for ns in namespaces {
-            check_namespace(ns)?;
-        }
-        Self::generation_of(&self.conn(), namespaces)
+    pub fn generation(&self, namespaces: &[Namespace]) -> Result<u64> {
+        let namespaces: Vec<&str> = namespaces.iter().map(Namespace::as_str).collect();
+        Self::generation_of(&self.conn(), &namespaces)
     }
 
     pub fn search_text(&self, query: &str, request: &SearchRequest<'_>) -> Result<Vec<Hit>> {
-        for ns in request.namespaces {
-            check_namespace(ns)?;
-        }
         let Some(expr) = fts_query(query) else { return Ok(Vec::new()) };
         let (conditions, mut args) = filter_sql(request.filters, request.namespaces);
         let sql = format!(
@@ -530,11 +524,11 @@ impl SqliteIndex {
     }
 
     pub fn search_vector(&self, vector: &[f32], request: &SearchRequest<'_>) -> Result<Vec<Hit>> {
-        for ns in request.namespaces {
-            check_namespace(ns)?;
-        }
-        let namespaces =
-            if request.namespaces.is_empty() { self.all_namespaces()? } else { request.namespaces.to_vec() };
+        let namespaces: Vec<String> = if request.namespaces.is_empty() {
+            self.all_namespaces()?
+        } else {
+            request.namespaces.iter().map(|n| n.as_str().to_string()).collect()
+        };
         let f = request.filters;
         let mut best: Vec<(i64, f32, Vec<f32>)> = Vec::new();
         for ns in namespaces {
@@ -561,9 +555,6 @@ impl SqliteIndex {
     }
 
     pub fn list(&self, request: &SearchRequest<'_>) -> Result<Vec<Hit>> {
-        for ns in request.namespaces {
-            check_namespace(ns)?;
-        }
         let (conditions, mut args) = filter_sql(request.filters, request.namespaces);
         let sql = format!("SELECT images.id FROM images WHERE 1 = 1{conditions} ORDER BY images.id DESC LIMIT ?");
         args.push(rusqlite::types::Value::Integer(request.limit as i64));
@@ -578,10 +569,8 @@ impl SqliteIndex {
         self.load(&ids)
     }
 
-    pub fn stats(&self, namespace: Option<&str>) -> Result<IndexStats> {
-        if let Some(ns) = namespace {
-            check_namespace(ns)?;
-        }
+    pub fn stats(&self, namespace: Option<&Namespace>) -> Result<IndexStats> {
+        let namespace = namespace.map(Namespace::as_str);
         let conn = self.conn();
         let (images, vectors, namespaces): (i64, i64, i64) = conn
             .query_row(

@@ -1,7 +1,7 @@
 //! The embedded index behind the async [`ImageIndex`] seam: each call runs the blocking SQLite
 //! work on a blocking thread, so no caller wraps it.
 
-use super::{Filters, Hit, ImageIndex, IndexStats, SearchRequest, SqliteIndex};
+use super::{Filters, Hit, ImageIndex, IndexStats, Namespace, SearchRequest, SqliteIndex};
 use crate::BoxFuture;
 use crate::error::{Error, Result};
 use crate::model::ImageRecord;
@@ -19,7 +19,7 @@ async fn blocking<T: Send + 'static>(
 
 /// What a leg's request holds, owned, to cross to the blocking thread.
 struct Owned {
-    namespaces: Vec<String>,
+    namespaces: Vec<Namespace>,
     filters: Filters,
     limit: usize,
 }
@@ -37,15 +37,15 @@ impl Owned {
 impl ImageIndex for SqliteIndex {
     fn upsert<'a>(
         &'a self,
-        namespace: &'a str,
+        namespace: &'a Namespace,
         items: &'a [(ImageRecord, Option<Vec<f32>>)],
     ) -> BoxFuture<'a, Result<usize>> {
-        let (namespace, items) = (namespace.to_string(), items.to_vec());
+        let (namespace, items) = (namespace.clone(), items.to_vec());
         Box::pin(blocking(self, move |i| i.upsert(&namespace, &items)))
     }
 
-    fn delete_namespace<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<u64>> {
-        let namespace = namespace.to_string();
+    fn delete_namespace<'a>(&'a self, namespace: &'a Namespace) -> BoxFuture<'a, Result<u64>> {
+        let namespace = namespace.clone();
         Box::pin(blocking(self, move |i| i.delete_namespace(&namespace)))
     }
 
@@ -68,12 +68,12 @@ impl ImageIndex for SqliteIndex {
         Box::pin(blocking(self, move |i| i.list(&owned.request())))
     }
 
-    fn stats<'a>(&'a self, namespace: Option<&'a str>) -> BoxFuture<'a, Result<IndexStats>> {
-        let namespace = namespace.map(str::to_string);
-        Box::pin(blocking(self, move |i| i.stats(namespace.as_deref())))
+    fn stats<'a>(&'a self, namespace: Option<&'a Namespace>) -> BoxFuture<'a, Result<IndexStats>> {
+        let namespace = namespace.cloned();
+        Box::pin(blocking(self, move |i| i.stats(namespace.as_ref())))
     }
 
-    fn generation<'a>(&'a self, namespaces: &'a [String]) -> BoxFuture<'a, Result<u64>> {
+    fn generation<'a>(&'a self, namespaces: &'a [Namespace]) -> BoxFuture<'a, Result<u64>> {
         let namespaces = namespaces.to_vec();
         Box::pin(blocking(self, move |i| i.generation(&namespaces)))
     }

@@ -14,6 +14,7 @@ use crate::cache::CacheLayers;
 use crate::cache::layers::{PARSER_TTL, QUERY_FILTERED_TTL, QUERY_TTL, key};
 use crate::embed::embed_cached;
 use crate::error::{Error, Result};
+use crate::index::Namespace;
 
 /// Which layers answered a search.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -38,7 +39,7 @@ pub async fn search(
     caches: &CacheLayers,
     chat: Option<&ChatParser>,
     message: &str,
-    namespaces: Vec<String>,
+    namespaces: Vec<Namespace>,
     limit: Option<usize>,
 ) -> Result<(SearchResponse, CacheHits)> {
     let parsed = parse_message(caches, chat, message).await?;
@@ -95,7 +96,7 @@ pub async fn run(
     engine: &Arc<SearchEngine>,
     caches: &CacheLayers,
     query: Query,
-    namespaces: Vec<String>,
+    namespaces: Vec<Namespace>,
     limit: Option<usize>,
     page: usize,
     remember: bool,
@@ -104,11 +105,12 @@ pub async fn run(
     let mut sorted = namespaces.clone();
     sorted.sort();
     let generation = engine.index().generation(&sorted).await?;
+    let names: Vec<&str> = sorted.iter().map(Namespace::as_str).collect();
     let model = engine.embedder().map_or("lexical", |e| e.model_id()).to_string();
     let query_json = serde_json::to_string(&query).map_err(|e| Error::Invalid(e.to_string()))?;
     let limit_text = limit.map_or("default".to_string(), |l| l.to_string());
     let query_key =
-        key(&[&query_json, &sorted.join(","), &limit_text, &page.to_string(), &model, &generation.to_string()]);
+        key(&[&query_json, &names.join(","), &limit_text, &page.to_string(), &model, &generation.to_string()]);
     if let Some(found) =
         caches.query.get(&query_key).await.and_then(|b| serde_json::from_slice::<SearchResponse>(&b).ok())
     {

@@ -10,7 +10,7 @@ use super::parse::{Query, parse};
 use super::rank::{DEFAULT_FORMAT_PREFERENCE, Fusion, Ranked, dedup_with, fuse, order};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
-use crate::index::{Filters, ImageIndex, SearchRequest};
+use crate::index::{Filters, ImageIndex, Namespace, SearchRequest};
 use crate::model::ImageFormat;
 
 /// Results returned when the message asks for no number.
@@ -80,7 +80,7 @@ fn result(
     SearchResult {
         url: record.url.to_string(),
         page_url: record.page_url.to_string(),
-        namespace: image.namespace.clone(),
+        namespace: image.namespace.to_string(),
         alt: record.context.alt.clone(),
         description: record.context.description().to_string(),
         format: image.format,
@@ -132,7 +132,12 @@ impl SearchEngine {
         &self.index
     }
 
-    pub async fn search(&self, message: &str, namespaces: &[String], limit: Option<usize>) -> Result<SearchResponse> {
+    pub async fn search(
+        &self,
+        message: &str,
+        namespaces: &[Namespace],
+        limit: Option<usize>,
+    ) -> Result<SearchResponse> {
         let query = parse(message).map_err(|e| Error::Invalid(e.to_string()))?;
         self.search_parsed(query, None, namespaces, limit).await
     }
@@ -155,7 +160,7 @@ impl SearchEngine {
         &self,
         query: Query,
         vector: Option<Vec<f32>>,
-        namespaces: &[String],
+        namespaces: &[Namespace],
         limit: Option<usize>,
     ) -> Result<SearchResponse> {
         self.search_page(query, vector, namespaces, limit, 0).await
@@ -167,7 +172,7 @@ impl SearchEngine {
         &self,
         mut query: Query,
         vector: Option<Vec<f32>>,
-        namespaces: &[String],
+        namespaces: &[Namespace],
         limit: Option<usize>,
         page: usize,
     ) -> Result<SearchResponse> {
@@ -225,7 +230,7 @@ impl SearchEngine {
         query: &Query,
         filters: &Filters,
         vector: Option<Vec<f32>>,
-        namespaces: &[String],
+        namespaces: &[Namespace],
         limit: usize,
     ) -> Result<Found> {
         let request = SearchRequest { namespaces, filters, limit: CANDIDATES };

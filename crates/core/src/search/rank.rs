@@ -240,7 +240,7 @@ mod tests {
         Ranked {
             id,
             image: StoredImage {
-                namespace: "n".into(),
+                namespace: crate::index::Namespace::parse("n").unwrap(),
                 record: ImageRecord {
                     facts: None,
                     page_url: url.clone(),

@@ -14,7 +14,7 @@ use super::request::ValidCrawl;
 use super::seam::{Admission, LocalSessions, SessionStore};
 use super::shared::RedisSessions;
 use super::store::Store;
-use super::{CrawlRequest, SessionEvent, SessionRecord, SessionStatus, now_secs};
+use super::{CrawlRequest, SessionEvent, SessionId, SessionRecord, SessionStatus, now_secs};
 use crate::Settings;
 use crate::config::DomainPolicy;
 use crate::crawl::{Counters, Crawler};
@@ -93,7 +93,7 @@ impl SessionManager {
         let limits = &self.inner.settings.sessions;
         let domain = domain_of(&valid.url);
         let exclusive = limits.domain_policy == DomainPolicy::Exclusive;
-        let id = new_id();
+        let id = SessionId::new();
         let cluster = &self.inner.registry.cluster;
         self.check_local(&self.inner.registry.lock(), &domain)?;
         let lock = match cluster.admit(&id, &domain, limits.max_concurrent_crawls, exclusive).await {
@@ -120,7 +120,7 @@ impl SessionManager {
     }
 
     /// The capacity and domain rules among this process's own crawls.
-    fn check_local(&self, sessions: &HashMap<String, Entry>, domain: &str) -> Result<()> {
+    fn check_local(&self, sessions: &HashMap<SessionId, Entry>, domain: &str) -> Result<()> {
         let limits = &self.inner.settings.sessions;
         let running: Vec<&SessionRecord> = sessions.values().filter(|e| e.live.is_some()).map(|e| &e.record).collect();
         if running.len() >= limits.max_concurrent_crawls {
@@ -134,7 +134,7 @@ impl SessionManager {
         Ok(())
     }
 
-    fn insert(&self, id: String, valid: &ValidCrawl, domain: String, lock: Option<String>) -> Result<SessionRecord> {
+    fn insert(&self, id: SessionId, valid: &ValidCrawl, domain: String, lock: Option<String>) -> Result<SessionRecord> {
         let crawler = self.crawler(valid);
         let (events, _) = broadcast::channel(BUS_CAPACITY);
         let (outgoing, publisher_rx) = mpsc::unbounded_channel();
@@ -145,7 +145,7 @@ impl SessionManager {
             self.check_local(&sessions, &domain)?;
             let now = now_secs();
             let record = SessionRecord {
-                namespace: super::namespace_of(&id),
+                namespace: id.namespace(),
                 id: id.clone(),
                 start_url: valid.url.to_string(),
                 domain: domain.clone(),
@@ -199,7 +199,7 @@ impl SessionManager {
 
     /// Cancels a running crawl (on whichever replica runs it); what it indexed so far stays
     /// searchable.
-    pub async fn cancel(&self, id: &str) -> Result<SessionRecord> {
+    pub async fn cancel(&self, id: &SessionId) -> Result<SessionRecord> {
         if self.inner.registry.cancel_local(id) {
             return self.get(id).await;
         }
@@ -216,7 +216,7 @@ impl SessionManager {
 
     /// A session of this process, or (with Redis) of any replica. A session whose owner stopped
     /// sending heartbeats is reported as interrupted.
-    pub async fn get(&self, id: &str) -> Result<SessionRecord> {
+    pub async fn get(&self, id: &SessionId) -> Result<SessionRecord> {
         if let Some(r) = self.inner.registry.snapshot(id) {
             return Ok(r);
         }
@@ -241,7 +241,7 @@ impl SessionManager {
         let mut all = self.list_local();
         match self.inner.registry.cluster.list(1_000).await {
             Ok(remote) => {
-                let known: std::collections::HashSet<String> = all.iter().map(|r| r.id.clone()).collect();
+                let known: std::collections::HashSet<SessionId> = all.iter().map(|r| r.id.clone()).collect();
                 all.extend(remote.into_iter().filter(|r| !known.contains(&r.id)));
                 all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
             }
@@ -251,7 +251,7 @@ impl SessionManager {
     }
 
     /// The session's state now and its events from now on, wherever it runs.
-    pub async fn subscribe(&self, id: &str) -> Result<Subscription> {
+    pub async fn subscribe(&self, id: &SessionId) -> Result<Subscription> {
         {
             let sessions = self.inner.registry.lock();
             if let Some(entry) = sessions.get(id) {
@@ -274,7 +274,7 @@ impl SessionManager {
     }
 
     /// Marks a session used (a search of it), so idle expiry counts from now.
-    pub fn touch(&self, id: &str) {
+    pub fn touch(&self, id: &SessionId) {
         let to_save = {
             let mut sessions = self.inner.registry.lock();
             let Some(entry) = sessions.get_mut(id) else { return };
@@ -293,10 +293,10 @@ impl SessionManager {
 
     /// Deletes sessions idle for longer than `sessions.idle_ttl_secs` at `now` (Unix seconds),
     /// with their index data. Running sessions are never expired.
-    pub async fn expire_idle_at(&self, now: u64) -> Result<Vec<String>> {
+    pub async fn expire_idle_at(&self, now: u64) -> Result<Vec<SessionId>> {
         let ttl = self.inner.settings.sessions.idle_ttl_secs;
         let registry = &self.inner.registry;
-        let expired: Vec<(String, String)> = registry
+        let expired: Vec<(SessionId, crate::index::Namespace)> = registry
             .lock()
             .values()
             .filter(|e| {
@@ -371,8 +371,11 @@ mod tests {
         assert_eq!(ids.len(), 1000);
         assert!(ids.iter().all(|i| super::super::is_session_id(i)));
         let id = ids.iter().next().unwrap();
-        assert_eq!(super::super::session_of(&super::super::namespace_of(id)), Some(id.as_str()));
+        let id = SessionId::parse(id).unwrap();
+        assert_eq!(super::super::session_of(id.namespace().as_str()), Some(id.clone()));
         assert_eq!(super::super::session_of("example-org"), None);
+        assert!(SessionId::parse("../../etc/passwd").is_err());
+        assert!(serde_json::from_str::<SessionId>("\"nope\"").is_err());
     }
 
     #[test]

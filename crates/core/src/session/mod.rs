@@ -18,6 +18,7 @@ pub use manager::{SessionManager, Subscription};
 pub use request::{CrawlRequest, MAX_PATTERN_LEN, MAX_PATTERNS};
 
 use crate::crawl::{Counters, PageOutcome, StopReason};
+use crate::index::Namespace;
 
 /// Page errors a session keeps (the first ones; the counters count them all).
 pub const MAX_ERRORS: usize = 50;
@@ -61,9 +62,9 @@ pub struct PageError {
 /// data dir keeps.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionRecord {
-    pub id: String,
+    pub id: SessionId,
     /// The index namespace its images live in.
-    pub namespace: String,
+    pub namespace: Namespace,
     pub start_url: String,
     /// The host the per-domain lock is taken on (lower case, without `www.`).
     pub domain: String,
@@ -144,19 +145,73 @@ impl SessionEvent {
     }
 }
 
-/// The index namespace of a session.
-pub fn namespace_of(id: &str) -> String {
-    format!("s-{id}")
+/// A session's id: 16 hexadecimal digits, parsed once where it comes in (a URL, a request body, a
+/// record read back), so nothing after it checks it again.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// An id, or `NotFound`: anything else is no session (and is not echoed back whole).
+    pub fn parse(id: &str) -> crate::Result<Self> {
+        if is_session_id(id) {
+            Ok(Self(id.to_string()))
+        } else {
+            Err(crate::Error::NotFound("no such session (ids are 16 hexadecimal digits)".into()))
+        }
+    }
+
+    /// A new, unpredictable id.
+    pub(crate) fn new() -> Self {
+        Self(manager::new_id())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The index namespace its images live in.
+    pub fn namespace(&self) -> Namespace {
+        Namespace::parse(&format!("s-{}", self.0)).expect("a session id makes a valid namespace")
+    }
+}
+
+/// Read as the text it is (a map keyed by ids is looked up with a `&str`).
+impl std::ops::Deref for SessionId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for SessionId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let id = String::deserialize(deserializer)?;
+        Self::parse(&id).map_err(|_| serde::de::Error::custom(format!("{id:?} is not a session id")))
+    }
 }
 
 /// Whether `id` has the shape of a session id (16 hex digits).
-pub fn is_session_id(id: &str) -> bool {
+pub(crate) fn is_session_id(id: &str) -> bool {
     id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The session an index namespace belongs to, when it is a session's.
-pub fn session_of(namespace: &str) -> Option<&str> {
-    namespace.strip_prefix("s-").filter(|id| is_session_id(id))
+pub fn session_of(namespace: &str) -> Option<SessionId> {
+    namespace.strip_prefix("s-").and_then(|id| SessionId::parse(id).ok())
 }
 
 pub(crate) fn now_secs() -> u64 {

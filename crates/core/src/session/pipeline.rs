@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
 
 use super::registry::Registry;
-use super::{MAX_ERRORS, PageError, SessionEvent, SessionStatus};
+use super::{MAX_ERRORS, PageError, SessionEvent, SessionId, SessionStatus};
 use crate::crawl::{CancelHandle, CrawlEvent, Crawler, PageOutcome, StopReason};
+use crate::index::Namespace;
 use crate::ingest::{BATCH, Ingest};
 use crate::model::ImageRecord;
 
@@ -26,12 +27,12 @@ pub(super) struct Pipeline {
 }
 
 impl Pipeline {
-    pub(super) async fn run(self, id: String, namespace: String, crawler: Crawler) {
+    pub(super) async fn run(self, id: SessionId, namespace: Namespace, crawler: Crawler) {
         run(self.registry, Arc::new(self.ingest), id, namespace, crawler).await;
     }
 }
 
-async fn run(registry: Arc<Registry>, ingest: Arc<Ingest>, id: String, namespace: String, crawler: Crawler) {
+async fn run(registry: Arc<Registry>, ingest: Arc<Ingest>, id: SessionId, namespace: Namespace, crawler: Crawler) {
     let events = crawler.subscribe();
     let (tx, rx) = mpsc::unbounded_channel::<Vec<ImageRecord>>();
     let indexer =
@@ -78,7 +79,7 @@ async fn run(registry: Arc<Registry>, ingest: Arc<Ingest>, id: String, namespace
 /// Keeps this crawl's place (and domain lock) in the shared store alive. When another replica
 /// took them over after a lapse (this process stalled or lost Redis for longer than the lease),
 /// the crawl stops: two crawls of one domain must not both run.
-async fn heartbeat(registry: Arc<Registry>, id: String) {
+async fn heartbeat(registry: Arc<Registry>, id: SessionId) {
     let shared = registry.cluster.clone();
     let domain = registry.snapshot(&id).map(|r| r.domain).unwrap_or_default();
     let lock = registry.lock_of(&id);
@@ -102,7 +103,7 @@ async fn heartbeat(registry: Arc<Registry>, id: String) {
     }
 }
 
-async fn forward_loop(registry: Arc<Registry>, id: String, mut events: broadcast::Receiver<CrawlEvent>) {
+async fn forward_loop(registry: Arc<Registry>, id: SessionId, mut events: broadcast::Receiver<CrawlEvent>) {
     let long_ago = Instant::now().checked_sub(Duration::from_secs(1)).unwrap_or_else(Instant::now);
     let (mut last_progress, mut last_page) = (long_ago, long_ago);
     loop {
@@ -147,8 +148,8 @@ async fn forward_loop(registry: Arc<Registry>, id: String, mut events: broadcast
 async fn index_loop(
     registry: Arc<Registry>,
     ingest: Arc<Ingest>,
-    id: String,
-    namespace: String,
+    id: SessionId,
+    namespace: Namespace,
     mut rx: mpsc::UnboundedReceiver<Vec<ImageRecord>>,
     cancel: CancelHandle,
 ) {
@@ -191,7 +192,7 @@ async fn store(
     registry: &Registry,
     ingest: &Ingest,
     id: &str,
-    namespace: &str,
+    namespace: &Namespace,
     images: Vec<ImageRecord>,
     warned: &mut bool,
     cancel: &CancelHandle,

@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::seam::SessionStore;
 use super::store::Store;
-use super::{SessionEvent, SessionRecord, now_secs};
+use super::{SessionEvent, SessionId, SessionRecord, now_secs};
 use crate::crawl::CancelHandle;
 
 /// A running session's record is written to disk at most this often (and always at the end).
@@ -20,7 +20,7 @@ pub(crate) struct Registry {
     store: Store,
     /// Records, events and crawl rules shared with other replicas (or this process alone).
     pub cluster: Arc<dyn SessionStore>,
-    sessions: Mutex<HashMap<String, Entry>>,
+    sessions: Mutex<HashMap<SessionId, Entry>>,
 }
 
 impl Registry {
@@ -64,7 +64,7 @@ pub(super) struct Live {
 }
 
 impl Registry {
-    pub(super) fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, HashMap<SessionId, Entry>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -142,7 +142,7 @@ impl Registry {
 /// record and the release of its place and domain lock.
 pub(super) async fn publisher(
     shared: Arc<dyn SessionStore>,
-    id: String,
+    id: SessionId,
     domain: String,
     lock: Option<String>,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,

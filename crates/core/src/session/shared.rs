@@ -145,7 +145,7 @@ impl RedisSessions {
         let json = serde_json::to_string(record).map_err(|e| e.to_string())?;
         let mut pipe = redis::pipe();
         pipe.cmd("SET").arg(session_key(&record.id)).arg(json).ignore();
-        pipe.cmd("ZADD").arg(SESSIONS).arg(record.created_at).arg(&record.id).ignore();
+        pipe.cmd("ZADD").arg(SESSIONS).arg(record.created_at).arg(record.id.as_str()).ignore();
         self.redis.pipeline(pipe).await
     }
 
