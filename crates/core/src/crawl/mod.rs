@@ -10,11 +10,14 @@
 //! # }
 //! ```
 
+mod html_cache;
 pub mod normalize;
 mod outcome;
+mod page;
 pub mod politeness;
 mod run;
 pub mod sitemap;
+mod traps;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,16 @@
 //! Sitemaps (`<urlset>` and `<sitemapindex>`, plain or gzip): page URLs to crawl beside the
 //! links. Read leniently (`<loc>` elements), with limits on size and count.
 
+use std::collections::{HashSet, VecDeque};
 use std::io::Read;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use url::Url;
+
+use super::MAX_SITEMAPS;
+use super::page::Shared;
+use crate::net::{Fetched, Want};
 
 /// Largest sitemap read, after decompression (the protocol's own limit is 50 MB).
 pub const MAX_SITEMAP_BYTES: usize = 50 * 1024 * 1024;
@@ -43,6 +52,35 @@ pub fn parse(body: &[u8]) -> Sitemap {
 
 fn unescape(s: &str) -> String {
     s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
+}
+
+/// Finds the site's sitemaps (those its robots.txt lists, else `/sitemap.xml`), follows their
+/// indexes (at most [`MAX_SITEMAPS`] files, same site only) and sends their page URLs to the crawl.
+pub(super) async fn discover(shared: Arc<Shared>, start: Url, listed: Vec<String>, tx: mpsc::Sender<Vec<Url>>) {
+    let mut queue: VecDeque<Url> =
+        listed.iter().filter_map(|s| start.join(s).ok()).filter(|u| shared.scope.same_site(u)).collect();
+    if queue.is_empty() {
+        queue.push_back(start.join("/sitemap.xml").expect("joins any http(s) URL"));
+    }
+    let mut read = 0;
+    let mut visited = HashSet::new();
+    while let Some(url) = queue.pop_front() {
+        if read >= MAX_SITEMAPS || !visited.insert(url.to_string()) {
+            continue;
+        }
+        read += 1;
+        let host = url.host_str().unwrap_or("").to_string();
+        let permit = shared.hosts.acquire(&host).await;
+        let fetched = shared.fetcher.get(&url, Want::Any, &|n| shared.scope.same_site(n)).await;
+        drop(permit);
+        let Fetched::Body(body) = fetched else { continue };
+        let parsed = parse(&body.raw);
+        queue.extend(parsed.children.iter().filter_map(|c| url.join(c).ok()).filter(|u| shared.scope.same_site(u)));
+        let pages: Vec<Url> = parsed.pages.iter().filter_map(|p| url.join(p).ok()).collect();
+        if !pages.is_empty() && tx.send(pages).await.is_err() {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,180 @@
+//! One page's task: what the crawl's page tasks share (fetcher, politeness, cache, scope,
+//! robots.txt, the pages seen), and fetching a page — from the HTML cache while it is fresh,
+//! revalidated when stale, from the network otherwise — then extracting it off the async threads.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use url::Url;
+
+use super::html_cache::{CachedPage, DYNAMIC_TTL, GONE_TTL, cache_get, cache_key, cache_put, lifetimes, unix_now};
+use super::normalize::{Scope, page_key};
+use super::outcome::PageOutcome;
+use super::politeness::Hosts;
+use crate::cache::Cache;
+use crate::extract::{self, PageImages};
+use crate::net::{Fetched, Fetcher, RobotsCache, Want};
+
+/// What page tasks share.
+pub(super) struct Shared {
+    pub fetcher: Arc<dyn Fetcher>,
+    pub hosts: Hosts,
+    pub cache: Option<Arc<dyn Cache>>,
+    pub scope: Scope,
+    pub robots: RobotsCache,
+    pub respect_robots: bool,
+    /// Keys of every page queued or fetched: shared so a redirect never fetches a page twice.
+    pub seen: Mutex<HashSet<String>>,
+    /// Overrides how long cached pages are fresh (tests; otherwise Cache-Control decides).
+    pub html_freshness: Option<Duration>,
+}
+
+impl Shared {
+    /// Marks a page key seen; true when it was new.
+    pub fn mark_seen(&self, key: String) -> bool {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).insert(key)
+    }
+
+    /// May a redirect go to `next`? Same site, not yet seen, and not forbidden by a robots.txt
+    /// already read.
+    pub fn may_follow(&self, next: &Url) -> bool {
+        if !self.scope.same_site(next) || !self.scope.wanted(next) || !page_key(next).is_some_and(|k| self.mark_seen(k))
+        {
+            return false;
+        }
+        if !self.respect_robots {
+            return true;
+        }
+        self.robots.known(next).is_none_or(|r| r.allowed(next.as_str()))
+    }
+}
+
+pub(super) struct Fetchd {
+    pub final_url: Url,
+    pub status: u16,
+    pub from_cache: bool,
+    pub bytes: u64,
+    pub page: PageImages,
+}
+
+pub(super) struct TaskResult {
+    pub url: Url,
+    pub depth: u32,
+    pub result: Result<Fetchd, PageOutcome>,
+}
+
+pub(super) async fn crawl_page(shared: Arc<Shared>, url: Url, depth: u32) -> TaskResult {
+    let result = fetch_and_extract(&shared, &url).await;
+    TaskResult { url, depth, result }
+}
+
+async fn fetch_and_extract(shared: &Shared, url: &Url) -> Result<Fetchd, PageOutcome> {
+    let hit = match cache_get(shared.cache.as_ref(), url).await {
+        Some(Err(reason)) => return Err(PageOutcome::Failed { reason: format!("{reason} (cached)") }),
+        Some(Ok(hit)) => Some(hit),
+        None => None,
+    };
+    if let Some(hit) = hit
+        && let Ok(final_url) = Url::parse(&hit.final_url)
+    {
+        match hit.body {
+            Some(_) if hit.fresh_until > unix_now() => {
+                return from_cache(hit.body.unwrap_or_default(), final_url).await;
+            }
+            // Stale, but the site can tell whether it changed.
+            Some(_) if !hit.validators.is_empty() => return fetch_network(shared, url, Some(hit)).await,
+            Some(_) => {}
+            // A cached redirect: follow it as the network would, through the cache if it can.
+            None if !shared.may_follow(&final_url) => {
+                return Err(PageOutcome::Redirected { to: final_url.to_string() });
+            }
+            None => {
+                if let Some(Ok(target @ CachedPage { body: Some(_), .. })) =
+                    cache_get(shared.cache.as_ref(), &final_url).await
+                {
+                    if target.fresh_until > unix_now() {
+                        return from_cache(target.body.unwrap_or_default(), final_url).await;
+                    }
+                    if !target.validators.is_empty() {
+                        return fetch_network(shared, &final_url, Some(target)).await;
+                    }
+                }
+                return fetch_network(shared, &final_url, None).await;
+            }
+        }
+    }
+    fetch_network(shared, url, None).await
+}
+
+async fn from_cache(body: String, final_url: Url) -> Result<Fetchd, PageOutcome> {
+    let bytes = body.len() as u64;
+    let page = extract_blocking(body, final_url.clone()).await?;
+    Ok(Fetchd { final_url, status: 200, from_cache: true, bytes, page })
+}
+
+/// Fetches a page; with a stale cached copy, asks only whether it changed (a 304 serves the copy).
+async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) -> Result<Fetchd, PageOutcome> {
+    let host = url.host_str().unwrap_or("").to_string();
+    let validators = stale.as_ref().map(|p| p.validators.clone()).unwrap_or_default();
+    let permit = shared.hosts.acquire(&host).await;
+    let fetched = shared.fetcher.fetch(url, Want::Html, &|next| shared.may_follow(next), &validators).await;
+    drop(permit);
+    let body = match fetched {
+        Fetched::Body(body) => body,
+        Fetched::NotModified { cache_control, .. } => {
+            let Some(mut page) = stale else {
+                return Err(PageOutcome::Failed { reason: "HTTP 304 to an unconditional request".into() });
+            };
+            let (fresh, keep) =
+                lifetimes(shared.html_freshness, cache_control.as_deref().unwrap_or(""), false, &page.validators);
+            page.fresh_until = unix_now() + fresh.as_secs();
+            cache_put(shared.cache.as_ref(), &[url], &page, keep).await;
+            let final_url = Url::parse(&page.final_url).unwrap_or_else(|_| url.clone());
+            return from_cache(page.body.unwrap_or_default(), final_url).await;
+        }
+        Fetched::NotHtml { content_type, .. } => return Err(PageOutcome::NotHtml { content_type }),
+        Fetched::Redirected { to } => {
+            cache_put(shared.cache.as_ref(), &[url], &CachedPage::redirect(&to), DYNAMIC_TTL).await;
+            return Err(PageOutcome::Redirected { to: to.to_string() });
+        }
+        Fetched::Failed(e) => {
+            let reason = e.to_string();
+            if e.is_gone()
+                && let (Some(cache), Some(key)) = (&shared.cache, cache_key(url))
+            {
+                cache.set(&key, format!("G{reason}").into_bytes(), GONE_TTL).await;
+            }
+            return Err(PageOutcome::Failed { reason });
+        }
+    };
+    let cc = body.cache_control.as_deref().unwrap_or("");
+    if !cc.contains("no-store") {
+        let dynamic = url.query().is_some()
+            || body.sets_cookie
+            || cc.contains("no-cache")
+            || cc.contains("private")
+            || cc.contains("max-age=0");
+        let (fresh, keep) = lifetimes(shared.html_freshness, cc, dynamic, &body.validators);
+        let entry = CachedPage {
+            final_url: body.final_url.to_string(),
+            body: Some(body.text.clone()),
+            // `no-cache`: keep it, but ask every time (a 304 is still cheap).
+            fresh_until: if cc.contains("no-cache") { 0 } else { unix_now() + fresh.as_secs() },
+            validators: body.validators.clone(),
+        };
+        // Under every URL of the redirect chain, so a later crawl finds the page however it
+        // reaches it.
+        let mut urls: Vec<&Url> = vec![url, &body.final_url];
+        urls.extend(body.redirects.iter());
+        cache_put(shared.cache.as_ref(), &urls, &entry, keep).await;
+    }
+    let page = extract_blocking(body.text, body.final_url.clone()).await?;
+    Ok(Fetchd { final_url: body.final_url, status: body.status, from_cache: false, bytes: body.bytes, page })
+}
+
+async fn extract_blocking(html: String, url: Url) -> Result<PageImages, PageOutcome> {
+    tokio::task::spawn_blocking(move || extract::extract(&html, &url))
+        .await
+        .map_err(|e| PageOutcome::Failed { reason: format!("extraction failed: {e}") })
+}
