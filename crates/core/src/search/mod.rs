@@ -5,6 +5,10 @@ pub mod chat_parser;
 pub mod engine;
 pub mod parse;
 mod parse_intent;
+mod parse_negations;
+mod parse_quantities;
+mod parse_rules;
+mod parse_tokens;
 pub mod rank;
 mod relax;
 
