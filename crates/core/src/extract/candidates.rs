@@ -11,10 +11,11 @@ use url::Url;
 use super::atoms::{NAMES, attr};
 use super::context::Place;
 use super::junk::{self, Facts, RejectReason};
-use super::variants::{self, url_dimensions};
+use super::resolve::{Cand, mark_group_headings, merge, resolve, srcset_cands};
+use super::variants;
 use super::{
-    ImageContext, ImageRecord, ImageSource, ImageVariant, MAX_DATA_URI_BYTES, MAX_IMAGES_PER_PAGE, MAX_LINKS_PER_PAGE,
-    MetaRobots, PageImages, RejectedImage, clean_text, context, css, jsonld, srcset,
+    ImageContext, ImageRecord, ImageSource, MAX_IMAGES_PER_PAGE, MAX_LINKS_PER_PAGE, MetaRobots, PageImages,
+    RejectedImage, clean_text, context, css, jsonld,
 };
 
 /// [`super::hash64`] as a hasher: these maps hold short strings (URLs, class names) and are used
@@ -60,21 +61,6 @@ fn names_image_file(value: &str) -> bool {
 /// A raw source naming a web page rather than an image.
 fn names_document(raw: &str) -> bool {
     has_extension(raw, DOCUMENT_EXTENSIONS)
-}
-
-/// A source of an image before resolution.
-struct Cand {
-    raw: String,
-    width: Option<u32>,
-    density: Option<f64>,
-    media: Option<String>,
-    mime: Option<String>,
-}
-
-impl Cand {
-    fn plain(raw: &str) -> Self {
-        Self { raw: raw.to_string(), width: None, density: None, media: None, mime: None }
-    }
 }
 
 /// An image as found, before resolution and filtering.
@@ -589,125 +575,4 @@ fn onclick_target(js: &str) -> Option<String> {
     let inner = &rest[1..];
     let end = inner.find(quote)?;
     Some(inner[..end].to_string()).filter(|u| !u.trim().is_empty())
-}
-
-fn srcset_cands(set: &str, media: Option<String>, mime: Option<String>) -> Vec<Cand> {
-    srcset::parse(set)
-        .into_iter()
-        .map(|c| Cand { raw: c.url, width: c.width, density: c.density, media: media.clone(), mime: mime.clone() })
-        .collect()
-}
-
-struct Resolved {
-    variants: Vec<ImageVariant>,
-    /// The size each variant's URL names, by index.
-    url_dims: Vec<(Option<u32>, Option<u32>)>,
-    /// (resolved URL, the string as written), few per image: a list beats a map.
-    raw_of: Vec<(String, String)>,
-    first_raw: Option<String>,
-    /// Why a source was set aside: a `data:` URI too small to be an image or too large (decided
-    /// unparsed), or a URL naming the page itself.
-    reject: Option<RejectReason>,
-}
-
-/// Resolves candidates against the base URL; unresolvable and non-image schemes are dropped,
-/// duplicates merged (keeping the most informative descriptor).
-fn resolve(base: &Url, page: &Url, cands: Vec<Cand>) -> Resolved {
-    let first_raw = cands.first().map(|c| c.raw.clone());
-    let mut variants: Vec<ImageVariant> = Vec::new();
-    let mut url_dims = Vec::new();
-    let mut raw_of: Vec<(String, String)> = Vec::new();
-    let mut reject = None;
-    let page_sans_fragment = &page[..url::Position::AfterQuery];
-    for c in cands {
-        let trimmed = c.raw.trim();
-        // data: URIs outside the kept size range are decided without the (costly) URL parse.
-        if trimmed.len() >= 5 && trimmed[..5].eq_ignore_ascii_case("data:") {
-            if trimmed.len() < junk::MIN_DATA_URI_BYTES {
-                reject = reject.or(Some(RejectReason::DataUriPlaceholder));
-                continue;
-            }
-            if trimmed.len() > MAX_DATA_URI_BYTES {
-                reject = Some(RejectReason::DataUriTooLarge);
-                continue;
-            }
-        }
-        let Ok(url) = base.join(trimmed) else { continue };
-        if !matches!(url.scheme(), "http" | "https" | "data") {
-            continue;
-        }
-        // Only the page itself: a counter "pixel" can be served from an `.html` URL.
-        if &url[..url::Position::AfterQuery] == page_sans_fragment {
-            reject = reject.or(Some(RejectReason::NotAnImage));
-            continue;
-        }
-        if !raw_of.iter().any(|(u, _)| u == url.as_str()) {
-            raw_of.push((url.to_string(), trimmed.to_string()));
-        }
-        let (url_w, url_h) = if url.scheme() == "data" { (None, None) } else { url_dimensions(&url) };
-        match variants.iter_mut().find(|v| v.url == url) {
-            Some(v) => {
-                v.width = v.width.or(c.width);
-                v.density = v.density.or(c.density);
-                v.media = v.media.take().or(c.media);
-                v.mime = v.mime.take().or(c.mime);
-            }
-            None => {
-                url_dims.push((url_w, url_h));
-                variants.push(ImageVariant {
-                    url,
-                    width: c.width.or(url_w),
-                    height: url_h.filter(|_| c.width.is_none() || c.width == url_w),
-                    density: c.density,
-                    media: c.media,
-                    mime: c.mime,
-                })
-            }
-        }
-    }
-    Resolved { variants, url_dims, raw_of, first_raw, reject }
-}
-
-/// Folds another sighting of the same image into a record: more variants, and context fields
-/// the first sighting lacked.
-fn merge(record: &mut ImageRecord, more: Vec<ImageVariant>, ctx: ImageContext) {
-    for v in more {
-        if !record.variants.iter().any(|e| e.url == v.url) {
-            record.variants.push(v);
-        }
-    }
-    if let Some(best) = variants::best(&record.variants)
-        && best.url != record.url
-    {
-        record.url = best.url.clone();
-        record.context.filename_tokens = context::filename_tokens(&record.url);
-    }
-    let c = &mut record.context;
-    for (mine, theirs) in [
-        (&mut c.alt, ctx.alt),
-        (&mut c.title, ctx.title),
-        (&mut c.aria_label, ctx.aria_label),
-        (&mut c.figcaption, ctx.figcaption),
-        (&mut c.heading, ctx.heading),
-        (&mut c.nearby_text, ctx.nearby_text),
-    ] {
-        if mine.is_empty() {
-            *mine = theirs;
-        }
-    }
-    c.link_href = c.link_href.take().or(ctx.link_href);
-    c.declared_width = c.declared_width.or(ctx.declared_width);
-    c.declared_height = c.declared_height.or(ctx.declared_height);
-    c.lazy |= ctx.lazy;
-}
-
-/// Flags the images whose heading stands over more than [`super::HEADING_GROUP`] of them.
-fn mark_group_headings(records: &mut [ImageRecord]) {
-    let mut under: FastMap<String, usize> = FastMap::default();
-    for r in records.iter().filter(|r| !r.context.heading.is_empty()) {
-        *under.entry(r.context.heading.clone()).or_default() += 1;
-    }
-    for r in records.iter_mut() {
-        r.context.heading_over_many = under.get(&r.context.heading).is_some_and(|n| *n > super::HEADING_GROUP);
-    }
 }

@@ -7,6 +7,7 @@ mod context;
 pub mod css;
 mod jsonld;
 pub mod junk;
+mod resolve;
 pub mod srcset;
 pub mod variants;
 
