@@ -12,6 +12,7 @@ pub mod enrich;
 pub mod error;
 pub mod eval;
 pub mod extract;
+mod ids;
 pub mod index;
 pub mod ingest;
 pub mod model;

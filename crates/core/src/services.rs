@@ -24,7 +24,7 @@ use crate::ingest::Ingest;
 use crate::net::{Fetcher, RobotsCache};
 use crate::search::chat_parser::ChatParser;
 use crate::search::engine::SearchEngine;
-use crate::session::SessionManager;
+use crate::session::{Parts, SessionManager};
 
 /// How the index is used, which decides how it is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,6 +164,15 @@ impl Services {
     /// The session manager over these services (Redis-shared when configured), with the
     /// sessions kept in the data dir restored.
     pub async fn sessions(self: &Arc<Self>) -> Result<SessionManager> {
-        SessionManager::open(self.clone()).await
+        let services = self.clone();
+        SessionManager::open(Parts {
+            settings: self.settings.clone(),
+            index: self.index()?,
+            embedder: self.embedder(),
+            ingest: self.ingest()?,
+            crawler: Arc::new(move |start| services.crawler(start)),
+            shared: crate::session::shared_store(&self.caches),
+        })
+        .await
     }
 }

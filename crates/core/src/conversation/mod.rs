@@ -42,7 +42,7 @@ pub fn spawn_expiry(store: Arc<dyn ConversationStore>, ttl_secs: u64) -> tokio::
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            if let Err(e) = store.expire_idle(crate::session::now_secs()).await {
+            if let Err(e) = store.expire_idle(crate::ids::now_secs()).await {
                 tracing::error!("conversation expiry failed: {e}");
             }
         }

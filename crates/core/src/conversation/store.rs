@@ -60,7 +60,7 @@ impl Conversation {
 
 /// Whether `id` has the shape of a conversation id (16 hex digits, as session ids).
 pub fn is_conversation_id(id: &str) -> bool {
-    crate::session::is_session_id(id)
+    crate::ids::is_id(id)
 }
 
 /// The conversation seam: the data dir by default, Redis when one is configured (so every
@@ -226,7 +226,7 @@ impl Disk {
 impl ConversationStore for DiskConversations {
     fn load<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Conversation>>> {
         let id = id.to_string();
-        Box::pin(self.blocking(move |d| d.load_now(&id, crate::session::now_secs())))
+        Box::pin(self.blocking(move |d| d.load_now(&id, crate::ids::now_secs())))
     }
 
     fn save<'a>(&'a self, conversation: &'a Conversation) -> BoxFuture<'a, Result<()>> {
@@ -257,7 +257,7 @@ mod tests {
     #[tokio::test]
     async fn kept_across_a_reopen_and_let_go_when_idle() {
         let dir = tempfile::tempdir().unwrap();
-        let now = crate::session::now_secs();
+        let now = crate::ids::now_secs();
         let store = DiskConversations::open(dir.path(), 3600).unwrap();
         store.save(&conversation("00000000000000aa", now)).await.unwrap();
         store.save(&conversation("00000000000000bb", now - 7200)).await.unwrap();
@@ -275,7 +275,7 @@ mod tests {
     async fn bounded_in_number_and_in_turns() {
         let dir = tempfile::tempdir().unwrap();
         let store = DiskConversations::with_limit(dir.path(), 3600, 3).unwrap();
-        let now = crate::session::now_secs();
+        let now = crate::ids::now_secs();
         for i in 0..5u64 {
             store.save(&conversation(&format!("{i:016x}"), now + i)).await.unwrap();
         }

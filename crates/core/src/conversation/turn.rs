@@ -9,12 +9,12 @@ use super::request::{Change, ChangeOp, check_bounds, chip_label, diff, remove_ch
 use super::store::{Conversation, ConversationStore, TurnRecord, is_conversation_id};
 use crate::cache::CacheLayers;
 use crate::error::{Error, Result};
+use crate::ids::now_secs;
 use crate::index::Namespace;
 use crate::search::cached::{self, CacheHits};
 use crate::search::chat_parser::ChatParser;
 use crate::search::engine::{SearchEngine, SearchResponse};
 use crate::search::{PartKind, Query, parse};
-use crate::session::now_secs;
 
 /// What a person sent.
 #[derive(Clone, Debug, Default)]
@@ -48,7 +48,7 @@ pub struct Answered {
 }
 
 fn new_id() -> String {
-    crate::session::new_id()
+    crate::ids::new_id()
 }
 
 fn not_found(id: &str) -> Error {

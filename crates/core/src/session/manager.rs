@@ -2,9 +2,7 @@
 //! record and progress bus, cancels, expires idle sessions and restores records after a restart.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
@@ -22,7 +20,6 @@ use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::index::ImageIndex;
 use crate::ingest::Ingest;
-use crate::services::Services;
 
 /// Events a slow subscriber may fall behind by before it is told to re-read the snapshot.
 const BUS_CAPACITY: usize = 512;
@@ -38,9 +35,32 @@ pub struct SessionManager {
     inner: Arc<Inner>,
 }
 
+/// What a session manager is made of. The composition root (`services::Services`) builds it,
+/// so a session crawls, fetches, analyses and stores exactly as the rest of the product does.
+pub struct Parts {
+    pub settings: Arc<Settings>,
+    pub index: Arc<dyn ImageIndex>,
+    /// The model, or why there is none (images are then indexed for keywords only).
+    pub embedder: std::result::Result<Arc<dyn Embedder>, String>,
+    /// Analyses, embeds and stores each page's new images, as `image-chat crawl --index` does.
+    pub ingest: Ingest,
+    /// A crawler of a start URL, with the product's fetcher, HTML cache and settings.
+    pub crawler: Arc<dyn Fn(url::Url) -> Crawler + Send + Sync>,
+    /// Where sessions are shared: Redis when configured ([`shared_store`]), this process else.
+    pub(crate) shared: Arc<dyn SessionStore>,
+}
+
+/// The session seam the caches' Redis (if any) makes: every replica through Redis, or this
+/// process alone.
+pub(crate) fn shared_store(caches: &crate::cache::CacheLayers) -> Arc<dyn SessionStore> {
+    match caches.redis() {
+        Some(redis) => Arc::new(RedisSessions::new(redis.clone())),
+        None => Arc::new(LocalSessions),
+    }
+}
+
 struct Inner {
-    /// Where crawlers, the index and the model come from.
-    services: Arc<Services>,
+    crawler: Arc<dyn Fn(url::Url) -> Crawler + Send + Sync>,
     settings: Arc<Settings>,
     index: Arc<dyn ImageIndex>,
     /// The model, or why there is none (images are then indexed for keywords only).
@@ -54,14 +74,9 @@ impl SessionManager {
     /// Opens the sessions kept in the data dir. Sessions that were running when the server
     /// stopped are marked interrupted (unless, with Redis, another replica's heartbeat shows
     /// they still run); their indexed images stay searchable.
-    pub async fn open(services: Arc<Services>) -> Result<Self> {
-        let settings = services.settings().clone();
+    pub async fn open(parts: Parts) -> Result<Self> {
+        let Parts { settings, index, embedder, ingest, crawler, shared: cluster } = parts;
         let store = Store::open(&settings.data_dir)?;
-        // The one place the session seam is chosen: Redis when configured, this process else.
-        let cluster: Arc<dyn SessionStore> = match services.caches().redis() {
-            Some(redis) => Arc::new(RedisSessions::new(redis.clone())),
-            None => Arc::new(LocalSessions),
-        };
         let mut records = Vec::new();
         for mut record in store.load_all()? {
             if record.status.is_running() {
@@ -75,14 +90,13 @@ impl SessionManager {
             records.push(record);
         }
         let registry = Arc::new(Registry::new(store, cluster.clone(), records));
-        let (index, embedder, ingest) = (services.index()?, services.embedder(), services.ingest()?);
         let weak = Arc::downgrade(&registry);
         cluster.listen_for_cancels(Box::new(move |id| {
             if let Some(registry) = weak.upgrade() {
                 registry.cancel_local(id);
             }
         }));
-        Ok(Self { inner: Arc::new(Inner { services, settings, index, embedder, ingest, registry }) })
+        Ok(Self { inner: Arc::new(Inner { crawler, settings, index, embedder, ingest, registry }) })
     }
 
     /// Starts a crawl session. Errors: `Invalid` naming the field, `Capacity` when the
@@ -187,9 +201,7 @@ impl SessionManager {
     }
 
     fn crawler(&self, v: &ValidCrawl) -> Crawler {
-        self.inner
-            .services
-            .crawler(v.url.clone())
+        (self.inner.crawler)(v.url.clone())
             .max_pages(v.max_pages)
             .max_depth(v.max_depth)
             .include(v.include.clone())
@@ -354,24 +366,13 @@ fn domain_of(url: &url::Url) -> String {
     host.strip_prefix("www.").map(str::to_string).unwrap_or(host)
 }
 
-/// 16 hex digits, unpredictable enough to not collide or be guessed in sequence.
-pub(crate) fn new_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let seed = (std::time::SystemTime::now(), COUNTER.fetch_add(1, Ordering::Relaxed), std::process::id());
-    format!("{:016x}", std::collections::hash_map::RandomState::new().hash_one(seed))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn ids_are_distinct_hex() {
-        let ids: std::collections::HashSet<String> = (0..1000).map(|_| new_id()).collect();
-        assert_eq!(ids.len(), 1000);
-        assert!(ids.iter().all(|i| super::super::is_session_id(i)));
-        let id = ids.iter().next().unwrap();
-        let id = SessionId::parse(id).unwrap();
+    fn session_ids_name_their_namespace_and_nothing_else_parses() {
+        let id = SessionId::new();
         assert_eq!(super::super::session_of(id.namespace().as_str()), Some(id.clone()));
         assert_eq!(super::super::session_of("example-org"), None);
         assert!(SessionId::parse("../../etc/passwd").is_err());

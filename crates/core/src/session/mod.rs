@@ -13,8 +13,8 @@ mod store;
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use manager::new_id;
-pub use manager::{SessionManager, Subscription};
+pub(crate) use manager::shared_store;
+pub use manager::{Parts, SessionManager, Subscription};
 pub use request::{CrawlRequest, MAX_PATTERN_LEN, MAX_PATTERNS};
 
 use crate::crawl::{Counters, PageOutcome, StopReason};
@@ -154,7 +154,7 @@ pub struct SessionId(String);
 impl SessionId {
     /// An id, or `NotFound`: anything else is no session (and is not echoed back whole).
     pub fn parse(id: &str) -> crate::Result<Self> {
-        if is_session_id(id) {
+        if crate::ids::is_id(id) {
             Ok(Self(id.to_string()))
         } else {
             Err(crate::Error::NotFound("no such session (ids are 16 hexadecimal digits)".into()))
@@ -163,7 +163,7 @@ impl SessionId {
 
     /// A new, unpredictable id.
     pub(crate) fn new() -> Self {
-        Self(manager::new_id())
+        Self(crate::ids::new_id())
     }
 
     pub fn as_str(&self) -> &str {
@@ -204,16 +204,9 @@ impl<'de> Deserialize<'de> for SessionId {
     }
 }
 
-/// Whether `id` has the shape of a session id (16 hex digits).
-pub(crate) fn is_session_id(id: &str) -> bool {
-    id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// The session an index namespace belongs to, when it is a session's.
 pub fn session_of(namespace: &str) -> Option<SessionId> {
     namespace.strip_prefix("s-").and_then(|id| SessionId::parse(id).ok())
 }
 
-pub(crate) fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
+pub(crate) use crate::ids::now_secs;
