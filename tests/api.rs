@@ -301,15 +301,7 @@ fn total_cache_errors(health: &Value) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_killed_mid_crawl_and_mid_search_fails_nothing_and_is_used_again_when_back() {
-    use image_chat_fixtures::redis_server::{self, RedisServer};
-    if !redis_server::available() {
-        image_chat_fixtures::skip::skip(
-            image_chat_fixtures::skip::Need::Service,
-            "redis-server is not installed (scripts/setup.sh --test installs it)",
-        );
-        return;
-    }
-    let mut redis = RedisServer::start().unwrap();
+    let Some(mut redis) = common::redis_or_skip() else { return };
     let server = site(60).await;
     let (_dir, data) = data_dir();
     let app = spawn_in(&data, |s| {
@@ -351,15 +343,7 @@ async fn a_redis_killed_mid_crawl_and_mid_search_fails_nothing_and_is_used_again
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_sessions_progress_chat_cancel_and_the_crawl_rules_through_redis() {
-    use image_chat_fixtures::redis_server::{self, RedisServer};
-    if !redis_server::available() {
-        image_chat_fixtures::skip::skip(
-            image_chat_fixtures::skip::Need::Service,
-            "redis-server is not installed (scripts/setup.sh --test installs it)",
-        );
-        return;
-    }
-    let redis = RedisServer::start().unwrap();
+    let Some(redis) = common::redis_or_skip() else { return };
     let server = site(3_000).await;
     let (_dir, data) = data_dir();
     let configure = |s: &mut Settings| {

@@ -168,15 +168,7 @@ async fn a_conversation_survives_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conversation_started_on_one_replica_continues_on_another_through_redis() {
-    use image_chat_fixtures::redis_server::{self, RedisServer};
-    if !redis_server::available() {
-        image_chat_fixtures::skip::skip(
-            image_chat_fixtures::skip::Need::Service,
-            "redis-server is not installed (scripts/setup.sh --test installs it)",
-        );
-        return;
-    }
-    let redis = RedisServer::start().unwrap();
+    let Some(redis) = common::redis_or_skip() else { return };
     // Nothing shared but Redis: each replica has a data dir of its own.
     let (_a_dir, a_data) = data_dir();
     let (_b_dir, b_data) = data_dir();

@@ -127,3 +127,17 @@ pub fn described_image(server: &FixtureServer) -> (String, String) {
         .map(|i| (i.url.trim_start_matches("http://fixture.invalid").to_string(), i.alt))
         .unwrap()
 }
+
+/// A real Redis started for this test, or `None` after one printed line saying why it is
+/// skipped (a user's clone without redis-server; CI fails the skip instead).
+pub fn redis_or_skip() -> Option<image_chat_fixtures::redis_server::RedisServer> {
+    use image_chat_fixtures::redis_server::{self, RedisServer};
+    if !redis_server::available() {
+        image_chat_fixtures::skip::skip(
+            image_chat_fixtures::skip::Need::Service,
+            "redis-server is not installed (scripts/setup.sh --test installs it)",
+        );
+        return None;
+    }
+    Some(RedisServer::start().unwrap())
+}

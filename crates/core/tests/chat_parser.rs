@@ -149,15 +149,17 @@ async fn any_failure_falls_back_to_the_rules_and_says_why() {
     assert!(p.parse("   ").await.is_err());
 }
 
+/// A search over an empty index with no model (keywords only), and fresh cache layers.
+fn keyword_search() -> (Arc<SearchEngine>, CacheLayers) {
+    let index = Arc::new(SqliteIndex::open_in_memory().unwrap()) as Arc<dyn ImageIndex>;
+    (Arc::new(SearchEngine::new(index, Err("no model".into()))), CacheLayers::new(&CacheSettings::default()).unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn searches_remember_the_models_reading_but_not_a_fallback() {
     let (addr, requests) = stand_in().await;
     let p = parser(addr, "test-key");
-    let engine = Arc::new(SearchEngine::new(
-        Arc::new(SqliteIndex::open_in_memory().unwrap()) as Arc<dyn ImageIndex>,
-        Err("no model".into()),
-    ));
-    let caches = CacheLayers::new(&CacheSettings::default()).unwrap();
+    let (engine, caches) = keyword_search();
     let search = image_chat_core::search::cached::search;
     let (r, hits) = search(&engine, &caches, Some(&p), "PNG images of the Apple Watch", vec![], None).await.unwrap();
     assert_eq!(r.query.text, "apple watch");
@@ -177,11 +179,7 @@ async fn the_model_reads_a_follow_up_against_the_current_request() {
     use image_chat_core::conversation::{Ask, ChangeOp, DiskConversations, ask};
     let (addr, requests) = stand_in().await;
     let p = parser(addr, "test-key");
-    let engine = Arc::new(SearchEngine::new(
-        Arc::new(SqliteIndex::open_in_memory().unwrap()) as Arc<dyn ImageIndex>,
-        Err("no model".into()),
-    ));
-    let caches = CacheLayers::new(&CacheSettings::default()).unwrap();
+    let (engine, caches) = keyword_search();
     let dir = tempfile::tempdir().unwrap();
     let store = DiskConversations::open(dir.path(), 3600).unwrap();
     let turn = |conversation: Option<String>, message: &str| Ask {
