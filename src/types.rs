@@ -326,10 +326,57 @@ pub struct ApiErrorBody {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct ErrorDetail {
-    /// `invalid_request`, `not_found`, `conflict`, `at_capacity`, `rate_limited`, `internal`.
+    /// `invalid_request`, `not_found`, `method_not_allowed`, `conflict`, `at_capacity`,
+    /// `rate_limited`, `too_large`, `headers_too_large`, `unsupported_media_type`, `internal`, and
+    /// (in the browser, when the server could not be reached) `unreachable`.
     pub code: String,
     /// What went wrong and what to do, for a person.
     pub message: String,
+}
+
+impl ApiErrorBody {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self { error: ErrorDetail { code: code.to_string(), message: message.into() } }
+    }
+}
+
+impl std::fmt::Display for ApiErrorBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.error.message)
+    }
+}
+
+/// The server functions answer errors in the API's shape too (JSON, with a 4xx status the
+/// server sets), and the browser reads them back the same way.
+impl leptos::server_fn::error::FromServerFnError for ApiErrorBody {
+    type Encoder = leptos::server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        use leptos::server_fn::error::ServerFnErrorErr as E;
+        let (code, status, message) = match value {
+            E::Args(m) | E::MissingArg(m) | E::Deserialization(m) => {
+                ("invalid_request", 400, format!("the request's body does not fit: {m}"))
+            }
+            E::UnsupportedRequestMethod(m) => ("invalid_request", 405, m),
+            E::Registration(m) => ("not_found", 404, m),
+            E::Request(m) | E::Response(m) => ("unreachable", 502, m),
+            E::ServerError(m) | E::MiddlewareError(m) | E::Serialization(m) => ("internal", 500, m),
+        };
+        set_status(status);
+        Self::new(code, message)
+    }
+}
+
+/// Sets the status of the server function's answer (on the server; nothing in the browser).
+pub fn set_status(status: u16) {
+    #[cfg(feature = "ssr")]
+    if let (Some(options), Ok(status)) =
+        (leptos::prelude::use_context::<leptos_axum::ResponseOptions>(), axum::http::StatusCode::from_u16(status))
+    {
+        options.set_status(status);
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = status;
 }
 
 /// SSE `progress` event: the crawl's counters after a page.

@@ -12,8 +12,10 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 
+use super::json_errors;
 use super::rate_limit::{self, RateLimiter};
 use super::routes;
+use super::serve;
 use super::state::AppState;
 use crate::app::{App, shell};
 
@@ -22,6 +24,7 @@ use crate::app::{App, shell};
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let max_body = state.settings.server.max_request_bytes;
+    let max_headers = state.settings.server.max_header_bytes;
     let options = state.leptos_options.clone();
     let context_state = state.clone();
     Router::new()
@@ -42,6 +45,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(axum::middleware::from_fn_with_state(max_headers, serve::limit_headers))
+        // Outermost: what any layer below answers on the API's paths is JSON.
+        .layer(axum::middleware::from_fn(json_errors::json_errors))
         .with_state(state)
 }
 
@@ -80,6 +86,7 @@ pub async fn app_state_from(
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    limits: image_chat_core::config::ServerSettings,
 }
 
 impl Application {
@@ -90,7 +97,8 @@ impl Application {
         let state = app_state(settings, leptos_options).await.map_err(std::io::Error::other)?;
         state.sessions.spawn_expiry();
         image_chat_core::conversation::spawn_expiry(state.conversations.clone(), state.settings.sessions.idle_ttl_secs);
-        Ok(Self { listener, router: router(state) })
+        let limits = state.settings.server.clone();
+        Ok(Self { listener, router: router(state), limits })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -98,8 +106,7 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await
+        serve::serve(self.listener, self.router, &self.limits, shutdown_signal()).await
     }
 }
 

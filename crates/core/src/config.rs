@@ -60,11 +60,29 @@ pub struct ServerSettings {
     pub crawl_rate_per_min: u32,
     /// Chat messages one client may send per minute.
     pub chat_rate_per_min: u32,
+    /// Open connections at most (kept below the process's file-descriptor limit); past it, a few
+    /// more are let in to answer `/health` and say the server is at capacity.
+    pub max_connections: usize,
+    /// Open connections one client (IP address) may hold.
+    pub max_connections_per_client: usize,
+    /// A client that has not sent a request's headers in this long is disconnected (slowloris).
+    pub header_read_timeout_ms: u64,
+    /// Largest total size of a request's headers (a larger one is answered 431).
+    pub max_header_bytes: usize,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { addr: None, max_request_bytes: 64 * 1024, crawl_rate_per_min: 10, chat_rate_per_min: 120 }
+        Self {
+            addr: None,
+            max_request_bytes: 64 * 1024,
+            crawl_rate_per_min: 10,
+            chat_rate_per_min: 120,
+            max_connections: 4_096,
+            max_connections_per_client: 256,
+            header_read_timeout_ms: 10_000,
+            max_header_bytes: 64 * 1024,
+        }
     }
 }
 
@@ -429,6 +447,15 @@ impl Settings {
         let c = &self.crawler;
         let checks = [
             (self.server.max_request_bytes >= 1024, "server.max_request_bytes must be at least 1024"),
+            (
+                self.server.max_connections >= 1 && self.server.max_connections_per_client >= 1,
+                "server.max_connections and server.max_connections_per_client must be at least 1",
+            ),
+            (self.server.header_read_timeout_ms >= 100, "server.header_read_timeout_ms must be at least 100"),
+            (
+                (1024..=1024 * 1024).contains(&self.server.max_header_bytes),
+                "server.max_header_bytes must be between 1024 and 1048576",
+            ),
             (
                 self.server.crawl_rate_per_min >= 1 && self.server.chat_rate_per_min >= 1,
                 "server rate limits must be at least 1 per minute",
