@@ -265,3 +265,72 @@ async fn idle_sessions_expire_with_their_images_and_failures_are_reported() {
     assert!(record.message.as_deref().unwrap_or_default().contains("no page could be crawled"), "{record:?}");
     assert!(!record.errors.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_crash_an_interrupted_session_counts_what_the_index_holds() {
+    // A crash between the index's batch and the record's next write: the record says 1, the
+    // index holds 3.
+    let data = tempfile::tempdir().unwrap();
+    let s = settings(data.path(), |_| {});
+    let (manager, index) = open(&s).await;
+    let server = site(5).await;
+    let record = manager.start(&crawl(server.url("/"), 5)).await.unwrap();
+    follow(&manager, &record.id).await;
+    drop(manager);
+    let indexed = index.stats(Some(&record.namespace)).await.unwrap();
+    assert!(indexed.images >= 2, "{indexed:?}");
+    let file = data.path().join("sessions").join(format!("{}.json", record.id));
+    let mut stale: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    stale["status"] = "running".into();
+    stale["images_indexed"] = 1.into();
+    stale["images_embedded"] = 0.into();
+    std::fs::write(&file, serde_json::to_vec(&stale).unwrap()).unwrap();
+
+    let (restarted, _) = open(&s).await;
+    let restored = restarted.get(&record.id).await.unwrap();
+    assert_eq!(restored.status, SessionStatus::Interrupted);
+    assert_eq!(restored.images_indexed, indexed.images, "recounted from the index");
+    assert_eq!(restored.images_embedded, indexed.vectors);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_page_that_redirects_away_fails_saying_where_it_went() {
+    let data = tempfile::tempdir().unwrap();
+    let s = settings(data.path(), |_| {});
+    let (manager, _) = open(&s).await;
+    // To an address the SSRF guard refuses: said so, not "excluded by the rules".
+    let private = redirect_server("http://169.254.169.254/latest/meta-data/".into()).await;
+    let record = manager.start(&crawl(format!("http://{private}/"), 5)).await.unwrap();
+    let Some(SessionEvent::Done { record }) = follow(&manager, &record.id).await.pop() else { panic!("no Done") };
+    assert_eq!(record.status, SessionStatus::Failed, "{record:?}");
+    let message = record.message.unwrap_or_default();
+    assert!(message.contains("redirected to http://169.254.169.254/") && message.contains("refused"), "{message}");
+    // Off the site (another host name of the same server): said so, with where to start instead.
+    let site = site(3).await;
+    let elsewhere = site.url("/").replace("127.0.0.1", "localhost");
+    let redirecting = redirect_server(elsewhere.clone()).await;
+    let record = manager.start(&crawl(format!("http://{redirecting}/"), 5)).await.unwrap();
+    let Some(SessionEvent::Done { record }) = follow(&manager, &record.id).await.pop() else { panic!("no Done") };
+    let message = record.message.unwrap_or_default();
+    assert!(message.contains(&format!("redirects to {elsewhere}")) && message.contains("outside"), "{message}");
+}
+
+/// A server whose start page redirects to `to` (and that has nothing else: no robots.txt, no
+/// sitemap).
+async fn redirect_server(to: String) -> std::net::SocketAddr {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let app = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(move || {
+                let to = to.clone();
+                async move { (StatusCode::FOUND, [(header::LOCATION, to)]).into_response() }
+            }),
+        )
+        .fallback(|| async { StatusCode::NOT_FOUND });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}

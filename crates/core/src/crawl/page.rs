@@ -135,6 +135,11 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
         }
         Fetched::NotHtml { content_type, .. } => return Err(PageOutcome::NotHtml { content_type }),
         Fetched::Redirected { to } => {
+            // Not merely off the site: an address no fetch of ours may reach. Said as such (the
+            // start page of a crawl that redirects there would otherwise read as excluded).
+            if let Err(refusal) = shared.fetcher.guard().check_url(&to) {
+                return Err(PageOutcome::Failed { reason: format!("redirected to {to}, which is refused: {refusal}") });
+            }
             cache_put(shared.cache.as_ref(), &[url], &CachedPage::redirect(&to), DYNAMIC_TTL).await;
             return Err(PageOutcome::Redirected { to: to.to_string() });
         }

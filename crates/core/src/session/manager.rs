@@ -85,6 +85,12 @@ impl SessionManager {
                 }
                 record.status = SessionStatus::Interrupted;
                 record.message = Some("the server stopped while this crawl was running".into());
+                // The record is written every few seconds, the index at every batch: after a
+                // crash the index holds more than the record says. The index is the truth.
+                if let Ok(stored) = index.stats(Some(&record.namespace)).await {
+                    record.images_indexed = stored.images;
+                    record.images_embedded = stored.vectors;
+                }
                 store.save(&record)?;
             }
             records.push(record);

@@ -66,10 +66,21 @@ async fn run(registry: Arc<Registry>, ingest: Arc<Ingest>, id: SessionId, namesp
             _ if ok_pages == 0 => SessionStatus::Failed,
             _ => SessionStatus::Finished,
         };
+        // The start page sent elsewhere: say where, rather than blame the rules.
+        let start_redirect = summary.pages.first().and_then(|p| match &p.outcome {
+            PageOutcome::Redirected { to } => Some(to.clone()),
+            _ => None,
+        });
         if r.status == SessionStatus::Failed {
-            r.message = Some(match first_failure {
-                Some(f) => format!("no page could be crawled — {f}"),
-                None => "no page could be crawled (robots.txt or the crawl rules exclude the start page)".into(),
+            r.message = Some(match (first_failure, start_redirect) {
+                (Some(f), _) => format!("no page could be crawled — {f}"),
+                (None, Some(to)) => format!(
+                    "no page could be crawled: the start page redirects to {to}, which is outside the site being \
+                     crawled; start the crawl there instead"
+                ),
+                (None, None) => {
+                    "no page could be crawled (robots.txt or the crawl rules exclude the start page)".into()
+                }
             });
         }
     });
