@@ -73,6 +73,9 @@ pub struct CrawlCounters {
     pub rejected_by_reason: BTreeMap<String, u64>,
     pub images_deduplicated: u64,
     pub bytes: u64,
+    /// Sitemaps read only in part (or not at all): the crawl's sitemap budget was spent.
+    #[serde(default)]
+    pub sitemaps_cut: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

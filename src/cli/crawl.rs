@@ -172,6 +172,13 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
         "images: {} found, {} kept, {} duplicates, {} rejected",
         c.images_found, c.images_kept, c.images_deduplicated, c.images_rejected
     );
+    if c.sitemaps_cut > 0 {
+        let _ = writeln!(
+            out,
+            "sitemaps: {} read only in part (crawler.sitemap_urls_per_page × the page limit was reached)",
+            c.sitemaps_cut
+        );
+    }
     for (reason, n) in &c.rejected_by_reason {
         let _ = writeln!(out, "  rejected {reason}: {n}");
     }

@@ -28,6 +28,7 @@ pub fn counters(c: &Counters) -> CrawlCounters {
         rejected_by_reason: c.rejected_by_reason.clone(),
         images_deduplicated: c.images_deduplicated,
         bytes: c.bytes,
+        sitemaps_cut: c.sitemaps_cut,
     }
 }
 

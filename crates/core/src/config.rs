@@ -106,6 +106,9 @@ pub struct CrawlerSettings {
     pub max_redirects: u32,
     pub max_retries: u32,
     pub respect_robots_txt: bool,
+    /// Sitemap URLs a crawl reads at most, per page it may fetch: a sitemap index of millions
+    /// of URLs costs what the crawl can use of it.
+    pub sitemap_urls_per_page: u32,
     /// Fetch every kept image once and read its real format, size, transparency, brightness
     /// and perceptual hash (more requests; filters and dedup then go by the pixels).
     pub analyze_images: bool,
@@ -138,6 +141,7 @@ impl Default for CrawlerSettings {
             max_redirects: 5,
             max_retries: 2,
             respect_robots_txt: true,
+            sitemap_urls_per_page: 10,
             analyze_images: true,
             allow_hosts: Vec::new(),
         }
@@ -452,6 +456,10 @@ impl Settings {
                 "server.max_connections and server.max_connections_per_client must be at least 1",
             ),
             (self.server.header_read_timeout_ms >= 100, "server.header_read_timeout_ms must be at least 100"),
+            (
+                (1..=1_000).contains(&self.crawler.sitemap_urls_per_page),
+                "crawler.sitemap_urls_per_page must be between 1 and 1000",
+            ),
             (
                 (1024..=1024 * 1024).contains(&self.server.max_header_bytes),
                 "server.max_header_bytes must be between 1024 and 1048576",

@@ -184,9 +184,12 @@ async fn misbehaving_endpoints_end_with_recorded_reasons() {
             outcome_of(&summary, path)
         );
     }
+    // Not followed, and not a mere off-site redirect: an address no fetch of ours may reach.
     assert!(
-        matches!(outcome_of(&summary, "/trap/redirect-to-private")[..], [PageOutcome::Redirected { .. }]),
-        "an off-site redirect is not followed"
+        matches!(outcome_of(&summary, "/trap/redirect-to-private")[..],
+            [PageOutcome::Failed { reason }] if reason.contains("169.254.169.254") && reason.contains("refused")),
+        "{:?}",
+        outcome_of(&summary, "/trap/redirect-to-private")
     );
     // 429 and 503 with Retry-After are retried until the page comes.
     for path in ["/trap/rate-limited/a", "/trap/flaky/a"] {
@@ -479,4 +482,49 @@ async fn a_robots_txt_redirected_where_the_guard_refuses_forbids_pages_and_image
         run(Crawler::new(Url::parse(&format!("http://{addr}/")).unwrap()).allow_hosts(["127.0.0.1"])).await;
     assert_eq!(summary.stop, StopReason::Completed, "{summary:?}");
     assert!(hits.lock().unwrap().contains(&"/rules.txt".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sitemap_index_of_millions_of_urls_costs_only_the_crawls_budget() {
+    use axum::extract::Path;
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    // An index of 5 sitemaps of 200,000 URLs each (a million in all), generated as asked.
+    let hits = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = hits.clone();
+    let app = axum::Router::new()
+        .route(
+            "/sitemap.xml",
+            axum::routing::get(|| async {
+                let list: String = (0..5).map(|i| format!("<sitemap><loc>/sitemaps/{i}.xml</loc></sitemap>")).collect();
+                ([(header::CONTENT_TYPE, "application/xml")], format!("<sitemapindex>{list}</sitemapindex>"))
+            }),
+        )
+        .route(
+            "/sitemaps/{n}",
+            axum::routing::get(move |Path(n): Path<String>| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock().unwrap().push(n.clone());
+                    let urls: String = (0..200_000).map(|i| format!("<url><loc>/p/{n}-{i}</loc></url>")).collect();
+                    ([(header::CONTENT_TYPE, "application/xml")], format!("<urlset>{urls}</urlset>"))
+                }
+            }),
+        )
+        .fallback(|| async { ([(header::CONTENT_TYPE, "text/html")], "<p>a page</p>").into_response() });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let start = Url::parse(&format!("http://{addr}/")).unwrap();
+    let mut opts = image_chat_core::crawl::CrawlOptions::from_settings(&Default::default());
+    opts.sitemap_urls_per_page = 10;
+    let crawler = Crawler::with_options(start, opts).allow_hosts(["127.0.0.1"]).max_pages(10).max_depth(3);
+    let (summary, _) = run(crawler).await;
+    // 10 pages × 10 sitemap URLs: the first sitemap is read as far as 100 URLs, the others
+    // are not even fetched, and the crawl says so.
+    assert_eq!(summary.stop, StopReason::PageLimit, "{summary:?}");
+    assert!(summary.counters.pages_queued <= 100, "{:?}", summary.counters);
+    assert!(hits.lock().unwrap().len() <= 1, "sitemaps fetched: {:?}", hits.lock().unwrap());
+    assert!(summary.counters.sitemaps_cut >= 1, "{:?}", summary.counters);
 }

@@ -45,6 +45,8 @@ pub struct CrawlOptions {
     pub subdomains: bool,
     pub respect_robots: bool,
     pub use_sitemaps: bool,
+    /// Sitemap URLs read at most per page of `max_pages`.
+    pub sitemap_urls_per_page: u32,
     pub concurrency: usize,
     pub per_host_concurrency: usize,
     pub per_host_delay: Duration,
@@ -65,6 +67,7 @@ impl CrawlOptions {
             subdomains: false,
             respect_robots: s.respect_robots_txt,
             use_sitemaps: true,
+            sitemap_urls_per_page: s.sitemap_urls_per_page,
             concurrency: s.concurrency,
             per_host_concurrency: s.per_host_concurrency,
             per_host_delay: Duration::from_millis(s.per_host_delay_ms),

@@ -66,6 +66,10 @@ pub struct Counters {
     pub images_deduplicated: u64,
     /// Response bytes received (after decompression).
     pub bytes: u64,
+    /// Sitemaps read only in part, or not at all, because the crawl's sitemap budget
+    /// (`crawler.sitemap_urls_per_page` × its page limit) was spent.
+    #[serde(default)]
+    pub sitemaps_cut: u64,
 }
 
 impl Counters {

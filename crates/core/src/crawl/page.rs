@@ -26,6 +26,8 @@ pub(super) struct Shared {
     pub respect_robots: bool,
     /// Keys of every page queued or fetched: shared so a redirect never fetches a page twice.
     pub seen: Mutex<HashSet<String>>,
+    /// Sitemaps read only in part, or not at all, once the crawl's sitemap budget was spent.
+    pub sitemaps_cut: std::sync::atomic::AtomicU64,
     /// Overrides how long cached pages are fresh (tests; otherwise Cache-Control decides).
     pub html_freshness: Option<Duration>,
 }

@@ -75,6 +75,7 @@ impl Run {
                     scope: Scope::new(&start, opts.subdomains, &opts.include, &opts.exclude),
                     respect_robots: opts.respect_robots,
                     seen: Mutex::new(HashSet::new()),
+                    sitemaps_cut: Default::default(),
                     html_freshness: opts.html_freshness,
                 })),
                 None,
@@ -153,7 +154,9 @@ impl Run {
         let mut sitemap_task = None;
         if self.opts.use_sitemaps && self.opts.max_depth > 0 {
             let listed: Vec<String> = robots.sitemaps().to_vec();
-            sitemap_task = Some(tokio::spawn(sitemap::discover(shared.clone(), start.clone(), listed, sitemap_tx)));
+            let budget = self.opts.max_pages as usize * self.opts.sitemap_urls_per_page.max(1) as usize;
+            let discover = sitemap::discover(shared.clone(), start.clone(), listed, budget, sitemap_tx);
+            sitemap_task = Some(tokio::spawn(discover));
         } else {
             drop(sitemap_tx);
         }
@@ -215,6 +218,7 @@ impl Run {
         if let Some(task) = sitemap_task {
             task.abort();
         }
+        self.counters.sitemaps_cut = shared.sitemaps_cut.load(std::sync::atomic::Ordering::Relaxed);
         self.counters.pages_queued = (self.links.len() + self.sitemap_urls.len()) as u64;
         self.finish(stop)
     }

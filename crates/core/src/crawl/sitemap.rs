@@ -21,10 +21,18 @@ pub struct Sitemap {
     pub pages: Vec<String>,
     /// Child sitemaps (`<sitemap><loc>` of an index).
     pub children: Vec<String>,
+    /// More entries than were asked for were there; the reading stopped.
+    pub truncated: bool,
 }
 
 /// Parses a sitemap body; gzip bodies are inflated first.
 pub fn parse(body: &[u8]) -> Sitemap {
+    parse_at_most(body, usize::MAX)
+}
+
+/// [`parse`], stopping after `limit` entries: a sitemap of a million URLs costs what a crawl
+/// will use of it, not a million strings.
+pub fn parse_at_most(body: &[u8], limit: usize) -> Sitemap {
     let inflated;
     let bytes = if body.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -39,6 +47,10 @@ pub fn parse(body: &[u8]) -> Sitemap {
     let mut out = Sitemap::default();
     let mut rest = text.as_ref();
     while let Some(start) = rest.find("<loc>") {
+        if out.pages.len() + out.children.len() >= limit {
+            out.truncated = true;
+            break;
+        }
         let after = &rest[start + 5..];
         let Some(end) = after.find("</loc>") else { break };
         let loc = unescape(after[..end].trim().trim_start_matches("<![CDATA[").trim_end_matches("]]>").trim());
@@ -55,17 +67,31 @@ fn unescape(s: &str) -> String {
 }
 
 /// Finds the site's sitemaps (those its robots.txt lists, else `/sitemap.xml`), follows their
-/// indexes (at most [`MAX_SITEMAPS`] files, same site only) and sends their page URLs to the crawl.
-pub(super) async fn discover(shared: Arc<Shared>, start: Url, listed: Vec<String>, tx: mpsc::Sender<Vec<Url>>) {
+/// indexes (at most [`MAX_SITEMAPS`] files, same site only) and sends at most `budget` of their
+/// page URLs to the crawl, counting in `shared.sitemaps_cut` the sitemaps it read only in part
+/// or left unread past the budget. Parsing and resolving run off the async threads.
+pub(super) async fn discover(
+    shared: Arc<Shared>,
+    start: Url,
+    listed: Vec<String>,
+    budget: usize,
+    tx: mpsc::Sender<Vec<Url>>,
+) {
     let mut queue: VecDeque<Url> =
         listed.iter().filter_map(|s| start.join(s).ok()).filter(|u| shared.scope.same_site(u)).collect();
     if queue.is_empty() {
         queue.push_back(start.join("/sitemap.xml").expect("joins any http(s) URL"));
     }
-    let mut read = 0;
+    let cut = || shared.sitemaps_cut.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (mut read, mut sent) = (0, 0usize);
     let mut visited = HashSet::new();
     while let Some(url) = queue.pop_front() {
         if read >= MAX_SITEMAPS || !visited.insert(url.to_string()) {
+            continue;
+        }
+        if sent >= budget {
+            // The rest of the sitemaps are not even fetched.
+            cut();
             continue;
         }
         read += 1;
@@ -74,9 +100,21 @@ pub(super) async fn discover(shared: Arc<Shared>, start: Url, listed: Vec<String
         let fetched = shared.fetcher.get(&url, Want::Any, &|n| shared.scope.same_site(n)).await;
         drop(permit);
         let Fetched::Body(body) = fetched else { continue };
-        let parsed = parse(&body.raw);
-        queue.extend(parsed.children.iter().filter_map(|c| url.join(c).ok()).filter(|u| shared.scope.same_site(u)));
-        let pages: Vec<Url> = parsed.pages.iter().filter_map(|p| url.join(p).ok()).collect();
+        let room = budget - sent;
+        let children_room = MAX_SITEMAPS.saturating_sub(read + queue.len());
+        let base = url.clone();
+        let read_one = move || {
+            let parsed = parse_at_most(&body.raw, room.max(children_room));
+            let children: Vec<Url> = parsed.children.iter().filter_map(|c| base.join(c).ok()).collect();
+            let pages: Vec<Url> = parsed.pages.iter().take(room).filter_map(|p| base.join(p).ok()).collect();
+            (children, pages, parsed.truncated || parsed.pages.len() > room)
+        };
+        let Ok((children, pages, truncated)) = tokio::task::spawn_blocking(read_one).await else { continue };
+        queue.extend(children.into_iter().filter(|u| shared.scope.same_site(u)));
+        if truncated {
+            cut();
+        }
+        sent += pages.len();
         if !pages.is_empty() && tx.send(pages).await.is_err() {
             return;
         }
@@ -100,5 +138,14 @@ mod tests {
         assert_eq!(parse(&gz.finish().unwrap()).pages, vec!["http://s.test/z"]);
         assert_eq!(parse(b"<loc>unterminated"), Sitemap::default());
         assert_eq!(parse(&[0x1f, 0x8b, 0, 1, 2]), Sitemap::default());
+    }
+
+    #[test]
+    fn a_huge_sitemap_is_read_only_as_far_as_asked() {
+        let body: String = (0..100_000).map(|i| format!("<url><loc>http://s.test/p{i}</loc></url>")).collect();
+        let set = parse_at_most(format!("<urlset>{body}</urlset>").as_bytes(), 25);
+        assert_eq!((set.pages.len(), set.truncated), (25, true));
+        let small = parse_at_most(b"<urlset><url><loc>http://s.test/a</loc></url></urlset>", 25);
+        assert_eq!((small.pages.len(), small.truncated), (1, false));
     }
 }
