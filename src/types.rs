@@ -409,7 +409,8 @@ pub struct IndexedUpdate {
 #[cfg_attr(feature = "ssr", derive(ToSchema))]
 pub struct PageUpdate {
     pub url: String,
-    /// `ok`, `duplicate`, `no_index`, `skipped_by_robots`, `link_trap`, `not_html`, `redirected`, `failed`.
+    /// `ok`, `duplicate`, `no_index`, `skipped_by_robots`, `link_trap`, `not_html`, `redirected`,
+    /// `failed`, `too_complex`.
     pub outcome: String,
     pub reason: Option<String>,
     pub images: usize,

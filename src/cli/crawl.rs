@@ -8,7 +8,7 @@ use super::bad_input;
 use std::time::Duration;
 
 use image_chat_core::Settings;
-use image_chat_core::crawl::{CrawlEvent, PageOutcome};
+use image_chat_core::crawl::CrawlEvent;
 use image_chat_core::index::Namespace;
 use image_chat_core::ingest::{BATCH, Stored};
 use image_chat_core::model::ImageRecord;
@@ -182,10 +182,9 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
     for (reason, n) in &c.rejected_by_reason {
         let _ = writeln!(out, "  rejected {reason}: {n}");
     }
-    let failures: Vec<_> =
-        summary.pages.iter().filter(|p| matches!(p.outcome, PageOutcome::Failed { .. })).take(10).collect();
+    let failures: Vec<_> = summary.pages.iter().filter(|p| p.outcome.is_failure()).take(10).collect();
     for p in &failures {
-        if let PageOutcome::Failed { reason } = &p.outcome {
+        if let Some(reason) = p.outcome.failure_reason() {
             let _ = writeln!(out, "  failed {}: {reason}", p.url);
         }
     }

@@ -37,7 +37,9 @@ fn page_update(url: String, outcome: &PageOutcome, images: usize) -> PageUpdate 
         .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
         .unwrap_or_default();
     let reason = match outcome {
-        PageOutcome::Failed { reason } | PageOutcome::LinkTrap { reason } => Some(reason.clone()),
+        PageOutcome::Failed { reason } | PageOutcome::LinkTrap { reason } | PageOutcome::TooComplex { reason } => {
+            Some(reason.clone())
+        }
         PageOutcome::Redirected { to } => Some(format!("redirected to {to}")),
         PageOutcome::NotHtml { content_type } => Some(format!("not HTML ({content_type})")),
         _ => None,

@@ -58,6 +58,22 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    group.bench_function("budget_check_only", |b| {
+        b.iter(|| {
+            for (_, html) in &pages {
+                black_box(extract::budget::check(black_box(html)).is_ok());
+            }
+        })
+    });
+    // What the crawler runs: the budget's pre-scan and the chunked parse before the same walk.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    group.bench_function("image_chat_extract_within_budget", |b| {
+        b.iter(|| {
+            for (url, html) in &pages {
+                black_box(extract::extract_within(black_box(html), url, &stop).ok());
+            }
+        })
+    });
     group.finish();
     paired_ratio(&pages);
 }
@@ -76,9 +92,10 @@ fn paired_ratio(pages: &[(Url, String)]) {
             black_box(scraper::Html::parse_document(black_box(html)));
         }
     };
+    let stop = std::sync::atomic::AtomicBool::new(false);
     let extract = || {
         for (url, html) in pages {
-            black_box(extract::extract(black_box(html), url));
+            black_box(extract::extract_within(black_box(html), url, &stop).ok());
         }
     };
     let mut ratios: Vec<f64> = (0..ROUNDS)

@@ -528,3 +528,39 @@ async fn a_sitemap_index_of_millions_of_urls_costs_only_the_crawls_budget() {
     assert!(hits.lock().unwrap().len() <= 1, "sitemaps fetched: {:?}", hits.lock().unwrap());
     assert!(summary.counters.sitemaps_cut >= 1, "{:?}", summary.counters);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_too_complex_to_parse_in_bounded_time_are_refused_unparsed() {
+    use axum::http::header;
+    // 100,000 nested <div>s (the parser's work grows with the square of the nesting: half a
+    // minute), 100,000 unclosed <div><span> pairs, and 200,000 <img>s in one page.
+    let nested = format!("<html><body>{}x{}</body></html>", "<div>".repeat(100_000), "</div>".repeat(100_000));
+    let unclosed = format!("<html><body>{}</body></html>", "<div><span>".repeat(100_000));
+    let images = format!("<html><body>{}</body></html>", "<img src=\"/i.jpg\" alt=\"a picture\">".repeat(200_000));
+    let home = r#"<html><body><a href="/nested">n</a><a href="/unclosed">u</a><a href="/images">i</a>
+        <p><img src="/ok.jpg" alt="a fine picture of a harbour" width="800" height="600"></p></body></html>"#;
+    let page = |body: String| move || async move { ([(header::CONTENT_TYPE, "text/html")], body) };
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(page(home.to_string())))
+        .route("/nested", axum::routing::get(page(nested)))
+        .route("/unclosed", axum::routing::get(page(unclosed)))
+        .route("/images", axum::routing::get(page(images)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let start = Url::parse(&format!("http://{addr}/")).unwrap();
+    let (summary, pages) = run(Crawler::new(start).allow_hosts(["127.0.0.1"]).use_sitemaps(false).fetch_config(|c| {
+        c.max_body_bytes = 16 * 1024 * 1024;
+    }))
+    .await;
+    for (path, why) in [("/nested", "nested"), ("/unclosed", "nested"), ("/images", "elements")] {
+        assert!(
+            matches!(&outcome_of(&summary, path)[..], [PageOutcome::TooComplex { reason }] if reason.contains(why)),
+            "{path}: {:?}",
+            outcome_of(&summary, path)
+        );
+    }
+    assert_eq!(summary.counters.pages_failed, 3);
+    assert!(pages.iter().any(|p| p.images.iter().any(|i| i.url.path() == "/ok.jpg")), "the plain page is crawled");
+}

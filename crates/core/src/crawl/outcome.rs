@@ -37,11 +37,25 @@ pub enum PageOutcome {
     Failed {
         reason: String,
     },
+    /// More elements, or deeper nesting, than a page may have: not parsed (a hostile page could
+    /// otherwise hold a core for minutes).
+    TooComplex {
+        reason: String,
+    },
 }
 
 impl PageOutcome {
     pub fn is_failure(&self) -> bool {
-        matches!(self, Self::Failed { .. })
+        matches!(self, Self::Failed { .. } | Self::TooComplex { .. })
+    }
+
+    /// Why it failed, for the session's list of page errors.
+    pub fn failure_reason(&self) -> Option<String> {
+        match self {
+            Self::Failed { reason } => Some(reason.clone()),
+            Self::TooComplex { reason } => Some(format!("too complex: {reason}")),
+            _ => None,
+        }
     }
 }
 

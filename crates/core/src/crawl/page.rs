@@ -3,6 +3,7 @@
 //! revalidated when stale, from the network otherwise — then extracting it off the async threads.
 
 use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use super::normalize::{Scope, page_key};
 use super::outcome::PageOutcome;
 use super::politeness::Hosts;
 use crate::cache::Cache;
-use crate::extract::{self, PageImages};
+use crate::extract::{self, PageImages, budget};
 use crate::net::{Fetched, Fetcher, RobotsCache, Want};
 
 /// What page tasks share.
@@ -26,6 +27,9 @@ pub(super) struct Shared {
     pub respect_robots: bool,
     /// Keys of every page queued or fetched: shared so a redirect never fetches a page twice.
     pub seen: Mutex<HashSet<String>>,
+    /// Set when the crawl ends (cancelled, or at its limit): a page being parsed stops between
+    /// chunks, so no core stays busy for a crawl that is over.
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
     /// Sitemaps read only in part, or not at all, once the crawl's sitemap budget was spent.
     pub sitemaps_cut: std::sync::atomic::AtomicU64,
     /// Overrides how long cached pages are fresh (tests; otherwise Cache-Control decides).
@@ -82,7 +86,7 @@ async fn fetch_and_extract(shared: &Shared, url: &Url) -> Result<Fetchd, PageOut
     {
         match hit.body {
             Some(_) if hit.fresh_until > unix_now() => {
-                return from_cache(hit.body.unwrap_or_default(), final_url).await;
+                return from_cache(shared, hit.body.unwrap_or_default(), final_url).await;
             }
             // Stale, but the site can tell whether it changed.
             Some(_) if !hit.validators.is_empty() => return fetch_network(shared, url, Some(hit)).await,
@@ -96,7 +100,7 @@ async fn fetch_and_extract(shared: &Shared, url: &Url) -> Result<Fetchd, PageOut
                     cache_get(shared.cache.as_ref(), &final_url).await
                 {
                     if target.fresh_until > unix_now() {
-                        return from_cache(target.body.unwrap_or_default(), final_url).await;
+                        return from_cache(shared, target.body.unwrap_or_default(), final_url).await;
                     }
                     if !target.validators.is_empty() {
                         return fetch_network(shared, &final_url, Some(target)).await;
@@ -109,9 +113,9 @@ async fn fetch_and_extract(shared: &Shared, url: &Url) -> Result<Fetchd, PageOut
     fetch_network(shared, url, None).await
 }
 
-async fn from_cache(body: String, final_url: Url) -> Result<Fetchd, PageOutcome> {
+async fn from_cache(shared: &Shared, body: String, final_url: Url) -> Result<Fetchd, PageOutcome> {
     let bytes = body.len() as u64;
-    let page = extract_blocking(body, final_url.clone()).await?;
+    let page = extract_blocking(body, final_url.clone(), shared.stop.clone()).await?;
     Ok(Fetchd { final_url, status: 200, from_cache: true, bytes, page })
 }
 
@@ -133,7 +137,7 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
             page.fresh_until = unix_now() + fresh.as_secs();
             cache_put(shared.cache.as_ref(), &[url], &page, keep).await;
             let final_url = Url::parse(&page.final_url).unwrap_or_else(|_| url.clone());
-            return from_cache(page.body.unwrap_or_default(), final_url).await;
+            return from_cache(shared, page.body.unwrap_or_default(), final_url).await;
         }
         Fetched::NotHtml { content_type, .. } => return Err(PageOutcome::NotHtml { content_type }),
         Fetched::Redirected { to } => {
@@ -176,12 +180,22 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
         urls.extend(body.redirects.iter());
         cache_put(shared.cache.as_ref(), &urls, &entry, keep).await;
     }
-    let page = extract_blocking(body.text, body.final_url.clone()).await?;
+    let page = extract_blocking(body.text, body.final_url.clone(), shared.stop.clone()).await?;
     Ok(Fetchd { final_url: body.final_url, status: body.status, from_cache: false, bytes: body.bytes, page })
 }
 
-async fn extract_blocking(html: String, url: Url) -> Result<PageImages, PageOutcome> {
-    tokio::task::spawn_blocking(move || extract::extract(&html, &url))
+/// Extracts a page off the async threads, within what one page may cost: a page too complex
+/// to parse in bounded time is refused unparsed, and a parse stops once the crawl is over.
+async fn extract_blocking(html: String, url: Url, stop: Arc<AtomicBool>) -> Result<PageImages, PageOutcome> {
+    let work = move || {
+        extract::extract_within(&html, &url, &stop).map_err(|refused| match refused {
+            budget::Refused::TooComplex(reason) => PageOutcome::TooComplex { reason },
+            budget::Refused::Cancelled => {
+                PageOutcome::Failed { reason: "the crawl ended while the page was parsed".into() }
+            }
+        })
+    };
+    tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| PageOutcome::Failed { reason: format!("extraction failed: {e}") })
+        .map_err(|e| PageOutcome::Failed { reason: format!("extraction failed: {e}") })?
 }

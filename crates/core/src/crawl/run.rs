@@ -76,6 +76,7 @@ impl Run {
                     respect_robots: opts.respect_robots,
                     seen: Mutex::new(HashSet::new()),
                     sitemaps_cut: Default::default(),
+                    stop: Default::default(),
                     html_freshness: opts.html_freshness,
                 })),
                 None,
@@ -218,6 +219,8 @@ impl Run {
         if let Some(task) = sitemap_task {
             task.abort();
         }
+        // Pages still being parsed stop between chunks.
+        shared.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         self.counters.sitemaps_cut = shared.sitemaps_cut.load(std::sync::atomic::Ordering::Relaxed);
         self.counters.pages_queued = (self.links.len() + self.sitemap_urls.len()) as u64;
         self.finish(stop)

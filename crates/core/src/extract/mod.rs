@@ -2,6 +2,7 @@
 //! parse of the HTML. Synchronous CPU work: call it from `spawn_blocking` in async code.
 
 mod atoms;
+pub mod budget;
 mod candidates;
 mod context;
 pub mod css;
@@ -63,6 +64,19 @@ pub struct PageImages {
 pub fn extract(html: &str, page_url: &Url) -> PageImages {
     let doc = scraper::Html::parse_document(html);
     extract_from_document(&doc, page_url)
+}
+
+/// [`extract`] within what one page may cost (see [`budget`]): a page too complex to parse in
+/// bounded time is refused unparsed, and the parse gives up between chunks once `stop` is set.
+/// What the crawler runs.
+pub fn extract_within(
+    html: &str,
+    page_url: &Url,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<PageImages, budget::Refused> {
+    budget::check(html).map_err(budget::Refused::TooComplex)?;
+    let doc = budget::parse(html, stop)?;
+    Ok(extract_from_document(&doc, page_url))
 }
 
 /// [`extract`] over an already parsed document.

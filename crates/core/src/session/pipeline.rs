@@ -56,10 +56,8 @@ async fn run(registry: Arc<Registry>, ingest: Arc<Ingest>, id: SessionId, namesp
         r.stop = Some(summary.stop);
         r.elapsed_ms = summary.elapsed_ms;
         r.current_url.clear();
-        let first_failure = summary.pages.iter().find_map(|p| match &p.outcome {
-            PageOutcome::Failed { reason } => Some(format!("{}: {reason}", p.url)),
-            _ => None,
-        });
+        let first_failure =
+            summary.pages.iter().find_map(|p| p.outcome.failure_reason().map(|reason| format!("{}: {reason}", p.url)));
         r.status = match summary.stop {
             StopReason::Cancelled => SessionStatus::Cancelled,
             StopReason::StartRefused => SessionStatus::Failed,
@@ -141,10 +139,10 @@ async fn forward_loop(registry: Arc<Registry>, id: SessionId, mut events: broadc
                     last_page = Instant::now();
                 }
                 registry.update(&id, |r| {
-                    if let PageOutcome::Failed { reason } = &outcome
+                    if let Some(reason) = outcome.failure_reason()
                         && r.errors.len() < MAX_ERRORS
                     {
-                        r.errors.push(PageError { url: url.clone(), reason: reason.clone() });
+                        r.errors.push(PageError { url: url.clone(), reason });
                     }
                     send.then_some(SessionEvent::Page { url, outcome, images })
                 });
