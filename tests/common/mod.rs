@@ -47,6 +47,12 @@ impl TestApp {
 
     /// Reads a session's SSE stream to its end: (event name, data) pairs.
     pub async fn events(&self, id: &str) -> Vec<(String, Value)> {
+        self.events_then(id, || {}).await
+    }
+
+    /// [`Self::events`], calling `subscribed` once the stream is open (the server subscribes
+    /// before it answers), so nothing that happens after it can be missed.
+    pub async fn events_then(&self, id: &str, subscribed: impl FnOnce()) -> Vec<(String, Value)> {
         let res = self
             .client
             .get(self.url(&format!("/crawl/{id}/status")))
@@ -56,6 +62,7 @@ impl TestApp {
             .unwrap();
         assert_eq!(res.status(), 200);
         assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        subscribed();
         let mut body = res.bytes_stream();
         let mut buf = String::new();
         let mut out = Vec::new();

@@ -15,6 +15,7 @@ pub mod extract;
 mod ids;
 pub mod index;
 pub mod ingest;
+pub mod memory_budget;
 pub mod model;
 pub mod net;
 pub mod probe;

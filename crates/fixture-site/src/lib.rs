@@ -8,13 +8,16 @@
 //! - **mirrored folders** such as `../shared/data/sites/sanctuaries.marinebon.org/`, with the
 //!   site's absolute origin rewritten to the server's own address;
 //! - **misbehaving endpoints** under `/trap/` (slow, endless redirects, huge bodies, wrong
-//!   content types, 429 with Retry-After, 5xx, link traps).
+//!   content types, 429 with Retry-After, 5xx, link traps);
+//! - a **hostile site** ([`hostile::HostileServer`]): pages and pictures built to exhaust a
+//!   crawler's memory and CPU, each with the outcome it must record.
 //!
 //! Start one with [`FixtureServer::start`], or from the command line with
 //! `cargo run -p image-chat-fixtures -- serve --pages 1000`.
 
 pub mod captions;
 pub mod folder;
+pub mod hostile;
 pub mod images;
 pub mod ports;
 pub mod redis_server;

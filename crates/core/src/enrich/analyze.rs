@@ -4,11 +4,12 @@
 
 use std::io::Cursor;
 
-use image::{ImageReader, Limits};
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
 
 pub use crate::model::{SAME_PICTURE_BITS, distance};
 
 use super::ImageFacts;
+use crate::memory_budget::MemoryBudget;
 use crate::model::ImageFormat;
 
 /// Largest picture decoded, in pixels per side, pixels in all, and bytes of memory. Larger ones
@@ -38,8 +39,13 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
 }
 
 /// Analyses an image. `None` when the bytes are not an image we can read; vector and AVIF
-/// images get their format only.
+/// images get their format only. Decodes within the process's [`MemoryBudget`].
 pub fn analyze(bytes: &[u8]) -> Option<ImageFacts> {
+    analyze_within(bytes, MemoryBudget::decodes())
+}
+
+/// [`analyze`], holding the picture's decoded size from `budget` while it is decoded.
+pub fn analyze_within(bytes: &[u8], budget: &MemoryBudget) -> Option<ImageFacts> {
     let format = sniff(bytes)?;
     let mut facts = ImageFacts {
         format,
@@ -68,7 +74,10 @@ pub fn analyze(bytes: &[u8]) -> Option<ImageFacts> {
     limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
     // A picture that does not decode (cut off, or over the limits) still has the header's size.
-    let Ok(img) = reader.decode() else { return Some(facts) };
+    let Ok(decoder) = reader.into_decoder() else { return Some(facts) };
+    // The decoded picture, and the thumbnail and hash copies made from it (a fraction of it).
+    let held = budget.hold(decoder.total_bytes().saturating_add(decoder.total_bytes() / 8));
+    let Ok(img) = DynamicImage::from_decoder(decoder) else { return Some(facts) };
     if img.width() == 0 || img.height() == 0 {
         return Some(facts);
     }
@@ -80,6 +89,8 @@ pub fn analyze(bytes: &[u8]) -> Option<ImageFacts> {
     facts.luma = Some((luma / pixels) as u8);
     facts.transparent = Some(img.color().has_alpha() && small.pixels().any(|p| p[3] < 250));
     facts.dhash = Some(dhash(&img));
+    drop(img);
+    drop(held);
     Some(facts)
 }
 
@@ -165,5 +176,30 @@ mod tests {
         let mut huge = png.clone();
         huge[16..20].copy_from_slice(&100_000u32.to_be_bytes());
         assert!(analyze(&huge).unwrap().dhash.is_none());
+    }
+
+    #[test]
+    fn concurrent_decodes_of_deep_pictures_stay_within_the_budget() {
+        // 16-bit RGBA: 8 bytes a pixel, so 1000×1000 decodes to 8 MB (a 24-megapixel one, 192 MB).
+        let deep = image::ImageBuffer::<Rgba<u16>, Vec<u16>>::from_fn(1000, 1000, |x, y| {
+            Rgba([(x * 60) as u16, (y * 60) as u16, 30_000, 65_535])
+        });
+        let mut png = Cursor::new(Vec::new());
+        deep.write_to(&mut png, Codec::Png).unwrap();
+        let png = std::sync::Arc::new(png.into_inner());
+        let budget = std::sync::Arc::new(MemoryBudget::new(10 << 20));
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                let (png, budget) = (png.clone(), budget.clone());
+                std::thread::spawn(move || analyze_within(&png, &budget).unwrap())
+            })
+            .collect();
+        for t in threads {
+            let facts = t.join().unwrap();
+            assert_eq!((facts.width, facts.height), (Some(1000), Some(1000)));
+            assert!(facts.dhash.is_some(), "each was decoded in its turn");
+        }
+        assert!(budget.high_water() >= 8_000_000, "a decode held its decoded size");
+        assert!(budget.high_water() <= 10 << 20, "never more than the budget at once");
     }
 }

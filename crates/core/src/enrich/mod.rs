@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-pub use analyze::{SAME_PICTURE_BITS, analyze, distance, sniff};
+pub use analyze::{SAME_PICTURE_BITS, analyze, analyze_within, distance, sniff};
 
 use crate::config::CrawlerSettings;
 use crate::error::Result;

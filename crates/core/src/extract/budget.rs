@@ -38,8 +38,8 @@ fn kind(name: &[u8]) -> Kind {
     match &*buf {
         b"p" | b"li" | b"dt" | b"dd" | b"tr" | b"td" | b"th" | b"option" | b"optgroup" | b"thead" | b"tbody"
         | b"tfoot" | b"colgroup" | b"caption" | b"rb" | b"rt" | b"rtc" | b"rp" | b"html" | b"head" | b"body"
-        | b"img" | b"br" | b"hr" | b"input" | b"meta" | b"link" | b"area" | b"base" | b"col" | b"embed"
-        | b"param" | b"source" | b"track" | b"wbr" | b"image" | b"keygen" => Kind::Flat,
+        | b"img" | b"br" | b"hr" | b"input" | b"meta" | b"link" | b"area" | b"base" | b"col" | b"embed" | b"param"
+        | b"source" | b"track" | b"wbr" | b"image" | b"keygen" => Kind::Flat,
         b"script" | b"style" | b"textarea" | b"title" | b"xmp" | b"iframe" | b"noembed" | b"noframes"
         | b"plaintext" => Kind::RawText,
         _ => Kind::Nests,

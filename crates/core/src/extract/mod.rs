@@ -67,7 +67,8 @@ pub fn extract(html: &str, page_url: &Url) -> PageImages {
 }
 
 /// [`extract`] within what one page may cost (see [`budget`]): a page too complex to parse in
-/// bounded time is refused unparsed, and the parse gives up between chunks once `stop` is set.
+/// bounded time is refused unparsed, the parse gives up between chunks once `stop` is set, and
+/// it waits its turn while the pages being parsed hold the process's parse memory budget.
 /// What the crawler runs.
 pub fn extract_within(
     html: &str,
@@ -75,6 +76,8 @@ pub fn extract_within(
     stop: &std::sync::atomic::AtomicBool,
 ) -> Result<PageImages, budget::Refused> {
     budget::check(html).map_err(budget::Refused::TooComplex)?;
+    // The tree takes several times the page's bytes: large pages of all crawls take turns.
+    let _held = crate::memory_budget::MemoryBudget::parses().hold(html.len() as u64);
     let doc = budget::parse(html, stop)?;
     Ok(extract_from_document(&doc, page_url))
 }
