@@ -34,10 +34,21 @@ pub struct AppStatus {
 #[serde(default, deny_unknown_fields)]
 pub struct CrawlForm {
     /// The site to crawl, http or https.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            required = true,
+            min_length = 1,
+            max_length = 2048,
+            pattern = r"^https?://[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?){0,8}\.[a-z]{2,20}(:[1-9][0-9]{0,3})?(/\S{0,200})?$"
+        )
+    )]
     pub url: String,
     /// Pages to fetch (default and maximum from the server's settings).
+    #[serde(deserialize_with = "whole_number")]
     pub max_pages: Option<u32>,
     /// Link depth from the start page.
+    #[serde(deserialize_with = "whole_number")]
     pub max_depth: Option<u32>,
     /// Only crawl paths matching one of these patterns (`*` = any characters).
     pub include: Vec<String>,
@@ -141,14 +152,20 @@ pub struct SessionList {
 #[serde(default, deny_unknown_fields)]
 pub struct ChatRequest {
     /// What to find, in plain language ("PNG images of the Apple Watch").
+    /// It may be empty, or left out, when `remove` takes a chip away.
+    #[cfg_attr(feature = "ssr", schema(max_length = 1000))]
     pub message: String,
     /// A session to search, or `all` (the default) for every session.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^(|all|[0-9a-fA-F]{16})$"))]
     pub session_id: Option<String>,
     /// Results wanted (1-100, default 20); a number in the message wins.
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100))]
+    #[serde(deserialize_with = "whole_number")]
     pub limit: Option<u32>,
     /// The conversation this message continues (from an earlier answer): the message is read
     /// against its request ("only the PNG ones" refines, "any format" relaxes, "more" pages
     /// on, a new description starts over). None starts a new conversation.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^([0-9a-fA-F]{16})?$"))]
     pub conversation_id: Option<String>,
     /// When `conversation_id` is unknown or expired, start a new conversation instead of
     /// answering 404.
@@ -414,4 +431,36 @@ pub struct PageUpdate {
     pub outcome: String,
     pub reason: Option<String>,
     pub images: usize,
+}
+
+/// An optional count written as any JSON number with a whole value (`166` or `166.0`: JSON,
+/// and the API's schema, do not tell them apart); a fraction, a negative or a number past
+/// `u32` is an error naming the value.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else { return Ok(None) };
+    if let Some(u) = n.as_u64() {
+        return u32::try_from(u).map(Some).map_err(|_| serde::de::Error::custom(format!("{n} is too large")));
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => Ok(Some(f as u32)),
+        _ => Err(serde::de::Error::custom(format!("{n} is not a whole number of 0 or more"))),
+    }
+}
+
+#[cfg(test)]
+mod whole_number_tests {
+    use super::*;
+
+    #[test]
+    fn counts_take_whole_numbers_in_any_notation_and_refuse_the_rest() {
+        let form = |json: &str| serde_json::from_str::<CrawlForm>(json).map(|f| f.max_pages).map_err(|e| e.to_string());
+        assert_eq!(form(r#"{"url":"http://a.test","max_pages":166}"#), Ok(Some(166)));
+        assert_eq!(form(r#"{"url":"http://a.test","max_pages":166.0}"#), Ok(Some(166)));
+        assert_eq!(form(r#"{"url":"http://a.test","max_pages":1e2}"#), Ok(Some(100)));
+        assert_eq!(form(r#"{"url":"http://a.test","max_pages":null}"#), Ok(None));
+        assert_eq!(form(r#"{"url":"http://a.test"}"#), Ok(None));
+        for bad in ["1.5", "-1", "4294967296", "\"3\""] {
+            assert!(form(&format!(r#"{{"url":"http://a.test","max_pages":{bad}}}"#)).is_err(), "{bad}");
+        }
+    }
 }

@@ -190,9 +190,12 @@ fn stored_records(data: &std::path::Path) -> Vec<String> {
         .iter()
         .map(|h| {
             let i = &h.image;
+            // The page by its crawl key: which of `/page/11` and `/page/11/` (one page) a crawl
+            // meets first depends on when its sitemap arrives beside the links.
+            let page = image_chat_core::crawl::normalize::page_key(&i.record.page_url);
             format!(
-                "{} {} {:?} {:?}x{:?} {:?}",
-                i.record.url, i.record.page_url, i.format, i.width, i.height, i.record.context.alt
+                "{} {:?} {:?} {:?}x{:?} {:?}",
+                i.record.url, page, i.format, i.width, i.height, i.record.context.alt
             )
         })
         .collect();

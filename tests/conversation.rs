@@ -121,8 +121,20 @@ async fn bad_conversations_and_removals_are_clear_4xx() {
     let unknown = "0123456789abcdef";
     for (body, status, needle) in [
         (json!({"message": "cats", "conversation_id": unknown}), 404, "no conversation \"0123456789abcdef\""),
-        (json!({"message": "cats", "conversation_id": "../../etc/passwd"}), 404, "no conversation"),
-        (json!({"message": "cats", "conversation_id": "x".repeat(500)}), 404, "no conversation"),
+        // A string that cannot be an id is a bad request, even with start_if_missing.
+        (json!({"message": "cats", "conversation_id": "../../etc/passwd"}), 400, "conversation_id: "),
+        (json!({"message": "cats", "conversation_id": "x".repeat(500)}), 400, "is not a conversation id"),
+        (
+            json!({"message": "cats", "conversation_id": "0123456789abcdef*", "start_if_missing": true}),
+            400,
+            "16 hexadecimal",
+        ),
+        // Nothing to take a chip from: the conversation is gone, whatever start_if_missing says.
+        (
+            json!({"message": "", "conversation_id": unknown, "start_if_missing": true, "remove": {"kind": "format", "value": "png"}}),
+            404,
+            "no conversation",
+        ),
         (json!({"message": "", "remove": {"kind": "format", "value": "png"}}), 400, "no request yet"),
         (json!({"message": "cats", "remove": {"kind": "colour", "value": "red"}}), 400, "remove.kind"),
         (json!({"message": "cats", "remove": {"kind": "format"}}), 400, "value"),

@@ -47,6 +47,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     (status = 202, description = "The crawl started", body = CrawlStarted),
     (status = 400, description = "Invalid request; the message names the field", body = ApiErrorBody),
     (status = 409, description = "A crawl of this domain is already running", body = ApiErrorBody),
+    (status = 413, description = "The body is larger than server.max_request_bytes", body = ApiErrorBody),
+    (status = 415, description = "The body is not JSON (Content-Type: application/json)", body = ApiErrorBody),
     (status = 429, description = "Server at capacity, or too many crawls from this client", body = ApiErrorBody),
 ))]
 pub async fn start_crawl(
@@ -95,6 +97,8 @@ pub async fn cancel_crawl(
     (status = 200, description = "The request after this message, what it changed, and the results, best first", body = ChatResponse),
     (status = 400, description = "Empty or over-long message, bad limit, a chip to remove that the request does not hold", body = ApiErrorBody),
     (status = 404, description = "No such session, or no such conversation (unknown or expired)", body = ApiErrorBody),
+    (status = 413, description = "The body is larger than server.max_request_bytes", body = ApiErrorBody),
+    (status = 415, description = "The body is not JSON (Content-Type: application/json)", body = ApiErrorBody),
     (status = 429, description = "Too many messages from this client", body = ApiErrorBody),
 ))]
 pub async fn chat(
@@ -123,9 +127,8 @@ pub async fn health(state: State<AppState>) -> Json<AppStatus> {
 }
 
 /// This API's OpenAPI 3.1 document.
-pub async fn openapi() -> Response {
-    use utoipa::OpenApi;
-    ([(header::CACHE_CONTROL, "no-cache")], Json(super::openapi::ApiDoc::openapi())).into_response()
+pub async fn openapi(State(state): State<AppState>) -> Response {
+    ([(header::CACHE_CONTROL, "no-cache")], Json(super::openapi::document(&state.settings))).into_response()
 }
 
 /// SSE comments this often keep proxies from closing an idle stream.

@@ -53,7 +53,7 @@ pub async fn sessions(state: &AppState) -> SessionList {
 
 pub async fn chat(state: &AppState, request: ChatRequest) -> Result<ChatResponse, ApiError> {
     let started = Instant::now();
-    let namespaces = match request.session_id.as_deref().map(str::trim) {
+    let namespaces = match request.session_id.as_deref() {
         None | Some("" | "all") => Vec::new(),
         Some(id) => {
             let id = session_id(id)?;
@@ -104,7 +104,9 @@ pub async fn chat(state: &AppState, request: ChatRequest) -> Result<ChatResponse
     )
     .await
     .map_err(|e| match e {
-        image_chat_core::Error::Invalid(m) if !m.starts_with("remove:") => ApiError::invalid(format!("message: {m}")),
+        image_chat_core::Error::Invalid(m) if !m.starts_with("remove:") && !m.starts_with("conversation_id:") => {
+            ApiError::invalid(format!("message: {m}"))
+        }
         other => other.into(),
     })?;
     let session_of = |ns: &str| image_chat_core::session::session_of(ns).map(|id| id.to_string());

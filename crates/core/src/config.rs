@@ -405,18 +405,22 @@ impl Settings {
     /// Settings from an optional file and a set of environment variables (only `IMAGE_CHAT__*`
     /// ones are read), validated.
     pub fn load_from(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
-        let (mut table, origin) = match file {
+        match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|source| Error::SettingsFile { path: path.to_path_buf(), source })?;
-                let table: toml::Table = toml::from_str(&text).map_err(|e| Error::Settings {
-                    origin: path.display().to_string(),
-                    message: e.message().to_string(),
-                })?;
-                (table, path.display().to_string())
+                Self::from_toml(&text, &path.display().to_string(), env)
             }
-            None => (toml::Table::new(), "defaults".to_string()),
-        };
+            None => Self::from_toml("", "defaults", env),
+        }
+    }
+
+    /// Settings from the text of a settings file (`origin` names it in errors) and a set of
+    /// environment variables, validated.
+    pub fn from_toml(text: &str, origin: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+        let mut table: toml::Table = toml::from_str(text)
+            .map_err(|e| Error::Settings { origin: origin.to_string(), message: e.message().to_string() })?;
+        let origin = origin.to_string();
         let mut overridden = Vec::new();
         let mut redis_url = None;
         for (key, value) in env {

@@ -3,6 +3,7 @@
 //! Nothing in this crate knows about Leptos, axum or the browser, so the same code serves the
 //! web app, the JSON API, the CLI and the tests.
 
+pub mod blocking;
 pub mod cache;
 pub mod config;
 pub mod conversation;

@@ -78,39 +78,27 @@ fn svg(w: u32, h: u32, seed: u64) -> ImageBody {
 /// A solid-colour RGB PNG.
 pub fn png(w: u32, h: u32, seed: u64) -> ImageBody {
     let rgb = [(seed >> 16) as u8, (seed >> 8) as u8, seed as u8];
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = Vec::with_capacity(13);
-    ihdr.extend_from_slice(&w.to_be_bytes());
-    ihdr.extend_from_slice(&h.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    png_chunk(&mut out, b"IHDR", &ihdr);
-    let mut row = vec![0u8; 1 + 3 * w as usize];
-    for px in row[1..].chunks_exact_mut(3) {
-        px.copy_from_slice(&rgb);
-    }
-    let mut z = ZlibEncoder::new(Vec::new(), Compression::fast());
-    for _ in 0..h {
-        z.write_all(&row).expect("writing to a Vec cannot fail");
-    }
-    let idat = z.finish().expect("writing to a Vec cannot fail");
-    png_chunk(&mut out, b"IDAT", &idat);
-    png_chunk(&mut out, b"IEND", &[]);
-    ImageBody { content_type: "image/png", bytes: out }
+    ImageBody { content_type: "image/png", bytes: solid_png(w, h, [8, 2], &rgb) }
 }
 
 /// A solid-colour 16-bit RGBA PNG: eight bytes a pixel once decoded (6000×4000 is 192 MB),
-/// a few hundred KB as sent. Written a row at a time, so making it costs no more memory than
-/// the file.
+/// a few hundred KB as sent.
 pub fn png_rgba16(w: u32, h: u32) -> Vec<u8> {
+    solid_png(w, h, [16, 6], &[0x40, 0x00, 0x80, 0x00, 0xC0, 0x00, 0xFF, 0xFF])
+}
+
+/// A PNG of one `pixel` repeated, of the given bit depth and colour type. Written a row at a
+/// time, so making it costs no more memory than the file.
+fn solid_png(w: u32, h: u32, [depth, colour]: [u8; 2], pixel: &[u8]) -> Vec<u8> {
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = Vec::with_capacity(13);
     ihdr.extend_from_slice(&w.to_be_bytes());
     ihdr.extend_from_slice(&h.to_be_bytes());
-    ihdr.extend_from_slice(&[16, 6, 0, 0, 0]);
+    ihdr.extend_from_slice(&[depth, colour, 0, 0, 0]);
     png_chunk(&mut out, b"IHDR", &ihdr);
-    let mut row = vec![0u8; 1 + 8 * w as usize];
-    for px in row[1..].chunks_exact_mut(8) {
-        px.copy_from_slice(&[0x40, 0x00, 0x80, 0x00, 0xC0, 0x00, 0xFF, 0xFF]);
+    let mut row = vec![0u8; 1 + pixel.len() * w as usize];
+    for px in row[1..].chunks_exact_mut(pixel.len()) {
+        px.copy_from_slice(pixel);
     }
     let mut z = ZlibEncoder::new(Vec::new(), Compression::fast());
     for _ in 0..h {

@@ -119,12 +119,11 @@ impl DiskConversations {
         self.len() == 0
     }
 
-    /// Runs file work off the async threads.
+    /// Runs file work off the async threads, a few at a time (the files share one lock).
     async fn blocking<T: Send + 'static>(&self, work: impl FnOnce(&Disk) -> Result<T> + Send + 'static) -> Result<T> {
+        static GATE: crate::blocking::Gate = crate::blocking::Gate::per_core();
         let disk = self.0.clone();
-        tokio::task::spawn_blocking(move || work(&disk))
-            .await
-            .map_err(|e| storage(format!("conversation store: {e}")))?
+        GATE.run(move || work(&disk)).await.map_err(|e| storage(format!("conversation store: {e}")))?
     }
 }
 

@@ -61,13 +61,20 @@ fn not_found(id: &str) -> Error {
 
 /// The conversation asked for, or a new one.
 async fn find(store: &dyn ConversationStore, ask: &Ask, now: u64) -> Result<Conversation> {
-    let Some(id) = ask.conversation_id.as_deref().map(str::trim).filter(|i| !i.is_empty()) else {
+    let Some(id) = ask.conversation_id.as_deref().filter(|i| !i.is_empty()) else {
         return Ok(Conversation::new(new_id(), now));
     };
-    let found = if is_conversation_id(id) { store.load(id).await? } else { None };
+    if !is_conversation_id(id) {
+        return Err(Error::Invalid(format!(
+            "conversation_id: {:?} is not a conversation id (16 hexadecimal digits, from an earlier answer)",
+            id.chars().take(32).collect::<String>()
+        )));
+    }
+    let found = store.load(id).await?;
     match found {
         Some(c) => Ok(c),
-        None if ask.start_if_missing => Ok(Conversation::new(new_id(), now)),
+        // A chip cannot be taken from a request that is gone: say so, rather than start over.
+        None if ask.start_if_missing && ask.remove.is_none() => Ok(Conversation::new(new_id(), now)),
         None => Err(not_found(id)),
     }
 }

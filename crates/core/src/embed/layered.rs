@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::Embedder;
+use super::{Embedder, QueryBatcher};
 use crate::cache::Layer;
 use crate::cache::layers::{EMBEDDING_TTL, key};
 use crate::error::{Error, Result};
@@ -18,6 +18,19 @@ fn encode(v: &[f32]) -> Vec<u8> {
 fn decode(bytes: &[u8], dim: usize) -> Option<Vec<f32>> {
     (bytes.len() == dim * 4)
         .then(|| bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+}
+
+/// A search's text, through the cache layer and, on a miss, the query batcher (with the other
+/// searches waiting for the model). The flag says whether the cache had it.
+pub async fn embed_query_cached(batcher: &QueryBatcher, layer: &Layer, text: &str) -> Result<(Vec<f32>, bool)> {
+    let embedder = batcher.embedder();
+    let k = key(&[embedder.model_id(), text]);
+    if let Some(v) = layer.get(&k).await.and_then(|b| decode(&b, embedder.dimension())) {
+        return Ok((v, true));
+    }
+    let v = batcher.embed(text.to_string()).await?;
+    layer.set(&k, encode(&v), EMBEDDING_TTL).await;
+    Ok((v, false))
 }
 
 /// One vector per text, in order. Counts: (served from the cache, embedded now).

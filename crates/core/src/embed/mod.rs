@@ -4,13 +4,15 @@
 //! text of a bucket, which roughly doubles throughput on short alt texts), run, mean-pooled over
 //! the attention mask and L2-normalized, as sentence-transformers does.
 
+mod batcher;
 mod cached;
 mod layered;
 mod onnx;
 mod openai;
 
+pub use batcher::QueryBatcher;
 pub use cached::CachedEmbedder;
-pub use layered::embed_cached;
+pub use layered::{embed_cached, embed_query_cached};
 pub use onnx::OnnxEmbedder;
 pub use openai::OpenAiEmbedder;
 

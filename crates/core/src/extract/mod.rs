@@ -6,7 +6,7 @@ pub mod budget;
 mod candidates;
 mod context;
 pub mod css;
-mod jsonld;
+pub mod jsonld;
 pub mod junk;
 mod resolve;
 pub mod srcset;

@@ -55,7 +55,7 @@ pub(super) fn resolve(base: &Url, page: &Url, cands: Vec<Cand>) -> Resolved {
     for c in cands {
         let trimmed = c.raw.trim();
         // data: URIs outside the kept size range are decided without the (costly) URL parse.
-        if trimmed.len() >= 5 && trimmed[..5].eq_ignore_ascii_case("data:") {
+        if trimmed.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("data:")) {
             if trimmed.len() < junk::MIN_DATA_URI_BYTES {
                 reject = reject.or(Some(RejectReason::DataUriPlaceholder));
                 continue;

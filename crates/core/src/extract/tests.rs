@@ -358,3 +358,13 @@ fn a_logo_in_the_footer_is_not_described_by_the_footer_links() {
     let html = r#"<div class="unavailable-item"><img src="/sold.jpg"> Sold out kayak</div>"#;
     assert_eq!(nearby_of(html, "/sold.jpg"), "Sold out kayak");
 }
+
+#[test]
+fn a_source_whose_fifth_byte_falls_inside_a_character_is_read_without_a_panic() {
+    // Found by the `extract` fuzz target: the `data:` prefix test sliced bytes 0..5.
+    let page = Url::parse("http://fixture.test/").unwrap();
+    let html =
+        "<img src=\"\u{FFFD}\u{FFFD}-data:image/svg+xml,%3Csvg%3E\" alt=\"x\"><img src=\"\u{e9}\u{e9}\u{e9}.png\">";
+    let found = extract(html, &page);
+    assert!(found.images.iter().any(|i| i.url.path().ends_with(".png")), "{:?}", found.images);
+}

@@ -6,15 +6,16 @@ use crate::BoxFuture;
 use crate::error::{Error, Result};
 use crate::model::ImageRecord;
 
+/// The work contends on one connection: past a few callers, the rest wait on the async side.
+static GATE: crate::blocking::Gate = crate::blocking::Gate::per_core();
+
 /// Runs `work` on a blocking thread with a clone of the index (clones share everything).
 async fn blocking<T: Send + 'static>(
     index: &SqliteIndex,
     work: impl FnOnce(&SqliteIndex) -> Result<T> + Send + 'static,
 ) -> Result<T> {
     let index = index.clone();
-    tokio::task::spawn_blocking(move || work(&index))
-        .await
-        .map_err(|e| Error::Index(format!("index task failed: {e}")))?
+    GATE.run(move || work(&index)).await.map_err(|e| Error::Index(format!("index task failed: {e}")))?
 }
 
 /// What a leg's request holds, owned, to cross to the blocking thread.

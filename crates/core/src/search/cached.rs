@@ -12,7 +12,7 @@ use super::engine::{SearchEngine, SearchResponse};
 use super::parse::{Query, parse};
 use crate::cache::CacheLayers;
 use crate::cache::layers::{PARSER_TTL, QUERY_FILTERED_TTL, QUERY_TTL, key};
-use crate::embed::embed_cached;
+use crate::embed::embed_query_cached;
 use crate::error::{Error, Result};
 use crate::index::Namespace;
 
@@ -119,11 +119,11 @@ pub async fn run(
     }
 
     let text = SearchEngine::search_text(&query);
-    let vector = match engine.embedder() {
-        Some(embedder) if !text.trim().is_empty() => {
-            let (mut v, (cached, _)) = embed_cached(embedder.clone(), &caches.embedding, &[text]).await?;
-            hits.embedding = cached > 0;
-            v.pop()
+    let vector = match engine.query_embedder() {
+        Some(batcher) if !text.trim().is_empty() => {
+            let (v, cached) = embed_query_cached(batcher, &caches.embedding, &text).await?;
+            hits.embedding = cached;
+            Some(v)
         }
         _ => None,
     };

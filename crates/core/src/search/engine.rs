@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::parse::{Query, parse};
 use super::rank::{DEFAULT_FORMAT_PREFERENCE, Fusion, Ranked, dedup_with, fuse, order};
-use crate::embed::Embedder;
+use crate::embed::{Embedder, QueryBatcher};
 use crate::error::{Error, Result};
 use crate::index::{Filters, ImageIndex, Namespace, SearchRequest};
 use crate::model::ImageFormat;
@@ -106,7 +106,7 @@ struct Found {
 
 pub struct SearchEngine {
     index: Arc<dyn ImageIndex>,
-    embedder: Result<Arc<dyn Embedder>, String>,
+    embedder: Result<QueryBatcher, String>,
     fusion: Fusion,
     format_preference: Vec<ImageFormat>,
 }
@@ -114,7 +114,12 @@ pub struct SearchEngine {
 impl SearchEngine {
     /// `embedder` is the model or the reason it is unavailable (searches then use keywords only).
     pub fn new(index: Arc<dyn ImageIndex>, embedder: Result<Arc<dyn Embedder>, String>) -> Self {
-        Self { index, embedder, fusion: Fusion::default(), format_preference: DEFAULT_FORMAT_PREFERENCE.to_vec() }
+        Self {
+            index,
+            embedder: embedder.map(QueryBatcher::new),
+            fusion: Fusion::default(),
+            format_preference: DEFAULT_FORMAT_PREFERENCE.to_vec(),
+        }
     }
 
     /// Formats preferred on tied scores and among copies of one image (earlier is better).
@@ -142,9 +147,14 @@ impl SearchEngine {
         self.search_parsed(query, None, namespaces, limit).await
     }
 
+    /// The model's front for search texts (batched with concurrent searches), when there is one.
+    pub fn query_embedder(&self) -> Option<&QueryBatcher> {
+        self.embedder.as_ref().ok()
+    }
+
     /// The embedder, when there is a usable one.
     pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
-        self.embedder.as_ref().ok()
+        self.embedder.as_ref().ok().map(QueryBatcher::embedder)
     }
 
     /// The text the legs search for: the description, or the required phrases when there is none.
@@ -264,15 +274,8 @@ impl SearchEngine {
             Ok(embedder) => {
                 let v = match vector {
                     Some(v) => v,
-                    None => {
-                        // Inference is CPU work: off the async threads.
-                        let (embedder, text) = (embedder.clone(), text.clone());
-                        tokio::task::spawn_blocking(move || embedder.embed(&[&text]))
-                            .await
-                            .map_err(|e| Error::Model(format!("the embedding task failed: {e}")))??
-                            .pop()
-                            .unwrap_or_default()
-                    }
+                    // Inference is CPU work: off the async threads, with other searches' texts.
+                    None => embedder.embed(text.clone()).await?,
                 };
                 (self.index.search_vector(&v, &request).await?, None, Some(v))
             }

@@ -6,7 +6,7 @@
 mod manager;
 mod pipeline;
 mod registry;
-mod request;
+pub mod request;
 mod seam;
 mod shared;
 mod store;

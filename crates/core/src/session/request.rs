@@ -58,8 +58,16 @@ impl CrawlRequest {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid("url", format!("scheme `{}` is not allowed; use http or https", url.scheme())));
         }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(invalid("url", "has no host"));
+        match url.host() {
+            None => return Err(invalid("url", "has no host")),
+            Some(url::Host::Domain(d)) if !is_host_name(d) => {
+                let shown: String = d.chars().take(80).collect();
+                return Err(invalid(
+                    "url",
+                    format!("`{shown}` is not a host name (letters, digits, `-` and `_` between dots)"),
+                ));
+            }
+            Some(_) => {}
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(invalid("url", "must not carry a user name or password"));
@@ -77,6 +85,21 @@ impl CrawlRequest {
         let exclude = patterns("exclude", &self.exclude)?;
         Ok(ValidCrawl { url, max_pages, max_depth, include, exclude, subdomains: self.subdomains })
     }
+}
+
+/// A DNS name as the URL parser leaves it (lower case, international names in punycode): labels
+/// of letters, digits, `-` and `_` that neither start nor end with `-`. The parser lets through
+/// characters no name can have (`*`, `!`, `$`…), which would fail only later, at DNS.
+fn is_host_name(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    !host.is_empty()
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 fn patterns(field: &str, list: &[String]) -> Result<Vec<String>> {
@@ -105,6 +128,19 @@ mod tests {
 
     fn check(req: CrawlRequest) -> std::result::Result<ValidCrawl, String> {
         req.validate(&CrawlerSettings::default()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_host_that_no_name_can_be_is_refused_before_any_crawl() {
+        for bad in ["http://0.aa*/", "http://a!b.test/", "http://-a.test/", "http://a..test/", "http://a$.test/"] {
+            let err = check(url(bad)).err().unwrap_or_default();
+            assert!(err.starts_with("url:"), "{bad}: {err}");
+        }
+        for good in
+            ["http://a_b.example.org/", "http://xn--bcher-kva.example/", "https://Example.ORG./x", "http://1.2.3.4/"]
+        {
+            assert!(check(url(good)).is_ok(), "{good}: {:?}", check(url(good)).err());
+        }
     }
 
     fn url(u: &str) -> CrawlRequest {
