@@ -2,8 +2,10 @@
 # The reliability suite's long parts, on demand (the quick parts — hostile sites, hostile
 # clients, chat under load — run in scripts/test.sh). Results go in docs/reliability.md.
 #
-#   scripts/reliability.sh fuzz [SECONDS] [JOBS]   every cargo-fuzz target for SECONDS (600) each,
-#                                                  JOBS (2) at once; fails on any crash
+#   scripts/reliability.sh fuzz [SECONDS] [JOBS] [TARGET...]
+#                                                  every cargo-fuzz target (or those named) for
+#                                                  SECONDS (600) each, JOBS (2) at once; fails on
+#                                                  any crash
 #   scripts/reliability.sh load [SECONDS]          /chat and SSE under wrk against the release build
 #                                                  over a crawled fixture site: req/s, p50/p99,
 #                                                  errors, RSS before/after; fails on errors
@@ -37,6 +39,7 @@ fuzz_one() {
 
 fuzz() {
   local seconds="${1:-600}" jobs="${2:-2}" logs
+  [ "$#" -gt 2 ] && FUZZ_TARGETS=("${@:3}")
   have cargo-fuzz || { log "installing cargo-fuzz $CARGO_FUZZ_VERSION"; cargo install --quiet --locked --debug cargo-fuzz --version "$CARGO_FUZZ_VERSION"; }
   log "building the fuzz targets (cargo fuzz, --sanitizer none)"
   (cd fuzz && cargo fuzz build --sanitizer none -O)

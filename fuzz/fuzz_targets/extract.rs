@@ -10,8 +10,8 @@ fuzz_target!(|html: &str| {
     let stop = AtomicBool::new(false);
     if let Ok(found) = image_chat_core::extract::extract_within(html, &page, &stop) {
         for image in &found.images {
-            // Every kept image is an absolute http(s) URL.
-            assert!(matches!(image.url.scheme(), "http" | "https"), "{}", image.url);
+            // Every kept image is an absolute http(s) URL, or an inline `data:` image.
+            assert!(matches!(image.url.scheme(), "http" | "https" | "data"), "{}", image.url);
         }
     }
 });
