@@ -39,7 +39,13 @@ fuzz_one() {
 
 fuzz() {
   local seconds="${1:-600}" jobs="${2:-2}" logs
-  [ "$#" -gt 2 ] && FUZZ_TARGETS=("${@:3}")
+  whole_number SECONDS "$seconds"; whole_number JOBS "$jobs"
+  if [ "$#" -gt 2 ]; then
+    for t in "${@:3}"; do
+      [ -f "fuzz/fuzz_targets/$t.rs" ] || die "no fuzz target '$t' (there are: ${FUZZ_TARGETS[*]})"
+    done
+    FUZZ_TARGETS=("${@:3}")
+  fi
   have cargo-fuzz || { log "installing cargo-fuzz $CARGO_FUZZ_VERSION"; cargo install --quiet --locked --debug cargo-fuzz --version "$CARGO_FUZZ_VERSION"; }
   log "building the fuzz targets (cargo fuzz, --sanitizer none)"
   (cd fuzz && cargo fuzz build --sanitizer none -O)
@@ -97,6 +103,9 @@ start_server() {
   pids+=("$SERVER_PID")
 }
 
+# whole_number NAME VALUE: dies unless VALUE is a positive whole number.
+whole_number() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive whole number, not '$2'"; }
+
 rss_mb() { awk '/^VmRSS/ { print int($2 / 1024) }' "/proc/$1/status"; }
 threads_of() { awk '/^Threads/ { print $2 }' "/proc/$1/status"; }
 
@@ -148,6 +157,7 @@ PY
 
 load() {
   local seconds="${1:-60}" data port out before after
+  whole_number SECONDS "$seconds"
   have wrk || as_root apt-get install -y -qq wrk >/dev/null || die "wrk is missing (apt-get install wrk)"
   build_release
   data="$(mktemp -d "${TMPDIR:-/tmp}/image-chat-load.XXXXXX")"
@@ -261,6 +271,7 @@ SCHEMATHESIS_VERSION="4.32.5"
 
 schema() {
   local examples="${1:-300}" venv="$IMAGE_CHAT_CACHE/schemathesis-$SCHEMATHESIS_VERSION"
+  whole_number EXAMPLES "$examples"
   have unshare || die "unshare (util-linux) is needed to cut the server off the network"
   if [ ! -x "$venv/bin/schemathesis" ]; then
     log "installing schemathesis $SCHEMATHESIS_VERSION in $venv"

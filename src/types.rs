@@ -39,7 +39,6 @@ pub struct CrawlForm {
         schema(
             required = true,
             min_length = 1,
-            max_length = 2048,
             pattern = r"^https?://[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?){0,8}\.[a-z]{2,20}(:[1-9][0-9]{0,3})?(/\S{0,200})?$"
         )
     )]
@@ -153,13 +152,11 @@ pub struct SessionList {
 pub struct ChatRequest {
     /// What to find, in plain language ("PNG images of the Apple Watch").
     /// It may be empty, or left out, when `remove` takes a chip away.
-    #[cfg_attr(feature = "ssr", schema(max_length = 1000))]
     pub message: String,
     /// A session to search, or `all` (the default) for every session.
     #[cfg_attr(feature = "ssr", schema(pattern = r"^(|all|[0-9a-fA-F]{16})$"))]
     pub session_id: Option<String>,
     /// Results wanted (1-100, default 20); a number in the message wins.
-    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100))]
     #[serde(deserialize_with = "whole_number")]
     pub limit: Option<u32>,
     /// The conversation this message continues (from an earlier answer): the message is read

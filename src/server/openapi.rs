@@ -8,6 +8,7 @@ use utoipa::OpenApi;
 
 use super::routes;
 use image_chat_core::Settings;
+use image_chat_core::search::PartKind;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +37,7 @@ pub fn document(settings: &Settings) -> Value {
     if let Some(form) = doc.pointer_mut("/components/schemas/CrawlForm") {
         // `url` is required: the document's `""` default from the struct's Default is no default.
         remove_default(form, "url");
+        set(form, "/properties/url", json!({"maxLength": image_chat_core::crawl::MAX_URL_LEN}));
         set(form, "/properties/max_pages", json!({"minimum": 1, "maximum": crawler.max_pages_limit}));
         set(form, "/properties/max_depth", json!({"minimum": 0, "maximum": crawler.max_depth_limit}));
         let pattern = json!({
@@ -54,6 +56,8 @@ pub fn document(settings: &Settings) -> Value {
     }
     if let Some(chat) = doc.pointer_mut("/components/schemas/ChatRequest") {
         remove_default(chat, "message");
+        set(chat, "/properties/message", json!({"maxLength": image_chat_core::search::parse::MAX_QUERY_CHARS}));
+        set(chat, "/properties/limit", json!({"minimum": 1, "maximum": image_chat_core::search::engine::MAX_LIMIT}));
         // A message that says something, or a chip to take away from a conversation's request
         // (the server answers 400 to anything else).
         set(
@@ -77,11 +81,7 @@ pub fn document(settings: &Settings) -> Value {
         );
     }
     if let Some(chip) = doc.pointer_mut("/components/schemas/ChipRef/properties/kind") {
-        set(
-            chip,
-            "",
-            json!({"enum": ["format", "min_size", "orientation", "tone", "transparency", "count", "exclude", "require", "boost"]}),
-        );
+        set(chip, "", json!({"enum": PartKind::CHIPS.map(PartKind::name)}));
     }
     doc
 }
@@ -116,6 +116,8 @@ mod tests {
         let chat = &doc["components"]["schemas"]["ChatRequest"];
         assert!(chat["properties"]["message"].get("default").is_none(), "{chat}");
         assert_eq!(chat["properties"]["limit"]["maximum"], 100);
+        assert_eq!(chat["properties"]["message"]["maxLength"], 1000);
+        assert_eq!(form["properties"]["url"]["maxLength"], 2048);
         assert_eq!(chat["then"]["required"][0], "conversation_id");
         assert_eq!(chat["anyOf"][0]["properties"]["message"]["pattern"], "\\S");
     }

@@ -73,16 +73,13 @@ pub async fn chat(state: &AppState, request: ChatRequest) -> Result<ChatResponse
     let limit = request.limit.map(|l| l as usize);
     let remove = match request.remove {
         Some(chip) => {
-            let kind = serde_json::from_value::<PartKind>(serde_json::Value::String(chip.kind.clone()))
-                .ok()
-                .filter(|k| *k != PartKind::Filler)
-                .ok_or_else(|| {
-                    ApiError::invalid(format!(
-                        "remove.kind: {:?} is not a chip kind (format, min_size, orientation, tone, transparency, \
-                         count, exclude, require, boost)",
-                        chip.kind.chars().take(40).collect::<String>()
-                    ))
-                })?;
+            let kind = PartKind::chip_named(&chip.kind).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "remove.kind: {:?} is not a chip kind ({})",
+                    chip.kind.chars().take(40).collect::<String>(),
+                    PartKind::CHIPS.map(PartKind::name).join(", ")
+                ))
+            })?;
             Some((kind, chip.value))
         }
         None => None,
@@ -102,13 +99,7 @@ pub async fn chat(state: &AppState, request: ChatRequest) -> Result<ChatResponse
         state.conversations.as_ref(),
         ask,
     )
-    .await
-    .map_err(|e| match e {
-        image_chat_core::Error::Invalid(m) if !m.starts_with("remove:") && !m.starts_with("conversation_id:") => {
-            ApiError::invalid(format!("message: {m}"))
-        }
-        other => other.into(),
-    })?;
+    .await?;
     let session_of = |ns: &str| image_chat_core::session::session_of(ns).map(|id| id.to_string());
     Ok(convert::chat(answered, session_of, started.elapsed().as_millis() as u64))
 }

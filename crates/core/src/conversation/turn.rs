@@ -59,6 +59,11 @@ fn not_found(id: &str) -> Error {
     ))
 }
 
+/// A refusal of the message, naming its field as those of `remove` and `conversation_id` do.
+fn invalid_message(why: impl std::fmt::Display) -> Error {
+    Error::Invalid(format!("message: {why}"))
+}
+
 /// The conversation asked for, or a new one.
 async fn find(store: &dyn ConversationStore, ask: &Ask, now: u64) -> Result<Conversation> {
     let Some(id) = ask.conversation_id.as_deref().filter(|i| !i.is_empty()) else {
@@ -86,16 +91,15 @@ async fn read_follow_up(
     current: &Query,
     message: &str,
 ) -> Result<(Reading, Option<String>)> {
-    let invalid = |e: crate::search::QueryError| Error::Invalid(e.to_string());
-    let Some(chat) = chat else { return Ok((read(current, message).map_err(invalid)?, None)) };
+    let Some(chat) = chat else { return Ok((read(current, message).map_err(invalid_message)?, None)) };
     // The same bounds as the rules, before the model is asked anything.
-    parse(message).map_err(invalid)?;
+    parse(message).map_err(invalid_message)?;
     match chat.follow_up(current, message).await {
         Ok(f) if f.next_page => Ok((Reading::NextPage, None)),
         Ok(f) if f.new_search => Ok((Reading::New(f.query), None)),
         Ok(f) => Ok((Reading::Refined(f.query), None)),
         Err(why) => Ok((
-            read(current, message).map_err(invalid)?,
+            read(current, message).map_err(invalid_message)?,
             Some(format!("the language model did not help ({why}); the message was read by rules")),
         )),
     }
@@ -123,16 +127,16 @@ pub async fn ask(
         (Some((kind, value)), Some(current)) => {
             let mut request = current.clone();
             if !remove_chip(&mut request, *kind, value) {
-                return Err(Error::Invalid(format!(
-                    "remove: the request holds no chip {}: {value:?}",
-                    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-                )));
+                return Err(Error::Invalid(format!("remove: the request holds no chip {}: {value:?}", kind.name())));
             }
             let changes = diff(current, &request);
             (request, 0, changes, format!("remove {}", chip_label(*kind, value)))
         }
         (None, None) => {
-            let parsed = cached::parse_message(caches, chat, &ask.message).await?;
+            let parsed = cached::parse_message(caches, chat, &ask.message).await.map_err(|e| match e {
+                Error::Invalid(why) => invalid_message(why),
+                other => other,
+            })?;
             parser_hit = parsed.cached;
             fallback = parsed.fallback;
             (parsed.query, 0, Vec::new(), ask.message.clone())
@@ -156,7 +160,7 @@ pub async fn ask(
             }
         }
     };
-    check_bounds(&request).map_err(Error::Invalid)?;
+    check_bounds(&request).map_err(invalid_message)?;
     let request = without_notes(request);
     let remember = fallback.is_none();
     let (mut response, mut hits) =

@@ -9,8 +9,8 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::Embedder;
 use super::onnx::BATCH;
+use super::{Embedder, embed_off_thread};
 use crate::error::{Error, Result};
 
 /// Texts that may wait for the model; a caller past this waits (asynchronously) to queue.
@@ -50,20 +50,11 @@ impl QueryBatcher {
             // on this one directly.
             Err(mpsc::error::SendError(job)) => {
                 let embedder = self.embedder.clone();
-                let mut out = blocking_embed(embedder, vec![job.text]).await?;
+                let mut out = embed_off_thread(embedder, vec![job.text]).await?;
                 out.pop().ok_or_else(|| Error::Model("the model returned no vector".into()))
             }
         }
     }
-}
-
-async fn blocking_embed(embedder: Arc<dyn Embedder>, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
-    tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        embedder.embed(&refs)
-    })
-    .await
-    .map_err(|e| Error::Model(format!("the embedding task failed: {e}")))?
 }
 
 async fn run(embedder: Arc<dyn Embedder>, mut queue: mpsc::Receiver<Job>) {
@@ -81,20 +72,20 @@ async fn run(embedder: Arc<dyn Embedder>, mut queue: mpsc::Receiver<Job>) {
             continue;
         }
         let texts = jobs.iter().map(|j| j.text.clone()).collect();
-        match blocking_embed(embedder.clone(), texts).await {
-            Ok(vectors) if vectors.len() == jobs.len() => {
+        let answer = match embed_off_thread(embedder.clone(), texts).await {
+            Ok(vectors) if vectors.len() == jobs.len() => Ok(vectors),
+            Ok(vectors) => Err(format!("the model returned {} vectors for {} texts", vectors.len(), jobs.len())),
+            // Each caller gets the model's own words (the error is not `Clone`).
+            Err(Error::Model(message)) => Err(message),
+            Err(other) => Err(other.to_string()),
+        };
+        match answer {
+            Ok(vectors) => {
                 for (job, v) in jobs.into_iter().zip(vectors) {
                     let _ = job.reply.send(Ok(v));
                 }
             }
-            Ok(vectors) => {
-                let message = format!("the model returned {} vectors for {} texts", vectors.len(), jobs.len());
-                for job in jobs {
-                    let _ = job.reply.send(Err(Error::Model(message.clone())));
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
+            Err(message) => {
                 for job in jobs {
                     let _ = job.reply.send(Err(Error::Model(message.clone())));
                 }

@@ -6,10 +6,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Embedder, QueryBatcher};
+use super::{Embedder, QueryBatcher, embed_off_thread};
 use crate::cache::Layer;
 use crate::cache::layers::{EMBEDDING_TTL, key};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 fn encode(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -56,13 +56,7 @@ pub async fn embed_cached(
     let cached = distinct.len() - todo.len();
     if !todo.is_empty() {
         let batch: Vec<String> = todo.iter().map(|&i| distinct[i].clone()).collect();
-        let e = embedder.clone();
-        let fresh = tokio::task::spawn_blocking(move || {
-            let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
-            e.embed(&refs)
-        })
-        .await
-        .map_err(|e| Error::Model(format!("embedding task failed: {e}")))??;
+        let fresh = embed_off_thread(embedder.clone(), batch).await?;
         let mut store = Vec::with_capacity(todo.len());
         for (&i, v) in todo.iter().zip(fresh) {
             store.push((keys[i].clone(), encode(&v)));

@@ -31,6 +31,16 @@ pub fn load(model: &ModelSettings) -> Result<Arc<dyn Embedder>> {
     })
 }
 
+/// `texts` through the model on a blocking thread: inference is CPU work.
+async fn embed_off_thread(embedder: Arc<dyn Embedder>, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        embedder.embed(&refs)
+    })
+    .await
+    .map_err(|e| crate::error::Error::Model(format!("the embedding task failed: {e}")))?
+}
+
 pub trait Embedder: Send + Sync {
     /// One normalized vector per text, in the order given.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;

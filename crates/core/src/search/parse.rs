@@ -35,6 +35,42 @@ pub enum PartKind {
     Filler,
 }
 
+impl PartKind {
+    /// The kinds a request's chips can have: every kind but `Filler`.
+    pub const CHIPS: [PartKind; 9] = [
+        PartKind::Format,
+        PartKind::MinSize,
+        PartKind::Orientation,
+        PartKind::Tone,
+        PartKind::Transparency,
+        PartKind::Count,
+        PartKind::Exclude,
+        PartKind::Require,
+        PartKind::Boost,
+    ];
+
+    /// The kind's name in the API (its serde name).
+    pub fn name(self) -> &'static str {
+        match self {
+            PartKind::Format => "format",
+            PartKind::MinSize => "min_size",
+            PartKind::Orientation => "orientation",
+            PartKind::Tone => "tone",
+            PartKind::Transparency => "transparency",
+            PartKind::Count => "count",
+            PartKind::Exclude => "exclude",
+            PartKind::Require => "require",
+            PartKind::Boost => "boost",
+            PartKind::Filler => "filler",
+        }
+    }
+
+    /// The chip kind named `name`, as the API writes it.
+    pub fn chip_named(name: &str) -> Option<Self> {
+        Self::CHIPS.into_iter().find(|k| k.name() == name)
+    }
+}
+
 /// One recognised part: what it sets, the words it came from, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Part {

@@ -320,3 +320,12 @@ fn a_format_after_a_negation_asks_for_every_other_format() {
     // A negation of something else still excludes words, and a format after it is asked for.
     check("logos without text in png", Want { text: "logos", formats: &[Png], exclude: &["text"], ..NONE });
 }
+
+#[test]
+fn kind_names_are_the_apis_and_every_kind_but_filler_is_a_chip() {
+    for kind in PartKind::CHIPS.into_iter().chain([PartKind::Filler]) {
+        assert_eq!(serde_json::to_value(kind).unwrap(), kind.name(), "{kind:?}");
+        assert_eq!(PartKind::chip_named(kind.name()), (kind != PartKind::Filler).then_some(kind));
+    }
+    assert_eq!(PartKind::chip_named("colour"), None);
+}
