@@ -6,6 +6,12 @@
 #                                                  every cargo-fuzz target (or those named) for
 #                                                  SECONDS (600) each, JOBS (2) at once; fails on
 #                                                  any crash
+#                                                  (seeds: fuzz/seeds/, and with ../shared/data
+#                                                  beside the checkout, inputs cut from it at run
+#                                                  time into fuzz/shared-seeds/, minimized)
+#   scripts/reliability.sh seeds                   refresh the committed seeds cut from the
+#                                                  licensed parts of ../shared/data (srcset,
+#                                                  robots), keeping only inputs that add coverage
 #   scripts/reliability.sh load [SECONDS]          /chat and SSE under wrk against the release build
 #                                                  over a crawled fixture site: req/s, p50/p99,
 #                                                  errors, RSS before/after; fails on errors
@@ -29,12 +35,55 @@ fuzz_one() {
   mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target"
   # Stable Rust: coverage-guided without a sanitizer (Rust code is memory-safe; what is looked
   # for is panics, aborts, hangs and runaway memory).
-  if (cd fuzz && cargo fuzz run --sanitizer none -O "$target" "corpus/$target" "seeds/$target" -- \
+  local extra=()
+  [ -d "fuzz/shared-seeds/$target" ] && extra=("shared-seeds/$target")
+  if (cd fuzz && cargo fuzz run --sanitizer none -O "$target" "corpus/$target" "seeds/$target" "${extra[@]}" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1) >"$log" 2>&1; then
     echo "$target ok"
   else
     echo "$target FAILED"
   fi
+}
+
+# Inputs cut from ../shared/data that may not be committed (see scripts/fuzz_seeds.py), cut
+# afresh and minimized to those that add coverage; nothing when the data is not there.
+shared_seeds() {
+  local data="$IMAGE_CHAT_ROOT/../shared/data" raw
+  rm -rf fuzz/shared-seeds
+  if [ ! -d "$data/conformance" ]; then
+    log "no ../shared/data beside the checkout: fuzzing from fuzz/seeds/ only"
+    return
+  fi
+  raw="$(mktemp -d "${TMPDIR:-/tmp}/image-chat-seeds.XXXXXX")"
+  python3 scripts/fuzz_seeds.py "$data" "$raw" all
+  for t in "${FUZZ_TARGETS[@]}"; do
+    [ -d "$raw/$t" ] || continue
+    mkdir -p "fuzz/shared-seeds/$t"
+    (cd fuzz && cargo fuzz run --sanitizer none -O "$t" "shared-seeds/$t" "$raw/$t" -- \
+      -merge=1 -timeout=10 -rss_limit_mb=2048) >/dev/null 2>&1 ||
+      die "minimizing the $t seeds from ../shared/data failed"
+    log "$t: $(find "$raw/$t" -type f | wc -l) inputs from ../shared/data, $(find "fuzz/shared-seeds/$t" -type f | wc -l) kept"
+  done
+  rm -rf "$raw"
+}
+
+# The committed seeds from the licensed parts of ../shared/data: an input is added to
+# fuzz/seeds/<target>/ only when it adds coverage to what is there.
+seeds() {
+  local data="$IMAGE_CHAT_ROOT/../shared/data" raw
+  [ -d "$data/conformance" ] || die "seeds needs ../shared/data beside the checkout"
+  have cargo-fuzz || die "seeds needs cargo-fuzz (scripts/reliability.sh fuzz installs it)"
+  (cd fuzz && cargo fuzz build --sanitizer none -O)
+  raw="$(mktemp -d "${TMPDIR:-/tmp}/image-chat-seeds.XXXXXX")"
+  python3 scripts/fuzz_seeds.py "$data" "$raw" licensed
+  for t in "$raw"/*; do
+    t="$(basename "$t")"
+    local before; before="$(find "fuzz/seeds/$t" -type f | wc -l)"
+    (cd fuzz && cargo fuzz run --sanitizer none -O "$t" "seeds/$t" "$raw/$t" -- \
+      -merge=1 -timeout=10 -rss_limit_mb=2048) >/dev/null 2>&1 || die "merging the $t seeds failed"
+    log "$t: $(find "$raw/$t" -type f | wc -l) cut, $(( $(find "fuzz/seeds/$t" -type f | wc -l) - before )) added"
+  done
+  rm -rf "$raw"
 }
 
 fuzz() {
@@ -49,6 +98,7 @@ fuzz() {
   have cargo-fuzz || { log "installing cargo-fuzz $CARGO_FUZZ_VERSION"; cargo install --quiet --locked --debug cargo-fuzz --version "$CARGO_FUZZ_VERSION"; }
   log "building the fuzz targets (cargo fuzz, --sanitizer none)"
   (cd fuzz && cargo fuzz build --sanitizer none -O)
+  shared_seeds
   logs="$(mktemp -d "${TMPDIR:-/tmp}/image-chat-fuzz.XXXXXX")"
   log "fuzzing ${#FUZZ_TARGETS[@]} targets for ${seconds}s each, $jobs at once (logs in $logs)"
   export -f fuzz_one
@@ -302,10 +352,11 @@ schema_inside() {
 
 case "${1:-}" in
   fuzz) shift; fuzz "$@" ;;
+  seeds) seeds ;;
   load) shift; load "$@" ;;
   faults) faults ;;
   schema) shift; schema "$@" ;;
   schema-inside) shift; schema_inside "$@" ;;
   all) fuzz; load; faults; schema ;;
-  *) die "usage: scripts/reliability.sh fuzz [SECONDS] [JOBS] | load [SECONDS] | faults | schema [EXAMPLES] | all" ;;
+  *) die "usage: scripts/reliability.sh fuzz [SECONDS] [JOBS] [TARGET...] | seeds | load [SECONDS] | faults | schema [EXAMPLES] | all" ;;
 esac

@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! The image-chat web app: Leptos components rendered on the server and hydrated in the browser,
 //! server functions, and (with the `ssr` feature) the axum server around them.
 

@@ -55,6 +55,10 @@ pub struct CrawlForm {
     pub exclude: Vec<String>,
     /// Also crawl subdomains of the start host.
     pub subdomains: bool,
+    /// Render pages in headless Chromium: `auto` (pages whose HTML shows script-built
+    /// content), `always` or `never`; the server's `crawler.render` when absent.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, pattern = "^(auto|always|never)$"))]
+    pub render: Option<String>,
 }
 
 /// `202 Accepted` answer to `POST /crawl`.
@@ -86,6 +90,14 @@ pub struct CrawlCounters {
     /// Sitemaps read only in part (or not at all): the crawl's sitemap budget was spent.
     #[serde(default)]
     pub sitemaps_cut: u64,
+    /// Pages rendered in the browser, the time it spent on them, and the images only
+    /// rendering found.
+    #[serde(default)]
+    pub pages_rendered: u64,
+    #[serde(default)]
+    pub render_ms: u64,
+    #[serde(default)]
+    pub images_from_render: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,6 +292,9 @@ pub struct ChatResult {
     pub matched_terms: Vec<String>,
     /// Other URLs of the same image.
     pub alternatives: Vec<String>,
+    /// `html` when the page as sent had it, `render` when only the page rendered in a browser did.
+    #[serde(default)]
+    pub found_by: String,
     /// The chips it does not meet (`PNG`, `≥ 1600 px wide`, `without "people"`): set on the
     /// closest images shown after the results that meet them all, when those are too few.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -12,6 +12,7 @@ use image_chat_core::crawl::CrawlEvent;
 use image_chat_core::index::Namespace;
 use image_chat_core::ingest::{BATCH, Stored};
 use image_chat_core::model::ImageRecord;
+use image_chat_core::render::RenderMode;
 use image_chat_core::services::{IndexUse, Services};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -43,6 +44,10 @@ pub struct CrawlArgs {
     /// Do not read sitemaps.
     #[arg(long)]
     no_sitemaps: bool,
+    /// Render pages in headless Chromium: auto (pages whose HTML shows script-built content),
+    /// always or never; crawler.render when absent.
+    #[arg(long, value_parser = ["auto", "always", "never"])]
+    render: Option<String>,
     /// Let the SSRF guard through for this loopback/private host (e.g. 127.0.0.1); repeatable.
     #[arg(long = "allow-host")]
     allow_hosts: Vec<String>,
@@ -78,6 +83,16 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
     if args.no_robots {
         settings.crawler.respect_robots_txt = false;
     }
+    if let Some(mode) = args.render.as_deref().and_then(RenderMode::parse) {
+        settings.crawler.render = mode;
+    }
+    if settings.crawler.render == RenderMode::Always {
+        let configured = settings.crawler.chromium_path.clone();
+        let configured = (!configured.is_empty()).then(|| std::path::PathBuf::from(configured));
+        if let Err(e) = image_chat_core::render::find_executable(configured.as_deref()) {
+            return bad_input(&format!("--render always needs a browser: {e}"));
+        }
+    }
     // The product as the server makes it: the same fetcher, the same caches (in-process, and
     // Redis when configured: a repeat crawl is answered from the HTML cache, and alt texts
     // embedded once are not embedded again), the same ingest when `--index` asks for it.
@@ -93,7 +108,8 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
         .include(args.include)
         .exclude(args.exclude)
         .subdomains(args.subdomains)
-        .use_sitemaps(!args.no_sitemaps);
+        .use_sitemaps(!args.no_sitemaps)
+        .render(settings.crawler.render);
 
     let bar = ProgressBar::new(u64::from(max_pages));
     bar.set_style(
@@ -172,6 +188,16 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
         "images: {} found, {} kept, {} duplicates, {} rejected",
         c.images_found, c.images_kept, c.images_deduplicated, c.images_rejected
     );
+    if c.pages_rendered > 0 || settings.crawler.render != RenderMode::Never {
+        let _ = writeln!(
+            out,
+            "rendered: {} pages in the browser ({:.1} s), {} images found only after rendering (render = {})",
+            c.pages_rendered,
+            c.render_ms as f64 / 1000.0,
+            c.images_from_render,
+            settings.crawler.render.as_str()
+        );
+    }
     if c.sitemaps_cut > 0 {
         let _ = writeln!(
             out,

@@ -20,6 +20,8 @@ pub fn CrawlFormPanel() -> impl IntoView {
     let include = RwSignal::new(String::new());
     let exclude = RwSignal::new(String::new());
     let subdomains = RwSignal::new(false);
+    // Empty: the server's `crawler.render`.
+    let render = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let start = Action::new(|form: &CrawlForm| start_crawl(form.clone()));
     let pending = start.pending();
@@ -72,6 +74,7 @@ pub fn CrawlFormPanel() -> impl IntoView {
             include: patterns(&include.get_untracked()),
             exclude: patterns(&exclude.get_untracked()),
             subdomains: subdomains.get_untracked(),
+            render: Some(render.get_untracked()).filter(|r| !r.is_empty()),
         });
     };
 
@@ -149,6 +152,19 @@ pub fn CrawlFormPanel() -> impl IntoView {
                                 on:change=move |ev| subdomains.set(event_target_checked(&ev))
                             />
                             <span>"Include subdomains"</span>
+                        </label>
+                        <label>
+                            <span>"Render JavaScript"</span>
+                            <select
+                                data-testid="render-mode"
+                                prop:value=move || render.get()
+                                on:change=move |ev| render.set(event_target_value(&ev))
+                            >
+                                <option value="">"Server default"</option>
+                                <option value="auto">"When a page needs it"</option>
+                                <option value="always">"Every page"</option>
+                                <option value="never">"Never"</option>
+                            </select>
                         </label>
                     </div>
                 </details>

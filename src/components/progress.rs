@@ -125,6 +125,7 @@ pub fn ProgressPanel() -> impl IntoView {
                         <div><dt>"Kept"</dt><dd>{c.images_kept}</dd></div>
                         <div><dt>"Rejected"</dt><dd title="tracking pixels, icons, spacers, placeholders">{c.images_rejected}</dd></div>
                         <div><dt>"Duplicates"</dt><dd>{c.images_deduplicated}</dd></div>
+                        <div><dt>"Rendered"</dt><dd data-testid="count-rendered" title="pages rendered in the browser because scripts build what they show; the images only they had">{format!("{} pages \u{b7} {} images", c.pages_rendered, c.images_from_render)}</dd></div>
                         <div><dt>"Searchable"</dt><dd data-testid="count-indexed">{v.images_indexed}</dd></div>
                         <div><dt>"Analysed"</dt><dd data-testid="count-analysed" title="fetched and read for real size, format, transparency and brightness">{v.images_analysed}</dd></div>
                         <div><dt>"Too small"</dt><dd data-testid="count-too-small" title="analysed and found to be a tracking pixel or under 50 px on a side: left out of the index">{v.images_too_small}</dd></div>

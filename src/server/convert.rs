@@ -29,6 +29,9 @@ pub fn counters(c: &Counters) -> CrawlCounters {
         images_deduplicated: c.images_deduplicated,
         bytes: c.bytes,
         sitemaps_cut: c.sitemaps_cut,
+        pages_rendered: c.pages_rendered,
+        render_ms: c.render_ms,
+        images_from_render: c.images_from_render,
     }
 }
 
@@ -116,6 +119,7 @@ pub fn chat(answered: Answered, session_of: impl Fn(&str) -> Option<String>, too
             alt: r.alt.clone(),
             description: r.description.clone(),
             format: r.format.map(|f| f.as_str().to_string()),
+            found_by: r.found_by.as_str().to_string(),
             width: r.width,
             height: r.height,
             scores: Scores { bm25: r.bm25, vector: r.vector, fused: r.fused },

@@ -24,6 +24,7 @@ pub async fn status(state: &AppState) -> AppStatus {
             Probe { name: "web", state: ProbeState::Ok, detail: "serving".into() },
             probe::data_dir(&settings.data_dir),
             probe::model_files(&settings.model),
+            probe::browser(&settings.crawler),
             probe::redis(&settings.cache, PROBE_TIMEOUT),
             probe::postgres(&settings.store, PROBE_TIMEOUT),
         ]

@@ -28,6 +28,7 @@ pub async fn start_crawl(state: &AppState, form: CrawlForm) -> Result<CrawlStart
         include: form.include,
         exclude: form.exclude,
         subdomains: form.subdomains,
+        render: form.render,
     };
     let record = state.sessions.start(&request).await?;
     let status_url = format!("/crawl/{}/status", record.id);

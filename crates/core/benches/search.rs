@@ -42,6 +42,7 @@ impl Rng {
 fn record(i: usize) -> ImageRecord {
     let url = Url::parse(&format!("http://bench.test/img/{i}.jpg")).unwrap();
     ImageRecord {
+        found_by: Default::default(),
         facts: None,
         page_url: Url::parse(&format!("http://bench.test/page/{}", i / 10)).unwrap(),
         source: ImageSource::Img,

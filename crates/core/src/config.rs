@@ -116,6 +116,19 @@ pub struct CrawlerSettings {
     /// (for example `127.0.0.1` to crawl a site on this machine). Empty: only public addresses.
     #[serde(deserialize_with = "list_or_commas")]
     pub allow_hosts: Vec<String>,
+    /// Render pages in headless Chromium: `auto` (pages whose HTML shows script-built content),
+    /// `always` or `never`.
+    pub render: crate::render::RenderMode,
+    /// Browser tabs open at once, across crawls.
+    pub render_concurrency: usize,
+    /// One page's render budget, load to snapshot.
+    pub render_timeout_ms: u64,
+    /// A fixed wait after a rendered page settles (3000 reproduces a 3-second lazy-load wait).
+    pub render_wait_ms: u64,
+    /// Pages rendered before the browser is replaced by a fresh one.
+    pub render_relaunch_pages: u32,
+    /// The Chromium executable; empty: /usr/bin/chromium and the other usual paths.
+    pub chromium_path: String,
 }
 
 impl Default for CrawlerSettings {
@@ -144,6 +157,12 @@ impl Default for CrawlerSettings {
             sitemap_urls_per_page: 10,
             analyze_images: true,
             allow_hosts: Vec::new(),
+            render: crate::render::RenderMode::Auto,
+            render_concurrency: 2,
+            render_timeout_ms: 20_000,
+            render_wait_ms: 0,
+            render_relaunch_pages: 200,
+            chromium_path: String::new(),
         }
     }
 }
@@ -481,6 +500,14 @@ impl Settings {
                 "crawler timeouts must be greater than 0",
             ),
             (!c.user_agent.trim().is_empty(), "crawler.user_agent must not be empty"),
+            (
+                (1..=16).contains(&c.render_concurrency) && c.render_relaunch_pages >= 1,
+                "crawler.render_concurrency must be 1-16 and crawler.render_relaunch_pages at least 1",
+            ),
+            (
+                (1_000..=300_000).contains(&c.render_timeout_ms) && c.render_wait_ms < c.render_timeout_ms,
+                "crawler.render_timeout_ms must be 1000-300000 and crawler.render_wait_ms below it",
+            ),
             (
                 self.store.ann_min_vectors >= 1 && (1..=4096).contains(&self.store.ann_expansion),
                 "store.ann_min_vectors must be at least 1 and store.ann_expansion 1-4096",

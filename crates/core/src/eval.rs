@@ -112,6 +112,7 @@ pub struct EvalReport {
 fn record(i: usize, doc: &(String, String, String)) -> ImageRecord {
     let url = Url::parse(&format!("http://eval.test/img/{i}.jpg")).expect("a valid URL");
     ImageRecord {
+        found_by: Default::default(),
         facts: None,
         page_url: Url::parse(&format!("http://eval.test/page/{i}")).expect("a valid URL"),
         source: ImageSource::Img,

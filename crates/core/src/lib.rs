@@ -20,6 +20,7 @@ pub mod memory_budget;
 pub mod model;
 pub mod net;
 pub mod probe;
+pub mod render;
 pub mod search;
 pub mod services;
 pub mod session;

@@ -47,6 +47,36 @@ pub fn data_dir(path: &Path) -> Probe {
     }
 }
 
+/// The browser that renders JavaScript pages: not configured with `crawler.render = "never"`,
+/// missing (with how to install it) when no Chromium is found; it is started on the first render.
+pub fn browser(crawler: &crate::config::CrawlerSettings) -> Probe {
+    use crate::render::{RenderMode, find_executable};
+    if crawler.render == RenderMode::Never {
+        return Probe::new(
+            "browser",
+            ProbeState::NotConfigured,
+            "crawler.render = \"never\": pages are not rendered".to_string(),
+        );
+    }
+    let configured = (!crawler.chromium_path.is_empty()).then(|| std::path::Path::new(&crawler.chromium_path));
+    match find_executable(configured) {
+        Ok(path) => Probe::new(
+            "browser",
+            ProbeState::Ok,
+            format!(
+                "{} (render = {}; started on the first page that needs it)",
+                path.display(),
+                crawler.render.as_str()
+            ),
+        ),
+        Err(e) => Probe::new(
+            "browser",
+            ProbeState::Missing,
+            format!("{e}; until then pages are not rendered (render = {})", crawler.render.as_str()),
+        ),
+    }
+}
+
 /// The local embedding model's files are in place. Checksums are verified by the set-up script
 /// that fetches them; here only presence and a non-empty size are checked, so the probe is cheap.
 pub fn model_files(model: &ModelSettings) -> Probe {

@@ -22,6 +22,7 @@ use crate::error::Result;
 use crate::index::{AnnOptions, ImageIndex, SqliteIndex};
 use crate::ingest::Ingest;
 use crate::net::{Fetcher, RobotsCache};
+use crate::render::{BrowserOptions, Chromium, PagePlan, RenderFetcher, find_executable};
 use crate::search::chat_parser::ChatParser;
 use crate::search::engine::SearchEngine;
 use crate::session::{Parts, SessionManager};
@@ -44,6 +45,8 @@ pub struct Services {
     caches: Arc<CacheLayers>,
     fetcher: Arc<dyn Fetcher>,
     chat_parser: Option<Arc<ChatParser>>,
+    /// The shared browser, started on the first render.
+    chromium: Arc<Chromium>,
     index: Mutex<Option<Arc<dyn ImageIndex>>>,
     embedder: Mutex<Option<std::result::Result<Arc<dyn Embedder>, String>>>,
 }
@@ -57,12 +60,21 @@ impl Services {
         let caches = Arc::new(CacheLayers::new(&settings.cache)?);
         let fetcher = crate::net::fetcher_from_settings(&settings.crawler)?;
         let chat_parser = ChatParser::from_settings(&settings.search)?.map(Arc::new);
+        let c = &settings.crawler;
+        let chromium = Arc::new(Chromium::new(BrowserOptions {
+            executable: (!c.chromium_path.is_empty()).then(|| c.chromium_path.clone().into()),
+            tabs: c.render_concurrency,
+            relaunch_after: c.render_relaunch_pages,
+            user_agent: c.user_agent.clone(),
+            allow_hosts: c.allow_hosts.clone(),
+        }));
         Ok(Self {
             settings: Arc::new(settings),
             index_use,
             caches,
             fetcher,
             chat_parser,
+            chromium,
             index: Mutex::new(None),
             embedder: Mutex::new(None),
         })
@@ -154,11 +166,37 @@ impl Services {
         Ok(Ingest::new(self.index()?, self.embedder(), self.caches.clone(), self.enricher()))
     }
 
-    /// A crawler of `start` with the settings' options, the fetcher and the HTML cache.
+    /// The shared browser (its state for `/health`).
+    pub fn chromium(&self) -> &Arc<Chromium> {
+        &self.chromium
+    }
+
+    /// A renderer for one crawl (a browser context of its own), or why there is none: the
+    /// browser is not installed.
+    pub fn renderer(&self) -> std::result::Result<Arc<dyn Fetcher>, String> {
+        let c = &self.settings.crawler;
+        find_executable(self.chromium.options().executable.as_deref()).map_err(|e| e.to_string())?;
+        let plan = PagePlan {
+            budget: std::time::Duration::from_millis(c.render_timeout_ms),
+            extra_wait: std::time::Duration::from_millis(c.render_wait_ms),
+            ..PagePlan::default()
+        };
+        Ok(Arc::new(RenderFetcher::new(self.chromium.clone(), plan, self.fetcher.clone())))
+    }
+
+    /// A crawler of `start` with the settings' options, the fetcher, the renderer and the HTML
+    /// cache.
     pub fn crawler(&self, start: Url) -> Crawler {
-        Crawler::with_options(start, CrawlOptions::from_settings(&self.settings.crawler))
+        let crawler = Crawler::with_options(start, CrawlOptions::from_settings(&self.settings.crawler))
             .fetcher(self.fetcher.clone())
-            .cache(self.caches.html.clone())
+            .cache(self.caches.html.clone());
+        let renderer = self.renderer();
+        if let Err(why) = &renderer
+            && self.settings.crawler.render == crate::render::RenderMode::Auto
+        {
+            tracing::warn!("render = auto, but {why}: pages are not rendered");
+        }
+        crawler.renderer(renderer)
     }
 
     /// The session manager over these services (Redis-shared when configured), with the

@@ -137,6 +137,7 @@ impl Embedder for Fake {
 fn record(path: &str, alt: &str) -> ImageRecord {
     let url = url::Url::parse(&format!("http://shop.test{path}")).unwrap();
     ImageRecord {
+        found_by: Default::default(),
         facts: None,
         page_url: url::Url::parse("http://shop.test/").unwrap(),
         source: ImageSource::Img,

@@ -470,6 +470,7 @@ async fn a_robots_txt_redirected_where_the_guard_refuses_forbids_pages_and_image
         source: image_chat_core::model::ImageSource::Img,
         variants: vec![],
         context: Default::default(),
+        found_by: Default::default(),
         facts: None,
     }];
     let stats = Enricher::from_settings(&settings).unwrap().enrich(&mut images).await;

@@ -57,6 +57,7 @@ fn record(url: String) -> ImageRecord {
         variants: vec![],
         url,
         context: ImageContext::default(),
+        found_by: Default::default(),
         facts: None,
     }
 }

@@ -16,6 +16,7 @@ use url::Url;
 fn record(path: &str, alt: &str, size: (u32, u32)) -> ImageRecord {
     let url = Url::parse(&format!("http://shop.test{path}")).unwrap();
     ImageRecord {
+        found_by: Default::default(),
         facts: None,
         page_url: Url::parse("http://shop.test/products").unwrap(),
         source: ImageSource::Img,

@@ -22,6 +22,7 @@ pub mod images;
 pub mod ports;
 pub mod redis_server;
 pub mod rng;
+pub mod scripted;
 pub mod server;
 pub mod shared;
 pub mod site;

@@ -12,6 +12,8 @@ use crate::cache::Cache;
 use crate::net::Validators;
 
 const HTML_CACHE_PREFIX: &str = "html:v2:";
+/// Rendered DOMs, apart from the HTML the server sent.
+const RENDERED_PREFIX: &str = "html:rendered:v1:";
 
 const STATIC_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 pub(super) const DYNAMIC_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -122,6 +124,18 @@ pub(super) async fn cache_get(cache: Option<&Arc<dyn Cache>>, url: &Url) -> Opti
         Some(reason) => Some(Err(reason)),
         None => CachedPage::decode(bytes).map(Ok),
     }
+}
+
+/// A rendered DOM of `url` still fresh, with the URL the browser ended on.
+pub(super) async fn rendered_get(cache: Option<&Arc<dyn Cache>>, url: &Url) -> Option<CachedPage> {
+    let key = page_key(url).map(|k| format!("{RENDERED_PREFIX}{k}"))?;
+    let page = CachedPage::decode(cache?.get(&key).await?)?;
+    (page.body.is_some() && page.fresh_until > unix_now()).then_some(page)
+}
+
+pub(super) async fn rendered_put(cache: Option<&Arc<dyn Cache>>, url: &Url, page: &CachedPage, ttl: Duration) {
+    let (Some(cache), Some(key)) = (cache, page_key(url).map(|k| format!("{RENDERED_PREFIX}{k}"))) else { return };
+    cache.set(&key, page.encode(), ttl).await;
 }
 
 pub(super) async fn cache_put(cache: Option<&Arc<dyn Cache>>, urls: &[&Url], page: &CachedPage, ttl: Duration) {

@@ -15,6 +15,7 @@ pub mod normalize;
 mod outcome;
 mod page;
 pub mod politeness;
+mod render_step;
 mod run;
 pub mod sitemap;
 mod traps;
@@ -25,11 +26,12 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use url::Url;
 
-pub use outcome::{Counters, CrawlEvent, CrawlSummary, PageLog, PageOutcome, PageReport, StopReason};
+pub use outcome::{Counters, CrawlEvent, CrawlSummary, PageLog, PageOutcome, PageReport, RenderDecision, StopReason};
 
 use crate::cache::Cache;
 use crate::config::CrawlerSettings;
 use crate::net::Fetcher;
+use crate::render::RenderMode;
 
 /// Longest URL followed; longer ones are recorded as link traps.
 pub const MAX_URL_LEN: usize = 2_048;
@@ -55,6 +57,8 @@ pub struct CrawlOptions {
     /// How long a cached page is used without asking the site; `None`: as its Cache-Control
     /// says, else 24 h for dynamic-looking pages and 7 days for static ones.
     pub html_freshness: Option<Duration>,
+    /// When pages are rendered in the browser (see [`Crawler::renderer`]).
+    pub render: RenderMode,
 }
 
 impl CrawlOptions {
@@ -73,6 +77,7 @@ impl CrawlOptions {
             per_host_delay: Duration::from_millis(s.per_host_delay_ms),
             allow_hosts: s.allow_hosts.clone(),
             html_freshness: None,
+            render: s.render,
             fetch: crate::net::FetchConfig::from_settings(s),
         }
     }
@@ -106,6 +111,8 @@ pub struct Crawler {
     cache: Option<Arc<dyn Cache>>,
     /// The fetch seam; by default a reqwest fetcher built from the options.
     fetcher: Option<Arc<dyn Fetcher>>,
+    /// The renderer (the fetch seam's browser implementation), or why there is none.
+    renderer: Result<Arc<dyn Fetcher>, String>,
     events: broadcast::Sender<CrawlEvent>,
     cancel: Arc<watch::Sender<bool>>,
 }
@@ -119,7 +126,8 @@ impl Crawler {
     pub fn with_options(start: Url, opts: CrawlOptions) -> Self {
         let (events, _) = broadcast::channel(1024);
         let (cancel, _) = watch::channel(false);
-        Self { start, opts, cache: None, fetcher: None, events, cancel: Arc::new(cancel) }
+        let renderer = Err("no browser was configured for this crawler".to_string());
+        Self { start, opts, cache: None, fetcher: None, renderer, events, cancel: Arc::new(cancel) }
     }
 
     pub fn max_pages(mut self, n: u32) -> Self {
@@ -190,6 +198,18 @@ impl Crawler {
     /// instead of one built from the options.
     pub fn fetcher(mut self, fetcher: Arc<dyn Fetcher>) -> Self {
         self.fetcher = Some(fetcher);
+        self
+    }
+
+    /// Renders pages through `renderer` as the render mode says; `Err(why)` when the browser is
+    /// unavailable (then `auto` renders nothing and says why on each page).
+    pub fn renderer(mut self, renderer: Result<Arc<dyn Fetcher>, String>) -> Self {
+        self.renderer = renderer;
+        self
+    }
+
+    pub fn render(mut self, mode: RenderMode) -> Self {
+        self.opts.render = mode;
         self
     }
 

@@ -15,6 +15,9 @@ pub enum PageOutcome {
     Ok {
         status: u16,
         from_cache: bool,
+        /// Whether the page was rendered in the browser, and why (absent with `render = never`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        render: Option<RenderDecision>,
     },
     /// Its canonical URL was already crawled.
     Duplicate {
@@ -42,6 +45,28 @@ pub enum PageOutcome {
     TooComplex {
         reason: String,
     },
+}
+
+/// A page's rendering: done or not, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderDecision {
+    pub rendered: bool,
+    pub why: String,
+    /// Time the browser spent on the page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ms: Option<u64>,
+    /// Images found only in the rendered page.
+    #[serde(default)]
+    pub added_images: u32,
+    /// The page's render budget ran out; its images are those there by then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub budget_ran_out: bool,
+}
+
+impl RenderDecision {
+    pub fn skipped(why: impl Into<String>) -> Self {
+        Self { rendered: false, why: why.into(), ms: None, added_images: 0, budget_ran_out: false }
+    }
 }
 
 impl PageOutcome {
@@ -84,6 +109,14 @@ pub struct Counters {
     /// (`crawler.sitemap_urls_per_page` × its page limit) was spent.
     #[serde(default)]
     pub sitemaps_cut: u64,
+    /// Pages rendered in the browser, and the time the browser spent on them.
+    #[serde(default)]
+    pub pages_rendered: u64,
+    #[serde(default)]
+    pub render_ms: u64,
+    /// Images found only after rendering.
+    #[serde(default)]
+    pub images_from_render: u64,
 }
 
 impl Counters {

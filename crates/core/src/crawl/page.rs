@@ -11,8 +11,9 @@ use url::Url;
 
 use super::html_cache::{CachedPage, DYNAMIC_TTL, GONE_TTL, cache_get, cache_key, cache_put, lifetimes, unix_now};
 use super::normalize::{Scope, page_key};
-use super::outcome::PageOutcome;
+use super::outcome::{PageOutcome, RenderDecision};
 use super::politeness::Hosts;
+use super::render_step::{RenderState, Reuse, maybe_render};
 use crate::cache::Cache;
 use crate::extract::{self, PageImages, budget};
 use crate::net::{Fetched, Fetcher, RobotsCache, Want};
@@ -34,6 +35,7 @@ pub(super) struct Shared {
     pub sitemaps_cut: std::sync::atomic::AtomicU64,
     /// Overrides how long cached pages are fresh (tests; otherwise Cache-Control decides).
     pub html_freshness: Option<Duration>,
+    pub render: RenderState,
 }
 
 impl Shared {
@@ -62,6 +64,7 @@ pub(super) struct Fetchd {
     pub from_cache: bool,
     pub bytes: u64,
     pub page: PageImages,
+    pub render: Option<RenderDecision>,
 }
 
 pub(super) struct TaskResult {
@@ -86,7 +89,8 @@ async fn fetch_and_extract(shared: &Shared, url: &Url) -> Result<Fetchd, PageOut
     {
         match hit.body {
             Some(_) if hit.fresh_until > unix_now() => {
-                return from_cache(shared, hit.body.unwrap_or_default(), final_url).await;
+                let reuse = Reuse { fresh_until: hit.fresh_until, keep: DYNAMIC_TTL, unchanged: true };
+                return from_cache(shared, hit.body.unwrap_or_default(), final_url, reuse).await;
             }
             // Stale, but the site can tell whether it changed.
             Some(_) if !hit.validators.is_empty() => return fetch_network(shared, url, Some(hit)).await,
@@ -100,7 +104,8 @@ async fn fetch_and_extract(shared: &Shared, url: &Url) -> Result<Fetchd, PageOut
                     cache_get(shared.cache.as_ref(), &final_url).await
                 {
                     if target.fresh_until > unix_now() {
-                        return from_cache(shared, target.body.unwrap_or_default(), final_url).await;
+                        let reuse = Reuse { fresh_until: target.fresh_until, keep: DYNAMIC_TTL, unchanged: true };
+                        return from_cache(shared, target.body.unwrap_or_default(), final_url, reuse).await;
                     }
                     if !target.validators.is_empty() {
                         return fetch_network(shared, &final_url, Some(target)).await;
@@ -113,10 +118,26 @@ async fn fetch_and_extract(shared: &Shared, url: &Url) -> Result<Fetchd, PageOut
     fetch_network(shared, url, None).await
 }
 
-async fn from_cache(shared: &Shared, body: String, final_url: Url) -> Result<Fetchd, PageOutcome> {
+async fn from_cache(shared: &Shared, body: String, final_url: Url, reuse: Reuse) -> Result<Fetchd, PageOutcome> {
     let bytes = body.len() as u64;
-    let page = extract_blocking(body, final_url.clone(), shared.stop.clone()).await?;
-    Ok(Fetchd { final_url, status: 200, from_cache: true, bytes, page })
+    let (page, render, rendered_bytes) = extract_and_render(shared, body, &final_url, Some(reuse)).await?;
+    Ok(Fetchd { final_url, status: 200, from_cache: true, bytes: bytes + rendered_bytes, page, render })
+}
+
+/// Extracts the page as sent, then renders it when the crawl's render mode and the page call
+/// for it (the rendered page's images then replace and extend the raw ones).
+async fn extract_and_render(
+    shared: &Shared,
+    html: String,
+    final_url: &Url,
+    reuse: Option<Reuse>,
+) -> Result<(PageImages, Option<RenderDecision>, u64), PageOutcome> {
+    // The raw HTML is read for signs of script-built content only when `auto` may render.
+    let signals_wanted = shared.render.mode == crate::render::RenderMode::Auto && shared.render.renderer.is_some();
+    let html_for_signals = signals_wanted.then(|| html.clone());
+    let raw = extract_blocking(html, final_url.clone(), shared.stop.clone()).await?;
+    let signals = html_for_signals.map(|h| crate::render::need::assess(&h, raw.images.len())).unwrap_or_default();
+    Ok(maybe_render(shared, signals, raw, final_url, reuse).await)
 }
 
 /// Fetches a page; with a stale cached copy, asks only whether it changed (a 304 serves the copy).
@@ -137,7 +158,8 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
             page.fresh_until = unix_now() + fresh.as_secs();
             cache_put(shared.cache.as_ref(), &[url], &page, keep).await;
             let final_url = Url::parse(&page.final_url).unwrap_or_else(|_| url.clone());
-            return from_cache(shared, page.body.unwrap_or_default(), final_url).await;
+            let reuse = Reuse { fresh_until: page.fresh_until, keep, unchanged: true };
+            return from_cache(shared, page.body.unwrap_or_default(), final_url, reuse).await;
         }
         Fetched::NotHtml { content_type, .. } => return Err(PageOutcome::NotHtml { content_type }),
         Fetched::Redirected { to } => {
@@ -160,6 +182,7 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
         }
     };
     let cc = body.cache_control.as_deref().unwrap_or("");
+    let mut reuse = None;
     if !cc.contains("no-store") {
         let dynamic = url.query().is_some()
             || body.sets_cookie
@@ -179,14 +202,22 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
         let mut urls: Vec<&Url> = vec![url, &body.final_url];
         urls.extend(body.redirects.iter());
         cache_put(shared.cache.as_ref(), &urls, &entry, keep).await;
+        reuse = Some(Reuse { fresh_until: entry.fresh_until, keep, unchanged: false });
     }
-    let page = extract_blocking(body.text, body.final_url.clone(), shared.stop.clone()).await?;
-    Ok(Fetchd { final_url: body.final_url, status: body.status, from_cache: false, bytes: body.bytes, page })
+    let (page, render, rendered_bytes) = extract_and_render(shared, body.text, &body.final_url, reuse).await?;
+    Ok(Fetchd {
+        final_url: body.final_url,
+        status: body.status,
+        from_cache: false,
+        bytes: body.bytes + rendered_bytes,
+        page,
+        render,
+    })
 }
 
 /// Extracts a page off the async threads, within what one page may cost: a page too complex
 /// to parse in bounded time is refused unparsed, and a parse stops once the crawl is over.
-async fn extract_blocking(html: String, url: Url, stop: Arc<AtomicBool>) -> Result<PageImages, PageOutcome> {
+pub(super) async fn extract_blocking(html: String, url: Url, stop: Arc<AtomicBool>) -> Result<PageImages, PageOutcome> {
     let work = move || {
         extract::extract_within(&html, &url, &stop).map_err(|refused| match refused {
             budget::Refused::TooComplex(reason) => PageOutcome::TooComplex { reason },

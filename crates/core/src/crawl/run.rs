@@ -14,6 +14,7 @@ use super::normalize::{Scope, fetch_url, page_key};
 use super::outcome::{Counters, CrawlEvent, CrawlSummary, PageLog, PageOutcome, PageReport, StopReason};
 use super::page::{Shared, TaskResult, crawl_page};
 use super::politeness::Hosts;
+use super::render_step::RenderState;
 use super::traps::link_trap;
 use super::{CrawlOptions, Crawler, sitemap};
 use crate::extract::variants;
@@ -59,7 +60,7 @@ fn origin(url: &Url) -> String {
 
 impl Run {
     pub(super) fn new(crawler: Crawler) -> Self {
-        let Crawler { start, opts, cache, fetcher, events, cancel } = crawler;
+        let Crawler { start, opts, cache, fetcher, renderer, events, cancel } = crawler;
         let fetcher = match fetcher {
             Some(f) => Ok(f),
             None => HttpFetcher::new(opts.fetch.clone(), Guard::new(&opts.allow_hosts))
@@ -78,6 +79,12 @@ impl Run {
                     sitemaps_cut: Default::default(),
                     stop: Default::default(),
                     html_freshness: opts.html_freshness,
+                    render: RenderState {
+                        mode: opts.render,
+                        unavailable: renderer.as_ref().err().cloned(),
+                        renderer: renderer.ok(),
+                        learning: Default::default(),
+                    },
                 })),
                 None,
             ),
@@ -287,7 +294,12 @@ impl Run {
             .filter(|c| shared.scope.same_site(c))
             .and_then(page_key)
             .filter(|c| Some(c) != final_key.as_ref());
-        let mut outcome = PageOutcome::Ok { status: fetched.status, from_cache: fetched.from_cache };
+        if let Some(r) = fetched.render.as_ref().filter(|r| r.rendered) {
+            self.counters.pages_rendered += 1;
+            self.counters.render_ms += r.ms.unwrap_or(0);
+        }
+        let mut outcome =
+            PageOutcome::Ok { status: fetched.status, from_cache: fetched.from_cache, render: fetched.render };
         if let Some(c) = &canonical_key {
             if self.fetched_keys.contains(c) {
                 outcome = PageOutcome::Duplicate { canonical: c.clone() };
@@ -324,6 +336,9 @@ impl Run {
                 if self.image_keys.get(&key).is_none_or(|seen| width > *seen) {
                     self.image_keys.insert(key, width);
                     self.counters.images_kept += 1;
+                    if image.found_by == crate::model::FoundBy::Render {
+                        self.counters.images_from_render += 1;
+                    }
                     new_images.push(image);
                 } else {
                     self.counters.images_deduplicated += 1;

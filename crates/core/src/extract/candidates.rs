@@ -530,6 +530,7 @@ impl<'a> Walker<'a> {
                     let mut ctx = raw.ctx;
                     ctx.filename_tokens = context::filename_tokens(&best.url);
                     records.push(ImageRecord {
+                        found_by: Default::default(),
                         facts: None,
                         url: best.url,
                         page_url: self.page.clone(),

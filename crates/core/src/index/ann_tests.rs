@@ -34,6 +34,7 @@ fn record(i: usize) -> ImageRecord {
     let ext = if i.is_multiple_of(2) { "jpg" } else { "png" };
     let url = Url::parse(&format!("http://site.test/img/{i}.{ext}")).unwrap();
     ImageRecord {
+        found_by: Default::default(),
         facts: None,
         page_url: Url::parse(&format!("http://site.test/page/{}", i / 10)).unwrap(),
         source: ImageSource::Img,

@@ -7,6 +7,7 @@ use crate::model::{ImageContext, ImageSource, ImageVariant};
 fn record(url: &str, alt: &str, nearby: &str, size: Option<(u32, u32)>) -> ImageRecord {
     let url = Url::parse(url).unwrap();
     ImageRecord {
+        found_by: Default::default(),
         facts: None,
         page_url: Url::parse("http://site.test/blog/post").unwrap(),
         source: ImageSource::Img,

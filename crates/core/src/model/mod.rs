@@ -11,5 +11,5 @@ pub mod vector;
 pub use facts::{DARK_LUMA, ImageFacts, LIGHT_LUMA, SAME_PICTURE_BITS, distance};
 pub use format::{ImageFormat, Orientation, Tone};
 pub use record::{
-    HEADING_GROUP, ImageContext, ImageRecord, ImageSource, ImageVariant, MAX_FIELD_CHARS, MAX_NEARBY_CHARS,
+    FoundBy, HEADING_GROUP, ImageContext, ImageRecord, ImageSource, ImageVariant, MAX_FIELD_CHARS, MAX_NEARBY_CHARS,
 };

@@ -105,6 +105,29 @@ pub struct ImageRecord {
     /// What the image's bytes told, once it has been fetched and analysed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub facts: Option<ImageFacts>,
+    /// Whether the page's HTML had it, or only the page rendered in a browser did.
+    #[serde(default)]
+    pub found_by: FoundBy,
+}
+
+/// How an image was found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FoundBy {
+    /// In the page's HTML as the server sent it.
+    #[default]
+    Html,
+    /// Only in the DOM after the page's scripts ran.
+    Render,
+}
+
+impl FoundBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Html => "html",
+            Self::Render => "render",
+        }
+    }
 }
 
 impl ImageRecord {

@@ -90,6 +90,19 @@ pub struct Body {
     pub cache_control: Option<String>,
     pub sets_cookie: bool,
     pub validators: Validators,
+    /// Set when a browser rendered the page: the text is its DOM after scripts ran.
+    pub rendered: Option<RenderNote>,
+}
+
+/// How a page's render went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RenderNote {
+    pub elapsed_ms: u64,
+    pub scrolls: u32,
+    /// Font and media requests refused.
+    pub blocked: u32,
+    /// The page's time budget ran out; the DOM is what was there then.
+    pub budget_ran_out: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -305,6 +318,7 @@ impl HttpFetcher {
                 etag: header_text(&headers, header::ETAG),
                 last_modified: header_text(&headers, header::LAST_MODIFIED),
             },
+            rendered: None,
         })
     }
 }

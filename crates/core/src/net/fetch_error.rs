@@ -30,6 +30,9 @@ pub enum FetchError {
     /// Connecting or reading failed (the message carries the whole cause chain).
     #[error("{0}")]
     Network(String),
+    /// The browser could not render the page.
+    #[error("rendering: {0}")]
+    Render(String),
 }
 
 fn retried(retries: u32) -> String {

@@ -41,7 +41,8 @@ impl Guard {
         Self { allow: Arc::new(allow) }
     }
 
-    fn allowed_host(&self, host: &str) -> bool {
+    /// Whether the allow-list names `host` (a name or an IP literal).
+    pub fn allows_host(&self, host: &str) -> bool {
         let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
         self.allow.contains(&host)
     }
@@ -57,13 +58,13 @@ impl Guard {
             url::Host::Ipv6(ip) => IpAddr::V6(ip),
             url::Host::Domain(_) => return Ok(()),
         };
-        if is_public(ip) || self.allowed_host(&ip.to_string()) { Ok(()) } else { Err(Refusal::Address(ip)) }
+        if is_public(ip) || self.allows_host(&ip.to_string()) { Ok(()) } else { Err(Refusal::Address(ip)) }
     }
 
     /// Filters resolved addresses of `host`: all of them when the host is allowed, else the
     /// public ones.
     pub fn filter(&self, host: &str, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, Refusal> {
-        if self.allowed_host(host) {
+        if self.allows_host(host) {
             return Ok(addrs);
         }
         let first = addrs.first().map(SocketAddr::ip);

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use url::Url;
 
-pub use fetch::{Body, FetchConfig, FetchError, Fetched, HttpFetcher, Validators, Want};
+pub use fetch::{Body, FetchConfig, FetchError, Fetched, HttpFetcher, RenderNote, Validators, Want};
 pub use guard::Guard;
 pub use robots_cache::RobotsCache;
 

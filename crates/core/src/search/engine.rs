@@ -51,6 +51,9 @@ pub struct SearchResult {
     pub matched_terms: Vec<String>,
     /// The same image found elsewhere (other URLs, same alt text).
     pub alternatives: Vec<String>,
+    /// In the page as sent, or only in the page rendered in a browser.
+    #[serde(default)]
+    pub found_by: crate::model::FoundBy,
     /// The chips this result does not meet (`PNG`, `≥ 1600 px wide`, `without "people"`): set
     /// on the closest images shown after too few met them all; empty on every other result.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -92,6 +95,7 @@ fn result(
         strong,
         matched_terms,
         alternatives,
+        found_by: record.found_by,
         unmet: Vec::new(),
     }
 }

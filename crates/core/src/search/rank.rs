@@ -242,6 +242,7 @@ mod tests {
             image: StoredImage {
                 namespace: crate::index::Namespace::parse("n").unwrap(),
                 record: ImageRecord {
+                    found_by: Default::default(),
                     facts: None,
                     page_url: url.clone(),
                     source: ImageSource::Img,

@@ -213,6 +213,7 @@ impl SessionManager {
             .include(v.include.clone())
             .exclude(v.exclude.clone())
             .subdomains(v.subdomains)
+            .render(v.render)
     }
 
     /// Cancels a running crawl (on whichever replica runs it); what it indexed so far stays

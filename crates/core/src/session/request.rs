@@ -8,6 +8,7 @@ use crate::config::CrawlerSettings;
 use crate::crawl::MAX_URL_LEN;
 use crate::error::{Error, Result};
 use crate::net::guard::Guard;
+use crate::render::RenderMode;
 
 /// Include or exclude patterns one crawl may carry.
 pub const MAX_PATTERNS: usize = 20;
@@ -28,6 +29,8 @@ pub struct CrawlRequest {
     pub exclude: Vec<String>,
     /// Also crawl subdomains of the start host.
     pub subdomains: bool,
+    /// `auto`, `always` or `never`; the settings' `crawler.render` when absent.
+    pub render: Option<String>,
 }
 
 /// A request that passed [`CrawlRequest::validate`], with the defaults filled in.
@@ -39,6 +42,7 @@ pub(crate) struct ValidCrawl {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub subdomains: bool,
+    pub render: RenderMode,
 }
 
 fn invalid(field: &str, message: impl std::fmt::Display) -> Error {
@@ -83,7 +87,17 @@ impl CrawlRequest {
         }
         let include = patterns("include", &self.include)?;
         let exclude = patterns("exclude", &self.exclude)?;
-        Ok(ValidCrawl { url, max_pages, max_depth, include, exclude, subdomains: self.subdomains })
+        let render = match self.render.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+            None => limits.render,
+            Some(r) => RenderMode::parse(r)
+                .ok_or_else(|| invalid("render", format!("`{r}` is not a render mode; use auto, always or never")))?,
+        };
+        if render == RenderMode::Always {
+            let configured = (!limits.chromium_path.is_empty()).then(|| std::path::Path::new(&limits.chromium_path));
+            crate::render::find_executable(configured)
+                .map_err(|e| invalid("render", format!("`always` needs a browser: {e}")))?;
+        }
+        Ok(ValidCrawl { url, max_pages, max_depth, include, exclude, subdomains: self.subdomains, render })
     }
 }
 

@@ -1,0 +1,233 @@
+//! `render = "auto"`: which pages need a browser. A scored reading of the raw HTML (a cheap
+//! scan, no parse), then what rendering taught about the host: when the first few rendered
+//! pages of a host found no image the raw HTML lacked, that host is not rendered again.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use memchr::memmem;
+
+/// Rendered pages of a host that must each add nothing before the host stops being rendered.
+pub const LEARN_PAGES: u32 = 3;
+/// Score from which a page is rendered.
+const THRESHOLD: u32 = 3;
+
+/// Why a page would be rendered: the signals found, each with its weight.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Signals {
+    pub score: u32,
+    pub found: Vec<&'static str>,
+}
+
+impl Signals {
+    fn add(&mut self, weight: u32, what: &'static str) {
+        self.score += weight;
+        self.found.push(what);
+    }
+
+    pub fn wants_render(&self) -> bool {
+        self.score >= THRESHOLD
+    }
+
+    pub fn why(&self) -> String {
+        if self.found.is_empty() { "no sign of script-built content".into() } else { self.found.join(", ") }
+    }
+}
+
+/// Reads the raw HTML for signs that scripts build what the page shows; `images` is how many
+/// images extraction found in it.
+pub fn assess(html: &str, images: usize) -> Signals {
+    let lower = html.to_ascii_lowercase();
+    let h = lower.as_bytes();
+    let count = |needle: &str| memmem::find_iter(h, needle.as_bytes()).count();
+    let mut s = Signals::default();
+    for (root, name) in [
+        ("id=\"root\"", "an empty #root"),
+        ("id=\"app\"", "an empty #app"),
+        ("id=\"__next\"", "an empty #__next"),
+        ("id=\"__nuxt\"", "an empty #__nuxt"),
+        ("id=root", "an empty #root"),
+        ("id=app", "an empty #app"),
+    ] {
+        if empty_element_after(&lower, root) {
+            s.add(3, name);
+            break;
+        }
+    }
+    for (marker, name) in [
+        ("data-reactroot", "React markup"),
+        ("ng-version", "Angular markup"),
+        ("data-v-app", "Vue markup"),
+        ("data-server-rendered", "Vue markup"),
+        ("__next_data__", "Next.js data"),
+        ("window.__nuxt__", "Nuxt data"),
+    ] {
+        if memmem::find(h, marker.as_bytes()).is_some() {
+            s.add(1, name);
+            break;
+        }
+    }
+    if noscript_asks_for_javascript(&lower) {
+        s.add(2, "a <noscript> asking for JavaScript");
+    }
+    let scripts = count("<script");
+    if scripts >= 5 && images <= 1 {
+        s.add(2, "many scripts and few images");
+    }
+    let placeholders = placeholder_images(&lower);
+    if placeholders > 0 {
+        s.add(if placeholders >= 3 { 3 } else { 2 }, "lazy image placeholders with no real source");
+    }
+    s
+}
+
+/// Whether the element carrying `attr` closes right after opening (`<div id="root"></div>`).
+fn empty_element_after(lower: &str, attr: &str) -> bool {
+    let Some(at) = lower.find(attr) else { return false };
+    let Some(open_end) = lower[at..].find('>') else { return false };
+    let after = lower[at + open_end + 1..].trim_start();
+    after.starts_with("</div") || after.starts_with("</main") || after.starts_with("</section")
+}
+
+fn noscript_asks_for_javascript(lower: &str) -> bool {
+    let mut rest = lower;
+    while let Some(at) = rest.find("<noscript") {
+        let block = &rest[at..];
+        let end = floor(block, block.find("</noscript").unwrap_or(block.len()).min(4096));
+        let text = &block[..end];
+        if text.contains("javascript")
+            && (text.contains("enable") || text.contains("requires") || text.contains("need"))
+        {
+            return true;
+        }
+        rest = &block[end.min(block.len())..];
+        if end == 0 {
+            break;
+        }
+    }
+    false
+}
+
+/// `<img>` tags with no real source anywhere in them: no `src` but a data: or blank one, no
+/// `srcset` and no `data-*` URL — what a lazy loader fills in from script.
+fn placeholder_images(lower: &str) -> usize {
+    let mut n = 0;
+    for (at, _) in lower.match_indices("<img") {
+        let tag = &lower[at..];
+        let tag = &tag[..floor(tag, tag.find('>').unwrap_or(tag.len()).min(2048))];
+        let real_src =
+            attr(tag, "src").is_some_and(|v| !v.is_empty() && !v.starts_with("data:") && !v.starts_with("about:"));
+        let other = tag.contains("srcset=")
+            || tag.contains("data-src")
+            || tag.contains("data-lazy")
+            || tag.contains("data-original");
+        if !real_src && !other {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// `at`, or the nearest character boundary below it.
+fn floor(s: &str, mut at: usize) -> usize {
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let mut from = 0;
+    while let Some(i) = tag[from..].find(name) {
+        let at = from + i;
+        from = at + name.len();
+        let before = tag[..at].chars().last().unwrap_or(' ');
+        if !before.is_ascii_whitespace() {
+            continue;
+        }
+        let rest = tag[from..].trim_start();
+        let Some(rest) = rest.strip_prefix('=') else { continue };
+        let rest = rest.trim_start();
+        return Some(match rest.chars().next() {
+            Some(q @ ('"' | '\'')) => rest[1..].split(q).next().unwrap_or(""),
+            _ => rest.split(|c: char| c.is_ascii_whitespace() || c == '>').next().unwrap_or(""),
+        });
+    }
+    None
+}
+
+/// What rendering taught about each host of a crawl.
+#[derive(Default)]
+pub struct HostLearning(Mutex<HashMap<String, Lesson>>);
+
+#[derive(Default, Clone, Copy)]
+struct Lesson {
+    rendered: u32,
+    helped: bool,
+}
+
+impl HostLearning {
+    /// `None` while the host may be rendered; else why not.
+    pub fn stopped(&self, host: &str) -> Option<String> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let lesson = map.get(host).copied().unwrap_or_default();
+        (!lesson.helped && lesson.rendered >= LEARN_PAGES)
+            .then(|| format!("not rendered: the first {LEARN_PAGES} rendered pages of {host} added no image"))
+    }
+
+    /// Records a rendered page of `host` and whether it added images the raw HTML lacked.
+    pub fn record(&self, host: &str, added: bool) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let lesson = map.entry(host.to_string()).or_default();
+        lesson.rendered += 1;
+        lesson.helped |= added;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_app_root_with_scripts_wants_rendering() {
+        let html = r#"<html><body><div id="root"></div><script src="/app.js"></script></body></html>"#;
+        let s = assess(html, 0);
+        assert!(s.wants_render(), "{s:?}");
+        assert!(s.why().contains("#root"));
+    }
+
+    #[test]
+    fn a_server_rendered_page_does_not() {
+        let html = r#"<html><body><div id="app"><h1>Shop</h1><img src="/a.jpg" alt="a"><img src="/b.jpg"></div>
+            <script>1</script></body></html>"#;
+        let s = assess(html, 2);
+        assert!(!s.wants_render(), "{s:?}");
+    }
+
+    #[test]
+    fn noscript_and_placeholders_count() {
+        let html = r#"<noscript>Please enable JavaScript to view this site.</noscript>
+            <img class="lazy"><img src="data:image/gif;base64,R0lGOD"><img src="">"#;
+        let s = assess(html, 0);
+        assert!(s.wants_render(), "{s:?}");
+        assert_eq!(placeholder_images(&html.to_ascii_lowercase()), 3);
+        let lazy = r#"<img data-src="/real.jpg" src="data:image/gif;base64,x"><img src="/x.jpg">"#;
+        assert_eq!(placeholder_images(lazy), 0, "a data-src the extractor reads is a real source");
+    }
+
+    #[test]
+    fn a_host_stops_being_rendered_when_rendering_adds_nothing() {
+        let l = HostLearning::default();
+        for _ in 0..LEARN_PAGES - 1 {
+            l.record("a.test", false);
+        }
+        assert!(l.stopped("a.test").is_none());
+        l.record("a.test", false);
+        assert!(l.stopped("a.test").unwrap().contains("added no image"));
+        l.record("b.test", true);
+        for _ in 0..5 {
+            l.record("b.test", false);
+        }
+        assert!(l.stopped("b.test").is_none(), "a host where rendering once helped keeps being rendered");
+    }
+}

@@ -1,0 +1,214 @@
+//! Rendering one page in a tab: load, network quiet, lazy images made eager, scrolling until
+//! the page stops growing (bounded, so an endless feed ends), quiet again, the optional fixed
+//! wait, then the snapshot. Every step runs inside the page's time budget; when it runs out,
+//! the snapshot is still taken of what is there, and that is recorded.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use chromiumoxide::Page;
+use chromiumoxide::cdp::browser_protocol::fetch::{
+    EnableParams as FetchEnable, EventRequestPaused, FailRequestParams, RequestPattern,
+};
+use chromiumoxide::cdp::browser_protocol::network::{
+    ErrorReason, EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent, ResourceType,
+};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use url::Url;
+
+use super::RenderError;
+
+/// What a render waits for and how long it may take.
+#[derive(Clone, Debug)]
+pub struct PagePlan {
+    /// The whole page's budget, load to snapshot.
+    pub budget: Duration,
+    /// A fixed wait after the page settles (3000 reproduces the old product's behaviour).
+    pub extra_wait: Duration,
+    /// No request in flight for this long counts as quiet.
+    pub quiet: Duration,
+    /// Scroll steps at most.
+    pub max_scrolls: u32,
+}
+
+impl Default for PagePlan {
+    fn default() -> Self {
+        Self {
+            budget: Duration::from_secs(20),
+            extra_wait: Duration::ZERO,
+            quiet: Duration::from_millis(500),
+            max_scrolls: 30,
+        }
+    }
+}
+
+/// A rendered page: the DOM as markup, where the browser ended up, and how it went.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub html: String,
+    pub final_url: Url,
+    pub scrolls: u32,
+    /// Font and media requests refused.
+    pub blocked: u32,
+    /// The budget ran out before the page settled; the snapshot is of what was there.
+    pub budget_ran_out: bool,
+    pub elapsed: Duration,
+}
+
+/// The snapshot is always attempted, within this much time beyond the budget.
+const SNAPSHOT_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Deserialize)]
+struct Dom {
+    html: String,
+    url: String,
+}
+
+#[derive(Deserialize)]
+struct Height {
+    bottom: f64,
+    height: f64,
+}
+
+/// Requests in flight and when the last one started or ended.
+#[derive(Default)]
+struct Traffic {
+    in_flight: AtomicI64,
+    last_change_ms: AtomicI64,
+    blocked: AtomicU32,
+}
+
+pub(super) async fn render(page: &Page, url: &Url, plan: &PagePlan) -> Result<Snapshot, RenderError> {
+    let started = Instant::now();
+    let traffic = Arc::new(Traffic::default());
+    let watchers = watch_traffic(page, traffic.clone(), started).await?;
+    let settled = tokio::time::timeout(plan.budget, settle(page, url, plan, &traffic, started)).await;
+    let (scrolls, budget_ran_out) = match settled {
+        Ok(Ok(scrolls)) => (scrolls, false),
+        Ok(Err(e)) => {
+            watchers.abort();
+            return Err(e);
+        }
+        Err(_) => (0, true),
+    };
+    let dom = tokio::time::timeout(SNAPSHOT_GRACE, page.evaluate(include_str!("snapshot.js"))).await;
+    watchers.abort();
+    let dom: Dom = match dom {
+        Ok(Ok(result)) => result.into_value().map_err(|e| RenderError::Protocol(format!("snapshot: {e}")))?,
+        Ok(Err(e)) => return Err(RenderError::Protocol(format!("snapshot: {e}"))),
+        Err(_) => return Err(RenderError::Timeout(plan.budget + SNAPSHOT_GRACE)),
+    };
+    let final_url = Url::parse(&dom.url).unwrap_or_else(|_| url.clone());
+    Ok(Snapshot {
+        html: dom.html,
+        final_url,
+        scrolls,
+        blocked: traffic.blocked.load(Ordering::Relaxed),
+        budget_ran_out,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Everything before the snapshot; returns the scroll steps taken.
+async fn settle(
+    page: &Page,
+    url: &Url,
+    plan: &PagePlan,
+    traffic: &Traffic,
+    started: Instant,
+) -> Result<u32, RenderError> {
+    // A tab in the background gets no frames: scroll handlers and observers would not run.
+    let _ = page.bring_to_front().await;
+    page.goto(url.as_str()).await.map_err(|e| RenderError::Navigation(e.to_string()))?;
+    quiet(traffic, plan.quiet, Duration::from_secs(5), started).await;
+    let _ =
+        page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager'); true").await;
+    let mut scrolls = 0;
+    let mut last_height = 0.0;
+    let mut still = 0;
+    while scrolls < plan.max_scrolls {
+        let h: Height = page
+            .evaluate(
+                "(() => { window.scrollBy(0, Math.max(window.innerHeight, 600)); \
+                 window.dispatchEvent(new Event('scroll')); \
+                 const e = document.scrollingElement || document.documentElement; \
+                 return { bottom: window.scrollY + window.innerHeight, height: e.scrollHeight }; })()",
+            )
+            .await
+            .map_err(|e| RenderError::Protocol(format!("scroll: {e}")))?
+            .into_value()
+            .map_err(|e| RenderError::Protocol(format!("scroll: {e}")))?;
+        scrolls += 1;
+        quiet(traffic, Duration::from_millis(200), Duration::from_secs(2), started).await;
+        // At the bottom twice with no growth: the page is all there.
+        if h.bottom + 1.0 >= h.height && h.height <= last_height {
+            still += 1;
+            if still >= 2 {
+                break;
+            }
+        } else {
+            still = 0;
+        }
+        last_height = h.height;
+    }
+    quiet(traffic, plan.quiet, Duration::from_secs(5), started).await;
+    if !plan.extra_wait.is_zero() {
+        tokio::time::sleep(plan.extra_wait).await;
+    }
+    Ok(scrolls)
+}
+
+/// Waits until no request has been in flight for `quiet`, or `cap` has passed.
+async fn quiet(traffic: &Traffic, quiet: Duration, cap: Duration, started: Instant) {
+    let deadline = Instant::now() + cap;
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    while Instant::now() < deadline {
+        tick.tick().await;
+        let now = started.elapsed().as_millis() as i64;
+        let idle_for = now - traffic.last_change_ms.load(Ordering::Relaxed);
+        if traffic.in_flight.load(Ordering::Relaxed) <= 0 && idle_for >= quiet.as_millis() as i64 {
+            return;
+        }
+    }
+}
+
+/// Counts requests in flight from the page's network events, and refuses fonts and media
+/// (the page's pictures need neither).
+async fn watch_traffic(
+    page: &Page,
+    traffic: Arc<Traffic>,
+    started: Instant,
+) -> Result<tokio::task::JoinHandle<()>, RenderError> {
+    let protocol = |e: chromiumoxide::error::CdpError| RenderError::Protocol(format!("network events: {e}"));
+    let mut sent = page.event_listener::<EventRequestWillBeSent>().await.map_err(protocol)?;
+    let mut finished = page.event_listener::<EventLoadingFinished>().await.map_err(protocol)?;
+    let mut failed = page.event_listener::<EventLoadingFailed>().await.map_err(protocol)?;
+    let mut paused = page.event_listener::<EventRequestPaused>().await.map_err(protocol)?;
+    let patterns = [ResourceType::Font, ResourceType::Media]
+        .into_iter()
+        .map(|t| RequestPattern::builder().resource_type(t).build())
+        .collect::<Vec<_>>();
+    page.execute(FetchEnable::builder().patterns(patterns).build()).await.map_err(protocol)?;
+    let page = page.clone();
+    Ok(tokio::spawn(async move {
+        let touch = |delta: i64| {
+            traffic.in_flight.fetch_add(delta, Ordering::Relaxed);
+            traffic.last_change_ms.store(started.elapsed().as_millis() as i64, Ordering::Relaxed);
+        };
+        loop {
+            tokio::select! {
+                // A redirect is the same request going on, not a new one.
+                Some(e) = sent.next() => touch(if e.redirect_response.is_some() { 0 } else { 1 }),
+                Some(_) = finished.next() => touch(-1),
+                Some(_) = failed.next() => touch(-1),
+                Some(p) = paused.next() => {
+                    traffic.blocked.fetch_add(1, Ordering::Relaxed);
+                    let _ = page.execute(FailRequestParams::new(p.request_id.clone(), ErrorReason::BlockedByClient)).await;
+                }
+                else => break,
+            }
+        }
+    }))
+}
