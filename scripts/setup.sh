@@ -47,7 +47,17 @@ fi
 
 bash scripts/fetch-models.sh
 
-[ "$WITH_TEST" -eq 1 ] || exit 0
+# Chromium renders pages whose pictures scripts put there (crawler.render = "auto"). The product
+# runs without it (rendering is then off, and /health says how to install it); the tests need it.
+if [ "$WITH_TEST" -eq 0 ]; then
+  if ! have chromium; then
+    log "installing Debian's chromium (JavaScript rendering)"
+    if ! (as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null); then
+      log "could not install chromium: pages are not rendered until it is (sudo apt-get install chromium)"
+    fi
+  fi
+  exit 0
+fi
 
 missing_debs=()
 have chromium || missing_debs+=(chromium)

@@ -172,6 +172,19 @@ test.describe("crawl and chat", () => {
     await expect(page.getByTestId("crawl-cancel")).toHaveCount(0);
   });
 
+  test("the form's render control reaches the crawl: every page is rendered in the browser", async ({ page }) => {
+    await hydrated(page);
+    await page.getByTestId("crawl-url").fill(`${fixture}/`);
+    await page.getByTestId("crawl-max-pages").fill("3");
+    await page.locator("details.advanced summary").click();
+    await page.getByTestId("render-mode").selectOption("always");
+    await page.getByTestId("crawl-submit").click();
+    const progress = page.getByTestId("progress");
+    await expect(progress).toHaveAttribute("data-status", "finished", { timeout: 60_000 });
+    // Each page the crawl fetched as HTML went through the browser (a link that is no page is not).
+    await expect(page.getByTestId("count-rendered")).toHaveText(/^[1-3] pages/);
+  });
+
   test("a conversation narrows a search, a chip comes off, and New search starts over", async ({ page }) => {
     // The site was crawled by the first test; its sessions are searched ("all crawls").
     const errors: string[] = [];

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use image_chat_core::cache::MemoryCache;
 use image_chat_core::crawl::{CrawlSummary, Crawler, PageOutcome, PageReport};
 use image_chat_core::model::FoundBy;
 use image_chat_core::net::{FetchConfig, Fetcher, Guard, HttpFetcher};
@@ -106,6 +107,78 @@ async fn auto_renders_the_script_built_pages_and_finds_their_images() {
 
     assert!(summary.counters.pages_rendered >= 3, "{:?}", summary.counters);
     assert!(summary.counters.images_from_render >= (scripted::GALLERY_IMAGES + scripted::CARDS) as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn always_finds_exactly_what_each_page_shows() {
+    if !chromium_or_skip() {
+        return;
+    }
+    let site = ScriptedSite::start(1).await.unwrap();
+    let budget = Duration::from_secs(20);
+    let (_chromium, render) = renderer(budget);
+    let (summary, pages) = crawl(&site, RenderMode::Always, render).await;
+    let pages = by_path(&pages);
+    for (path, want) in scripted::expected() {
+        let page = pages.get(path).unwrap_or_else(|| panic!("{path} was crawled"));
+        let (rendered, why) = render_of(page);
+        assert!(rendered, "{path}: {why}");
+        let mut got: Vec<String> = page.images.iter().map(|i| i.url.path().to_string()).collect();
+        got.sort();
+        let mut paths: Vec<String> = want.iter().map(|(p, _)| p.clone()).collect();
+        paths.sort();
+        assert_eq!(got, paths, "{path}");
+        for (p, alt) in want.iter().filter(|(_, a)| !a.is_empty()) {
+            let image = page.images.iter().find(|i| i.url.path() == p).unwrap();
+            assert_eq!(&image.context.alt, alt, "{path}: {p}");
+        }
+    }
+    // A server-rendered page's images are found in its HTML, rendered or not.
+    assert!(pages["/plain"].images.iter().all(|i| i.found_by == FoundBy::Html));
+    assert!(pages["/gallery"].images.iter().all(|i| i.found_by == FoundBy::Render));
+    // The gallery's figcaptions are read as captions, as in a server-rendered page.
+    assert!(pages["/gallery"].images.iter().all(|i| i.context.figcaption == i.context.alt));
+
+    // The endless feed and the page that never stops polling end within the budget.
+    for path in ["/feed", "/polling"] {
+        let PageOutcome::Ok { render: Some(r), .. } = &pages[path].outcome else { panic!("{path}") };
+        assert!(r.rendered, "{path}: {}", r.why);
+        let ms = r.ms.unwrap_or(0);
+        assert!(ms <= (budget + Duration::from_secs(6)).as_millis() as u64, "{path} took {ms} ms");
+    }
+    assert!(pages["/feed"].images.len() > scripted::FEED_PAGE);
+    assert_eq!(summary.counters.pages_rendered as usize, pages.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeat_crawl_takes_the_rendered_page_from_the_cache() {
+    if !chromium_or_skip() {
+        return;
+    }
+    let site = ScriptedSite::start(1).await.unwrap();
+    let cache = Arc::new(MemoryCache::new(1_000, 64 << 20));
+    let (_chromium, render) = renderer(Duration::from_secs(20));
+    let run = || {
+        let mut pages = Vec::new();
+        let crawler = Crawler::new(site.url("/gallery").parse().unwrap())
+            .allow_hosts([ALLOW])
+            .max_pages(1)
+            .html_freshness(Duration::from_secs(3600))
+            .cache(cache.clone())
+            .render(RenderMode::Always)
+            .renderer(Ok(render.clone()));
+        async move {
+            crawler.run(|p| pages.push(p)).await;
+            pages.remove(0)
+        }
+    };
+    let first = run().await;
+    let second = run().await;
+    let (rendered, why) = render_of(&second);
+    assert!(rendered && why.contains("the rendered copy in the cache"), "{why}");
+    assert_eq!(first.images.len(), scripted::GALLERY_IMAGES);
+    assert_eq!(second.images.len(), scripted::GALLERY_IMAGES);
+    assert!(second.images.iter().all(|i| i.found_by == FoundBy::Render));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,6 +19,7 @@ pub mod captions;
 pub mod folder;
 pub mod hostile;
 pub mod images;
+pub mod js_site;
 pub mod ports;
 pub mod redis_server;
 pub mod rng;

@@ -46,6 +46,20 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
     },
+    /// Serve the rendering benchmark's site: PAGES pages on a hub page, JS_PERCENT of them
+    /// client-rendered.
+    ServeJs {
+        #[arg(long, default_value_t = 200)]
+        pages: usize,
+        /// Share of client-rendered pages, 0-100.
+        #[arg(long, default_value_t = 100)]
+        js_percent: usize,
+        /// 0 picks a free port (on 127.0.0.1).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+    },
     /// Print a generated site's ground truth, one JSON page record per line.
     Truth {
         #[arg(long, default_value_t = 100)]
@@ -76,6 +90,20 @@ async fn main() -> ExitCode {
                     Err(e) => return fail(&e.to_string()),
                 }
             }
+            ExitCode::SUCCESS
+        }
+        Command::ServeJs { pages, js_percent, port, latency_ms } => {
+            if !(1..=50_000).contains(&pages) || js_percent > 100 {
+                return fail("--pages must be 1-50000 and --js-percent 0-100");
+            }
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            let latency = std::time::Duration::from_millis(latency_ms);
+            let site = match image_chat_fixtures::js_site::JsSite::start(addr, pages, js_percent, latency).await {
+                Ok(s) => s,
+                Err(e) => return fail(&e.to_string()),
+            };
+            println!("serving {pages} pages ({js_percent}% client-rendered) at {}/; Ctrl-C stops", site.origin());
+            let _ = tokio::signal::ctrl_c().await;
             ExitCode::SUCCESS
         }
         Command::Serve { pages, seed, traps, folder, origin, host, port, latency_ms } => {

@@ -21,6 +21,8 @@ use crate::net::Guard;
 /// Where Debian, Ubuntu and most distributions put Chromium or Chrome.
 const CANDIDATES: &[&str] =
     &["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome", "/usr/bin/google-chrome-stable"];
+/// The browser window's size.
+const VIEWPORT: (u32, u32) = (1366, 1024);
 pub const INSTALL_HINT: &str = "install Debian's chromium (sudo apt-get install chromium) or set crawler.chromium_path";
 
 /// The browser, how it is started and how hard it may be used.
@@ -156,6 +158,14 @@ impl Chromium {
             .chrome_executable(&executable)
             .user_data_dir(&profile)
             .no_sandbox()
+            // A desktop window: pages lay out as people see them, and a long page is scrolled
+            // through in fewer steps.
+            .window_size(VIEWPORT.0, VIEWPORT.1)
+            .viewport(chromiumoxide::handler::viewport::Viewport {
+                width: VIEWPORT.0,
+                height: VIEWPORT.1,
+                ..Default::default()
+            })
             .launch_timeout(Duration::from_secs(30))
             .request_timeout(Duration::from_secs(30))
             // Keys without dashes: chromiumoxide adds them (and already passes --headless,

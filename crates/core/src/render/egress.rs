@@ -192,14 +192,7 @@ async fn tunnel(mut client: TcpStream, rules: &Rules, head: &Head, rest: Vec<u8>
         rules.stats.refuse(format!("{what}: {why}"));
         return answer(&mut client, 403, &why).await;
     }
-    let mut upstream = match connect(rules, &host, port).await {
-        Ok(s) => s,
-        Err((status, why)) => {
-            rules.stats.refuse(format!("{what}: {why}"));
-            return answer(&mut client, status, &why).await;
-        }
-    };
-    rules.stats.allowed.fetch_add(1, Ordering::Relaxed);
+    let Some(mut upstream) = connect_or_refuse(&mut client, rules, &what, &host, port).await else { return };
     if client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await.is_err() {
         return;
     }
@@ -224,14 +217,7 @@ async fn forward(mut client: TcpStream, rules: &Rules, head: Head, rest: Vec<u8>
     }
     let host = url.host_str().unwrap_or_default().to_string();
     let port = url.port_or_known_default().unwrap_or(80);
-    let mut upstream = match connect(rules, &host, port).await {
-        Ok(s) => s,
-        Err((status, why)) => {
-            rules.stats.refuse(format!("{what}: {why}"));
-            return answer(&mut client, status, &why).await;
-        }
-    };
-    rules.stats.allowed.fetch_add(1, Ordering::Relaxed);
+    let Some(mut upstream) = connect_or_refuse(&mut client, rules, &what, &host, port).await else { return };
     let mut path = url.path().to_string();
     if let Some(q) = url.query() {
         path.push('?');
@@ -249,6 +235,27 @@ async fn forward(mut client: TcpStream, rules: &Rules, head: Head, rest: Vec<u8>
         return;
     }
     let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+}
+
+/// [`connect`], or the refusal recorded and answered to the browser.
+async fn connect_or_refuse(
+    client: &mut TcpStream,
+    rules: &Rules,
+    what: &str,
+    host: &str,
+    port: u16,
+) -> Option<TcpStream> {
+    match connect(rules, host, port).await {
+        Ok(s) => {
+            rules.stats.allowed.fetch_add(1, Ordering::Relaxed);
+            Some(s)
+        }
+        Err((status, why)) => {
+            rules.stats.refuse(format!("{what}: {why}"));
+            answer(client, status, &why).await;
+            None
+        }
+    }
 }
 
 /// Resolves `host` once, checks every address it gave, and connects to a checked one.

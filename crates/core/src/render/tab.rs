@@ -38,7 +38,7 @@ impl Default for PagePlan {
         Self {
             budget: Duration::from_secs(20),
             extra_wait: Duration::ZERO,
-            quiet: Duration::from_millis(500),
+            quiet: Duration::from_millis(300),
             max_scrolls: 30,
         }
     }
@@ -128,7 +128,14 @@ async fn settle(
     let mut scrolls = 0;
     let mut last_height = 0.0;
     let mut still = 0;
-    while scrolls < plan.max_scrolls {
+    // A page that fits the window has nothing below to load.
+    let fits: bool = page
+        .evaluate("(document.scrollingElement || document.documentElement).scrollHeight <= window.innerHeight + 1")
+        .await
+        .ok()
+        .and_then(|r| r.into_value().ok())
+        .unwrap_or(false);
+    while scrolls < plan.max_scrolls && !fits {
         let h: Height = page
             .evaluate(
                 "(() => { window.scrollBy(0, Math.max(window.innerHeight, 600)); \
@@ -141,7 +148,7 @@ async fn settle(
             .into_value()
             .map_err(|e| RenderError::Protocol(format!("scroll: {e}")))?;
         scrolls += 1;
-        quiet(traffic, Duration::from_millis(200), Duration::from_secs(2), started).await;
+        quiet(traffic, Duration::from_millis(150), Duration::from_secs(2), started).await;
         // At the bottom twice with no growth: the page is all there.
         if h.bottom + 1.0 >= h.height && h.height <= last_height {
             still += 1;
