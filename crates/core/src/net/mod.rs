@@ -8,6 +8,7 @@ mod fetch_error;
 pub mod guard;
 pub mod robots;
 mod robots_cache;
+mod robots_match;
 
 use std::sync::Arc;
 

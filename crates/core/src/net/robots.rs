@@ -1,5 +1,6 @@
 //! robots.txt: allow/deny through the `robotstxt` crate (a port of Google's parser and matcher),
-//! plus the Crawl-delay and Sitemap lines it leaves to us.
+//! plus the Crawl-delay and Sitemap lines it leaves to us; its patterns are matched by our own
+//! linear matcher (`robots_match`).
 //!
 //! The crate predates one later change of Google's library: Sitemap and unknown lines no longer
 //! end a user-agent group. We get that behaviour by matching against the directives the crate's
@@ -9,7 +10,10 @@
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use robotstxt::{DefaultMatcher, RobotsParseHandler};
+use robotstxt::RobotsParseHandler;
+use robotstxt::matcher::RobotsMatcher;
+
+use super::robots_match::LinearLongestMatch;
 
 /// The product token our rules are matched against (`User-agent: image-chat`).
 pub const ROBOTS_AGENT: &str = "image-chat";
@@ -78,7 +82,7 @@ impl Robots {
             Self::AllowAll => true,
             Self::DisallowAll(_) => false,
             Self::Rules { body, .. } => std::panic::catch_unwind(AssertUnwindSafe(|| {
-                DefaultMatcher::default().one_agent_allowed_by_robots(body, agent, url)
+                RobotsMatcher::<LinearLongestMatch>::default().one_agent_allowed_by_robots(body, agent, url)
             }))
             .unwrap_or(false),
         }
