@@ -49,7 +49,7 @@ sample_browser() {
     pids="$(pgrep -f image-chat-chromium- || true)"
     now=0
     if [ -n "$pids" ]; then
-      now="$(for p in $pids; do sed -n 's/^Pss: *\([0-9]*\) kB/\1/p' "/proc/$p/smaps_rollup" 2>/dev/null; done |
+      now="$(for p in $pids; do sed -n 's/^Pss: *\([0-9]*\) kB/\1/p' "/proc/$p/smaps_rollup" 2>/dev/null || true; done |
         awk '{ s += $1 } END { print int(s / 1024) }')"
     fi
     [ "$now" -gt "$peak" ] && peak="$now" && echo "$peak" >"$peak_file"
