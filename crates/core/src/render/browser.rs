@@ -245,9 +245,13 @@ impl Chromium {
             }
         };
         running.pages.fetch_add(1, Ordering::Relaxed);
+        // A window of its own: a tab behind another in one window is hidden, and a hidden page
+        // gets no frames (its IntersectionObservers and animation callbacks never run).
         let params = CreateTargetParams::builder()
             .url("about:blank")
             .browser_context_id(id)
+            .new_window(true)
+            .background(false)
             .build()
             .map_err(RenderError::Protocol)?;
         let page = match browser.new_page(params).await {

@@ -148,6 +148,7 @@ async fn settle(
             .into_value()
             .map_err(|e| RenderError::Protocol(format!("scroll: {e}")))?;
         scrolls += 1;
+        next_frames(page).await;
         quiet(traffic, Duration::from_millis(150), Duration::from_secs(2), started).await;
         // At the bottom twice with no growth: the page is all there.
         if h.bottom + 1.0 >= h.height && h.height <= last_height {
@@ -165,6 +166,13 @@ async fn settle(
         tokio::time::sleep(plan.extra_wait).await;
     }
     Ok(scrolls)
+}
+
+/// Waits for two rendered frames (observers and scroll handlers run in them; on a busy machine
+/// a frame can come later than a quiet window ends), at most a second.
+async fn next_frames(page: &Page) {
+    let frames = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))";
+    let _ = tokio::time::timeout(Duration::from_secs(1), page.evaluate(frames)).await;
 }
 
 /// Waits until no request has been in flight for `quiet`, or `cap` has passed.
