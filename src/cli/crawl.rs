@@ -86,12 +86,10 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
     if let Some(mode) = args.render.as_deref().and_then(RenderMode::parse) {
         settings.crawler.render = mode;
     }
-    if settings.crawler.render == RenderMode::Always {
-        let configured = settings.crawler.chromium_path.clone();
-        let configured = (!configured.is_empty()).then(|| std::path::PathBuf::from(configured));
-        if let Err(e) = image_chat_core::render::find_executable(configured.as_deref()) {
-            return bad_input(&format!("--render always needs a browser: {e}"));
-        }
+    if settings.crawler.render == RenderMode::Always
+        && let Err(e) = image_chat_core::render::find_executable(settings.crawler.chromium_path())
+    {
+        return bad_input(&format!("--render always needs a browser: {e}"));
     }
     // The product as the server makes it: the same fetcher, the same caches (in-process, and
     // Redis when configured: a repeat crawl is answered from the HTML cache, and alt texts

@@ -131,6 +131,13 @@ pub struct CrawlerSettings {
     pub chromium_path: String,
 }
 
+impl CrawlerSettings {
+    /// `chromium_path` when set; `None` lets the usual install paths be searched.
+    pub fn chromium_path(&self) -> Option<&std::path::Path> {
+        (!self.chromium_path.is_empty()).then(|| std::path::Path::new(&self.chromium_path))
+    }
+}
+
 impl Default for CrawlerSettings {
     fn default() -> Self {
         Self {

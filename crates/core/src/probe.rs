@@ -58,8 +58,7 @@ pub fn browser(crawler: &crate::config::CrawlerSettings) -> Probe {
             "crawler.render = \"never\": pages are not rendered".to_string(),
         );
     }
-    let configured = (!crawler.chromium_path.is_empty()).then(|| std::path::Path::new(&crawler.chromium_path));
-    match find_executable(configured) {
+    match find_executable(crawler.chromium_path()) {
         Ok(path) => Probe::new(
             "browser",
             ProbeState::Ok,

@@ -62,7 +62,7 @@ impl Services {
         let chat_parser = ChatParser::from_settings(&settings.search)?.map(Arc::new);
         let c = &settings.crawler;
         let chromium = Arc::new(Chromium::new(BrowserOptions {
-            executable: (!c.chromium_path.is_empty()).then(|| c.chromium_path.clone().into()),
+            executable: c.chromium_path().map(Into::into),
             tabs: c.render_concurrency,
             relaunch_after: c.render_relaunch_pages,
             user_agent: c.user_agent.clone(),

@@ -79,19 +79,6 @@ fn single_valued(kind: PartKind) -> bool {
     )
 }
 
-/// Chips a request can hold, in the order a message's chips are sorted.
-pub const CONSTRAINT_KINDS: [PartKind; 9] = [
-    PartKind::Format,
-    PartKind::MinSize,
-    PartKind::Orientation,
-    PartKind::Tone,
-    PartKind::Transparency,
-    PartKind::Count,
-    PartKind::Exclude,
-    PartKind::Require,
-    PartKind::Boost,
-];
-
 /// Clears the fields a kind of chip sets.
 fn clear_kind(q: &mut Query, kind: PartKind) {
     match kind {
@@ -141,7 +128,8 @@ pub fn remove_kind(q: &mut Query, kind: PartKind) -> bool {
 pub fn overlay(base: &Query, follow_up: &Query) -> Query {
     let mut q = base.clone();
     let brings = |kind: PartKind| follow_up.parts.iter().any(|p| p.kind == kind);
-    for kind in CONSTRAINT_KINDS {
+    // In the order a message's chips are sorted.
+    for kind in PartKind::CHIPS {
         if brings(kind) && (single_valued(kind) || kind == PartKind::Format) {
             remove_kind(&mut q, kind);
         }

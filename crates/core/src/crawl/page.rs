@@ -134,9 +134,9 @@ async fn extract_and_render(
 ) -> Result<(PageImages, Option<RenderDecision>, u64), PageOutcome> {
     // The raw HTML is read for signs of script-built content only when `auto` may render.
     let signals_wanted = shared.render.mode == crate::render::RenderMode::Auto && shared.render.renderer.is_some();
-    let html_for_signals = signals_wanted.then(|| html.clone());
+    let signals = signals_wanted.then(|| crate::render::need::read(&html));
     let raw = extract_blocking(html, final_url.clone(), shared.stop.clone()).await?;
-    let signals = html_for_signals.map(|h| crate::render::need::assess(&h, raw.images.len())).unwrap_or_default();
+    let signals = signals.map(|s| s.with_images(raw.images.len())).unwrap_or_default();
     Ok(maybe_render(shared, signals, raw, final_url, reuse).await)
 }
 

@@ -17,9 +17,19 @@ const THRESHOLD: u32 = 3;
 pub struct Signals {
     pub score: u32,
     pub found: Vec<&'static str>,
+    /// `<script>` tags in the page.
+    pub scripts: usize,
 }
 
 impl Signals {
+    /// Adds the signal of many scripts beside few of the `images` extraction found.
+    pub fn with_images(mut self, images: usize) -> Self {
+        if self.scripts >= 5 && images <= 1 {
+            self.add(2, "many scripts and few images");
+        }
+        self
+    }
+
     fn add(&mut self, weight: u32, what: &'static str) {
         self.score += weight;
         self.found.push(what);
@@ -37,6 +47,12 @@ impl Signals {
 /// Reads the raw HTML for signs that scripts build what the page shows; `images` is how many
 /// images extraction found in it.
 pub fn assess(html: &str, images: usize) -> Signals {
+    read(html).with_images(images)
+}
+
+/// [`assess`] before extraction (so the page need not be kept for it): every signal but the
+/// one that weighs scripts against images, which [`Signals::with_images`] adds.
+pub fn read(html: &str) -> Signals {
     let lower = html.to_ascii_lowercase();
     let h = lower.as_bytes();
     let count = |needle: &str| memmem::find_iter(h, needle.as_bytes()).count();
@@ -70,10 +86,7 @@ pub fn assess(html: &str, images: usize) -> Signals {
     if noscript_asks_for_javascript(&lower) {
         s.add(2, "a <noscript> asking for JavaScript");
     }
-    let scripts = count("<script");
-    if scripts >= 5 && images <= 1 {
-        s.add(2, "many scripts and few images");
-    }
+    s.scripts = count("<script");
     let placeholders = placeholder_images(&lower);
     if placeholders > 0 {
         s.add(if placeholders >= 3 { 3 } else { 2 }, "lazy image placeholders with no real source");

@@ -93,8 +93,7 @@ impl CrawlRequest {
                 .ok_or_else(|| invalid("render", format!("`{r}` is not a render mode; use auto, always or never")))?,
         };
         if render == RenderMode::Always {
-            let configured = (!limits.chromium_path.is_empty()).then(|| std::path::Path::new(&limits.chromium_path));
-            crate::render::find_executable(configured)
+            crate::render::find_executable(limits.chromium_path())
                 .map_err(|e| invalid("render", format!("`always` needs a browser: {e}")))?;
         }
         Ok(ValidCrawl { url, max_pages, max_depth, include, exclude, subdomains: self.subdomains, render })
