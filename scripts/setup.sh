@@ -26,16 +26,47 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
   rustup target add wasm32-unknown-unknown
 fi
 
+# The slow steps (two Rust tools compiled from source, the downloads) run side by side; each
+# writes a log under $IMAGE_CHAT_CACHE/setup-logs that is shown when it fails.
+SETUP_LOGS="$IMAGE_CHAT_CACHE/setup-logs"
+mkdir -p "$SETUP_LOGS"
+bg_pids=()
+bg_names=()
+in_background() {
+  local name="$1"
+  shift
+  ("$@") >"$SETUP_LOGS/$name.log" 2>&1 &
+  bg_pids+=("$!")
+  bg_names+=("$name")
+}
+wait_background() {
+  local i failed=0
+  for i in "${!bg_pids[@]}"; do
+    if ! wait "${bg_pids[$i]}"; then
+      warn "${bg_names[$i]} failed:"
+      tail -n 40 "$SETUP_LOGS/${bg_names[$i]}.log" >&2
+      failed=1
+    fi
+  done
+  bg_pids=()
+  bg_names=()
+  [ "$failed" -eq 0 ] || die "set-up failed (full logs in $SETUP_LOGS)"
+}
+
+# cargo-leptos and the wasm-bindgen CLI are built unoptimized (--debug): they orchestrate the
+# build and rewrite the wasm file, and what they write does not depend on how they were compiled
+# (docs/benchmarks.md, "Set-up time"); an optimized build of cargo-leptos alone took 23 minutes
+# on 2 cores.
 if ! cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION"; then
-  log "installing cargo-leptos $CARGO_LEPTOS_VERSION (a few minutes, once)"
-  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+  log "building cargo-leptos $CARGO_LEPTOS_VERSION (once; in the background)"
+  in_background cargo-leptos cargo install --debug cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
 fi
 
 WASM_BINDGEN_VERSION="$(locked_version wasm-bindgen)"
 [ -n "$WASM_BINDGEN_VERSION" ] || die "Cargo.lock names no wasm-bindgen version"
 if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
-  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (matching Cargo.lock)"
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  log "building wasm-bindgen-cli $WASM_BINDGEN_VERSION, matching Cargo.lock (once; in the background)"
+  in_background wasm-bindgen cargo install --debug wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
 # npm's binaryen goes into our own prefix, ahead of any Debian wasm-opt on PATH (lib.sh).
@@ -56,6 +87,8 @@ if [ "$WITH_TEST" -eq 0 ]; then
       log "could not install chromium: pages are not rendered until it is (sudo apt-get install chromium)"
     fi
   fi
+  wait_background
+  log "set-up complete"
   exit 0
 fi
 
@@ -83,4 +116,5 @@ if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json
   log "installing the end-to-end test packages (npm ci)"
   (cd end2end && npm ci --silent --no-audit --no-fund)
 fi
+wait_background
 log "set-up complete"
