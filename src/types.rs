@@ -142,6 +142,50 @@ pub struct SessionView {
     /// Why the session failed, or a warning.
     pub message: Option<String>,
     pub elapsed_ms: u64,
+    /// Where the time went, once the session has ended.
+    #[serde(default)]
+    pub timings: Option<TimingsView>,
+}
+
+/// Where a crawl's time went: per pipeline stage (`fetch_pages`, `extract`, `render`,
+/// `fetch_images`, `decode`, `embed`, `index_write`) the items, the time spent working (summed
+/// over concurrent tasks) and waiting — for a per-host request slot, for input, on the next
+/// stage — and the queues between stages, beside the politeness floor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct TimingsView {
+    /// From the crawl's start to its last image stored.
+    pub wall_ms: u64,
+    /// The busiest host's request time ÷ the per-host concurrency: no schedule is faster.
+    pub floor_ms: u64,
+    pub floor_host: String,
+    pub page_requests: u64,
+    pub image_requests: u64,
+    pub mean_request_ms: f64,
+    pub per_host_concurrency: u64,
+    /// `wall_ms` ÷ `floor_ms`.
+    pub wall_over_floor: f64,
+    pub stages: Vec<StageTimingView>,
+    pub queues: Vec<QueueTimingView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct StageTimingView {
+    pub stage: String,
+    pub items: u64,
+    pub busy_ms: u64,
+    pub waited_for_slot_ms: u64,
+    pub waited_for_input_ms: u64,
+    pub waited_on_next_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(ToSchema))]
+pub struct QueueTimingView {
+    pub queue: String,
+    pub max: u64,
+    pub mean: f64,
 }
 
 impl SessionView {

@@ -129,13 +129,32 @@ async fn crawl_index_then_search_finds_an_image_by_its_words() {
     let out = tokio::task::spawn_blocking(move || {
         image_chat_in(
             &dir,
-            &["crawl", &url, "--max-pages", "40", "--allow-host", "127.0.0.1", "--index", "--namespace", "fixture"],
+            &[
+                "crawl",
+                &url,
+                "--max-pages",
+                "40",
+                "--allow-host",
+                "127.0.0.1",
+                "--index",
+                "--namespace",
+                "fixture",
+                "--timings",
+            ],
         )
     })
     .await
     .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && err.contains("indexed"), "{err}");
+    // --timings: the stage table, the image analysis and the index writes in it.
+    assert!(err.contains("politeness floor") && err.contains("on 127.0.0.1"), "{err}");
+    for stage in ["fetch_pages", "extract", "fetch_images", "decode", "embed", "index_write", "images_to_analyse"] {
+        assert!(err.lines().any(|l| l.contains(stage)), "no {stage} in {err}");
+    }
+    let analysed = err.lines().find(|l| l.starts_with("fetch_images")).unwrap();
+    let items: u64 = analysed.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(items > 0, "images were fetched for analysis: {analysed}");
     let dir = data.path().to_path_buf();
     let alt = wanted.alt.clone();
     let out =

@@ -3,6 +3,8 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::bad_input;
 use std::time::Duration;
@@ -10,8 +12,7 @@ use std::time::Duration;
 use image_chat_core::Settings;
 use image_chat_core::crawl::CrawlEvent;
 use image_chat_core::index::Namespace;
-use image_chat_core::ingest::{BATCH, Stored};
-use image_chat_core::model::ImageRecord;
+use image_chat_core::ingest::{BatchOutcome, Stored, Stream};
 use image_chat_core::render::RenderMode;
 use image_chat_core::services::{IndexUse, Services};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -57,6 +58,10 @@ pub struct CrawlArgs {
     /// Index namespace (default: the start URL's host, dots as dashes).
     #[arg(long, requires = "index")]
     namespace: Option<String>,
+    /// Print where the time went: each pipeline stage's busy and waiting time and the queues
+    /// between them, beside the politeness floor.
+    #[arg(long)]
+    timings: bool,
 }
 
 pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
@@ -99,6 +104,14 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
         Err(e) => return bad_input(&e.to_string()),
     };
     let settings = services.settings().clone();
+    let namespace = match args.index.then(|| {
+        let name = args.namespace.clone().unwrap_or_else(|| start.host_str().unwrap_or("site").replace('.', "-"));
+        Namespace::parse(&name)
+    }) {
+        Some(Err(e)) => return bad_input(&e.to_string()),
+        Some(Ok(ns)) => Some(ns),
+        None => None,
+    };
     let crawler = services
         .crawler(start.clone())
         .max_pages(max_pages)
@@ -131,17 +144,39 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
         }
     });
     let cancel = crawler.cancel_handle();
-    let interrupt = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            cancel.cancel();
+    let (hosts, clock) = (crawler.hosts(), crawler.clock());
+    // With --index the images are analysed, embedded and stored while the crawl runs, as a web
+    // session does.
+    let progress_of_index = Arc::new(IndexProgress::default());
+    let stream = match &namespace {
+        Some(ns) => {
+            if let Err(e) = services.embedder() {
+                eprintln!("warning: {e}; indexing for keyword search only");
+            }
+            let ingest = match services.ingest() {
+                Ok(i) => Arc::new(i),
+                Err(e) => return bad_input(&e.to_string()),
+            };
+            let p = progress_of_index.clone();
+            Some(ingest.stream(ns.clone(), hosts.clone(), clock.clone(), cancel.clone(), move |b| p.batch(b)))
         }
-    });
+        None => None,
+    };
+    // Ctrl-C stops the crawl and the analysis; every image found is still stored, with what its
+    // markup says.
+    let interrupt = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+            }
+        })
+    };
 
     let json = args.json;
-    let keep = args.index;
-    let mut kept = Vec::new();
     let mut stdout = std::io::BufWriter::new(std::io::stdout());
     let mut write_error = None;
+    let mut kept = 0u64;
     let summary = crawler
         .run(|page| {
             if json {
@@ -152,17 +187,22 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
                     }
                 }
             }
-            if keep {
-                kept.extend(page.images);
+            kept += page.images.len() as u64;
+            if let Some(stream) = &stream {
+                stream.send(page.images);
             }
         })
         .await;
     if let Err(e) = stdout.flush() {
         write_error.get_or_insert(e);
     }
-    interrupt.abort();
     let _ = progress.await;
     bar.finish_and_clear();
+    let stored = match stream {
+        Some(stream) => Some(finish_indexing(stream, &settings, kept, &progress_of_index).await),
+        None => None,
+    };
+    interrupt.abort();
     if let Some(e) = write_error {
         return bad_input(&format!("cannot write the records: {e}"));
     }
@@ -212,74 +252,72 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
             let _ = writeln!(out, "  failed {}: {reason}", p.url);
         }
     }
+    if let (Some(stored), Some(ns)) = (&stored, &namespace) {
+        report(&settings, ns.as_str(), stored, &mut out);
+    }
+    if args.timings {
+        let _ = write!(out, "{}", clock.report(hosts.floor()).table());
+    }
     if c.pages_fetched == 0 || summary.stop == image_chat_core::crawl::StopReason::StartRefused {
         return ExitCode::FAILURE;
     }
-    if args.index {
-        let namespace = args.namespace.unwrap_or_else(|| start.host_str().unwrap_or("site").replace('.', "-"));
-        // A crawl stopped with Ctrl-C stores what it found without fetching it again.
-        let interrupted = summary.stop == image_chat_core::crawl::StopReason::Cancelled;
-        return match index_images(&services, &namespace, kept, interrupted).await {
-            Ok(stored) => {
-                report(&settings, &namespace, &stored, &mut out);
-                ExitCode::SUCCESS
-            }
-            Err(e) => bad_input(&e.to_string()),
-        };
+    if let Some(e) = progress_of_index.failure() {
+        return bad_input(&e);
     }
     ExitCode::SUCCESS
 }
 
-/// Stores the crawl's images the way the web app's sessions do (see `image_chat_core::ingest`),
-/// a batch at a time with a progress bar. Ctrl-C stops the analysis; every image found is still
-/// stored, with what its markup says.
-async fn index_images(
-    services: &Services,
-    namespace: &str,
-    images: Vec<ImageRecord>,
-    interrupted: bool,
-) -> image_chat_core::Result<Stored> {
-    let namespace = &Namespace::parse(namespace)?;
-    let settings = services.settings();
-    if let Err(e) = services.embedder() {
-        eprintln!("warning: {e}; indexing for keyword search only");
-    }
-    let ingest = services.ingest()?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(interrupted);
-    let interrupt = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = stop_tx.send(true);
+/// The index's side of a crawl with --index: batches stored so far, and the first store
+/// failure.
+#[derive(Default)]
+struct IndexProgress {
+    /// Images done with: stored, or left out (too small, missing).
+    done: AtomicU64,
+    failure: Mutex<Option<String>>,
+}
+
+impl IndexProgress {
+    fn batch(&self, batch: BatchOutcome) {
+        match batch {
+            Ok(s) => {
+                self.done.fetch_add(s.indexed + s.too_small + s.missing, Ordering::Relaxed);
+            }
+            Err((count, e)) => {
+                self.done.fetch_add(count, Ordering::Relaxed);
+                let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+                failure.get_or_insert_with(|| format!("{count} images could not be stored: {e}"));
+            }
         }
-    });
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Waits for the images still being analysed and stored once the crawl is over, with a
+/// progress bar.
+async fn finish_indexing(stream: Stream, settings: &Settings, kept: u64, progress: &Arc<IndexProgress>) -> Stored {
     let what = if settings.crawler.analyze_images { "analysing and indexing" } else { "indexing" };
-    let bar = ProgressBar::new(images.len() as u64);
+    let bar = ProgressBar::new(kept);
     bar.set_style(
         ProgressStyle::with_template(&format!("{what} {{bar:30}} {{pos}}/{{len}} images"))
             .expect("a valid template")
             .progress_chars("=> "),
     );
-    let mut total = Stored::default();
-    let mut rest = images;
-    let mut result = Ok(());
-    while !rest.is_empty() {
-        let batch: Vec<ImageRecord> = rest.drain(..rest.len().min(BATCH)).collect();
-        let asked = batch.len() as u64;
-        let mut stop = stop_rx.clone();
-        let stopped = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
-        match ingest.store(namespace, batch, stopped).await {
-            Ok(stored) => total.add(&stored),
-            Err(e) => {
-                result = Err(e);
-                break;
+    let ticker = {
+        let (bar, progress) = (bar.clone(), progress.clone());
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(progress.done.load(Ordering::Relaxed));
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-        }
-        bar.inc(asked);
-    }
+        })
+    };
+    let stored = stream.finish().await;
+    ticker.abort();
     bar.finish_and_clear();
-    interrupt.abort();
-    result.map(|()| total)
+    stored
 }
 
 fn report(settings: &Settings, namespace: &str, s: &Stored, out: &mut impl Write) {

@@ -7,8 +7,8 @@ use image_chat_core::search::engine::SearchResult;
 use image_chat_core::session::SessionRecord;
 
 use crate::types::{
-    ChangeView, ChatResponse, ChatResult, Chip, CrawlCounters, PageErrorView, ParsedQuery, PreviousQuery, Scores,
-    SessionView,
+    ChangeView, ChatResponse, ChatResult, Chip, CrawlCounters, PageErrorView, ParsedQuery, PreviousQuery,
+    QueueTimingView, Scores, SessionView, StageTimingView, TimingsView,
 };
 
 fn snake<T: serde::Serialize>(value: &T) -> String {
@@ -57,6 +57,33 @@ pub fn session(r: &SessionRecord) -> SessionView {
         errors: r.errors.iter().map(|e| PageErrorView { url: e.url.clone(), reason: e.reason.clone() }).collect(),
         message: r.message.clone(),
         elapsed_ms: r.elapsed_ms,
+        timings: r.timings.as_ref().map(timings),
+    }
+}
+
+fn timings(t: &image_chat_core::timings::Timings) -> TimingsView {
+    TimingsView {
+        wall_ms: t.wall_ms,
+        floor_ms: t.floor.ms,
+        floor_host: t.floor.host.clone(),
+        page_requests: t.floor.page_requests,
+        image_requests: t.floor.image_requests,
+        mean_request_ms: t.floor.mean_request_ms,
+        per_host_concurrency: t.floor.per_host_concurrency,
+        wall_over_floor: t.wall_over_floor,
+        stages: t
+            .stages
+            .iter()
+            .map(|s| StageTimingView {
+                stage: s.stage.clone(),
+                items: s.items,
+                busy_ms: s.busy_ms,
+                waited_for_slot_ms: s.waited_for_slot_ms,
+                waited_for_input_ms: s.waited_for_input_ms,
+                waited_on_next_ms: s.waited_on_next_ms,
+            })
+            .collect(),
+        queues: t.queues.iter().map(|q| QueueTimingView { queue: q.queue.clone(), max: q.max, mean: q.mean }).collect(),
     }
 }
 

@@ -24,6 +24,7 @@ pub mod render;
 pub mod search;
 pub mod services;
 pub mod session;
+pub mod timings;
 
 pub use config::Settings;
 

@@ -334,3 +334,46 @@ async fn redirect_server(to: String) -> std::net::SocketAddr {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_and_image_fetches_share_each_hosts_limit_and_the_record_says_where_the_time_went() {
+    let mut config = FixtureConfig::generated(SiteSpec { pages: 40, seed: 7, traps: false });
+    config.latency = Duration::from_millis(10);
+    let server = FixtureServer::start(config).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let (manager, _) = open(&settings(data.path(), |s| s.crawler.per_host_concurrency = 2)).await;
+    let started = manager.start(&crawl(server.url("/"), 40)).await.unwrap();
+    let events = follow(&manager, &started.id).await;
+    let Some(SessionEvent::Done { record: done }) = events.last() else { panic!("no Done") };
+    assert_eq!(done.status, SessionStatus::Finished, "{:?}", done.message);
+    assert!(done.images_analysed > 20, "{done:?}");
+    // Pages and images together never had more than 2 requests at the host at once.
+    assert_eq!(server.max_in_flight(), 2, "the per-host limit of 2 holds for pages and images together, and is used");
+
+    let requests = server.requests();
+    let first_image = requests.iter().position(|r| r.starts_with("GET /img/")).expect("images were fetched");
+    let last_page = requests.iter().rposition(|r| r.starts_with("GET /page/")).expect("pages were fetched");
+    assert!(first_image < last_page, "images are analysed while the crawl runs, not after it");
+
+    let t = done.timings.as_ref().expect("a finished session records its timings");
+    let counted = requests.iter().filter(|r| !r.ends_with("/robots.txt")).count() as u64;
+    assert_eq!(t.floor.host, "127.0.0.1");
+    // A slot covers a redirect's hops too, so requests can outnumber slots, never the reverse.
+    let slots = t.floor.page_requests + t.floor.image_requests;
+    assert!(slots <= counted && slots >= counted * 9 / 10, "every request took a slot: {t:?} {requests:?}");
+    assert!(t.floor.image_requests >= done.images_analysed, "{t:?}");
+    assert_eq!(t.floor.per_host_concurrency, 2);
+    assert!(t.floor.ms >= slots * 10 / 2, "each request took at least the 10 ms latency: {t:?}");
+    assert!(t.wall_ms >= t.floor.ms, "nothing beats the floor: {t:?}");
+    assert!(t.wall_over_floor >= 1.0);
+    let stage = |name: &str| t.stages.iter().find(|s| s.stage == name).unwrap_or_else(|| panic!("no {name}: {t:?}"));
+    assert!(stage("fetch_pages").items >= 40 && stage("fetch_pages").busy_ms >= 40 * 10, "{t:?}");
+    // Redirects, 404s and sitemaps are fetched but not extracted.
+    assert!(stage("extract").items >= 10 && stage("extract").items <= stage("fetch_pages").items, "{t:?}");
+    assert_eq!(stage("fetch_images").items, t.floor.image_requests, "{t:?}");
+    assert!(stage("decode").items >= done.images_analysed, "{t:?}");
+    assert!(stage("embed").items >= 1 && stage("index_write").items >= 1, "{t:?}");
+    assert_eq!(stage("render").items, 0);
+    let queued = t.queues.iter().find(|q| q.queue == "images_to_analyse").unwrap();
+    assert!(queued.max >= 1, "{t:?}");
+}

@@ -70,6 +70,27 @@ struct Ctx {
     traps: TrapState,
     log: Mutex<Vec<String>>,
     addr: SocketAddr,
+    /// Requests being answered now, and the most at any moment (politeness tests).
+    in_flight: std::sync::atomic::AtomicUsize,
+    max_in_flight: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts a request as in flight until it is answered.
+struct InFlight<'a>(&'a Ctx);
+
+impl<'a> InFlight<'a> {
+    fn new(ctx: &'a Ctx) -> Self {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = ctx.in_flight.fetch_add(1, SeqCst) + 1;
+        ctx.max_in_flight.fetch_max(now, SeqCst);
+        Self(ctx)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// A running fixture server; stops when dropped.
@@ -95,6 +116,8 @@ impl FixtureServer {
             traps: TrapState::default(),
             log: Mutex::new(Vec::new()),
             addr,
+            in_flight: Default::default(),
+            max_in_flight: Default::default(),
         });
         let app = Router::new().fallback(handle).with_state(ctx.clone());
         let (tx, rx) = oneshot::channel::<()>();
@@ -141,6 +164,12 @@ impl FixtureServer {
         self.ctx.not_modified.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The most requests this server was answering at one moment (from the request's arrival
+    /// to its response, the added latency included).
+    pub fn max_in_flight(&self) -> usize {
+        self.ctx.max_in_flight.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// How many requests asked for a path starting with `prefix`.
     pub fn hits(&self, prefix: &str) -> usize {
         let log = self.ctx.log.lock().unwrap_or_else(|e| e.into_inner());
@@ -170,6 +199,7 @@ fn typed(content_type: &'static str, bytes: impl Into<Body>) -> Response {
 }
 
 async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
+    let _in_flight = InFlight::new(&ctx);
     if !ctx.latency.is_zero() {
         tokio::time::sleep(ctx.latency).await;
     }

@@ -32,6 +32,8 @@ use crate::cache::Cache;
 use crate::config::CrawlerSettings;
 use crate::net::Fetcher;
 use crate::render::RenderMode;
+use crate::timings::Clock;
+use politeness::Hosts;
 
 /// Longest URL followed; longer ones are recorded as link traps.
 pub const MAX_URL_LEN: usize = 2_048;
@@ -115,6 +117,10 @@ pub struct Crawler {
     renderer: Result<Arc<dyn Fetcher>, String>,
     events: broadcast::Sender<CrawlEvent>,
     cancel: Arc<watch::Sender<bool>>,
+    /// Per-host request slots, shared with whatever else fetches for this crawl (the analysis
+    /// of its images).
+    hosts: Arc<Hosts>,
+    clock: Arc<Clock>,
 }
 
 impl Crawler {
@@ -127,7 +133,9 @@ impl Crawler {
         let (events, _) = broadcast::channel(1024);
         let (cancel, _) = watch::channel(false);
         let renderer = Err("no browser was configured for this crawler".to_string());
-        Self { start, opts, cache: None, fetcher: None, renderer, events, cancel: Arc::new(cancel) }
+        let hosts = Arc::new(Hosts::new(opts.per_host_concurrency, opts.per_host_delay));
+        let clock = Arc::new(Clock::new());
+        Self { start, opts, cache: None, fetcher: None, renderer, events, cancel: Arc::new(cancel), hosts, clock }
     }
 
     pub fn max_pages(mut self, n: u32) -> Self {
@@ -173,6 +181,7 @@ impl Crawler {
     pub fn per_host(mut self, concurrency: usize, delay: Duration) -> Self {
         self.opts.per_host_concurrency = concurrency.max(1);
         self.opts.per_host_delay = delay;
+        self.hosts = Arc::new(Hosts::new(self.opts.per_host_concurrency, delay));
         self
     }
 
@@ -230,6 +239,18 @@ impl Crawler {
 
     pub fn cancel_handle(&self) -> CancelHandle {
         CancelHandle(self.cancel.clone())
+    }
+
+    /// This crawl's per-host request slots: whatever else fetches from the crawled hosts for
+    /// this crawl takes its slots here, so the per-host limits hold for all of it together.
+    pub fn hosts(&self) -> Arc<Hosts> {
+        self.hosts.clone()
+    }
+
+    /// This crawl's pipeline clock (see [`crate::timings`]); the stages after the crawl record
+    /// on it too.
+    pub fn clock(&self) -> Arc<Clock> {
+        self.clock.clone()
     }
 
     /// Crawls until the frontier is empty, the page limit is reached or the crawl is cancelled.

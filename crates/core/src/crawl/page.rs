@@ -12,16 +12,19 @@ use url::Url;
 use super::html_cache::{CachedPage, DYNAMIC_TTL, GONE_TTL, cache_get, cache_key, cache_put, lifetimes, unix_now};
 use super::normalize::{Scope, page_key};
 use super::outcome::{PageOutcome, RenderDecision};
-use super::politeness::Hosts;
+use super::politeness::{Hosts, Permit, Purpose};
 use super::render_step::{RenderState, Reuse, maybe_render};
 use crate::cache::Cache;
 use crate::extract::{self, PageImages, budget};
 use crate::net::{Fetched, Fetcher, RobotsCache, Want};
+use crate::timings::{Clock, Stage, Wait};
 
 /// What page tasks share.
 pub(super) struct Shared {
     pub fetcher: Arc<dyn Fetcher>,
-    pub hosts: Hosts,
+    /// Shared with the analysis of this crawl's images (one budget per host).
+    pub hosts: Arc<Hosts>,
+    pub clock: Arc<Clock>,
     pub cache: Option<Arc<dyn Cache>>,
     pub scope: Scope,
     pub robots: RobotsCache,
@@ -42,6 +45,14 @@ impl Shared {
     /// Marks a page key seen; true when it was new.
     pub fn mark_seen(&self, key: String) -> bool {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).insert(key)
+    }
+
+    /// A request slot for `host`, the wait counted against `stage`.
+    pub async fn slot(&self, host: &str, stage: Stage) -> Permit {
+        let t = std::time::Instant::now();
+        let permit = self.hosts.acquire(host, Purpose::Page).await;
+        self.clock.waited(stage, Wait::Slot, t.elapsed());
+        permit
     }
 
     /// May a redirect go to `next`? Same site, not yet seen, and not forbidden by a robots.txt
@@ -135,7 +146,7 @@ async fn extract_and_render(
     // The raw HTML is read for signs of script-built content only when `auto` may render.
     let signals_wanted = shared.render.mode == crate::render::RenderMode::Auto && shared.render.renderer.is_some();
     let signals = signals_wanted.then(|| crate::render::need::read(&html));
-    let raw = extract_blocking(html, final_url.clone(), shared.stop.clone()).await?;
+    let raw = extract_blocking(html, final_url.clone(), shared.stop.clone(), shared.clock.clone()).await?;
     let signals = signals.map(|s| s.with_images(raw.images.len())).unwrap_or_default();
     Ok(maybe_render(shared, signals, raw, final_url, reuse).await)
 }
@@ -144,8 +155,11 @@ async fn extract_and_render(
 async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) -> Result<Fetchd, PageOutcome> {
     let host = url.host_str().unwrap_or("").to_string();
     let validators = stale.as_ref().map(|p| p.validators.clone()).unwrap_or_default();
-    let permit = shared.hosts.acquire(&host).await;
-    let fetched = shared.fetcher.fetch(url, Want::Html, &|next| shared.may_follow(next), &validators).await;
+    let permit = shared.slot(&host, Stage::FetchPages).await;
+    let fetched = shared
+        .clock
+        .time(Stage::FetchPages, shared.fetcher.fetch(url, Want::Html, &|next| shared.may_follow(next), &validators))
+        .await;
     drop(permit);
     let body = match fetched {
         Fetched::Body(body) => body,
@@ -217,9 +231,17 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
 
 /// Extracts a page off the async threads, within what one page may cost: a page too complex
 /// to parse in bounded time is refused unparsed, and a parse stops once the crawl is over.
-pub(super) async fn extract_blocking(html: String, url: Url, stop: Arc<AtomicBool>) -> Result<PageImages, PageOutcome> {
+pub(super) async fn extract_blocking(
+    html: String,
+    url: Url,
+    stop: Arc<AtomicBool>,
+    clock: Arc<Clock>,
+) -> Result<PageImages, PageOutcome> {
     let work = move || {
-        extract::extract_within(&html, &url, &stop).map_err(|refused| match refused {
+        let t = std::time::Instant::now();
+        let page = extract::extract_within(&html, &url, &stop);
+        clock.busy(Stage::Extract, t.elapsed());
+        page.map_err(|refused| match refused {
             budget::Refused::TooComplex(reason) => PageOutcome::TooComplex { reason },
             budget::Refused::Cancelled => {
                 PageOutcome::Failed { reason: "the crawl ended while the page was parsed".into() }

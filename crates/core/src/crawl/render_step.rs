@@ -16,6 +16,7 @@ use crate::model::FoundBy;
 use crate::net::{Fetched, Fetcher, Validators, Want};
 use crate::render::RenderMode;
 use crate::render::need::{self, HostLearning};
+use crate::timings::Stage;
 
 /// What a crawl renders with.
 pub(super) struct RenderState {
@@ -68,9 +69,14 @@ pub(super) async fn maybe_render(
     let (html, note, render_url) = match cached_render(shared, final_url, reuse).await {
         Some(hit) => hit,
         None => {
-            let permit = shared.hosts.acquire(&host).await;
-            let fetched =
-                renderer.fetch(final_url, Want::Html, &|next| shared.may_follow(next), &Validators::default()).await;
+            let permit = shared.slot(&host, Stage::Render).await;
+            let fetched = shared
+                .clock
+                .time(
+                    Stage::Render,
+                    renderer.fetch(final_url, Want::Html, &|next| shared.may_follow(next), &Validators::default()),
+                )
+                .await;
             drop(permit);
             match fetched {
                 Fetched::Body(body) => {
@@ -103,15 +109,16 @@ pub(super) async fn maybe_render(
         }
     };
     let bytes = html.len() as u64;
-    let rendered = match super::page::extract_blocking(html, render_url, shared.stop.clone()).await {
-        Ok(page) => page,
-        Err(outcome) => {
-            let d = RenderDecision::skipped(format!(
-                "{why}, but the rendered page could not be read ({outcome:?}); the page as sent was used"
-            ));
-            return (raw, Some(d), 0);
-        }
-    };
+    let rendered =
+        match super::page::extract_blocking(html, render_url, shared.stop.clone(), shared.clock.clone()).await {
+            Ok(page) => page,
+            Err(outcome) => {
+                let d = RenderDecision::skipped(format!(
+                    "{why}, but the rendered page could not be read ({outcome:?}); the page as sent was used"
+                ));
+                return (raw, Some(d), 0);
+            }
+        };
     let (page, added) = merge(raw, rendered);
     if state.mode == RenderMode::Auto {
         state.learning.record(&host, added > 0);

@@ -13,7 +13,6 @@ use url::Url;
 use super::normalize::{Scope, fetch_url, page_key};
 use super::outcome::{Counters, CrawlEvent, CrawlSummary, PageLog, PageOutcome, PageReport, StopReason};
 use super::page::{Shared, TaskResult, crawl_page};
-use super::politeness::Hosts;
 use super::render_step::RenderState;
 use super::traps::link_trap;
 use super::{CrawlOptions, Crawler, sitemap};
@@ -60,7 +59,7 @@ fn origin(url: &Url) -> String {
 
 impl Run {
     pub(super) fn new(crawler: Crawler) -> Self {
-        let Crawler { start, opts, cache, fetcher, renderer, events, cancel } = crawler;
+        let Crawler { start, opts, cache, fetcher, renderer, events, cancel, hosts, clock } = crawler;
         let fetcher = match fetcher {
             Some(f) => Ok(f),
             None => HttpFetcher::new(opts.fetch.clone(), Guard::new(&opts.allow_hosts))
@@ -71,7 +70,8 @@ impl Run {
                 Some(Arc::new(Shared {
                     robots: RobotsCache::new(fetcher.clone()),
                     fetcher,
-                    hosts: Hosts::new(opts.per_host_concurrency, opts.per_host_delay),
+                    hosts,
+                    clock,
                     cache,
                     scope: Scope::new(&start, opts.subdomains, &opts.include, &opts.exclude),
                     respect_robots: opts.respect_robots,

@@ -96,7 +96,7 @@ pub(super) async fn discover(
         }
         read += 1;
         let host = url.host_str().unwrap_or("").to_string();
-        let permit = shared.hosts.acquire(&host).await;
+        let permit = shared.slot(&host, crate::timings::Stage::FetchPages).await;
         let fetched = shared.fetcher.get(&url, Want::Any, &|n| shared.scope.same_site(n)).await;
         drop(permit);
         let Fetched::Body(body) = fetched else { continue };

@@ -6,7 +6,7 @@
 mod analyze;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -14,11 +14,13 @@ use serde::{Deserialize, Serialize};
 pub use analyze::{SAME_PICTURE_BITS, analyze, analyze_within, distance, sniff};
 
 use crate::config::CrawlerSettings;
+use crate::crawl::politeness::{Hosts, Purpose};
 use crate::error::Result;
 use crate::model::ImageFacts;
 use crate::model::ImageRecord;
 use crate::net::fetch::looks_like_html;
 use crate::net::{Fetched, Fetcher, RobotsCache, Want, any_redirect};
+use crate::timings::{Clock, Stage, Wait};
 
 /// Counts of one enrichment pass.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,21 +37,27 @@ pub struct EnrichStats {
     pub bytes: u64,
 }
 
-/// Fetches and analyses images, a few at a time.
+/// Fetches and analyses images, a few at a time per host.
 #[derive(Clone)]
 pub struct Enricher {
     fetcher: Arc<dyn Fetcher>,
-    concurrency: usize,
+    /// Requests in flight to one host when no crawl's slots are given.
+    per_host: usize,
     /// robots.txt per origin, when `crawler.respect_robots_txt` is on: an image a site's
     /// robots.txt forbids is not fetched, as for pages.
     robots: Option<Arc<RobotsCache>>,
 }
 
 impl Enricher {
-    /// Fetches through `fetcher` (the crawl's, with its User-Agent, SSRF guard and limits), a few
-    /// at a time, asking robots.txt first when `robots` is given.
-    pub fn new(fetcher: Arc<dyn Fetcher>, concurrency: usize, robots: Option<Arc<RobotsCache>>) -> Self {
-        Self { fetcher, concurrency: concurrency.clamp(1, 16), robots }
+    /// Fetches through `fetcher` (the crawl's, with its User-Agent, SSRF guard and limits), at
+    /// most `per_host` at a time from one host, asking robots.txt first when `robots` is given.
+    pub fn new(fetcher: Arc<dyn Fetcher>, per_host: usize, robots: Option<Arc<RobotsCache>>) -> Self {
+        Self { fetcher, per_host: per_host.clamp(1, 16), robots }
+    }
+
+    /// How many images are read at once (each host's own limit holds besides).
+    pub fn in_flight(&self) -> usize {
+        self.per_host * 4
     }
 
     /// Uses the crawler's settings: the same User-Agent, SSRF guard (and allow-list), timeouts,
@@ -88,14 +96,12 @@ impl Enricher {
             .filter(|(_, r)| r.facts.is_none() && matches!(r.url.scheme(), "http" | "https"))
             .map(|(i, r)| (i, r.url.clone()))
             .collect();
+        let hosts = Hosts::new(self.per_host, Duration::ZERO);
+        let clock = Clock::new();
+        let (hosts, clock) = (&hosts, &clock);
         let mut results = futures_util::stream::iter(todo)
-            .map(|(i, url)| async move {
-                if !self.allowed(&url).await {
-                    return (i, Err(()));
-                }
-                (i, Ok(fetch_and_analyze(self.fetcher.as_ref(), url).await))
-            })
-            .buffer_unordered(self.concurrency);
+            .map(|(i, url)| async move { (i, self.read(url, hosts, clock).await) })
+            .buffer_unordered(self.in_flight());
         let mut stats = EnrichStats::default();
         let mut missing = vec![false; records.len()];
         let mut stop = std::pin::pin!(stop);
@@ -108,19 +114,11 @@ impl Enricher {
                     None => break,
                 },
             };
+            stats.count(&found);
             match found {
-                Ok(Read::Facts(facts, bytes)) => {
-                    stats.analysed += 1;
-                    stats.bytes += bytes;
-                    records[i].facts = Some(facts);
-                }
-                Ok(Read::Missing) => {
-                    stats.failed += 1;
-                    stats.missing += 1;
-                    missing[i] = true;
-                }
-                Ok(Read::Unread) => stats.failed += 1,
-                Err(()) => stats.refused_by_robots += 1,
+                ImageRead::Facts(facts, _) => records[i].facts = Some(facts),
+                ImageRead::Missing => missing[i] = true,
+                ImageRead::Unread | ImageRead::Refused => {}
             }
         }
         if stats.missing > 0 {
@@ -128,6 +126,76 @@ impl Enricher {
             records.retain(|_| !gone.next().unwrap_or(false));
         }
         stats
+    }
+
+    /// Reads one image: robots.txt first, then a request slot of its host from `hosts` (a
+    /// crawl's, so its page and image fetches share each host's limit), the fetch, and the
+    /// analysis off the async threads; `clock` counts the time of each.
+    pub async fn read(&self, url: url::Url, hosts: &Hosts, clock: &Clock) -> ImageRead {
+        let t = Instant::now();
+        let permit = hosts.acquire(url.host_str().unwrap_or(""), Purpose::Image).await;
+        clock.waited(Stage::FetchImages, Wait::Slot, t.elapsed());
+        // Under the slot: the first image of a host may fetch its robots.txt.
+        if !self.allowed(&url).await {
+            return ImageRead::Refused;
+        }
+        let t = Instant::now();
+        let fetched =
+            tokio::time::timeout(Duration::from_secs(60), self.fetcher.get(&url, Want::Bytes, &any_redirect)).await;
+        clock.busy(Stage::FetchImages, t.elapsed());
+        drop(permit);
+        let body = match fetched {
+            // A body is only ever a 2xx answer.
+            Ok(Fetched::Body(body)) => body,
+            Ok(Fetched::Failed(e)) if e.is_gone() => return ImageRead::Missing,
+            Ok(other) => {
+                tracing::debug!("image {url} not analysed: {other:?}");
+                return ImageRead::Unread;
+            }
+            Err(_) => return ImageRead::Unread,
+        };
+        let bytes = body.bytes;
+        let raw = body.raw;
+        let html = body.content_type.to_ascii_lowercase().starts_with("text/html");
+        let t = Instant::now();
+        let read = tokio::task::spawn_blocking(move || {
+            let t = Instant::now();
+            let facts = analyze(&raw).ok_or_else(|| html || looks_like_html(&raw));
+            (facts, t.elapsed())
+        })
+        .await;
+        match read {
+            Ok((facts, took)) => {
+                clock.busy(Stage::Decode, took);
+                match facts {
+                    Ok(facts) => ImageRead::Facts(facts, bytes),
+                    Err(true) => ImageRead::Missing,
+                    Err(false) => ImageRead::Unread,
+                }
+            }
+            Err(_) => {
+                clock.busy(Stage::Decode, t.elapsed());
+                ImageRead::Unread
+            }
+        }
+    }
+}
+
+impl EnrichStats {
+    /// Counts one image's read.
+    pub fn count(&mut self, read: &ImageRead) {
+        match read {
+            ImageRead::Facts(_, bytes) => {
+                self.analysed += 1;
+                self.bytes += bytes;
+            }
+            ImageRead::Missing => {
+                self.failed += 1;
+                self.missing += 1;
+            }
+            ImageRead::Unread => self.failed += 1,
+            ImageRead::Refused => self.refused_by_robots += 1,
+        }
     }
 }
 
@@ -145,33 +213,14 @@ pub fn drop_too_small(records: &mut Vec<ImageRecord>) -> u64 {
     (found - records.len()) as u64
 }
 
-/// What fetching one image told.
-enum Read {
+/// What reading one image told.
+pub enum ImageRead {
+    /// Its facts, and the bytes fetched.
     Facts(ImageFacts, u64),
     /// Not there: 404 or 410, or a web page where the image should be.
     Missing,
     /// Not read this time (network, server error, a format we cannot decode): the markup stands.
     Unread,
-}
-
-async fn fetch_and_analyze(fetcher: &dyn Fetcher, url: url::Url) -> Read {
-    let fetched = tokio::time::timeout(Duration::from_secs(60), fetcher.get(&url, Want::Bytes, &any_redirect)).await;
-    let body = match fetched {
-        // A body is only ever a 2xx answer.
-        Ok(Fetched::Body(body)) => body,
-        Ok(Fetched::Failed(e)) if e.is_gone() => return Read::Missing,
-        Ok(other) => {
-            tracing::debug!("image {url} not analysed: {other:?}");
-            return Read::Unread;
-        }
-        Err(_) => return Read::Unread,
-    };
-    let bytes = body.bytes;
-    let raw = body.raw;
-    let html = body.content_type.to_ascii_lowercase().starts_with("text/html");
-    match tokio::task::spawn_blocking(move || analyze(&raw).ok_or_else(|| html || looks_like_html(&raw))).await {
-        Ok(Ok(facts)) => Read::Facts(facts, bytes),
-        Ok(Err(true)) => Read::Missing,
-        _ => Read::Unread,
-    }
+    /// Not fetched: robots.txt forbids it.
+    Refused,
 }

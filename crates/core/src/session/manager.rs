@@ -189,6 +189,7 @@ impl SessionManager {
                 errors: Vec::new(),
                 message: self.inner.embedder.as_ref().err().map(|e| format!("keyword search only: {e}")),
                 elapsed_ms: 0,
+                timings: None,
             };
             let _ = outgoing.send(Outgoing::Record(record.clone()));
             let live = Live { events, cancel: crawler.cancel_handle(), outgoing, lock: lock.clone() };

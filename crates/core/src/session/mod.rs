@@ -111,6 +111,10 @@ pub struct SessionRecord {
     pub message: Option<String>,
     #[serde(default)]
     pub elapsed_ms: u64,
+    /// Where the crawl's time went, per pipeline stage, beside the politeness floor; set when
+    /// it ends.
+    #[serde(default)]
+    pub timings: Option<crate::timings::Timings>,
 }
 
 /// What a session publishes while it runs.

@@ -5,17 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 use super::registry::Registry;
 use super::{MAX_ERRORS, PageError, SessionEvent, SessionId, SessionStatus};
-use crate::crawl::{CancelHandle, CrawlEvent, Crawler, PageOutcome, StopReason};
+use crate::crawl::{CrawlEvent, Crawler, PageOutcome, StopReason};
 use crate::index::Namespace;
-use crate::ingest::{BATCH, Ingest};
-use crate::model::ImageRecord;
-
-/// A partial batch is stored after this long without new images, so results appear quickly.
-const BATCH_WAIT: Duration = Duration::from_millis(150);
+use crate::ingest::{BatchOutcome, Ingest};
 /// Progress events go out at most this often; the final counters come with `Done`.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 const PAGE_EVERY: Duration = Duration::from_millis(50);
@@ -34,23 +30,24 @@ impl Pipeline {
 
 async fn run(registry: Arc<Registry>, ingest: Arc<Ingest>, id: SessionId, namespace: Namespace, crawler: Crawler) {
     let events = crawler.subscribe();
-    let (tx, rx) = mpsc::unbounded_channel::<Vec<ImageRecord>>();
-    let indexer =
-        tokio::spawn(index_loop(registry.clone(), ingest, id.clone(), namespace, rx, crawler.cancel_handle()));
+    let (hosts, clock) = (crawler.hosts(), crawler.clock());
+    let stream = {
+        let (registry, id) = (registry.clone(), id.clone());
+        let mut warned = false;
+        ingest.stream(namespace, hosts.clone(), clock.clone(), crawler.cancel_handle(), move |batch| {
+            stored(&registry, &id, batch, &mut warned)
+        })
+    };
     let forwarder = tokio::spawn(forward_loop(registry.clone(), id.clone(), events));
     let heartbeat = tokio::spawn(heartbeat(registry.clone(), id.clone()));
-    let summary = crawler
-        .run(move |page| {
-            if !page.images.is_empty() {
-                let _ = tx.send(page.images);
-            }
-        })
-        .await;
+    let summary = crawler.run(|page| stream.send(page.images)).await;
     let _ = forwarder.await;
     heartbeat.abort();
     // `Done` waits for the last batch: a client told "finished" finds every image.
-    let _ = indexer.await;
+    stream.finish().await;
+    let timings = clock.report(hosts.floor());
     registry.finish(&id, |r| {
+        r.timings = Some(timings);
         let ok_pages = summary.pages.iter().filter(|p| matches!(p.outcome, PageOutcome::Ok { .. })).count();
         r.counters = summary.counters.clone();
         r.stop = Some(summary.stop);
@@ -154,60 +151,11 @@ async fn forward_loop(registry: Arc<Registry>, id: SessionId, mut events: broadc
     }
 }
 
-async fn index_loop(
-    registry: Arc<Registry>,
-    ingest: Arc<Ingest>,
-    id: SessionId,
-    namespace: Namespace,
-    mut rx: mpsc::UnboundedReceiver<Vec<ImageRecord>>,
-    cancel: CancelHandle,
-) {
-    let mut batch: Vec<ImageRecord> = Vec::new();
-    let mut warned = false;
-    loop {
-        let next = if batch.is_empty() {
-            rx.recv().await
-        } else {
-            match tokio::time::timeout(BATCH_WAIT, rx.recv()).await {
-                Ok(next) => next,
-                Err(_) => {
-                    store(&registry, &ingest, &id, &namespace, std::mem::take(&mut batch), &mut warned, &cancel).await;
-                    continue;
-                }
-            }
-        };
-        match next {
-            Some(images) => {
-                batch.extend(images);
-                if batch.len() >= BATCH {
-                    store(&registry, &ingest, &id, &namespace, std::mem::take(&mut batch), &mut warned, &cancel).await;
-                }
-            }
-            None => {
-                if !batch.is_empty() {
-                    store(&registry, &ingest, &id, &namespace, batch, &mut warned, &cancel).await;
-                }
-                break;
-            }
-        }
-    }
-}
-
-/// Stores one batch through the ingest steps, counted on the session. A failing model is
-/// noted once on the session and the crawl goes on (images without vectors are still found by
-/// keywords); a failing store is recorded as an error. Once the crawl is cancelled no image is
-/// fetched for analysis, so a cancel ends the session promptly and loses none of them.
-async fn store(
-    registry: &Registry,
-    ingest: &Ingest,
-    id: &str,
-    namespace: &Namespace,
-    images: Vec<ImageRecord>,
-    warned: &mut bool,
-    cancel: &CancelHandle,
-) {
-    let count = images.len();
-    match ingest.store(namespace, images, cancel.cancelled()).await {
+/// Counts one stored batch on the session. A failing model is noted once on the session and
+/// the crawl goes on (images without vectors are still found by keywords); a failing store is
+/// recorded as an error.
+fn stored(registry: &Registry, id: &str, batch: BatchOutcome, warned: &mut bool) {
+    match batch {
         Ok(stored) => registry.update(id, |r| {
             r.images_indexed += stored.indexed;
             r.images_embedded += stored.embedded;
@@ -227,7 +175,7 @@ async fn store(
                 images_missing: r.images_missing,
             })
         }),
-        Err(e) => registry.update(id, |r| {
+        Err((count, e)) => registry.update(id, |r| {
             tracing::error!(session = %r.id, "indexing failed: {e}");
             if r.errors.len() < MAX_ERRORS {
                 r.errors.push(PageError { url: String::new(), reason: format!("{count} images could not be stored") });

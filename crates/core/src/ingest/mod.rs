@@ -2,7 +2,9 @@
 //! sessions and `image-chat crawl --index`: each is fetched once for its real size and format
 //! (`crawler.analyze_images`), those the bytes show too small to be content are left out, the
 //! text of each is embedded through the embedding cache (when a model is there), and the batch
-//! is stored.
+//! is stored. A crawl streams its images through these steps as it finds them ([`stream`]).
+
+mod stream;
 
 use std::sync::Arc;
 
@@ -12,6 +14,8 @@ use crate::enrich::{Enricher, drop_too_small};
 use crate::error::Result;
 use crate::index::{ImageIndex, Namespace};
 use crate::model::ImageRecord;
+
+pub use stream::{BatchOutcome, Stream};
 
 /// How many images are embedded and stored together.
 pub const BATCH: usize = 128;
@@ -37,6 +41,12 @@ pub struct Stored {
 }
 
 impl Stored {
+    /// Counts the images of a batch about to be stored.
+    fn count(&mut self, items: &[(ImageRecord, Option<Vec<f32>>)]) {
+        self.indexed = items.len() as u64;
+        self.embedded = items.iter().filter(|(_, v)| v.is_some()).count() as u64;
+    }
+
     pub fn add(&mut self, other: &Stored) {
         self.indexed += other.indexed;
         self.embedded += other.embedded;
@@ -101,7 +111,18 @@ impl Ingest {
             stored.refused_by_robots = stats.refused_by_robots;
         }
         stored.too_small = drop_too_small(&mut images);
+        let (items, embed_error) = self.embed(images).await;
+        stored.embed_error = embed_error;
+        stored.count(&items);
+        self.index.upsert(namespace, &items).await?;
+        Ok(stored)
+    }
+
+    /// Each image with its text's vector (through the embedding cache), or none when it has no
+    /// text or the model failed; and why it failed.
+    async fn embed(&self, images: Vec<ImageRecord>) -> (Vec<(ImageRecord, Option<Vec<f32>>)>, Option<String>) {
         let texts: Vec<String> = images.iter().map(|r| image_text(&r.context)).collect();
+        let mut error = None;
         let vectors: Vec<Option<Vec<f32>>> = match &self.embedder {
             Ok(embedder) => {
                 let with_text: Vec<String> = texts.iter().filter(|t| !t.is_empty()).cloned().collect();
@@ -111,17 +132,13 @@ impl Ingest {
                         texts.iter().map(|t| if t.is_empty() { None } else { v.next() }).collect()
                     }
                     Err(e) => {
-                        stored.embed_error = Some(e.to_string());
+                        error = Some(e.to_string());
                         vec![None; images.len()]
                     }
                 }
             }
             Err(_) => vec![None; images.len()],
         };
-        stored.indexed = images.len() as u64;
-        stored.embedded = vectors.iter().filter(|v| v.is_some()).count() as u64;
-        let items: Vec<_> = images.into_iter().zip(vectors).collect();
-        self.index.upsert(namespace, &items).await?;
-        Ok(stored)
+        (images.into_iter().zip(vectors).collect(), error)
     }
 }
