@@ -7,6 +7,11 @@
 # busiest host's request time ÷ per-host concurrency), their ratio, and the session's stage table.
 #
 #   scripts/bench-pipeline.sh [PAGES] [LATENCY_MS] [ROUNDS]
+#
+# IMAGE_CHAT_BIN=path runs another build of the server (an older one, for a before/after; one
+# without the session's timings prints its wall time only). The floor is given two ways: as the
+# session measured it (request times as the client saw them, which include its own CPU delays
+# on a busy machine) and nominal (requests × LATENCY_MS ÷ per-host concurrency).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$IMAGE_CHAT_ROOT"
@@ -22,6 +27,7 @@ bash scripts/fetch-models.sh >/dev/null
 log "building image-chat (release) and the fixture server"
 cargo build --quiet --release --features ssr --bin image-chat
 cargo build --quiet --release -p image-chat-fixtures --bin fixture-site
+BIN="${IMAGE_CHAT_BIN:-$TARGET/release/image-chat}"
 
 pids=()
 dirs=()
@@ -44,7 +50,7 @@ crawl() { # ANALYZE(true|false)
   dirs+=("$data")
   IMAGE_CHAT__DATA_DIR="$data" IMAGE_CHAT__CRAWLER__ALLOW_HOSTS='["127.0.0.1"]' \
     IMAGE_CHAT__CRAWLER__ANALYZE_IMAGES="$1" \
-    "$TARGET/release/image-chat" serve --addr "127.0.0.1:$port" >"$data/server.log" 2>&1 &
+    "$BIN" serve --addr "127.0.0.1:$port" >"$data/server.log" 2>&1 &
   server=$!
   pids+=("$server")
   wait_http "http://127.0.0.1:$port/health" || die "the server did not start: $(tail -5 "$data/server.log")"
@@ -74,31 +80,43 @@ for round in $(seq "$ROUNDS"); do
   for analyze in true false; do
     out="$(crawl "$analyze")"
     echo "$analyze $out" >>"$results"
-    python3 - "$analyze" "$out" <<'PY' >&2
+    python3 - "$analyze" "$out" "$LATENCY" <<'PY' >&2
 import json, sys
-s = json.loads(sys.argv[2])
-t = s["timings"]
-print(f"analysis {sys.argv[1]:5}: {s['measured_wall_ms'] / 1000:.2f} s POST→finished, floor {t['floor_ms'] / 1000:.2f} s "
-      f"({t['page_requests']} page + {t['image_requests']} image requests × {t['mean_request_ms']} ms ÷ {t['per_host_concurrency']}), "
-      f"{s['measured_wall_ms'] / t['floor_ms']:.2f}x; {s['counters']['pages_fetched']} pages, {s['images_indexed']} images indexed, "
-      f"{s['images_analysed']} analysed")
+s, latency = json.loads(sys.argv[2]), int(sys.argv[3])
+line = (f"analysis {sys.argv[1]:5}: {s['measured_wall_ms'] / 1000:.2f} s POST→finished; {s['counters']['pages_fetched']} pages, "
+        f"{s['images_indexed']} images indexed, {s['images_analysed']} analysed")
+t = s.get("timings")
+if t:
+    nominal = (t["page_requests"] + t["image_requests"]) * latency / t["per_host_concurrency"]
+    line += (f"; floor {t['floor_ms'] / 1000:.2f} s measured ({t['page_requests']} page + {t['image_requests']} image requests "
+             f"× {t['mean_request_ms']} ms ÷ {t['per_host_concurrency']}), {s['measured_wall_ms'] / t['floor_ms']:.2f}x; "
+             f"{nominal / 1000:.2f} s nominal, {s['measured_wall_ms'] / nominal:.2f}x")
+print(line)
 PY
   done
 done
-python3 - "$results" <<'PY'
+python3 - "$results" "$LATENCY" <<'PY'
 import json, statistics, sys
 rows = [line.split(" ", 1) for line in open(sys.argv[1])]
+latency = int(sys.argv[2])
 for analyze in ("true", "false"):
     runs = [json.loads(r) for a, r in rows if a == analyze]
-    ratios = [r["measured_wall_ms"] / r["timings"]["floor_ms"] for r in runs]
     walls = [r["measured_wall_ms"] / 1000 for r in runs]
-    floors = [r["timings"]["floor_ms"] / 1000 for r in runs]
     mid = sorted(runs, key=lambda r: r["measured_wall_ms"])[len(runs) // 2]
-    print(f"analyze_images={analyze}: wall median {statistics.median(walls):.2f} s {walls}, "
-          f"floor median {statistics.median(floors):.2f} s, wall/floor median {statistics.median(ratios):.2f} "
-          f"{[round(x, 2) for x in ratios]}; {mid['images_indexed']} images indexed")
-    t = mid["timings"]
-    print(f"  stages of the median run (busy / waited for a slot / for input / on the next stage, seconds):")
+    line = (f"analyze_images={analyze}: wall median {statistics.median(walls):.2f} s {walls}; "
+            f"{mid['images_indexed']} images indexed")
+    t = mid.get("timings")
+    if t:
+        nominal = [(r["timings"]["page_requests"] + r["timings"]["image_requests"]) * latency
+                   / r["timings"]["per_host_concurrency"] / 1000 for r in runs]
+        measured = [r["timings"]["floor_ms"] / 1000 for r in runs]
+        line += (f"; floor measured median {statistics.median(measured):.2f} s, wall/floor "
+                 f"{statistics.median([w / f for w, f in zip(walls, measured)]):.2f}; nominal median "
+                 f"{statistics.median(nominal):.2f} s, wall/nominal {statistics.median([w / f for w, f in zip(walls, nominal)]):.2f}")
+    print(line)
+    if not t:
+        continue
+    print("  stages of the median run (items; busy / waited for a slot / for input / on the next stage, seconds):")
     for s in t["stages"]:
         print(f"    {s['stage']:<13} {s['items']:>6}  {s['busy_ms'] / 1000:8.2f} {s['waited_for_slot_ms'] / 1000:8.2f} "
               f"{s['waited_for_input_ms'] / 1000:8.2f} {s['waited_on_next_ms'] / 1000:8.2f}")
