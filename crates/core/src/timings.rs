@@ -73,7 +73,7 @@ impl Queue {
 /// Why a stage was not working.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wait {
-    /// For a per-host request slot (politeness).
+    /// For a per-host request slot (politeness); for decoding, a core.
     Slot,
     /// For input from the stage before.
     Input,
