@@ -95,7 +95,7 @@ impl Registry {
 
     /// Ends a session: the final record is saved, published as `Done`, and the bus closed.
     pub fn finish(&self, id: &str, change: impl FnOnce(&mut SessionRecord)) {
-        let record = {
+        let (record, live) = {
             let mut sessions = self.lock();
             let Some(entry) = sessions.get_mut(id) else { return };
             change(&mut entry.record);
@@ -103,13 +103,16 @@ impl Registry {
             entry.record.updated_at = now;
             entry.record.finished_at = Some(now);
             entry.persisted_at = now;
-            if let Some(live) = entry.live.take() {
-                let _ = live.outgoing.send(Outgoing::Final(entry.record.clone()));
-                let _ = live.events.send(SessionEvent::Done { record: Box::new(entry.record.clone()) });
-            }
-            entry.record.clone()
+            (entry.record.clone(), entry.live.take())
         };
+        // On disk before anyone hears it ended: a client told "finished" that restarts the
+        // server (or reads the data dir) at once finds the final record, never an older one
+        // written after its own.
         self.save(&record);
+        if let Some(live) = live {
+            let _ = live.outgoing.send(Outgoing::Final(record.clone()));
+            let _ = live.events.send(SessionEvent::Done { record: Box::new(record) });
+        }
     }
 
     pub(super) fn save(&self, record: &SessionRecord) {
