@@ -19,9 +19,7 @@ PAGES="${1:-1000}"
 LATENCY="${2:-20}"
 ROUNDS="${3:-3}"
 TARGET="${CARGO_TARGET_DIR:-$IMAGE_CHAT_ROOT/target}"
-for n in "$PAGES" "$LATENCY" "$ROUNDS"; do
-  [[ "$n" =~ ^[0-9]+$ ]] || die "usage: scripts/bench-pipeline.sh [PAGES] [LATENCY_MS] [ROUNDS] (whole numbers)"
-done
+whole_numbers "scripts/bench-pipeline.sh [PAGES] [LATENCY_MS] [ROUNDS]" "$PAGES" "$LATENCY" "$ROUNDS"
 
 bash scripts/fetch-models.sh >/dev/null
 log "building image-chat (release) and the fixture server"

@@ -14,9 +14,7 @@ PAGES="${1:-200}"
 ROUNDS="${2:-3}"
 LATENCY="${3:-20}"
 TARGET="${CARGO_TARGET_DIR:-$IMAGE_CHAT_ROOT/target}"
-for n in "$PAGES" "$ROUNDS" "$LATENCY"; do
-  [[ "$n" =~ ^[0-9]+$ ]] || die "usage: scripts/bench-render.sh [PAGES] [ROUNDS] [LATENCY_MS] (whole numbers)"
-done
+whole_numbers "scripts/bench-render.sh [PAGES] [ROUNDS] [LATENCY_MS]" "$PAGES" "$ROUNDS" "$LATENCY"
 have chromium || die "chromium is missing (scripts/setup.sh installs it)"
 
 log "building image-chat (release) and the fixture server"

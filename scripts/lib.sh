@@ -35,6 +35,15 @@ locked_version() {
 if [ "$(id -u)" -eq 0 ]; then PG_ROOT="/opt/image-chat/pgserver-$PGSERVER_VERSION"; else PG_ROOT="$IMAGE_CHAT_CACHE/pgserver-$PGSERVER_VERSION"; fi
 PG_HOME="$PG_ROOT/pgserver/pginstall"
 
+# Dies with USAGE unless every further argument is a whole number (a benchmark's arguments).
+whole_numbers() {
+  local usage="$1" n
+  shift
+  for n in "$@"; do
+    [[ "$n" =~ ^[0-9]+$ ]] || die "usage: $usage (whole numbers)"
+  done
+}
+
 # A free TCP port on the loopback interface.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

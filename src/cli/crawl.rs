@@ -104,13 +104,13 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
         Err(e) => return bad_input(&e.to_string()),
     };
     let settings = services.settings().clone();
-    let namespace = match args.index.then(|| {
+    let namespace = args.index.then(|| {
         let name = args.namespace.clone().unwrap_or_else(|| start.host_str().unwrap_or("site").replace('.', "-"));
         Namespace::parse(&name)
-    }) {
-        Some(Err(e)) => return bad_input(&e.to_string()),
-        Some(Ok(ns)) => Some(ns),
-        None => None,
+    });
+    let namespace = match namespace.transpose() {
+        Ok(ns) => ns,
+        Err(e) => return bad_input(&e.to_string()),
     };
     let crawler = services
         .crawler(start.clone())
@@ -176,7 +176,6 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
     let json = args.json;
     let mut stdout = std::io::BufWriter::new(std::io::stdout());
     let mut write_error = None;
-    let mut kept = 0u64;
     let summary = crawler
         .run(|page| {
             if json {
@@ -187,7 +186,6 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
                     }
                 }
             }
-            kept += page.images.len() as u64;
             if let Some(stream) = &stream {
                 stream.send(page.images);
             }
@@ -199,7 +197,9 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
     let _ = progress.await;
     bar.finish_and_clear();
     let stored = match stream {
-        Some(stream) => Some(finish_indexing(stream, &settings, kept, &progress_of_index).await),
+        Some(stream) => {
+            Some(finish_indexing(stream, &settings, summary.counters.images_kept, &progress_of_index).await)
+        }
         None => None,
     };
     interrupt.abort();

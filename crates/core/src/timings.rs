@@ -102,8 +102,8 @@ struct QueueClock {
 /// The clock of one crawl; shared by its stages.
 pub struct Clock {
     started: Instant,
-    stages: [StageClock; 7],
-    queues: [QueueClock; 3],
+    stages: [StageClock; Stage::ALL.len()],
+    queues: [QueueClock; Queue::ALL.len()],
 }
 
 impl Default for Clock {
@@ -121,12 +121,13 @@ impl Clock {
         Self { started: Instant::now(), stages: Default::default(), queues: Default::default() }
     }
 
+    // `ALL` lists each enum in declaration order, so a variant's discriminant is its place.
     fn stage(&self, stage: Stage) -> &StageClock {
-        &self.stages[Stage::ALL.iter().position(|s| *s == stage).unwrap_or(0)]
+        &self.stages[stage as usize]
     }
 
     fn queue(&self, queue: Queue) -> &QueueClock {
-        &self.queues[Queue::ALL.iter().position(|q| *q == queue).unwrap_or(0)]
+        &self.queues[queue as usize]
     }
 
     /// One item (a page, an image, a batch) worked on for `took`.
@@ -290,6 +291,9 @@ mod tests {
 
     #[test]
     fn stages_and_queues_add_up() {
+        // The clock finds a stage's and a queue's counters by discriminant.
+        assert!(Stage::ALL.iter().enumerate().all(|(i, s)| *s as usize == i));
+        assert!(Queue::ALL.iter().enumerate().all(|(i, q)| *q as usize == i));
         let clock = Clock::new();
         clock.busy(Stage::FetchPages, Duration::from_millis(20));
         clock.busy(Stage::FetchPages, Duration::from_millis(30));

@@ -17,7 +17,7 @@ use super::render_step::{RenderState, Reuse, maybe_render};
 use crate::cache::Cache;
 use crate::extract::{self, PageImages, budget};
 use crate::net::{Fetched, Fetcher, RobotsCache, Want};
-use crate::timings::{Clock, Stage, Wait};
+use crate::timings::{Clock, Stage};
 
 /// What page tasks share.
 pub(super) struct Shared {
@@ -49,10 +49,7 @@ impl Shared {
 
     /// A request slot for `host`, the wait counted against `stage`.
     pub async fn slot(&self, host: &str, stage: Stage) -> Permit {
-        let t = std::time::Instant::now();
-        let permit = self.hosts.acquire(host, Purpose::Page).await;
-        self.clock.waited(stage, Wait::Slot, t.elapsed());
-        permit
+        self.hosts.acquire_timed(host, Purpose::Page, &self.clock, stage).await
     }
 
     /// May a redirect go to `next`? Same site, not yet seen, and not forbidden by a robots.txt

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::timings::Floor;
+use crate::timings::{Clock, Floor, Stage, Wait};
 
 /// What a request is for, as the floor counts it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +99,14 @@ impl Hosts {
             Purpose::Image => slot.images.fetch_add(1, Relaxed),
         };
         Permit { _permit: permit, slot, since: Instant::now() }
+    }
+
+    /// [`Hosts::acquire`], the wait counted on `clock` against `stage`.
+    pub async fn acquire_timed(&self, host: &str, purpose: Purpose, clock: &Clock, stage: Stage) -> Permit {
+        let t = std::time::Instant::now();
+        let permit = self.acquire(host, purpose).await;
+        clock.waited(stage, Wait::Slot, t.elapsed());
+        permit
     }
 
     /// The politeness floor so far: the busiest host's request time ÷ its concurrency, or its

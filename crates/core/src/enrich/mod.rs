@@ -98,12 +98,8 @@ impl Enricher {
     /// [`Enricher::enrich`] until `stop` resolves (a cancelled crawl): the images not analysed
     /// by then keep what their markup said, and no fetch for them is started.
     pub async fn enrich_until(&self, records: &mut Vec<ImageRecord>, stop: impl Future<Output = ()>) -> EnrichStats {
-        let todo: Vec<(usize, url::Url)> = records
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.facts.is_none() && matches!(r.url.scheme(), "http" | "https"))
-            .map(|(i, r)| (i, r.url.clone()))
-            .collect();
+        let todo: Vec<(usize, url::Url)> =
+            records.iter().enumerate().filter(|(_, r)| wants_reading(r)).map(|(i, r)| (i, r.url.clone())).collect();
         let hosts = Hosts::new(self.per_host, Duration::ZERO);
         let clock = Clock::new();
         let (hosts, clock) = (&hosts, &clock);
@@ -140,17 +136,13 @@ impl Enricher {
     /// crawl's, so its page and image fetches share each host's limit), the fetch, and the
     /// analysis off the async threads; `clock` counts the time of each.
     pub async fn read(&self, url: url::Url, hosts: &Hosts, clock: &Clock) -> ImageRead {
-        let t = Instant::now();
-        let permit = hosts.acquire(url.host_str().unwrap_or(""), Purpose::Image).await;
-        clock.waited(Stage::FetchImages, Wait::Slot, t.elapsed());
+        let permit = hosts.acquire_timed(url.host_str().unwrap_or(""), Purpose::Image, clock, Stage::FetchImages).await;
         // Under the slot: the first image of a host may fetch its robots.txt.
         if !self.allowed(&url).await {
             return ImageRead::Refused;
         }
-        let t = Instant::now();
-        let fetched =
-            tokio::time::timeout(Duration::from_secs(60), self.fetcher.get(&url, Want::Bytes, &any_redirect)).await;
-        clock.busy(Stage::FetchImages, t.elapsed());
+        let fetch = tokio::time::timeout(Duration::from_secs(60), self.fetcher.get(&url, Want::Bytes, &any_redirect));
+        let fetched = clock.time(Stage::FetchImages, fetch).await;
         drop(permit);
         let body = match fetched {
             // A body is only ever a 2xx answer.
@@ -209,6 +201,11 @@ impl EnrichStats {
             ImageRead::Refused => self.refused_by_robots += 1,
         }
     }
+}
+
+/// Whether an image is still to be read: it has no facts yet and its bytes can be fetched.
+pub fn wants_reading(record: &ImageRecord) -> bool {
+    record.facts.is_none() && matches!(record.url.scheme(), "http" | "https")
 }
 
 /// Why an analysed image is no content image after all (a pixel, or too small to show

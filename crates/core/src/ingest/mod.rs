@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::cache::CacheLayers;
 use crate::embed::{Embedder, embed_cached, image_text};
-use crate::enrich::{Enricher, drop_too_small};
+use crate::enrich::{EnrichStats, Enricher, drop_too_small};
 use crate::error::Result;
 use crate::index::{ImageIndex, Namespace};
 use crate::model::ImageRecord;
@@ -41,6 +41,14 @@ pub struct Stored {
 }
 
 impl Stored {
+    /// Takes the counts of the analysis of this batch's images.
+    fn set_reads(&mut self, reads: &EnrichStats) {
+        self.analysed = reads.analysed;
+        self.missing = reads.missing;
+        self.unread = reads.failed - reads.missing;
+        self.refused_by_robots = reads.refused_by_robots;
+    }
+
     /// Counts the images of a batch about to be stored.
     fn count(&mut self, items: &[(ImageRecord, Option<Vec<f32>>)]) {
         self.indexed = items.len() as u64;
@@ -104,11 +112,7 @@ impl Ingest {
     ) -> Result<Stored> {
         let mut stored = Stored::default();
         if let Some(enricher) = &self.enricher {
-            let stats = enricher.enrich_until(&mut images, stop).await;
-            stored.analysed = stats.analysed;
-            stored.missing = stats.missing;
-            stored.unread = stats.failed - stats.missing;
-            stored.refused_by_robots = stats.refused_by_robots;
+            stored.set_reads(&enricher.enrich_until(&mut images, stop).await);
         }
         stored.too_small = drop_too_small(&mut images);
         let (items, embed_error) = self.embed(images).await;

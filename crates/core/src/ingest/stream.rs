@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::{BATCH, Ingest, Stored};
 use crate::crawl::CancelHandle;
 use crate::crawl::politeness::Hosts;
-use crate::enrich::{EnrichStats, ImageRead, drop_too_small};
+use crate::enrich::{EnrichStats, ImageRead, drop_too_small, wants_reading};
 use crate::error::Error;
 use crate::index::Namespace;
 use crate::model::ImageRecord;
@@ -96,10 +96,6 @@ impl Ingest {
     }
 }
 
-fn wants_reading(record: &ImageRecord) -> bool {
-    record.facts.is_none() && matches!(record.url.scheme(), "http" | "https")
-}
-
 /// Reads images as they come, `in_flight` at a time, into batches for the model.
 async fn analyse(
     ingest: Arc<Ingest>,
@@ -178,10 +174,8 @@ async fn analyse(
             },
             () = sleep_until(due_at), if due_at.is_some() && !due => due = true,
             Ok(permit) = out.reserve(), if due && !batch.images.is_empty() => {
-                let full = std::mem::replace(&mut batch, Batch::new());
-                permit.send(finish_batch(full, &mut stats));
+                permit.send(take(&mut batch, &mut stats, &mut due_at, &mut due));
                 clock.queue_moved(Queue::ToEmbed, 1);
-                (due_at, due) = (None, false);
             }
         }
         if let Some(t) = idle {
@@ -204,14 +198,17 @@ fn push(batch: &mut Batch, record: ImageRecord, due_at: &mut Option<tokio::time:
     batch.images.push(record);
 }
 
-/// Moves the reads counted since the last batch onto this one.
-fn finish_batch(mut batch: Batch, stats: &mut EnrichStats) -> Batch {
-    let s = std::mem::take(stats);
-    batch.stored.analysed = s.analysed;
-    batch.stored.missing = s.missing;
-    batch.stored.unread = s.failed - s.missing;
-    batch.stored.refused_by_robots = s.refused_by_robots;
-    batch
+/// The batch to hand on, with the reads counted since the last one; a new batch starts.
+fn take(
+    batch: &mut Batch,
+    stats: &mut EnrichStats,
+    due_at: &mut Option<tokio::time::Instant>,
+    due: &mut bool,
+) -> Batch {
+    let mut full = std::mem::replace(batch, Batch::new());
+    full.stored.set_reads(&std::mem::take(stats));
+    (*due_at, *due) = (None, false);
+    full
 }
 
 /// Hands a batch to the model, waiting while its queue is full.
@@ -223,12 +220,11 @@ async fn send(
     due_at: &mut Option<tokio::time::Instant>,
     due: &mut bool,
 ) {
-    let full = finish_batch(std::mem::replace(batch, Batch::new()), stats);
+    let full = take(batch, stats, due_at, due);
     let t = Instant::now();
     let _ = out.send(full).await;
     clock.waited(Stage::FetchImages, Wait::Next, t.elapsed());
     clock.queue_moved(Queue::ToEmbed, 1);
-    (*due_at, *due) = (None, false);
 }
 
 async fn embed(ingest: Arc<Ingest>, clock: Arc<Clock>, mut rx: mpsc::Receiver<Batch>, out: mpsc::Sender<Embedded>) {
@@ -238,9 +234,7 @@ async fn embed(ingest: Arc<Ingest>, clock: Arc<Clock>, mut rx: mpsc::Receiver<Ba
         clock.waited(Stage::Embed, Wait::Input, t.elapsed());
         clock.queue_moved(Queue::ToEmbed, -1);
         stored.too_small = drop_too_small(&mut images);
-        let t = Instant::now();
-        let (items, error) = ingest.embed(images).await;
-        clock.busy(Stage::Embed, t.elapsed());
+        let (items, error) = clock.time(Stage::Embed, ingest.embed(images)).await;
         stored.embed_error = error;
         stored.count(&items);
         let t = Instant::now();
@@ -263,9 +257,7 @@ async fn write(
         let Some((items, stored)) = rx.recv().await else { break };
         clock.waited(Stage::Write, Wait::Input, t.elapsed());
         clock.queue_moved(Queue::ToWrite, -1);
-        let t = Instant::now();
-        let written = ingest.index.upsert(&namespace, &items).await;
-        clock.busy(Stage::Write, t.elapsed());
+        let written = clock.time(Stage::Write, ingest.index.upsert(&namespace, &items)).await;
         match written {
             Ok(_) => {
                 total.add(&stored);
