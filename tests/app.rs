@@ -96,9 +96,9 @@ async fn real_redis_is_ok_in_health_when_configured() {
 }
 
 #[tokio::test]
-async fn a_postgres_store_is_refused_at_start_up_until_it_exists() {
+async fn a_postgres_store_without_its_url_or_a_url_without_it_is_refused_at_start_up() {
     // Settings built in code (as these tests and an embedding program do) skip the file's
-    // checks; the server must still not open SQLite and report a PostgreSQL store.
+    // checks; the server must still not open SQLite when the two store settings disagree.
     for configure in
         [(|s: &mut Settings| s.store.kind = StoreKind::Postgres) as fn(&mut Settings), |s: &mut Settings| {
             s.store.database_url = Some(Secret::new("postgres://127.0.0.1:1/x"))

@@ -89,10 +89,10 @@ fn search_without_an_index_says_how_to_make_one() {
 }
 
 #[test]
-fn a_store_this_build_cannot_use_is_refused_naming_the_setting() {
+fn a_store_setting_that_cannot_work_is_refused_naming_it() {
     let data = tempfile::tempdir().unwrap();
     for (key, value, says) in [
-        ("IMAGE_CHAT__STORE__KIND", "postgres", "store.kind = \"postgres\" is not available"),
+        ("IMAGE_CHAT__STORE__KIND", "postgres", "store.kind = \"postgres\" needs store.database_url"),
         ("IMAGE_CHAT__STORE__DATABASE_URL", "postgres://127.0.0.1:1/x", "nothing would use that database"),
     ] {
         for args in [&["search", "kayaks"][..], &["crawl", "http://127.0.0.1:1/", "--index"][..]] {

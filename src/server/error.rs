@@ -45,6 +45,17 @@ impl From<Error> for ApiError {
             Error::Capacity(m) => {
                 Self { retry_after: Some(10), ..Self::new(StatusCode::TOO_MANY_REQUESTS, "at_capacity", m) }
             }
+            Error::Unavailable(m) => {
+                tracing::warn!("request failed: {m}");
+                Self {
+                    retry_after: Some(5),
+                    ..Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "the image store cannot be reached; try again shortly".to_string(),
+                    )
+                }
+            }
             other => {
                 tracing::error!("request failed: {other}");
                 Self::internal()

@@ -97,10 +97,25 @@ pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
     (dir, data)
 }
 
+/// Names the index store the apps of these tests use: `postgres` gives each app a fresh database
+/// on the test PostgreSQL (scripts/test.sh runs the API tests once with each store).
+pub const TEST_STORE_ENV: &str = "IMAGE_CHAT_TEST_STORE";
+
 pub async fn spawn_in(data: &Path, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings { data_dir: data.to_path_buf(), ..Settings::default() };
     settings.server.addr = Some("127.0.0.1:0".parse().unwrap());
     settings.crawler.allow_hosts = vec!["127.0.0.1".into(), "localhost".into()];
+    match std::env::var(TEST_STORE_ENV).as_deref() {
+        Ok("postgres") => {
+            let url = image_chat_fixtures::postgres_db::fresh_database()
+                .await
+                .expect("IMAGE_CHAT_TEST_STORE=postgres needs the test PostgreSQL (IMAGE_CHAT_TEST_DATABASE_URL)");
+            settings.store.kind = image_chat_core::config::StoreKind::Postgres;
+            settings.store.database_url = Some(image_chat_core::config::Secret::new(url));
+        }
+        Ok("embedded") | Err(_) => {}
+        Ok(other) => panic!("{TEST_STORE_ENV}={other}: use embedded or postgres"),
+    }
     configure(&mut settings);
     let options = LeptosOptions::builder().output_name("image-chat").site_root("target/site").build();
     let app = Application::build(settings, options).await.unwrap();

@@ -250,22 +250,27 @@ pub struct StoreSettings {
     /// the background, kept in `data_dir/ann/`); smaller ones are scanned exactly.
     pub ann_min_vectors: usize,
     /// Candidate list size of a graph search (efSearch): higher finds more of the true
-    /// neighbours and costs more.
+    /// neighbours and costs more. The PostgreSQL store uses it as `hnsw.ef_search` (at most
+    /// 1000 there).
     pub ann_expansion: usize,
+    /// Connections to PostgreSQL this process keeps open at most (`store.kind = "postgres"`).
+    pub pool_size: usize,
 }
 
 impl StoreSettings {
-    /// Whether this build can store images as these settings say. Only the embedded index is
-    /// built so far: a PostgreSQL store that was accepted would silently be SQLite, so asking
-    /// for one (or giving a database URL nothing would read) is an error that names the setting.
+    /// Whether the store these settings name can be opened: PostgreSQL needs its URL, and a URL
+    /// the embedded store would not read is refused rather than silently ignored.
     pub fn check(&self) -> std::result::Result<(), String> {
+        if !(1..=256).contains(&self.pool_size) {
+            return Err("store.pool_size must be 1-256".into());
+        }
         match (self.kind, &self.database_url) {
-            (StoreKind::Embedded, None) => Ok(()),
-            (StoreKind::Postgres, _) => Err("store.kind = \"postgres\" is not available in this version: images are \
-                 stored in the embedded index (set store.kind = \"embedded\", the default)"
+            (StoreKind::Embedded, None) | (StoreKind::Postgres, Some(_)) => Ok(()),
+            (StoreKind::Postgres, None) => Err("store.kind = \"postgres\" needs store.database_url \
+                 (postgres://user:password@host:port/database)"
                 .into()),
             (StoreKind::Embedded, Some(_)) => Err("store.database_url is set but store.kind is \"embedded\": nothing \
-                 would use that database (remove store.database_url)"
+                 would use that database (set store.kind = \"postgres\", or remove store.database_url)"
                 .into()),
         }
     }
@@ -273,7 +278,7 @@ impl StoreSettings {
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        Self { kind: StoreKind::Embedded, database_url: None, ann_min_vectors: 100_000, ann_expansion: 128 }
+        Self { kind: StoreKind::Embedded, database_url: None, ann_min_vectors: 100_000, ann_expansion: 128, pool_size: 8 }
     }
 }
 

@@ -99,15 +99,17 @@ fn a_wrongly_typed_value_is_an_error() {
 fn invalid_combinations_are_rejected_with_the_rule() {
     let err = Settings::load_from(None, env(&[("IMAGE_CHAT__CRAWLER__MAX_PAGES", "0")])).unwrap_err();
     assert!(err.to_string().contains("crawler.max_pages must be at least 1"), "{err}");
-    // Not built yet: refused rather than silently stored in SQLite.
+    // PostgreSQL needs its URL; a URL the embedded store would not read is refused, not ignored.
     let err = Settings::load_from(None, env(&[("IMAGE_CHAT__STORE__KIND", "postgres")])).unwrap_err();
-    assert!(err.to_string().contains("store.kind = \"postgres\" is not available"), "{err}");
-    let err = Settings::load_from(
+    assert!(err.to_string().contains("store.kind = \"postgres\" needs store.database_url"), "{err}");
+    let settings = Settings::load_from(
         None,
         env(&[("IMAGE_CHAT__STORE__KIND", "postgres"), ("IMAGE_CHAT__STORE__DATABASE_URL", "postgres://db/x")]),
     )
-    .unwrap_err();
-    assert!(err.to_string().contains("store.kind = \"postgres\" is not available"), "{err}");
+    .unwrap();
+    assert_eq!(settings.store.kind, crate::config::StoreKind::Postgres);
+    let err = Settings::load_from(None, env(&[("IMAGE_CHAT__STORE__POOL_SIZE", "0")])).unwrap_err();
+    assert!(err.to_string().contains("store.pool_size must be 1-256"), "{err}");
     let err =
         Settings::load_from(None, env(&[("IMAGE_CHAT__STORE__DATABASE_URL", "postgres://u:pw@db/x")])).unwrap_err();
     assert!(err.to_string().contains("nothing would use that database"), "{err}");

@@ -17,6 +17,10 @@ pub enum Error {
     Invalid(String),
     #[error("index storage failed: {0}")]
     Index(String),
+    /// A service the store depends on (PostgreSQL) cannot be reached now; the caller may retry
+    /// (HTTP 503).
+    #[error("{0}")]
+    Unavailable(String),
     /// The embedding model is missing, corrupt or failed; the message says how to fix it.
     #[error("embedding model: {0}")]
     Model(String),

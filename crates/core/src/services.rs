@@ -13,13 +13,13 @@ use std::sync::{Arc, Mutex};
 use url::Url;
 
 use crate::cache::CacheLayers;
-use crate::config::Settings;
+use crate::config::{Settings, StoreKind};
 use crate::conversation::ConversationStore;
 use crate::crawl::{CrawlOptions, Crawler};
 use crate::embed::Embedder;
 use crate::enrich::Enricher;
 use crate::error::Result;
-use crate::index::{AnnOptions, ImageIndex, SqliteIndex};
+use crate::index::{AnnOptions, ImageIndex, PostgresIndex, SqliteIndex};
 use crate::ingest::Ingest;
 use crate::net::{Fetcher, RobotsCache};
 use crate::render::{BrowserOptions, Chromium, PagePlan, RenderFetcher, find_executable};
@@ -111,13 +111,15 @@ impl Services {
         if let Some(index) = &*slot {
             return Ok(index.clone());
         }
-        let index: Arc<dyn ImageIndex> = match self.index_use {
-            IndexUse::Serve => Arc::new(SqliteIndex::open_configured(&self.settings)?),
-            IndexUse::OneShot => {
+        let index: Arc<dyn ImageIndex> = match (self.settings.store.kind, self.index_use) {
+            // The database is the store whatever the use: it is shared, never in memory.
+            (StoreKind::Postgres, _) => Arc::new(PostgresIndex::connect(&self.settings.store)?),
+            (StoreKind::Embedded, IndexUse::Serve) => Arc::new(SqliteIndex::open_configured(&self.settings)?),
+            (StoreKind::Embedded, IndexUse::OneShot) => {
                 let exact = AnnOptions { min_vectors: usize::MAX, ..AnnOptions::default() };
                 Arc::new(SqliteIndex::open_configured(&self.settings)?.with_ann(exact))
             }
-            IndexUse::InMemory => {
+            (StoreKind::Embedded, IndexUse::InMemory) => {
                 let exact = AnnOptions { min_vectors: usize::MAX, ..AnnOptions::default() };
                 Arc::new(SqliteIndex::open_in_memory()?.with_ann(exact))
             }

@@ -21,6 +21,7 @@ pub mod hostile;
 pub mod images;
 pub mod js_site;
 pub mod ports;
+pub mod postgres_db;
 pub mod redis_server;
 pub mod rng;
 pub mod scripted;

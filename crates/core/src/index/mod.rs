@@ -3,11 +3,13 @@
 //! before its top-k is taken, never by cutting a top-k afterwards.
 //!
 //! The trait is async and free of storage types, so a network-backed store (PostgreSQL +
-//! pgvector) can stand behind it as the embedded SQLite store does; the SQLite store does its
-//! blocking work on blocking threads inside its implementation.
+//! pgvector, [`PostgresIndex`]) stands behind it as the embedded SQLite store does; the SQLite
+//! store does its blocking work on blocking threads inside its implementation.
 
 mod ann;
+pub(crate) mod fields;
 mod namespace;
+mod postgres;
 mod resident;
 mod sqlite;
 mod sqlite_seam;
@@ -16,6 +18,7 @@ pub mod vectors;
 use serde::{Deserialize, Serialize};
 
 pub use namespace::Namespace;
+pub use postgres::PostgresIndex;
 pub use resident::AnnOptions;
 pub use sqlite::SqliteIndex;
 

@@ -9,16 +9,12 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::resident::{AnnOptions, Change, Resident, Row, State};
+use super::fields::{FIELD_WEIGHTS, TOKENIZER, columns, query_words};
 use super::{Filters, Hit, IndexStats, Namespace, SearchRequest, StoredImage, searchable_text};
 use crate::error::{Error, Result};
 use crate::model::ImageRecord;
 use crate::model::{ImageFormat, Orientation, Tone};
 
-/// BM25 weights of the FTS columns: alt, caption/title/label, nearby text/heading/file name,
-/// page title/URL words.
-const BM25_WEIGHTS: &str = "4.0, 2.0, 1.0, 0.5";
-/// Most words of a query sent to FTS.
-const MAX_QUERY_TERMS: usize = 32;
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -52,7 +48,7 @@ CREATE TABLE IF NOT EXISTS generations (namespace TEXT PRIMARY KEY, gen INTEGER 
 CREATE VIRTUAL TABLE IF NOT EXISTS images_fts USING fts5 (
     alt, caption, context, page,
     content = 'images', content_rowid = 'id',
-    tokenize = 'porter unicode61 remove_diacritics 2'
+    tokenize = '{TOKENIZER}'
 );
 CREATE TRIGGER IF NOT EXISTS images_ai AFTER INSERT ON images BEGIN
     INSERT INTO images_fts (rowid, alt, caption, context, page) VALUES (new.id, new.alt, new.caption, new.context, new.page);
@@ -123,7 +119,7 @@ impl SqliteIndex {
         // Replicas sharing the data dir write to one file: wait for the other's lock a while
         // rather than fail at once.
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db)?;
-        conn.execute_batch(SCHEMA).map_err(db)?;
+        conn.execute_batch(&SCHEMA.replace("{TOKENIZER}", TOKENIZER)).map_err(db)?;
         // Files made by earlier versions get the columns added since.
         for (column, upgrade) in [
             ("seq", "ALTER TABLE images ADD COLUMN seq INTEGER NOT NULL DEFAULT 0; UPDATE images SET seq = id;"),
@@ -331,28 +327,9 @@ impl SqliteIndex {
     }
 }
 
-/// Words of the four FTS columns of a record.
-fn columns(r: &ImageRecord) -> [String; 4] {
-    let c = &r.context;
-    let join = |parts: &[&str]| parts.iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
-    let url_words: String =
-        r.page_url.path().split(|ch: char| !ch.is_alphanumeric()).filter(|w| w.len() > 1).collect::<Vec<_>>().join(" ");
-    [
-        c.alt.clone(),
-        join(&[&c.figcaption, &c.title, &c.aria_label]),
-        join(&[&c.nearby_text, &c.heading, &c.filename_tokens.join(" ")]),
-        join(&[&c.page_title, &url_words]),
-    ]
-}
-
 /// A query as an FTS5 expression: each word quoted (no operator injection), any may match.
 fn fts_query(text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(MAX_QUERY_TERMS)
-        .map(|w| format!("\"{}\"", w.to_lowercase()))
-        .collect();
+    let words: Vec<String> = query_words(text).map(|w| format!("\"{w}\"")).collect();
     (!words.is_empty()).then(|| words.join(" OR "))
 }
 
@@ -506,8 +483,9 @@ impl SqliteIndex {
     pub fn search_text(&self, query: &str, request: &SearchRequest<'_>) -> Result<Vec<Hit>> {
         let Some(expr) = fts_query(query) else { return Ok(Vec::new()) };
         let (conditions, mut args) = filter_sql(request.filters, request.namespaces);
+        let weights = FIELD_WEIGHTS.map(|w| format!("{w:.1}")).join(", ");
         let sql = format!(
-            "SELECT images.id, -bm25(images_fts, {BM25_WEIGHTS}) AS score FROM images_fts JOIN images ON images.id = images_fts.rowid
+            "SELECT images.id, -bm25(images_fts, {weights}) AS score FROM images_fts JOIN images ON images.id = images_fts.rowid
              WHERE images_fts MATCH ?{conditions} ORDER BY score DESC, images.id LIMIT ?"
         );
         args.insert(0, rusqlite::types::Value::Text(expr));
