@@ -38,6 +38,10 @@ if [ -s "$IMAGE_CHAT_SKIP_LOG" ]; then
   sort "$IMAGE_CHAT_SKIP_LOG" >&2
 fi
 
+log "API tests again, with the index in PostgreSQL + pgvector"
+IMAGE_CHAT_TEST_STORE=postgres cargo test --features ssr \
+  --test api --test conversation --test hostile_clients --test adversarial_sites --test chat_load --test render_api
+
 log "end-to-end tests (release build, Chromium)"
 # The site the browser tests crawl: a generated fixture site on loopback, which the app's SSRF
 # guard is told to allow.

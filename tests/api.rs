@@ -20,6 +20,7 @@ async fn crawl_streams_monotonic_progress_to_finished_then_chat_finds_the_images
         s.crawler.per_host_concurrency = 1;
     })
     .await;
+    common::assert_store_in_use(&app).await;
     let (status, started) = app.post("/crawl", json!({"url": server.url("/"), "max_pages": 200})).await;
     assert_eq!(status, 202, "{started}");
     let id = started["session_id"].as_str().unwrap();

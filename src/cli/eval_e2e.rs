@@ -73,6 +73,20 @@ pub struct E2eReport {
     pub chip_examples: Vec<String>,
     /// A constraint added by a follow-up, against the same typed at once.
     pub refinement: super::eval_refine::RefineReport,
+    /// Each query's first results (paths on the site), in the set's order, to compare two stores
+    /// query by query.
+    #[serde(skip)]
+    pub rankings: Rankings,
+}
+
+/// The URLs of each query's top results.
+#[derive(Clone, Default)]
+pub struct Rankings(pub Vec<Vec<String>>);
+
+impl std::fmt::Debug for Rankings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Rankings({} queries)", self.0.len())
+    }
 }
 
 /// The image path of document `i`.
@@ -211,6 +225,10 @@ pub async fn run(
             Some(DEPTH),
         )
         .await?;
+        // Paths, not URLs: the site's port changes from run to run.
+        let site = server.url("");
+        let paths = answer.results.iter().take(DEPTH).map(|r| r.url.strip_prefix(&site).unwrap_or(&r.url).to_string());
+        report.rankings.0.push(paths.collect());
         // The picture, or a copy of it shown as one result with it.
         let rank = answer.results.iter().position(|r| r.url == want || r.alternatives.contains(&want));
         metrics.add(rank);

@@ -97,9 +97,24 @@ pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
     (dir, data)
 }
 
-/// Names the index store the apps of these tests use: `postgres` gives each app a fresh database
-/// on the test PostgreSQL (scripts/test.sh runs the API tests once with each store).
+/// Names the index store the apps of these tests use: `postgres` gives each data dir a fresh
+/// database on the test PostgreSQL, shared by every app over that data dir (a restart, a second
+/// replica), as each would share the embedded index there (scripts/test.sh runs the API tests
+/// once with each store).
 pub const TEST_STORE_ENV: &str = "IMAGE_CHAT_TEST_STORE";
+
+async fn database_for(data: &Path) -> String {
+    static DATABASES: std::sync::Mutex<Vec<(PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+    let known = DATABASES.lock().unwrap().iter().find(|(d, _)| d == data).map(|(_, url)| url.clone());
+    if let Some(url) = known {
+        return url;
+    }
+    let url = image_chat_fixtures::postgres_db::fresh_database()
+        .await
+        .expect("IMAGE_CHAT_TEST_STORE=postgres needs the test PostgreSQL (IMAGE_CHAT_TEST_DATABASE_URL)");
+    DATABASES.lock().unwrap().push((data.to_path_buf(), url.clone()));
+    url
+}
 
 pub async fn spawn_in(data: &Path, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings { data_dir: data.to_path_buf(), ..Settings::default() };
@@ -107,9 +122,7 @@ pub async fn spawn_in(data: &Path, configure: impl FnOnce(&mut Settings)) -> Tes
     settings.crawler.allow_hosts = vec!["127.0.0.1".into(), "localhost".into()];
     match std::env::var(TEST_STORE_ENV).as_deref() {
         Ok("postgres") => {
-            let url = image_chat_fixtures::postgres_db::fresh_database()
-                .await
-                .expect("IMAGE_CHAT_TEST_STORE=postgres needs the test PostgreSQL (IMAGE_CHAT_TEST_DATABASE_URL)");
+            let url = database_for(data).await;
             settings.store.kind = image_chat_core::config::StoreKind::Postgres;
             settings.store.database_url = Some(image_chat_core::config::Secret::new(url));
         }
@@ -122,6 +135,15 @@ pub async fn spawn_in(data: &Path, configure: impl FnOnce(&mut Settings)) -> Tes
     let addr = app.local_addr();
     tokio::spawn(app.run_until_stopped());
     TestApp { addr, client: reqwest::Client::new() }
+}
+
+/// Checks, through `/health`, that the app stores its index where `IMAGE_CHAT_TEST_STORE` says:
+/// a run meant for PostgreSQL that fell back to the embedded store would prove nothing.
+pub async fn assert_store_in_use(app: &TestApp) {
+    let (_, health) = app.get("/health").await;
+    let postgres = health["components"].as_array().unwrap().iter().find(|c| c["name"] == "postgres").unwrap();
+    let expected = if std::env::var(TEST_STORE_ENV).as_deref() == Ok("postgres") { "ok" } else { "not_configured" };
+    assert_eq!(postgres["state"], expected, "{health}");
 }
 
 /// The result of `answer` that shows the image at `path`: as its URL, or as an alternative of it

@@ -278,7 +278,13 @@ impl StoreSettings {
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        Self { kind: StoreKind::Embedded, database_url: None, ann_min_vectors: 100_000, ann_expansion: 128, pool_size: 8 }
+        Self {
+            kind: StoreKind::Embedded,
+            database_url: None,
+            ann_min_vectors: 100_000,
+            ann_expansion: 128,
+            pool_size: 8,
+        }
     }
 }
 

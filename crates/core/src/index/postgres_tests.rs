@@ -14,9 +14,44 @@ use crate::model::{ImageContext, ImageFacts, ImageFormat, ImageSource, ImageVari
 
 const DIM: usize = 8;
 const WORDS: &[&str] = &[
-    "apple", "watch", "watches", "band", "running", "runner", "beach", "dawn", "people", "person", "camera", "café",
-    "red", "car", "cars", "mountain", "lake", "it's", "dog's", "o'brien", "back\\slash", "a|b", "x&y", "!not", "ünïcode",
-    "sunset", "photo", "the", "a", "of", "portrait", "logo", "icon", "naïve", "coffee", "table", "nul\0byte", "tab\tbed",
+    "apple",
+    "watch",
+    "watches",
+    "band",
+    "running",
+    "runner",
+    "beach",
+    "dawn",
+    "people",
+    "person",
+    "camera",
+    "café",
+    "red",
+    "car",
+    "cars",
+    "mountain",
+    "lake",
+    "it's",
+    "dog's",
+    "o'brien",
+    "back\\slash",
+    "a|b",
+    "x&y",
+    "!not",
+    "ünïcode",
+    "sunset",
+    "photo",
+    "the",
+    "a",
+    "of",
+    "portrait",
+    "logo",
+    "icon",
+    "naïve",
+    "coffee",
+    "table",
+    "nul\0byte",
+    "tab\tbed",
 ];
 const FORMATS: &[ImageFormat] = &[ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Webp, ImageFormat::Gif];
 
@@ -189,12 +224,20 @@ async fn both_legs_and_listing_match_the_embedded_store() {
                 assert_eq!(a.len(), b.len(), "vector leg with {filters:?}");
                 for hit in &a {
                     let cosine: f32 = hit.vector.as_ref().unwrap().iter().zip(&v).map(|(x, y)| x * y).sum();
-                    assert!((hit.score - cosine).abs() < 5e-3, "a hit's score is its vector's: {} vs {cosine}", hit.score);
+                    assert!(
+                        (hit.score - cosine).abs() < 5e-3,
+                        "a hit's score is its vector's: {} vs {cosine}",
+                        hit.score
+                    );
                 }
                 vector_queries += 1;
                 vector_same += usize::from(urls(&a) == urls(&b));
                 if urls(&a) != urls(&b) {
-                    eprintln!("vector top-10 differs with {filters:?}:\n  {:?}\n  {:?}", a.iter().map(|h| (h.id, h.score)).collect::<Vec<_>>(), b.iter().map(|h| (h.id, h.score)).collect::<Vec<_>>());
+                    eprintln!(
+                        "vector top-10 differs with {filters:?}:\n  {:?}\n  {:?}",
+                        a.iter().map(|h| (h.id, h.score)).collect::<Vec<_>>(),
+                        b.iter().map(|h| (h.id, h.score)).collect::<Vec<_>>()
+                    );
                 }
             }
             let a = ImageIndex::list(&pg, &request).await.unwrap();

@@ -8,13 +8,12 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::resident::{AnnOptions, Change, Resident, Row, State};
 use super::fields::{FIELD_WEIGHTS, TOKENIZER, columns, query_words};
+use super::resident::{AnnOptions, Change, Resident, Row, State};
 use super::{Filters, Hit, IndexStats, Namespace, SearchRequest, StoredImage, searchable_text};
 use crate::error::{Error, Result};
 use crate::model::ImageRecord;
 use crate::model::{ImageFormat, Orientation, Tone};
-
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;

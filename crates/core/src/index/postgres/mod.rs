@@ -219,7 +219,8 @@ impl PostgresIndex {
             )
             .await
             .map_err(pg)?;
-        let frequency: HashMap<&str, f64> = unique.iter().map(String::as_str).zip(rows.iter().map(|r| r.get(0))).collect();
+        let frequency: HashMap<&str, f64> =
+            unique.iter().map(String::as_str).zip(rows.iter().map(|r| r.get(0))).collect();
         let idf: Vec<f64> = terms
             .iter()
             .map(|t| {
@@ -337,7 +338,8 @@ impl PostgresIndex {
         let (client, _) = self.ready().await?;
         let names: Vec<&str> =
             if namespaces.is_empty() { vec!["*"] } else { namespaces.iter().map(Namespace::as_str).collect() };
-        let rows = client.query("SELECT gen FROM generations WHERE namespace = ANY($1)", &[&names]).await.map_err(pg)?;
+        let rows =
+            client.query("SELECT gen FROM generations WHERE namespace = ANY($1)", &[&names]).await.map_err(pg)?;
         Ok(rows.iter().fold(0u64, |sum, r| sum.wrapping_add(r.get::<_, i64>(0) as u64)))
     }
 }

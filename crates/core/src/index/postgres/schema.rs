@@ -82,9 +82,12 @@ async fn apply(client: &mut Client) -> Result<()> {
     for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         let tx = client.transaction().await.map_err(pg)?;
         tx.batch_execute(sql).await.map_err(|e| match e.as_db_error() {
-            Some(db) if db.message().contains("\"vector\"") && db.message().contains("extension") => Error::Index(
-                format!("pgvector is not available in this PostgreSQL ({}): install pgvector 0.8 or newer", db.message()),
-            ),
+            Some(db) if db.message().contains("\"vector\"") && db.message().contains("extension") => {
+                Error::Index(format!(
+                    "pgvector is not available in this PostgreSQL ({}): install pgvector 0.8 or newer",
+                    db.message()
+                ))
+            }
             _ => pg(e),
         })?;
         tx.execute("INSERT INTO image_chat_migrations (version) VALUES ($1)", &[version]).await.map_err(pg)?;

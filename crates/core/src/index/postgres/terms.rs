@@ -95,7 +95,12 @@ impl Tokenizer {
     pub fn query_terms(&self, query: &str) -> Result<Vec<String>> {
         let words: Vec<String> = query_words(query).collect();
         let docs: Vec<[&str; 4]> = words.iter().map(|w| [w.as_str(), "", "", ""]).collect();
-        Ok(self.tokenize(&docs)?.into_iter().flat_map(|[first, ..]| first).filter(|t| t.len() < MAX_LEXEME_BYTES).collect())
+        Ok(self
+            .tokenize(&docs)?
+            .into_iter()
+            .flat_map(|[first, ..]| first)
+            .filter(|t| t.len() < MAX_LEXEME_BYTES)
+            .collect())
     }
 
     /// A phrase (a filter's words) as tokens in order.

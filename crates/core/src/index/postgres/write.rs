@@ -12,8 +12,8 @@ use tokio_postgres::types::{ToSql, Type};
 
 use super::{DIMENSION_LOCK, LOCK_CLASS, PostgresIndex, pg};
 use crate::error::{Error, Result};
-use crate::index::{Namespace, searchable_text};
 use crate::index::fields::columns;
+use crate::index::{Namespace, searchable_text};
 use crate::model::ImageRecord;
 
 /// Tokenizing a batch is CPU work: it waits its turn for a blocking thread.
@@ -66,7 +66,11 @@ fn vectors_dimension(items: &[(ImageRecord, Option<Vec<f32>>)]) -> Result<Option
 }
 
 impl PostgresIndex {
-    pub(super) async fn write(&self, namespace: &Namespace, items: &[(ImageRecord, Option<Vec<f32>>)]) -> Result<usize> {
+    pub(super) async fn write(
+        &self,
+        namespace: &Namespace,
+        items: &[(ImageRecord, Option<Vec<f32>>)],
+    ) -> Result<usize> {
         if items.is_empty() {
             return Ok(0);
         }
@@ -184,7 +188,9 @@ impl PostgresIndex {
         let stored = match known {
             Some(d) => Some(d),
             None => {
-                tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&LOCK_CLASS, &DIMENSION_LOCK]).await.map_err(pg)?;
+                tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&LOCK_CLASS, &DIMENSION_LOCK])
+                    .await
+                    .map_err(pg)?;
                 let row = tx.query_opt("SELECT value FROM meta WHERE key = 'dim'", &[]).await.map_err(pg)?;
                 match row.and_then(|r| r.get::<_, String>(0).parse::<usize>().ok()) {
                     Some(d) => Some(d),
