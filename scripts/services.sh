@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts (or stops) the real services the tests run against, on free loopback ports:
 #   scripts/services.sh start      prints `export …` lines (IMAGE_CHAT_TEST_REDIS_URL,
-#                                  IMAGE_CHAT_TEST_DATABASE_URL, IMAGE_CHAT_TEST_SERVICES_DIR)
+#                                  IMAGE_CHAT_TEST_DATABASE_URL, IMAGE_CHAT_TEST_SERVICES_DIR,
+#                                  IMAGE_CHAT_TEST_PG_BIN, IMAGE_CHAT_TEST_PG_USER)
 #   scripts/services.sh stop DIR   stops what `start` started and deletes DIR
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -50,6 +51,9 @@ start() {
   echo "export IMAGE_CHAT_TEST_SERVICES_DIR='$dir'"
   echo "export IMAGE_CHAT_TEST_REDIS_URL='redis://127.0.0.1:$redis_port/0'"
   echo "export IMAGE_CHAT_TEST_DATABASE_URL='postgres://$PG_USER@127.0.0.1:$pg_port/postgres'"
+  # For tests that start (and stop) a PostgreSQL of their own.
+  echo "export IMAGE_CHAT_TEST_PG_BIN='$PG_HOME/bin'"
+  if [ "$(id -u)" -eq 0 ]; then echo "export IMAGE_CHAT_TEST_PG_USER='$PG_USER'"; else echo "export IMAGE_CHAT_TEST_PG_USER=''"; fi
 }
 
 stop() {

@@ -2,12 +2,18 @@
 //! exact search through the SQLite index (including loading the hits) at every size, and from
 //! 100k records on also through the HNSW graph, with its recall@10 against exact, build time and
 //! memory per record. Run: `cargo bench -p image-chat-core --bench search [-- 10000 100000 1000000]`
+//!
+//! With `IMAGE_CHAT_BENCH_DATABASE_URL` set (a PostgreSQL + pgvector 0.8 database, whose
+//! `bench` namespace it replaces), the same records also go into the PostgreSQL store in the
+//! same run, through the same `ImageIndex` seam the product uses: ingest rate, p50/p99 and
+//! recall@10 against the exact search.
 
 use std::time::Instant;
 
+use image_chat_core::config::{Secret, StoreKind, StoreSettings};
 use image_chat_core::extract::{ImageContext, ImageRecord, ImageSource, ImageVariant};
 use image_chat_core::index::vectors::normalize;
-use image_chat_core::index::{AnnOptions, Filters, Namespace, SearchRequest, SqliteIndex};
+use image_chat_core::index::{AnnOptions, Filters, ImageIndex, Namespace, PostgresIndex, SearchRequest, SqliteIndex};
 use url::Url;
 
 #[global_allocator]
@@ -72,13 +78,13 @@ fn percentile(v: &[f64], q: f64) -> f64 {
     v[((v.len() as f64 * q) as usize).min(v.len() - 1)]
 }
 
-/// p50 and p99 of `QUERIES` searches, in ms, and the ids each returned.
+/// p50 and p99 of `QUERIES` searches, in ms, and the URLs each returned.
 fn time_queries(
     index: &SqliteIndex,
     queries: &[Vec<f32>],
     filters: &Filters,
     limit: usize,
-) -> (f64, f64, Vec<Vec<i64>>) {
+) -> (f64, f64, Vec<Vec<String>>) {
     let ns = [Namespace::parse("bench").unwrap()];
     let req = SearchRequest { namespaces: &ns, filters, limit };
     let mut found = Vec::new();
@@ -88,7 +94,7 @@ fn time_queries(
             let t = Instant::now();
             let hits = index.search_vector(q, &req).unwrap();
             let ms = t.elapsed().as_secs_f64() * 1000.0;
-            found.push(hits.iter().map(|h| h.id).collect());
+            found.push(hits.iter().map(|h| h.image.record.url.to_string()).collect());
             ms
         })
         .collect();
@@ -96,7 +102,56 @@ fn time_queries(
     (percentile(&times, 0.5), percentile(&times, 0.99), found)
 }
 
+/// The PostgreSQL store's side of the run: the same records and queries, timed through the
+/// async seam; recall is counted by URL (the two stores number rows differently).
+fn postgres_side(
+    url: &str,
+    n: usize,
+    items: &mut dyn Iterator<Item = Vec<(ImageRecord, Option<Vec<f32>>)>>,
+    queries: &[Vec<f32>],
+    truth: &[Vec<String>],
+) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let settings =
+        StoreSettings { kind: StoreKind::Postgres, database_url: Some(Secret::new(url)), ..StoreSettings::default() };
+    let pg = PostgresIndex::connect(&settings).unwrap();
+    let ns = Namespace::parse("bench").unwrap();
+    runtime.block_on(ImageIndex::delete_namespace(&pg, &ns)).unwrap();
+    let started = Instant::now();
+    for batch in items {
+        runtime.block_on(ImageIndex::upsert(&pg, &ns, &batch)).unwrap();
+    }
+    let insert_secs = started.elapsed().as_secs_f64();
+    let search = |filters: &Filters, limit: usize| {
+        let spaces = [ns.clone()];
+        let req = SearchRequest { namespaces: &spaces, filters, limit };
+        let mut found: Vec<Vec<String>> = Vec::new();
+        let mut times: Vec<f64> = queries
+            .iter()
+            .map(|q| {
+                let t = Instant::now();
+                let hits = runtime.block_on(ImageIndex::search_vector(&pg, q, &req)).unwrap();
+                let ms = t.elapsed().as_secs_f64() * 1000.0;
+                found.push(hits.iter().map(|h| h.image.record.url.to_string()).collect());
+                ms
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        (percentile(&times, 0.5), percentile(&times, 0.99), found)
+    };
+    search(&Filters::default(), 10); // warms the index pages
+    let (p50, p99, found) = search(&Filters::default(), 10);
+    let recall = found.iter().zip(truth).map(|(f, t)| f.iter().filter(|u| t.contains(u)).count()).sum::<usize>() as f64
+        / truth.iter().map(Vec::len).sum::<usize>() as f64;
+    let (_, fp99, _) = search(&Filters { min_width: Some(2000), ..Filters::default() }, 10);
+    println!(
+        "{n} records, PostgreSQL + pgvector (halfvec HNSW, M 16, ef_search 128, iterative scans): ingest {insert_secs:.1} s ({:.0} images/s); p50 {p50:.2} ms, p99 {p99:.2} ms, recall@10 {recall:.3} against exact; p99 with a width filter {fp99:.2} ms",
+        n as f64 / insert_secs
+    );
+}
+
 fn main() {
+    let database = std::env::var("IMAGE_CHAT_BENCH_DATABASE_URL").ok();
     let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let sizes = if sizes.is_empty() { vec![10_000, 100_000] } else { sizes };
     for n in sizes {
@@ -115,6 +170,7 @@ fn main() {
             exact.upsert(&Namespace::parse("bench").unwrap(), &items).unwrap();
         }
         let insert_secs = started.elapsed().as_secs_f64();
+        let embedded_rate = n as f64 / insert_secs;
         let queries: Vec<Vec<f32>> = (0..QUERIES).map(|i| rng.around(&centers[(i * 7919) % centers.len()])).collect();
         let none = Filters::default();
         let width = Filters { min_width: Some(2000), ..Filters::default() };
@@ -124,8 +180,19 @@ fn main() {
         let vector_kib = resident_kib().saturating_sub(before);
         let (p50, p99, truth) = time_queries(&exact, &queries, &none, 10);
         let (_, fp99, _) = time_queries(&exact, &queries, &width, 10);
+        if let Some(url) = &database {
+            // The same records again (the generator replayed from its seed), then the same queries.
+            let mut replay = Rng(n as u64);
+            let centers: Vec<Vec<f32>> = (0..(n / 200).max(50)).map(|_| replay.vector()).collect();
+            let mut batches = (0..n).step_by(5_000).map(|start| {
+                (start..(start + 5_000).min(n))
+                    .map(|i| (record(i), Some(replay.around(&centers[i % centers.len()]))))
+                    .collect::<Vec<_>>()
+            });
+            postgres_side(url, n, &mut batches, &queries, &truth);
+        }
         println!(
-            "{n} records: insert {insert_secs:.1} s; exact p50 {p50:.2} ms, p99 {p99:.2} ms; p99 with a width filter {fp99:.2} ms; vectors + filter data ~{} bytes/record",
+            "{n} records: insert {insert_secs:.1} s ({embedded_rate:.0} images/s); exact p50 {p50:.2} ms, p99 {p99:.2} ms; p99 with a width filter {fp99:.2} ms; vectors + filter data ~{} bytes/record",
             vector_kib * 1024 / n as u64
         );
         if n < 100_000 {

@@ -255,6 +255,9 @@ pub struct StoreSettings {
     pub ann_expansion: usize,
     /// Connections to PostgreSQL this process keeps open at most (`store.kind = "postgres"`).
     pub pool_size: usize,
+    /// How long a crawl's index writes are retried while the store is unreachable (a database
+    /// restart or fail-over) before the crawl stops and its session fails, saying why.
+    pub outage_retry_ms: u64,
 }
 
 impl StoreSettings {
@@ -263,6 +266,9 @@ impl StoreSettings {
     pub fn check(&self) -> std::result::Result<(), String> {
         if !(1..=256).contains(&self.pool_size) {
             return Err("store.pool_size must be 1-256".into());
+        }
+        if self.outage_retry_ms > 3_600_000 {
+            return Err("store.outage_retry_ms must be at most 3600000 (an hour)".into());
         }
         match (self.kind, &self.database_url) {
             (StoreKind::Embedded, None) | (StoreKind::Postgres, Some(_)) => Ok(()),
@@ -284,6 +290,7 @@ impl Default for StoreSettings {
             ann_min_vectors: 100_000,
             ann_expansion: 128,
             pool_size: 8,
+            outage_retry_ms: 30_000,
         }
     }
 }

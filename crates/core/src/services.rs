@@ -165,7 +165,8 @@ impl Services {
     /// What becomes of an image before it can be found: analysis, the too-small left out,
     /// embedding through the embedding cache, the index.
     pub fn ingest(&self) -> Result<Ingest> {
-        Ok(Ingest::new(self.index()?, self.embedder(), self.caches.clone(), self.enricher()))
+        let retry = std::time::Duration::from_millis(self.settings.store.outage_retry_ms);
+        Ok(Ingest::new(self.index()?, self.embedder(), self.caches.clone(), self.enricher()).with_outage_retry(retry))
     }
 
     /// The shared browser (its state for `/health`).

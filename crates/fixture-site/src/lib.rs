@@ -22,6 +22,7 @@ pub mod images;
 pub mod js_site;
 pub mod ports;
 pub mod postgres_db;
+pub mod postgres_server;
 pub mod redis_server;
 pub mod rng;
 pub mod scripted;

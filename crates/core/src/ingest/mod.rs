@@ -7,11 +7,12 @@
 mod stream;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::cache::CacheLayers;
 use crate::embed::{Embedder, embed_cached, image_text};
 use crate::enrich::{EnrichStats, Enricher, drop_too_small};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::index::{ImageIndex, Namespace};
 use crate::model::ImageRecord;
 
@@ -76,7 +77,12 @@ pub struct Ingest {
     embedder: std::result::Result<Arc<dyn Embedder>, String>,
     caches: Arc<CacheLayers>,
     enricher: Option<Enricher>,
+    /// How long a batch's write is retried while the store is unreachable.
+    outage_retry: Duration,
 }
+
+/// [`Ingest::with_outage_retry`]'s default: a database restart or fail-over takes seconds.
+pub const OUTAGE_RETRY: Duration = Duration::from_secs(30);
 
 impl Ingest {
     /// The steps: analysis by `enricher` when there is one (the composition root builds it when
@@ -88,7 +94,32 @@ impl Ingest {
         caches: Arc<CacheLayers>,
         enricher: Option<Enricher>,
     ) -> Self {
-        Self { index, embedder, caches, enricher }
+        Self { index, embedder, caches, enricher, outage_retry: OUTAGE_RETRY }
+    }
+
+    /// Retries a write for up to `retry` while the store is unreachable (`store.outage_retry_ms`).
+    pub fn with_outage_retry(mut self, retry: Duration) -> Self {
+        self.outage_retry = retry;
+        self
+    }
+
+    /// Writes a batch; while the store is unreachable ([`Error::Unavailable`]: a restart, a
+    /// fail-over) the same batch is tried again, with growing pauses, until the outage retry
+    /// time is spent. A write is one transaction and replaces by URL, so a retry never stores
+    /// an image twice.
+    pub async fn write(&self, namespace: &Namespace, items: &[(ImageRecord, Option<Vec<f32>>)]) -> Result<usize> {
+        let deadline = Instant::now() + self.outage_retry;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self.index.upsert(namespace, items).await {
+                Err(Error::Unavailable(why)) if Instant::now() + pause < deadline => {
+                    tracing::warn!("the index store is unavailable ({why}); trying again in {pause:?}");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     pub fn embedder(&self) -> &std::result::Result<Arc<dyn Embedder>, String> {
@@ -118,7 +149,7 @@ impl Ingest {
         let (items, embed_error) = self.embed(images).await;
         stored.embed_error = embed_error;
         stored.count(&items);
-        self.index.upsert(namespace, &items).await?;
+        self.write(namespace, &items).await?;
         Ok(stored)
     }
 

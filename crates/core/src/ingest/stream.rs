@@ -84,9 +84,9 @@ impl Ingest {
         let (tx, rx) = mpsc::unbounded_channel();
         let (to_embed, embed_rx) = mpsc::channel(QUEUED_BATCHES);
         let (to_write, write_rx) = mpsc::channel(QUEUED_BATCHES);
-        let analyse = tokio::spawn(analyse(self.clone(), hosts, clock.clone(), rx, to_embed, stop));
+        let analyse = tokio::spawn(analyse(self.clone(), hosts, clock.clone(), rx, to_embed, stop.clone()));
         let embed = tokio::spawn(embed(self.clone(), clock.clone(), embed_rx, to_write));
-        let write = tokio::spawn(write(self.clone(), namespace, clock.clone(), write_rx, on_batch));
+        let write = tokio::spawn(write(self.clone(), namespace, clock.clone(), write_rx, stop.clone(), on_batch));
         let stages = tokio::spawn(async move {
             let _ = analyse.await;
             let _ = embed.await;
@@ -249,21 +249,38 @@ async fn write(
     namespace: Namespace,
     clock: Arc<Clock>,
     mut rx: mpsc::Receiver<Embedded>,
+    stop: CancelHandle,
     mut on_batch: impl FnMut(BatchOutcome),
 ) -> Stored {
     let mut total = Stored::default();
+    // Once the store stayed unreachable past the retry time, the crawl is stopped and what is
+    // still queued is counted as not stored, without waiting on the store again.
+    let mut store_gone = false;
     loop {
         let t = Instant::now();
         let Some((items, stored)) = rx.recv().await else { break };
         clock.waited(Stage::Write, Wait::Input, t.elapsed());
         clock.queue_moved(Queue::ToWrite, -1);
-        let written = clock.time(Stage::Write, ingest.index.upsert(&namespace, &items)).await;
+        if store_gone {
+            on_batch(Err((
+                items.len() as u64,
+                Error::Unavailable("the crawl stopped: the index store is unavailable".into()),
+            )));
+            continue;
+        }
+        let written = clock.time(Stage::Write, ingest.write(&namespace, &items)).await;
         match written {
             Ok(_) => {
                 total.add(&stored);
                 on_batch(Ok(stored));
             }
-            Err(e) => on_batch(Err((items.len() as u64, e))),
+            Err(e) => {
+                if matches!(e, Error::Unavailable(_)) {
+                    store_gone = true;
+                    stop.cancel();
+                }
+                on_batch(Err((items.len() as u64, e)));
+            }
         }
     }
     total

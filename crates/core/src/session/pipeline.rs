@@ -10,6 +10,7 @@ use tokio::sync::broadcast;
 use super::registry::Registry;
 use super::{MAX_ERRORS, PageError, SessionEvent, SessionId, SessionStatus};
 use crate::crawl::{CrawlEvent, Crawler, PageOutcome, StopReason};
+use crate::error::Error;
 use crate::index::Namespace;
 use crate::ingest::{BatchOutcome, Ingest};
 /// Progress events go out at most this often; the final counters come with `Done`.
@@ -31,10 +32,15 @@ impl Pipeline {
 async fn run(registry: Arc<Registry>, ingest: Arc<Ingest>, id: SessionId, namespace: Namespace, crawler: Crawler) {
     let events = crawler.subscribe();
     let (hosts, clock) = (crawler.hosts(), crawler.clock());
+    // Why the index store stopped the crawl, when it did.
+    let store_gone: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     let stream = {
-        let (registry, id) = (registry.clone(), id.clone());
+        let (registry, id, store_gone) = (registry.clone(), id.clone(), store_gone.clone());
         let mut warned = false;
         ingest.stream(namespace, hosts.clone(), clock.clone(), crawler.cancel_handle(), move |batch| {
+            if let Err((_, Error::Unavailable(why))) = &batch {
+                store_gone.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| why.clone());
+            }
             stored(&registry, &id, batch, &mut warned)
         })
     };
@@ -46,6 +52,7 @@ async fn run(registry: Arc<Registry>, ingest: Arc<Ingest>, id: SessionId, namesp
     // `Done` waits for the last batch: a client told "finished" finds every image.
     stream.finish().await;
     let timings = clock.report(hosts.floor());
+    let store_gone = store_gone.lock().unwrap_or_else(|e| e.into_inner()).take();
     registry.finish(&id, |r| {
         r.timings = Some(timings);
         let ok_pages = summary.pages.iter().filter(|p| matches!(p.outcome, PageOutcome::Ok { .. })).count();
@@ -66,7 +73,14 @@ async fn run(registry: Arc<Registry>, ingest: Arc<Ingest>, id: SessionId, namesp
             PageOutcome::Redirected { to } => Some(to.clone()),
             _ => None,
         });
-        if r.status == SessionStatus::Failed {
+        if let Some(why) = store_gone {
+            // Every batch is one transaction: what was indexed is whole, the rest was never written.
+            r.status = SessionStatus::Failed;
+            r.message = Some(format!(
+                "the crawl was stopped: the index store stayed unreachable ({why}); {} images were indexed before",
+                r.images_indexed
+            ));
+        } else if r.status == SessionStatus::Failed {
             r.message = Some(match (first_failure, start_redirect) {
                 (Some(f), _) => format!("no page could be crawled — {f}"),
                 (None, Some(to)) => format!(

@@ -60,10 +60,20 @@ struct Ready {
 }
 
 /// A PostgreSQL error as the domain's: a statement the server refused is an index error; a
-/// connection that failed or broke means the store is unavailable (the caller may retry).
+/// connection that failed or broke, or a server shutting down, starting up or out of
+/// connections, means the store is unavailable (the caller may retry).
 fn pg(e: tokio_postgres::Error) -> Error {
     match e.as_db_error() {
-        Some(db) => Error::Index(format!("PostgreSQL {}: {}", db.code().code(), db.message())),
+        Some(db) => {
+            let code = db.code().code();
+            let message = format!("PostgreSQL {code}: {}", db.message());
+            // Class 08: connection exception; 57P: shut down, starting up; 53300: too many connections.
+            if code.starts_with("08") || code.starts_with("57P") || code == "53300" {
+                Error::Unavailable(message)
+            } else {
+                Error::Index(message)
+            }
+        }
         None => {
             let cause = std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default();
             Error::Unavailable(format!("PostgreSQL: {e}{cause}"))
