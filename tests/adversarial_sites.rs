@@ -27,7 +27,8 @@ use serde_json::Value;
 /// time, pages parsed 12 MiB of HTML at a time (a page of bare tags takes 30 times its size).
 const PEAK_GROWTH_BOUND: u64 = 1_280 << 20;
 /// Longest `/health` may take while the crawl runs (it took 2.6 s while sitemaps were parsed
-/// on the async threads; milliseconds otherwise).
+/// on the async threads, and 2.1-3.7 s on a slower 2-core machine while every page of the crawl
+/// was parsed at once on the blocking threads; 1.5 s there with one page parsed at a time).
 const HEALTH_BOUND: Duration = Duration::from_secs(2);
 
 /// (resident now, peak resident) of this process, in bytes.

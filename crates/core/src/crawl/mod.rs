@@ -10,6 +10,7 @@
 //! # }
 //! ```
 
+pub mod frontier;
 mod html_cache;
 pub mod normalize;
 mod outcome;

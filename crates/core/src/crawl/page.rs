@@ -17,7 +17,7 @@ use super::render_step::{RenderState, Reuse, maybe_render};
 use crate::cache::Cache;
 use crate::extract::{self, PageImages, budget};
 use crate::net::{Fetched, Fetcher, RobotsCache, Want};
-use crate::timings::{Clock, Stage};
+use crate::timings::{Clock, Stage, Wait};
 
 /// What page tasks share.
 pub(super) struct Shared {
@@ -226,6 +226,15 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
     })
 }
 
+/// Pages parsed at once in the process: one core fewer than there are, so the async threads
+/// (every request's, `/health`'s) always have one. Pages of a crawl are parsed side by side
+/// otherwise, and a crawl of huge pages kept both cores of a small machine busy with parsing
+/// while `/health` waited over 2 s.
+static EXTRACT_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
+});
+
 /// Extracts a page off the async threads, within what one page may cost: a page too complex
 /// to parse in bounded time is refused unparsed, and a parse stops once the crawl is over.
 pub(super) async fn extract_blocking(
@@ -234,6 +243,7 @@ pub(super) async fn extract_blocking(
     stop: Arc<AtomicBool>,
     clock: Arc<Clock>,
 ) -> Result<PageImages, PageOutcome> {
+    let clock_wait = clock.clone();
     let work = move || {
         let t = std::time::Instant::now();
         let page = extract::extract_within(&html, &url, &stop);
@@ -245,7 +255,12 @@ pub(super) async fn extract_blocking(
             }
         })
     };
-    tokio::task::spawn_blocking(work)
+    let t = std::time::Instant::now();
+    let core = EXTRACT_SLOTS.acquire().await;
+    clock_wait.waited(Stage::Extract, Wait::Slot, t.elapsed());
+    let parsed = tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| PageOutcome::Failed { reason: format!("extraction failed: {e}") })?
+        .map_err(|e| PageOutcome::Failed { reason: format!("extraction failed: {e}") });
+    drop(core);
+    parsed?
 }

@@ -196,7 +196,7 @@ fn a_file_from_before_seq_is_upgraded() {
     let path = dir.path().join("index.sqlite");
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(&SCHEMA.replace("    seq INTEGER NOT NULL DEFAULT 0,\n", "")).unwrap();
+        conn.execute_batch(&schema().replace("    seq INTEGER NOT NULL DEFAULT 0,\n", "")).unwrap();
         conn.execute(
             "INSERT INTO images (namespace, url, page_url, alt, caption, context, page, record, vector)
              VALUES ('big', 'http://site.test/img/1.png', 'http://site.test/', 'x', '', '', '', ?1, ?2)",

@@ -61,6 +61,11 @@ CREATE TRIGGER IF NOT EXISTS images_au AFTER UPDATE ON images BEGIN
 END;
 ";
 
+/// The tables, with the tokenizer both stores share.
+fn schema() -> String {
+    SCHEMA.replace("{TOKENIZER}", TOKENIZER)
+}
+
 /// The embedded index. Its own methods block on the database (tests, the offline eval and the
 /// benchmarks call them so); through [`ImageIndex`] each runs on a blocking thread. Cheap to
 /// clone: clones share the connection and the vectors held in memory.
@@ -118,7 +123,7 @@ impl SqliteIndex {
         // Replicas sharing the data dir write to one file: wait for the other's lock a while
         // rather than fail at once.
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db)?;
-        conn.execute_batch(&SCHEMA.replace("{TOKENIZER}", TOKENIZER)).map_err(db)?;
+        conn.execute_batch(&schema()).map_err(db)?;
         // Files made by earlier versions get the columns added since.
         for (column, upgrade) in [
             ("seq", "ALTER TABLE images ADD COLUMN seq INTEGER NOT NULL DEFAULT 0; UPDATE images SET seq = id;"),
