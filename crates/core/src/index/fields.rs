@@ -1,7 +1,8 @@
 //! What both stores' keyword legs index and ask: a record's four weighted fields and a query's
 //! words, defined once so the embedded and the PostgreSQL store see the same text.
 
-use crate::model::ImageRecord;
+use super::Filters;
+use crate::model::{ImageRecord, Orientation, Tone};
 
 /// Most words of a query a keyword leg looks for.
 pub(crate) const MAX_QUERY_TERMS: usize = 32;
@@ -31,4 +32,22 @@ pub(crate) fn columns(r: &ImageRecord) -> [String; 4] {
 /// The words of a query a keyword leg looks for, lower-cased, each one term (any may match).
 pub(crate) fn query_words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).take(MAX_QUERY_TERMS).map(str::to_lowercase)
+}
+
+/// ` AND …` conditions (on `images`, with no bound values) for a filter's orientation and tone:
+/// the same SQL in both stores.
+pub(crate) fn shape_and_tone_conditions(filters: &Filters) -> String {
+    let mut sql = String::new();
+    match filters.orientation {
+        Some(Orientation::Landscape) => sql.push_str(" AND images.width > images.height"),
+        Some(Orientation::Portrait) => sql.push_str(" AND images.width < images.height"),
+        Some(Orientation::Square) => sql.push_str(" AND images.width = images.height"),
+        None => {}
+    }
+    match filters.tone {
+        Some(Tone::Dark) => sql.push_str(&format!(" AND images.luma < {}", crate::model::DARK_LUMA)),
+        Some(Tone::Light) => sql.push_str(&format!(" AND images.luma > {}", crate::model::LIGHT_LUMA)),
+        None => {}
+    }
+    sql
 }

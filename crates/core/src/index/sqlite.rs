@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::fields::{FIELD_WEIGHTS, TOKENIZER, columns, query_words};
+use super::fields::{FIELD_WEIGHTS, TOKENIZER, columns, query_words, shape_and_tone_conditions};
 use super::resident::{AnnOptions, Change, Resident, Row, State};
 use super::{Filters, Hit, IndexStats, Namespace, SearchRequest, StoredImage, searchable_text};
 use crate::error::{Error, Result};
+use crate::model::ImageFormat;
 use crate::model::ImageRecord;
-use crate::model::{ImageFormat, Orientation, Tone};
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -358,17 +358,7 @@ fn filter_sql(filters: &Filters, namespaces: &[Namespace]) -> (String, Vec<rusql
         sql.push_str(" AND images.height >= ?");
         args.push(Value::Integer(h.into()));
     }
-    match filters.orientation {
-        Some(Orientation::Landscape) => sql.push_str(" AND images.width > images.height"),
-        Some(Orientation::Portrait) => sql.push_str(" AND images.width < images.height"),
-        Some(Orientation::Square) => sql.push_str(" AND images.width = images.height"),
-        None => {}
-    }
-    match filters.tone {
-        Some(Tone::Dark) => sql.push_str(&format!(" AND images.luma < {}", crate::model::DARK_LUMA)),
-        Some(Tone::Light) => sql.push_str(&format!(" AND images.luma > {}", crate::model::LIGHT_LUMA)),
-        None => {}
-    }
+    sql.push_str(&shape_and_tone_conditions(filters));
     if let Some(t) = filters.transparent {
         sql.push_str(" AND images.transparent = ?");
         args.push(Value::Integer(t.into()));

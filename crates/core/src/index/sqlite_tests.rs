@@ -2,7 +2,7 @@ use url::Url;
 
 use super::*;
 use crate::model::vector::normalize;
-use crate::model::{ImageContext, ImageSource, ImageVariant};
+use crate::model::{ImageContext, ImageSource, ImageVariant, Orientation};
 
 fn record(url: &str, alt: &str, nearby: &str, size: Option<(u32, u32)>) -> ImageRecord {
     let url = Url::parse(url).unwrap();

@@ -5,8 +5,8 @@ use tokio_postgres::types::ToSql;
 
 use super::terms::{Tokenizer, described_phrase};
 use crate::error::Result;
+use crate::index::fields::shape_and_tone_conditions;
 use crate::index::{Filters, Namespace};
-use crate::model::{Orientation, Tone};
 
 pub(super) type Param = Box<dyn ToSql + Sync + Send>;
 
@@ -75,17 +75,7 @@ pub(super) fn conditions(
     if let Some(h) = filters.min_height {
         sql.push_str(&format!(" AND images.height >= {}", params.bind(i32::try_from(h).unwrap_or(i32::MAX))));
     }
-    match filters.orientation {
-        Some(Orientation::Landscape) => sql.push_str(" AND images.width > images.height"),
-        Some(Orientation::Portrait) => sql.push_str(" AND images.width < images.height"),
-        Some(Orientation::Square) => sql.push_str(" AND images.width = images.height"),
-        None => {}
-    }
-    match filters.tone {
-        Some(Tone::Dark) => sql.push_str(&format!(" AND images.luma < {}", crate::model::DARK_LUMA)),
-        Some(Tone::Light) => sql.push_str(&format!(" AND images.luma > {}", crate::model::LIGHT_LUMA)),
-        None => {}
-    }
+    sql.push_str(&shape_and_tone_conditions(filters));
     if let Some(t) = filters.transparent {
         sql.push_str(&format!(" AND images.transparent = {}", params.bind(t)));
     }
