@@ -7,6 +7,12 @@ use std::sync::LazyLock;
 
 use tokio::sync::Semaphore;
 
+/// How many CPU-heavy jobs (a decode, a page parse) run at once: one core fewer than there are,
+/// at least one, so the async threads (every request's, `/health`'s) always have a core.
+pub fn cores_but_one() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1).max(1)
+}
+
 /// A bound on the blocking threads one kind of work may hold at once.
 pub struct Gate(LazyLock<Semaphore>);
 

@@ -30,7 +30,7 @@ impl PostgresServer {
     pub fn start() -> std::io::Result<Self> {
         let bin =
             PathBuf::from(std::env::var_os(BIN_ENV).ok_or_else(|| std::io::Error::other(format!("{BIN_ENV} unset")))?);
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = crate::ports::free_port()?;
         let dir = std::env::temp_dir().join(format!("image-chat-pg-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let run_as = std::env::var(USER_ENV).ok().filter(|u| !u.is_empty());

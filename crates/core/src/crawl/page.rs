@@ -230,10 +230,8 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
 /// (every request's, `/health`'s) always have one. Pages of a crawl are parsed side by side
 /// otherwise, and a crawl of huge pages kept both cores of a small machine busy with parsing
 /// while `/health` waited over 2 s.
-static EXTRACT_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
-});
+static EXTRACT_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(crate::blocking::cores_but_one()));
 
 /// Extracts a page off the async threads, within what one page may cost: a page too complex
 /// to parse in bounded time is refused unparsed, and a parse stops once the crawl is over.

@@ -25,10 +25,8 @@ use crate::timings::{Clock, Stage, Wait};
 /// Images decoded at once in the process: one core fewer than there are, so the async threads
 /// (every request's, `/health`'s) always have one. Decoding is the CPU-heavy part of reading an
 /// image; more at once would not finish sooner on these cores, only make everything else wait.
-static DECODE_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
-});
+static DECODE_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(crate::blocking::cores_but_one()));
 
 /// Counts of one enrichment pass.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

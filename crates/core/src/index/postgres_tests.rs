@@ -346,7 +346,7 @@ async fn replicas_migrate_once_and_search_settings_stay_in_their_transaction() {
 
 #[tokio::test]
 async fn an_unreachable_database_is_unavailable_not_a_panic() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (_held, port) = image_chat_fixtures::ports::refused_port();
     let pg = store(&format!("postgres://u:secret@127.0.0.1:{port}/x")).await;
     let f = Filters::default();
     let request = SearchRequest { namespaces: &[], filters: &f, limit: 5 };

@@ -54,6 +54,13 @@ pub struct PostgresIndex {
     ef_search: usize,
 }
 
+/// The stored vectors' dimension, once the first vector set it.
+const DIMENSION_SQL: &str = "SELECT value FROM meta WHERE key = 'dim'";
+
+fn dimension_of(row: Option<tokio_postgres::Row>) -> Option<usize> {
+    row.and_then(|r| r.get::<_, String>(0).parse().ok())
+}
+
 /// What the first use finds out, after applying the migrations.
 struct Ready {
     halfvec: Type,
@@ -158,8 +165,7 @@ impl PostgresIndex {
         if let Some(d) = *self.dimension.lock().unwrap_or_else(|e| e.into_inner()) {
             return Ok(Some(d));
         }
-        let row = client.query_opt("SELECT value FROM meta WHERE key = 'dim'", &[]).await.map_err(pg)?;
-        let found = row.and_then(|r| r.get::<_, String>(0).parse().ok());
+        let found = dimension_of(client.query_opt(DIMENSION_SQL, &[]).await.map_err(pg)?);
         *self.dimension.lock().unwrap_or_else(|e| e.into_inner()) = found;
         Ok(found)
     }

@@ -10,7 +10,7 @@ use pgvector::HalfVector;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
-use super::{DIMENSION_LOCK, LOCK_CLASS, PostgresIndex, pg};
+use super::{DIMENSION_LOCK, DIMENSION_SQL, LOCK_CLASS, PostgresIndex, dimension_of, pg};
 use crate::error::{Error, Result};
 use crate::index::fields::columns;
 use crate::index::{Namespace, searchable_text};
@@ -186,14 +186,13 @@ impl PostgresIndex {
     async fn type_vectors(&self, tx: &Transaction<'_>, dim: usize) -> Result<()> {
         let known = *self.dimension.lock().unwrap_or_else(|e| e.into_inner());
         let stored = match known {
-            Some(d) => Some(d),
+            Some(d) => d,
             None => {
                 tx.execute("SELECT pg_advisory_xact_lock($1, $2)", &[&LOCK_CLASS, &DIMENSION_LOCK])
                     .await
                     .map_err(pg)?;
-                let row = tx.query_opt("SELECT value FROM meta WHERE key = 'dim'", &[]).await.map_err(pg)?;
-                match row.and_then(|r| r.get::<_, String>(0).parse::<usize>().ok()) {
-                    Some(d) => Some(d),
+                match dimension_of(tx.query_opt(DIMENSION_SQL, &[]).await.map_err(pg)?) {
+                    Some(d) => d,
                     None => {
                         // halfvec indexes hold at most 4,000 dimensions.
                         if dim > 4_000 {
@@ -210,20 +209,16 @@ impl PostgresIndex {
                         ))
                         .await
                         .map_err(pg)?;
-                        None
+                        // Known only once this transaction commits; a failed write finds out again.
+                        return Ok(());
                     }
                 }
             }
         };
-        match stored {
-            Some(d) if d != dim => Err(Error::Invalid(format!("vector of {dim} dimensions; this index holds {d}"))),
-            _ => {
-                // Known only once this transaction commits; a failed write finds out again.
-                if stored.is_some() {
-                    *self.dimension.lock().unwrap_or_else(|e| e.into_inner()) = Some(dim);
-                }
-                Ok(())
-            }
+        if stored != dim {
+            return Err(Error::Invalid(format!("vector of {dim} dimensions; this index holds {stored}")));
         }
+        *self.dimension.lock().unwrap_or_else(|e| e.into_inner()) = Some(dim);
+        Ok(())
     }
 }
