@@ -110,6 +110,8 @@ fn invalid_combinations_are_rejected_with_the_rule() {
     assert_eq!(settings.store.kind, crate::config::StoreKind::Postgres);
     let err = Settings::load_from(None, env(&[("IMAGE_CHAT__STORE__POOL_SIZE", "0")])).unwrap_err();
     assert!(err.to_string().contains("store.pool_size must be 1-256"), "{err}");
+    let err = Settings::load_from(None, env(&[("IMAGE_CHAT__STORE__OUTAGE_RETRY_MS", "3600001")])).unwrap_err();
+    assert!(err.to_string().contains("store.outage_retry_ms must be at most 3600000"), "{err}");
     let err =
         Settings::load_from(None, env(&[("IMAGE_CHAT__STORE__DATABASE_URL", "postgres://u:pw@db/x")])).unwrap_err();
     assert!(err.to_string().contains("nothing would use that database"), "{err}");
