@@ -98,6 +98,10 @@ pub struct CrawlCounters {
     pub render_ms: u64,
     #[serde(default)]
     pub images_from_render: u64,
+    /// A crawl several replicas shared: pages given up after the replicas holding them died
+    /// or stalled `max_tries` times.
+    #[serde(default)]
+    pub pages_dead: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -32,6 +32,7 @@ pub fn counters(c: &Counters) -> CrawlCounters {
         pages_rendered: c.pages_rendered,
         render_ms: c.render_ms,
         images_from_render: c.images_from_render,
+        pages_dead: c.pages_dead,
     }
 }
 

@@ -129,6 +129,12 @@ pub struct CrawlerSettings {
     pub render_relaunch_pages: u32,
     /// The Chromium executable; empty: /usr/bin/chromium and the other usual paths.
     pub chromium_path: String,
+    /// A server's crawls are worked on by every replica that shares its Redis
+    /// (`cache.redis_url`, required): the frontier lives there and each replica fetches from it.
+    pub distributed: bool,
+    /// A distributed crawl's page returns to the queue when the replica holding it has not
+    /// renewed its lease for this long (the replica died or stalled).
+    pub lease_ms: u64,
 }
 
 impl CrawlerSettings {
@@ -170,6 +176,8 @@ impl Default for CrawlerSettings {
             render_wait_ms: 0,
             render_relaunch_pages: 200,
             chromium_path: String::new(),
+            distributed: false,
+            lease_ms: 30_000,
         }
     }
 }
@@ -537,6 +545,7 @@ impl Settings {
                 self.store.ann_min_vectors >= 1 && (1..=4096).contains(&self.store.ann_expansion),
                 "store.ann_min_vectors must be at least 1 and store.ann_expansion 1-4096",
             ),
+            ((1_000..=600_000).contains(&c.lease_ms), "crawler.lease_ms must be 1000-600000"),
             (self.sessions.max_concurrent_crawls >= 1, "sessions.max_concurrent_crawls must be at least 1"),
             (
                 self.search.parser != ParserBackend::Chat || self.search.chat.base_url.is_some(),
@@ -549,8 +558,18 @@ impl Settings {
         ];
         match checks.iter().find(|(ok, _)| !ok) {
             Some((_, message)) => Err((*message).to_string()),
-            None => self.store.check(),
+            None => self.store.check().and_then(|()| self.check_distributed()),
         }
+    }
+
+    /// A distributed crawl needs the Redis its replicas share.
+    pub fn check_distributed(&self) -> std::result::Result<(), String> {
+        if self.crawler.distributed && self.cache.redis_url.is_none() {
+            return Err("crawler.distributed = true needs cache.redis_url: the replicas share the crawl through \
+                        that Redis"
+                .into());
+        }
+        Ok(())
     }
 
     /// The effective settings as TOML, secrets redacted: what the app prints at start-up.

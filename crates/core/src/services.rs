@@ -57,6 +57,7 @@ impl Services {
     pub fn from_settings(settings: Settings, index_use: IndexUse) -> Result<Self> {
         // Settings built in code skip `Settings::load`'s checks; this is where a store is chosen.
         settings.store.check().map_err(|message| crate::Error::Settings { origin: "store".into(), message })?;
+        settings.check_distributed().map_err(|message| crate::Error::Settings { origin: "crawler".into(), message })?;
         let caches = Arc::new(CacheLayers::new(&settings.cache)?);
         let fetcher = crate::net::fetcher_from_settings(&settings.crawler)?;
         let chat_parser = ChatParser::from_settings(&settings.search)?.map(Arc::new);
@@ -213,6 +214,7 @@ impl Services {
             ingest: self.ingest()?,
             crawler: Arc::new(move |start| services.crawler(start)),
             shared: crate::session::shared_store(&self.caches),
+            redis: self.caches.redis().cloned(),
         })
         .await
     }

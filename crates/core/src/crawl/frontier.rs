@@ -9,8 +9,9 @@
 //! Every key of one crawl shares the hash tag `{crawl id}` (one Redis Cluster slot); the scripts
 //! derive a crawl's keys from its prefix, which is passed as their one key.
 //!
-//! Not yet used by the crawl loop: it is the building block for running one crawl on several
-//! replicas (issue 17).
+//! Besides the queue, a crawl's keys hold how it ended (`end`, set by the replica that started
+//! it, or by a worker that cannot go on), whether that replica is still alive (`alive`, a key
+//! it keeps renewing), and each worker's reports (`w`, a hash by worker and kind).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,9 +37,13 @@ pub struct FrontierOptions {
     pub max_pages: u64,
 }
 
+/// A page whose lease lapsed this many times (each time, the replica holding it died or
+/// stalled) is given up: a page that kills its workers must not kill them all.
+pub const MAX_TRIES: u32 = 3;
+
 impl Default for FrontierOptions {
     fn default() -> Self {
-        Self { lease: Duration::from_secs(30), per_host: 4, delay: Duration::ZERO, max_tries: 3, max_pages: 0 }
+        Self { lease: Duration::from_secs(30), per_host: 4, delay: Duration::ZERO, max_tries: MAX_TRIES, max_pages: 0 }
     }
 }
 
@@ -78,6 +83,8 @@ pub struct FrontierProgress {
     pub dead: u64,
     /// Leases that expired (a replica died or stalled) and went back to the queue.
     pub expired: u64,
+    /// Distinct URLs handed out (what the page limit counts).
+    pub claimed: u64,
 }
 
 // Keys, from the prefix P: P..'seen' (set), P..'q:'..host (list of 'depth url'), P..'hosts'
@@ -186,8 +193,9 @@ if limited and in_flight == 0 then return {4} end
 local wait = 1000
 local first = redis.call('ZRANGE', P .. 'hosts', 0, 0, 'WITHSCORES')
 if first[2] then
-  -- A host that may be asked but has its requests in flight: look again shortly.
-  if tonumber(first[2]) > now then wait = math.min(wait, tonumber(first[2]) - now) else wait = math.min(wait, 50) end
+  -- A host that may be asked but has its requests in flight: look again shortly (a page
+  -- takes tens of milliseconds; the asking replica's own acknowledgements wake it sooner).
+  if tonumber(first[2]) > now then wait = math.min(wait, tonumber(first[2]) - now) else wait = math.min(wait, 10) end
 end
 local lapse = redis.call('ZRANGE', P .. 'leases', 0, 0, 'WITHSCORES')
 if lapse[2] then wait = math.min(wait, math.max(tonumber(lapse[2]) - now, 1)) end
@@ -215,16 +223,31 @@ return 1
 // ARGV: ms to keep. A finished crawl's queues are empty (Redis drops empty lists); the rest
 // goes after the given time (the dead-letter set stays readable until then).
 const FORGET: &str = r"
-for _, name in ipairs({'seen', 'hosts', 'next', 'busy', 'leases', 'leased', 'tries', 'dead', 'n', 'tok'}) do
+for _, name in ipairs({'seen', 'hosts', 'next', 'busy', 'leases', 'leased', 'tries', 'dead', 'n', 'tok', 'end', 'alive', 'w'}) do
   redis.call('PEXPIRE', P .. name, ARGV[1])
 end
 return 1
 ";
 
+// ARGV: why. The first end said stays.
+const END: &str = r"
+redis.call('SET', P .. 'end', ARGV[1], 'NX')
+return 1
+";
+
+// Returns how the crawl ended, 'orphaned' when the replica that started it stopped renewing
+// `alive`, or '' while it runs.
+const STATE: &str = r"
+local ended = redis.call('GET', P .. 'end')
+if ended then return ended end
+if redis.call('EXISTS', P .. 'alive') == 0 then return 'orphaned' end
+return ''
+";
+
 const PROGRESS: &str = r"
-local n = redis.call('HMGET', P .. 'n', 'queued', 'done', 'expired')
+local n = redis.call('HMGET', P .. 'n', 'queued', 'done', 'expired', 'claimed')
 return {redis.call('SCARD', P .. 'seen'), tonumber(n[1] or '0'), redis.call('ZCARD', P .. 'leases'),
-        tonumber(n[2] or '0'), redis.call('SCARD', P .. 'dead'), tonumber(n[3] or '0')}
+        tonumber(n[2] or '0'), redis.call('SCARD', P .. 'dead'), tonumber(n[3] or '0'), tonumber(n[4] or '0')}
 ";
 
 /// One replica's handle on one crawl's frontier.
@@ -239,6 +262,18 @@ pub struct RedisFrontier {
     ack: redis::Script,
     progress: redis::Script,
     forget: redis::Script,
+    end: redis::Script,
+    state: redis::Script,
+}
+
+/// How a crawl stands, as its workers see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CrawlState {
+    Running,
+    /// Ended, and why (`completed`, `cancelled`, or a worker's reason it could not go on).
+    Ended(String),
+    /// The replica that started the crawl stopped renewing it (it died): nobody will end it.
+    Orphaned,
 }
 
 fn script(body: &str) -> redis::Script {
@@ -263,6 +298,8 @@ impl RedisFrontier {
             ack: script(ACK),
             progress: script(PROGRESS),
             forget: script(FORGET),
+            end: script(END),
+            state: script(STATE),
         }
     }
 
@@ -346,10 +383,74 @@ impl RedisFrontier {
         Ok(())
     }
 
+    /// Ends the crawl for every worker; the first reason given stays.
+    pub async fn end(&self, why: &str) -> Result<(), String> {
+        let _: i64 = self.redis.eval(&self.end, &self.keys(), &[why.to_string()]).await?;
+        Ok(())
+    }
+
+    pub async fn state(&self) -> Result<CrawlState, String> {
+        let state: String = self.redis.eval(&self.state, &self.keys(), &[] as &[String]).await?;
+        Ok(match state.as_str() {
+            "" => CrawlState::Running,
+            "orphaned" => CrawlState::Orphaned,
+            _ => CrawlState::Ended(state),
+        })
+    }
+
+    /// Marks the crawl's starter alive for `ttl` (renewed by its loop).
+    pub async fn keep_alive(&self, ttl: Duration) -> Result<(), String> {
+        let cmd = redis::cmd("SET").arg(format!("{}alive", self.prefix)).arg(1).arg("PX").arg(millis(ttl)).clone();
+        self.redis.query::<()>(cmd).await
+    }
+
+    /// Stores this worker's latest report of `kind` (replacing the one before).
+    pub async fn report(&self, kind: &str, json: &str) -> Result<(), String> {
+        let cmd = redis::cmd("HSET")
+            .arg(format!("{}w", self.prefix))
+            .arg(format!("{kind}\t{}", self.owner))
+            .arg(json)
+            .clone();
+        self.redis.query::<()>(cmd).await
+    }
+
+    /// Every worker's latest report of `kind`.
+    pub async fn reports(&self, kind: &str) -> Result<Vec<String>, String> {
+        let cmd = redis::cmd("HGETALL").arg(format!("{}w", self.prefix)).clone();
+        let all: Vec<(String, String)> = self.redis.query(cmd).await?;
+        let tag = format!("{kind}\t");
+        Ok(all.into_iter().filter(|(k, _)| k.starts_with(&tag)).map(|(_, v)| v).collect())
+    }
+
+    /// Leases `owner` holds now (which replica has what in flight).
+    pub async fn leases_of(&self, owner: &str) -> Result<usize, String> {
+        let held: Vec<String> =
+            self.redis.query(redis::cmd("HVALS").arg(format!("{}leased", self.prefix)).clone()).await?;
+        let tag = format!("{}\t", owner.replace('\t', " "));
+        Ok(held.iter().filter(|h| h.starts_with(&tag)).count())
+    }
+
+    /// The worker this handle claims as.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    pub fn options(&self) -> &FrontierOptions {
+        &self.options
+    }
+
     pub async fn progress(&self) -> Result<FrontierProgress, String> {
         let n: Vec<i64> = self.redis.eval(&self.progress, &self.keys(), &[] as &[String]).await?;
         let at = |i: usize| n.get(i).copied().unwrap_or(0).max(0) as u64;
-        Ok(FrontierProgress { seen: at(0), queued: at(1), in_flight: at(2), done: at(3), dead: at(4), expired: at(5) })
+        Ok(FrontierProgress {
+            seen: at(0),
+            queued: at(1),
+            in_flight: at(2),
+            done: at(3),
+            dead: at(4),
+            expired: at(5),
+            claimed: at(6),
+        })
     }
 }
 

@@ -28,6 +28,7 @@ use tokio::sync::{broadcast, watch};
 use url::Url;
 
 pub use outcome::{Counters, CrawlEvent, CrawlSummary, PageLog, PageOutcome, PageReport, RenderDecision, StopReason};
+pub use run::distributed::{Commit, WorkerSummary};
 
 use crate::cache::Cache;
 use crate::config::CrawlerSettings;
@@ -258,5 +259,31 @@ impl Crawler {
     /// `on_page` sees every fetched page with the images that are new to this crawl.
     pub async fn run(self, on_page: impl FnMut(PageReport) + Send) -> CrawlSummary {
         run::Run::new(self).execute(on_page).await
+    }
+
+    /// How this crawl's frontier hands out work when replicas share it: each host's limits
+    /// and the page limit as the options say, leases of `lease`.
+    pub fn frontier_options(&self, lease: Duration) -> frontier::FrontierOptions {
+        frontier::FrontierOptions {
+            lease,
+            per_host: self.opts.per_host_concurrency,
+            delay: self.opts.per_host_delay,
+            max_tries: frontier::MAX_TRIES,
+            max_pages: u64::from(self.opts.max_pages),
+        }
+    }
+
+    /// Starts a crawl that replicas share through `frontier` and follows it to its end (the
+    /// workers, this replica's included, are started apart: [`Crawler::work`]). The summary's
+    /// counters are every worker's summed; its page log holds the failures they reported.
+    pub async fn coordinate(self, frontier: Arc<frontier::RedisFrontier>) -> CrawlSummary {
+        run::Run::new(self).coordinate(frontier).await
+    }
+
+    /// Works on a crawl that replicas share: claims pages from `frontier`, fetches and extracts
+    /// them, queues their links, and acknowledges each once `commit` stored it. Returns when
+    /// the crawl ended (or the replica that started it is gone, or this crawler is cancelled).
+    pub async fn work(self, frontier: Arc<frontier::RedisFrontier>, commit: Commit) -> WorkerSummary {
+        run::Run::new(self).work(frontier, commit).await
     }
 }

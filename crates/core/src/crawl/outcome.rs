@@ -117,9 +117,35 @@ pub struct Counters {
     /// Images found only after rendering.
     #[serde(default)]
     pub images_from_render: u64,
+    /// A crawl several replicas work on: pages given up after their lease lapsed
+    /// `max_tries` times (each time the replica holding them died or stalled).
+    #[serde(default)]
+    pub pages_dead: u64,
 }
 
 impl Counters {
+    /// Adds another worker's counts (a crawl that several replicas work on). The queue is the
+    /// frontier's to say, not a sum.
+    pub fn add(&mut self, other: &Counters) {
+        self.pages_fetched += other.pages_fetched;
+        self.pages_failed += other.pages_failed;
+        self.pages_skipped += other.pages_skipped;
+        self.pages_from_cache += other.pages_from_cache;
+        self.images_found += other.images_found;
+        self.images_kept += other.images_kept;
+        self.images_rejected += other.images_rejected;
+        for (reason, n) in &other.rejected_by_reason {
+            *self.rejected_by_reason.entry(reason.clone()).or_insert(0) += n;
+        }
+        self.images_deduplicated += other.images_deduplicated;
+        self.bytes += other.bytes;
+        self.sitemaps_cut += other.sitemaps_cut;
+        self.pages_rendered += other.pages_rendered;
+        self.render_ms += other.render_ms;
+        self.images_from_render += other.images_from_render;
+        self.pages_dead += other.pages_dead;
+    }
+
     pub(super) fn reject(&mut self, reason: &str) {
         self.images_rejected += 1;
         *self.rejected_by_reason.entry(reason.to_string()).or_insert(0) += 1;
@@ -156,6 +182,9 @@ pub enum StopReason {
     Cancelled,
     /// The start URL was refused (scheme, SSRF guard, robots.txt).
     StartRefused,
+    /// A crawl several replicas shared could not go on (its index store or its Redis stayed
+    /// unreachable); the reason is in its page log.
+    Aborted,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

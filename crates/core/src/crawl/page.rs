@@ -39,6 +39,9 @@ pub(super) struct Shared {
     /// Overrides how long cached pages are fresh (tests; otherwise Cache-Control decides).
     pub html_freshness: Option<Duration>,
     pub render: RenderState,
+    /// Same-site redirects are not followed but handed back (`Redirected`) to be queued: a
+    /// crawl replicas share knows what is seen only in its frontier, not in this process.
+    pub queue_redirects: AtomicBool,
 }
 
 impl Shared {
@@ -55,6 +58,9 @@ impl Shared {
     /// May a redirect go to `next`? Same site, not yet seen, and not forbidden by a robots.txt
     /// already read.
     pub fn may_follow(&self, next: &Url) -> bool {
+        if self.queue_redirects.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
         if !self.scope.same_site(next) || !self.scope.wanted(next) || !page_key(next).is_some_and(|k| self.mark_seen(k))
         {
             return false;

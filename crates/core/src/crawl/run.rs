@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::{broadcast, mpsc, watch};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use url::Url;
 
 use super::normalize::{Scope, fetch_url, page_key};
@@ -20,6 +20,8 @@ use crate::extract::variants;
 use crate::net::guard::Guard;
 use crate::net::robots::Robots;
 use crate::net::{Fetcher, HttpFetcher, RobotsCache};
+
+pub(super) mod distributed;
 
 /// Reject reason of the content images of a page that asks not to be indexed.
 pub const PAGE_NOINDEX: &str = "page_noindex";
@@ -79,6 +81,7 @@ impl Run {
                     sitemaps_cut: Default::default(),
                     stop: Default::default(),
                     html_freshness: opts.html_freshness,
+                    queue_redirects: Default::default(),
                     render: RenderState {
                         mode: opts.render,
                         unavailable: renderer.as_ref().err().cloned(),
@@ -129,45 +132,63 @@ impl Run {
         self.pages.push(PageLog { url: url.to_string(), depth, outcome });
     }
 
-    pub(super) async fn execute(mut self, mut on_page: impl FnMut(PageReport) + Send) -> CrawlSummary {
+    /// The checks before the first fetch: a fetcher, a start URL the guard and robots.txt
+    /// allow (the start page is marked seen). `Err` is how the crawl stops instead.
+    async fn begin(&mut self) -> Result<(Arc<Shared>, Url, Arc<Robots>), StopReason> {
         let Some(shared) = self.shared.clone() else {
             let reason = self.setup_error.take().unwrap_or_default();
             let start = self.start.clone();
             self.log(&start, 0, PageOutcome::Failed { reason });
-            return self.finish(StopReason::StartRefused);
+            return Err(StopReason::StartRefused);
         };
         let start = fetch_url(&self.start);
         if self.is_cancelled() {
-            return self.finish(StopReason::Cancelled);
+            return Err(StopReason::Cancelled);
         }
         if let Err(refusal) = shared.fetcher.guard().check_url(&start) {
             self.log(&start, 0, PageOutcome::Failed { reason: format!("refused: {refusal}") });
             self.counters.pages_failed += 1;
-            return self.finish(StopReason::StartRefused);
+            return Err(StopReason::StartRefused);
         }
         let robots = self.robots_for(&shared, &start).await;
         if self.is_cancelled() {
-            return self.finish(StopReason::Cancelled);
+            return Err(StopReason::Cancelled);
         }
         if !robots.allowed(start.as_str()) {
             self.log(&start, 0, robots_refusal(&robots));
-            return self.finish(StopReason::StartRefused);
+            return Err(StopReason::StartRefused);
         }
         if let Some(key) = page_key(&start) {
             shared.mark_seen(key);
         }
-        self.links.push_back((start.clone(), 0));
+        Ok((shared, start, robots))
+    }
 
-        let (sitemap_tx, mut sitemap_rx) = mpsc::channel::<Vec<Url>>(16);
-        let mut sitemap_task = None;
-        if self.opts.use_sitemaps && self.opts.max_depth > 0 {
-            let listed: Vec<String> = robots.sitemaps().to_vec();
-            let budget = self.opts.max_pages as usize * self.opts.sitemap_urls_per_page.max(1) as usize;
-            let discover = sitemap::discover(shared.clone(), start.clone(), listed, budget, sitemap_tx);
-            sitemap_task = Some(tokio::spawn(discover));
-        } else {
-            drop(sitemap_tx);
+    /// Starts reading the sitemaps robots.txt lists (or the usual place), within the crawl's
+    /// sitemap budget; their URLs come on the receiver, which closes when they are read.
+    fn sitemaps(
+        &self,
+        shared: &Arc<Shared>,
+        start: &Url,
+        robots: &Robots,
+    ) -> (Option<JoinHandle<()>>, mpsc::Receiver<Vec<Url>>) {
+        let (sitemap_tx, sitemap_rx) = mpsc::channel::<Vec<Url>>(16);
+        if !self.opts.use_sitemaps || self.opts.max_depth == 0 {
+            return (None, sitemap_rx);
         }
+        let listed: Vec<String> = robots.sitemaps().to_vec();
+        let budget = self.opts.max_pages as usize * self.opts.sitemap_urls_per_page.max(1) as usize;
+        let discover = sitemap::discover(shared.clone(), start.clone(), listed, budget, sitemap_tx);
+        (Some(tokio::spawn(discover)), sitemap_rx)
+    }
+
+    pub(super) async fn execute(mut self, mut on_page: impl FnMut(PageReport) + Send) -> CrawlSummary {
+        let (shared, start, robots) = match self.begin().await {
+            Ok(begun) => begun,
+            Err(stop) => return self.finish(stop),
+        };
+        self.links.push_back((start.clone(), 0));
+        let (sitemap_task, mut sitemap_rx) = self.sitemaps(&shared, &start, &robots);
         let mut sitemaps_open = sitemap_task.is_some();
 
         let mut tasks: JoinSet<TaskResult> = JoinSet::new();

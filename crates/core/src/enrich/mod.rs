@@ -96,14 +96,34 @@ impl Enricher {
     /// [`Enricher::enrich`] until `stop` resolves (a cancelled crawl): the images not analysed
     /// by then keep what their markup said, and no fetch for them is started.
     pub async fn enrich_until(&self, records: &mut Vec<ImageRecord>, stop: impl Future<Output = ()>) -> EnrichStats {
+        self.enrich_at(records, stop, self.per_host, self.in_flight()).await
+    }
+
+    /// [`Enricher::enrich_until`] one image at a time: the caller holds one request slot of
+    /// the host for all of them (a page of a crawl replicas share, whose lease is that slot).
+    pub async fn enrich_one_by_one(
+        &self,
+        records: &mut Vec<ImageRecord>,
+        stop: impl Future<Output = ()>,
+    ) -> EnrichStats {
+        self.enrich_at(records, stop, 1, 1).await
+    }
+
+    async fn enrich_at(
+        &self,
+        records: &mut Vec<ImageRecord>,
+        stop: impl Future<Output = ()>,
+        per_host: usize,
+        in_flight: usize,
+    ) -> EnrichStats {
         let todo: Vec<(usize, url::Url)> =
             records.iter().enumerate().filter(|(_, r)| wants_reading(r)).map(|(i, r)| (i, r.url.clone())).collect();
-        let hosts = Hosts::new(self.per_host, Duration::ZERO);
+        let hosts = Hosts::new(per_host, Duration::ZERO);
         let clock = Clock::new();
         let (hosts, clock) = (&hosts, &clock);
         let mut results = futures_util::stream::iter(todo)
             .map(|(i, url)| async move { (i, self.read(url, hosts, clock).await) })
-            .buffer_unordered(self.in_flight());
+            .buffer_unordered(in_flight);
         let mut stats = EnrichStats::default();
         let mut missing = vec![false; records.len()];
         let mut stop = std::pin::pin!(stop);

@@ -22,7 +22,7 @@ pub use stream::{BatchOutcome, Stream};
 pub const BATCH: usize = 128;
 
 /// What storing one batch did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Stored {
     /// Stored in the index (searchable at least by keywords).
     pub indexed: u64,
@@ -138,12 +138,38 @@ impl Ingest {
     pub async fn store(
         &self,
         namespace: &Namespace,
+        images: Vec<ImageRecord>,
+        stop: impl Future<Output = ()>,
+    ) -> Result<Stored> {
+        self.store_with(namespace, images, stop, false).await
+    }
+
+    /// [`Ingest::store`] for one page of a crawl replicas share: its images are read one at a
+    /// time, as the page's lease stands for one request to its host among all the replicas'.
+    pub async fn store_page(
+        &self,
+        namespace: &Namespace,
+        images: Vec<ImageRecord>,
+        stop: impl Future<Output = ()>,
+    ) -> Result<Stored> {
+        self.store_with(namespace, images, stop, true).await
+    }
+
+    async fn store_with(
+        &self,
+        namespace: &Namespace,
         mut images: Vec<ImageRecord>,
         stop: impl Future<Output = ()>,
+        one_by_one: bool,
     ) -> Result<Stored> {
         let mut stored = Stored::default();
         if let Some(enricher) = &self.enricher {
-            stored.set_reads(&enricher.enrich_until(&mut images, stop).await);
+            let reads = if one_by_one {
+                enricher.enrich_one_by_one(&mut images, stop).await
+            } else {
+                enricher.enrich_until(&mut images, stop).await
+            };
+            stored.set_reads(&reads);
         }
         stored.too_small = drop_too_small(&mut images);
         let (items, embed_error) = self.embed(images).await;

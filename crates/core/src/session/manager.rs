@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
 
+use super::distributed::{Cluster, MakeCrawler};
 use super::registry::{Entry, Live, Outgoing, Registry, publisher};
 use super::request::ValidCrawl;
 use super::seam::{Admission, LocalSessions, SessionStore};
@@ -48,6 +49,9 @@ pub struct Parts {
     pub crawler: Arc<dyn Fn(url::Url) -> Crawler + Send + Sync>,
     /// Where sessions are shared: Redis when configured ([`shared_store`]), this process else.
     pub(crate) shared: Arc<dyn SessionStore>,
+    /// The Redis the replicas share, when configured: with `crawler.distributed`, every
+    /// replica works on every crawl through it.
+    pub(crate) redis: Option<Arc<crate::cache::RedisCache>>,
 }
 
 /// The session seam the caches' Redis (if any) makes: every replica through Redis, or this
@@ -68,6 +72,8 @@ struct Inner {
     /// Analyses, embeds and stores each page's new images, as `image-chat crawl --index` does.
     ingest: Ingest,
     registry: Arc<Registry>,
+    /// This replica's part in crawls the replicas share (`crawler.distributed`).
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl SessionManager {
@@ -75,7 +81,7 @@ impl SessionManager {
     /// stopped are marked interrupted (unless, with Redis, another replica's heartbeat shows
     /// they still run); their indexed images stay searchable.
     pub async fn open(parts: Parts) -> Result<Self> {
-        let Parts { settings, index, embedder, ingest, crawler, shared: cluster } = parts;
+        let Parts { settings, index, embedder, ingest, crawler, shared: cluster, redis } = parts;
         let store = Store::open(&settings.data_dir)?;
         let mut records = Vec::new();
         for mut record in store.load_all()? {
@@ -102,7 +108,26 @@ impl SessionManager {
                 registry.cancel_local(id);
             }
         }));
-        Ok(Self { inner: Arc::new(Inner { crawler, settings, index, embedder, ingest, registry }) })
+        let shared_crawls = match redis.filter(|_| settings.crawler.distributed) {
+            Some(redis) => {
+                let make = crawler.clone();
+                let make: MakeCrawler = Arc::new(move |v: &ValidCrawl| crawler_for(&make, v));
+                let lease = Duration::from_millis(settings.crawler.lease_ms);
+                let cluster = Cluster::new(redis, lease, make, Arc::new(ingest.clone()));
+                cluster.watch();
+                Some(cluster)
+            }
+            None if settings.crawler.distributed => {
+                return Err(Error::Settings {
+                    origin: "crawler".into(),
+                    message: "crawler.distributed = true needs cache.redis_url".into(),
+                });
+            }
+            None => None,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner { crawler, settings, index, embedder, ingest, registry, cluster: shared_crawls }),
+        })
     }
 
     /// Starts a crawl session. Errors: `Invalid` naming the field, `Capacity` when the
@@ -202,19 +227,21 @@ impl SessionManager {
         }
         tokio::spawn(publisher(registry.cluster.clone(), record.id.clone(), domain, lock, publisher_rx));
         tracing::info!(session = %record.id, url = %record.start_url, "crawl started");
-        let pipeline = super::pipeline::Pipeline { registry: registry.clone(), ingest: self.inner.ingest.clone() };
-        tokio::spawn(pipeline.run(record.id.clone(), record.namespace.clone(), crawler));
+        match &self.inner.cluster {
+            Some(cluster) => {
+                tokio::spawn(cluster.clone().run(registry.clone(), record.id.clone(), valid.clone(), crawler));
+            }
+            None => {
+                let pipeline =
+                    super::pipeline::Pipeline { registry: registry.clone(), ingest: self.inner.ingest.clone() };
+                tokio::spawn(pipeline.run(record.id.clone(), record.namespace.clone(), crawler));
+            }
+        }
         Ok(record)
     }
 
     fn crawler(&self, v: &ValidCrawl) -> Crawler {
-        (self.inner.crawler)(v.url.clone())
-            .max_pages(v.max_pages)
-            .max_depth(v.max_depth)
-            .include(v.include.clone())
-            .exclude(v.exclude.clone())
-            .subdomains(v.subdomains)
-            .render(v.render)
+        crawler_for(&self.inner.crawler, v)
     }
 
     /// Cancels a running crawl (on whichever replica runs it); what it indexed so far stays
@@ -351,6 +378,17 @@ impl SessionManager {
             }
         })
     }
+}
+
+/// A crawler of a valid request: the product's, with the request's limits and rules.
+fn crawler_for(make: &Arc<dyn Fn(url::Url) -> Crawler + Send + Sync>, v: &ValidCrawl) -> Crawler {
+    make(v.url.clone())
+        .max_pages(v.max_pages)
+        .max_depth(v.max_depth)
+        .include(v.include.clone())
+        .exclude(v.exclude.clone())
+        .subdomains(v.subdomains)
+        .render(v.render)
 }
 
 fn at_capacity(running: usize, max: usize) -> Error {

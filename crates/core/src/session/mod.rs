@@ -3,6 +3,7 @@
 //! progress on a broadcast bus, a limit on concurrent crawls, a per-domain lock, cancel, idle
 //! expiry, and records in the data dir that survive a restart.
 
+mod distributed;
 mod manager;
 mod pipeline;
 mod registry;

@@ -9,7 +9,7 @@ use tokio::sync::broadcast;
 
 use super::registry::Registry;
 use super::{MAX_ERRORS, PageError, SessionEvent, SessionId, SessionStatus};
-use crate::crawl::{CrawlEvent, Crawler, PageOutcome, StopReason};
+use crate::crawl::{CrawlEvent, CrawlSummary, Crawler, PageOutcome, StopReason};
 use crate::error::Error;
 use crate::index::Namespace;
 use crate::ingest::{BatchOutcome, Ingest};
@@ -53,8 +53,20 @@ async fn run(registry: Arc<Registry>, ingest: Arc<Ingest>, id: SessionId, namesp
     stream.finish().await;
     let timings = clock.report(hosts.floor());
     let store_gone = store_gone.lock().unwrap_or_else(|e| e.into_inner()).take();
-    registry.finish(&id, |r| {
-        r.timings = Some(timings);
+    end(&registry, &id, &summary, Some(timings), store_gone);
+}
+
+/// Ends a session's record by how its crawl ended: the counters, the status (failed when no page
+/// could be crawled, or the store went away, saying why) and the time taken.
+pub(super) fn end(
+    registry: &Registry,
+    id: &SessionId,
+    summary: &CrawlSummary,
+    timings: Option<crate::timings::Timings>,
+    store_gone: Option<String>,
+) {
+    registry.finish(id, |r| {
+        r.timings = timings;
         let ok_pages = summary.pages.iter().filter(|p| matches!(p.outcome, PageOutcome::Ok { .. })).count();
         r.counters = summary.counters.clone();
         r.stop = Some(summary.stop);
@@ -64,7 +76,7 @@ async fn run(registry: Arc<Registry>, ingest: Arc<Ingest>, id: SessionId, namesp
             summary.pages.iter().find_map(|p| p.outcome.failure_reason().map(|reason| format!("{}: {reason}", p.url)));
         r.status = match summary.stop {
             StopReason::Cancelled => SessionStatus::Cancelled,
-            StopReason::StartRefused => SessionStatus::Failed,
+            StopReason::StartRefused | StopReason::Aborted => SessionStatus::Failed,
             _ if ok_pages == 0 => SessionStatus::Failed,
             _ => SessionStatus::Finished,
         };
@@ -99,7 +111,7 @@ async fn run(registry: Arc<Registry>, ingest: Arc<Ingest>, id: SessionId, namesp
 /// Keeps this crawl's place (and domain lock) in the shared store alive. When another replica
 /// took them over after a lapse (this process stalled or lost Redis for longer than the lease),
 /// the crawl stops: two crawls of one domain must not both run.
-async fn heartbeat(registry: Arc<Registry>, id: SessionId) {
+pub(super) async fn heartbeat(registry: Arc<Registry>, id: SessionId) {
     let shared = registry.cluster.clone();
     let domain = registry.snapshot(&id).map(|r| r.domain).unwrap_or_default();
     let lock = registry.lock_of(&id);
@@ -123,7 +135,7 @@ async fn heartbeat(registry: Arc<Registry>, id: SessionId) {
     }
 }
 
-async fn forward_loop(registry: Arc<Registry>, id: SessionId, mut events: broadcast::Receiver<CrawlEvent>) {
+pub(super) async fn forward_loop(registry: Arc<Registry>, id: SessionId, mut events: broadcast::Receiver<CrawlEvent>) {
     let long_ago = Instant::now().checked_sub(Duration::from_secs(1)).unwrap_or_else(Instant::now);
     let (mut last_progress, mut last_page) = (long_ago, long_ago);
     loop {

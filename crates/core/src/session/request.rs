@@ -34,7 +34,7 @@ pub struct CrawlRequest {
 }
 
 /// A request that passed [`CrawlRequest::validate`], with the defaults filled in.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ValidCrawl {
     pub url: Url,
     pub max_pages: u32,
