@@ -102,6 +102,9 @@ pub struct CrawlCounters {
     /// or stalled `max_tries` times.
     #[serde(default)]
     pub pages_dead: u64,
+    /// Pages fetched and parsed whose images may be kept (not `noindex`).
+    #[serde(default)]
+    pub pages_ok: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

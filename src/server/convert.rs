@@ -33,6 +33,7 @@ pub fn counters(c: &Counters) -> CrawlCounters {
         render_ms: c.render_ms,
         images_from_render: c.images_from_render,
         pages_dead: c.pages_dead,
+        pages_ok: c.pages_ok,
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use image_chat_core::cache::RedisCache;
 use image_chat_core::crawl::frontier::{CrawlState, RedisFrontier};
-use image_chat_core::crawl::{Commit, Crawler, StopReason, WorkerSummary};
+use image_chat_core::crawl::{Commit, Crawler, HostSlot, StopReason, WorkerSummary};
 use image_chat_fixtures::redis_server::{self, RedisServer};
 use image_chat_fixtures::skip::{Need, skip};
 use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
@@ -62,12 +62,15 @@ fn frontier(redis: &TestRedis, crawl: &str, owner: &str, crawler: &Crawler, leas
     Arc::new(RedisFrontier::new(redis.cache.clone(), crawl, owner, crawler.frontier_options(lease)))
 }
 
-/// Records each committed page (final URL and image count), as the index write would store it.
+/// Records each committed page (final URL and image count), as the index write would store it:
+/// the host slot is freed first, then the "write" takes a while, as a real one does.
 fn recording(log: &Arc<Mutex<Vec<(String, usize)>>>) -> Commit {
     let log = log.clone();
-    Arc::new(move |page| {
+    Arc::new(move |page: image_chat_core::crawl::PageReport, slot: HostSlot| {
         let log = log.clone();
         Box::pin(async move {
+            slot.free().await;
+            tokio::time::sleep(Duration::from_millis(15)).await;
             log.lock().unwrap().push((page.final_url.to_string(), page.images.len()));
             Ok(())
         })

@@ -119,7 +119,8 @@ local function release(token, failed, max_tries, front, now)
   local entry = string.sub(info, tab2 + 1)
   redis.call('HDEL', P .. 'leased', token)
   redis.call('ZREM', P .. 'leases', token)
-  redis.call('HINCRBY', P .. 'busy', host, -1)
+  -- A lease whose host slot was freed early (its requests done) gave it back then.
+  if redis.call('SREM', P .. 'freed', token) == 0 then redis.call('HINCRBY', P .. 'busy', host, -1) end
   if failed then
     local url = url_of(entry)
     if redis.call('HINCRBY', P .. 'tries', url, 1) >= max_tries then
@@ -210,6 +211,18 @@ redis.call('ZADD', P .. 'leases', 'XX', now_ms() + tonumber(ARGV[3]), ARGV[1])
 return 1
 ";
 
+// ARGV: token, owner. Gives the lease's host slot back while the lease stays (the page's requests
+// are done; what is left is storing it). Returns 1 when it did.
+const FREE: &str = r"
+local info = redis.call('HGET', P .. 'leased', ARGV[1])
+if not info or string.sub(info, 1, #ARGV[2] + 1) ~= ARGV[2] .. '\t' then return 0 end
+if redis.call('SADD', P .. 'freed', ARGV[1]) == 0 then return 0 end
+local tab1 = string.find(info, '\t', 1, true)
+local tab2 = string.find(info, '\t', tab1 + 1, true)
+redis.call('HINCRBY', P .. 'busy', string.sub(info, tab1 + 1, tab2 - 1), -1)
+return 1
+";
+
 // ARGV: token, owner, ok (1/0), max tries. Returns 1 when the lease was still this owner's.
 const ACK: &str = r"
 local info = redis.call('HGET', P .. 'leased', ARGV[1])
@@ -223,7 +236,7 @@ return 1
 // ARGV: ms to keep. A finished crawl's queues are empty (Redis drops empty lists); the rest
 // goes after the given time (the dead-letter set stays readable until then).
 const FORGET: &str = r"
-for _, name in ipairs({'seen', 'hosts', 'next', 'busy', 'leases', 'leased', 'tries', 'dead', 'n', 'tok', 'end', 'alive', 'w'}) do
+for _, name in ipairs({'seen', 'hosts', 'next', 'busy', 'leases', 'leased', 'tries', 'dead', 'n', 'tok', 'end', 'alive', 'w', 'freed'}) do
   redis.call('PEXPIRE', P .. name, ARGV[1])
 end
 return 1
@@ -264,6 +277,7 @@ pub struct RedisFrontier {
     forget: redis::Script,
     end: redis::Script,
     state: redis::Script,
+    free: redis::Script,
 }
 
 /// How a crawl stands, as its workers see it.
@@ -300,6 +314,7 @@ impl RedisFrontier {
             forget: script(FORGET),
             end: script(END),
             state: script(STATE),
+            free: script(FREE),
         }
     }
 
@@ -362,6 +377,14 @@ impl RedisFrontier {
         let args = [token.to_string(), self.owner.clone(), millis(self.options.lease)];
         let held: i64 = self.redis.eval(&self.renew, &self.keys(), &args).await?;
         Ok(held == 1)
+    }
+
+    /// Gives a lease's host slot back once the page's requests are done, keeping the lease
+    /// until it is acknowledged (storing a page must not hold its host's request budget).
+    /// `Ok(false)` when the lease is no longer this owner's, or its slot was freed already.
+    pub async fn free_slot(&self, token: u64) -> Result<bool, String> {
+        let freed: i64 = self.redis.eval(&self.free, &self.keys(), &[token.to_string(), self.owner.clone()]).await?;
+        Ok(freed == 1)
     }
 
     /// Ends a lease: done, or failed (queued again at the back until `max_tries`). `Ok(false)`

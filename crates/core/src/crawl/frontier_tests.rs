@@ -235,3 +235,32 @@ async fn the_page_limit_counts_distinct_urls_and_lets_retries_through() {
     assert!(seen.iter().all(|p| p == "/p/0"), "{seen:?}");
     assert_eq!(f.progress().await.unwrap().done, 2 + seen.len() as u64);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freed_slot_lets_the_next_page_go_while_the_lease_stays() {
+    let Some(r) = redis_or_skip() else { return };
+    let id = crawl_id();
+    let options = FrontierOptions { per_host: 1, lease: Duration::from_millis(800), ..FrontierOptions::default() };
+    let f = RedisFrontier::new(r.cache.clone(), &id, "a", options.clone());
+    f.enqueue(&urls("one.test", 3)).await.unwrap();
+    let first = claim_now(&f).await;
+    assert!(matches!(f.claim().await.unwrap(), Next::Wait(_)), "one request at a time");
+    assert!(f.free_slot(first.token).await.unwrap());
+    assert!(!f.free_slot(first.token).await.unwrap(), "a slot is freed once");
+    // Another owner cannot free a lease it does not hold.
+    let other = RedisFrontier::new(r.cache.clone(), &id, "b", options);
+    let second = claim_now(&f).await;
+    assert!(!other.free_slot(second.token).await.unwrap());
+    assert_eq!(f.progress().await.unwrap().in_flight, 2, "the freed page is still leased");
+    // Acknowledging the freed page gives nothing back twice: still one slot, held by the second.
+    assert!(f.ack(first.token, true).await.unwrap());
+    assert!(matches!(f.claim().await.unwrap(), Next::Wait(_)), "the second page holds the only slot");
+    // A freed lease that lapses (its owner died while storing) comes back without freeing twice.
+    assert!(f.free_slot(second.token).await.unwrap());
+    let third = claim_now(&f).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(f.ack(third.token, false).await.is_ok());
+    let again = claim_now(&other).await;
+    assert_eq!(again.url, second.url, "the lapsed page came back");
+    assert!(matches!(other.claim().await.unwrap(), Next::Wait(_)), "and holds the host's one slot");
+}

@@ -28,7 +28,7 @@ use tokio::sync::{broadcast, watch};
 use url::Url;
 
 pub use outcome::{Counters, CrawlEvent, CrawlSummary, PageLog, PageOutcome, PageReport, RenderDecision, StopReason};
-pub use run::distributed::{Commit, WorkerSummary};
+pub use run::distributed::{Commit, HostSlot, WorkerSummary};
 
 use crate::cache::Cache;
 use crate::config::CrawlerSettings;

@@ -121,6 +121,9 @@ pub struct Counters {
     /// `max_tries` times (each time the replica holding them died or stalled).
     #[serde(default)]
     pub pages_dead: u64,
+    /// Pages fetched and parsed whose images may be kept (`ok` outcomes).
+    #[serde(default)]
+    pub pages_ok: u64,
 }
 
 impl Counters {
@@ -144,6 +147,7 @@ impl Counters {
         self.render_ms += other.render_ms;
         self.images_from_render += other.images_from_render;
         self.pages_dead += other.pages_dead;
+        self.pages_ok += other.pages_ok;
     }
 
     pub(super) fn reject(&mut self, reason: &str) {

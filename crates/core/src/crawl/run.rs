@@ -332,8 +332,12 @@ impl Run {
         if let Some(k) = final_key {
             self.fetched_keys.insert(k);
         }
-        if matches!(outcome, PageOutcome::Ok { .. }) && page.robots.noindex {
-            outcome = PageOutcome::NoIndex;
+        if matches!(outcome, PageOutcome::Ok { .. }) {
+            if page.robots.noindex {
+                outcome = PageOutcome::NoIndex;
+            } else {
+                self.counters.pages_ok += 1;
+            }
         }
 
         let mut new_images = Vec::new();

@@ -141,18 +141,21 @@ impl Ingest {
         images: Vec<ImageRecord>,
         stop: impl Future<Output = ()>,
     ) -> Result<Stored> {
-        self.store_with(namespace, images, stop, false).await
+        self.store_with(namespace, images, stop, None::<std::future::Ready<()>>).await
     }
 
     /// [`Ingest::store`] for one page of a crawl replicas share: its images are read one at a
-    /// time, as the page's lease stands for one request to its host among all the replicas'.
+    /// time, as the page holds one request slot of its host among all the replicas', and
+    /// `reads_done` runs once they are read (it frees that slot before the embedding and the
+    /// write).
     pub async fn store_page(
         &self,
         namespace: &Namespace,
         images: Vec<ImageRecord>,
         stop: impl Future<Output = ()>,
+        reads_done: impl Future<Output = ()>,
     ) -> Result<Stored> {
-        self.store_with(namespace, images, stop, true).await
+        self.store_with(namespace, images, stop, Some(reads_done)).await
     }
 
     async fn store_with(
@@ -160,16 +163,19 @@ impl Ingest {
         namespace: &Namespace,
         mut images: Vec<ImageRecord>,
         stop: impl Future<Output = ()>,
-        one_by_one: bool,
+        one_by_one: Option<impl Future<Output = ()>>,
     ) -> Result<Stored> {
         let mut stored = Stored::default();
         if let Some(enricher) = &self.enricher {
-            let reads = if one_by_one {
+            let reads = if one_by_one.is_some() {
                 enricher.enrich_one_by_one(&mut images, stop).await
             } else {
                 enricher.enrich_until(&mut images, stop).await
             };
             stored.set_reads(&reads);
+        }
+        if let Some(reads_done) = one_by_one {
+            reads_done.await;
         }
         stored.too_small = drop_too_small(&mut images);
         let (items, embed_error) = self.embed(images).await;

@@ -16,7 +16,7 @@ use super::request::ValidCrawl;
 use super::{SessionEvent, SessionId};
 use crate::cache::RedisCache;
 use crate::crawl::frontier::RedisFrontier;
-use crate::crawl::{Commit, Crawler, PageReport};
+use crate::crawl::{Commit, Crawler, HostSlot, PageReport};
 use crate::error::Error;
 use crate::ingest::{Ingest, Stored};
 
@@ -106,7 +106,7 @@ impl Cluster {
     fn commit(&self, id: &SessionId, frontier: Arc<RedisFrontier>, stop: crate::crawl::CancelHandle) -> Commit {
         let (ingest, namespace) = (self.ingest.clone(), id.namespace());
         let totals = Arc::new(Mutex::new(Stored::default()));
-        Arc::new(move |page: PageReport| {
+        Arc::new(move |page: PageReport, slot: HostSlot| {
             let (ingest, namespace, frontier, totals, stop) =
                 (ingest.clone(), namespace.clone(), frontier.clone(), totals.clone(), stop.clone());
             Box::pin(async move {
@@ -114,7 +114,7 @@ impl Cluster {
                     return Ok(());
                 }
                 let stop = async move { stop.cancelled().await };
-                let stored = match ingest.store_page(&namespace, page.images, stop).await {
+                let stored = match ingest.store_page(&namespace, page.images, stop, slot.free()).await {
                     Ok(stored) => stored,
                     Err(Error::Unavailable(why)) => {
                         return Err(format!("the crawl was stopped: the index store stayed unreachable ({why})"));
@@ -169,6 +169,16 @@ impl Cluster {
         let _ = self.redis.query::<()>(redis::cmd("HDEL").arg(JOBS).arg(id.as_str()).clone()).await;
         // The workers report before they acknowledge, so with nothing leased every count is in.
         update_stored(&registry, &id, &frontier).await;
+        // A page fetched again after its replica died, or an image two replicas both met, was
+        // written twice and replaced by URL: the index holds the count, the reports may not.
+        match self.ingest.index().stats(Some(&id.namespace())).await {
+            Ok(stats) => registry.update(&id, |r| {
+                r.images_indexed = stats.images;
+                r.images_embedded = stats.vectors;
+                None
+            }),
+            Err(e) => tracing::warn!(session = %id, "could not count the images indexed: {e}"),
+        }
         let _ = frontier.forget(KEEP_ENDED).await;
         end(&registry, &id, &summary, None, None);
         tracing::info!(session = %id, stop = ?summary.stop, "shared crawl ended");

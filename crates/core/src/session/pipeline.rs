@@ -67,7 +67,8 @@ pub(super) fn end(
 ) {
     registry.finish(id, |r| {
         r.timings = timings;
-        let ok_pages = summary.pages.iter().filter(|p| matches!(p.outcome, PageOutcome::Ok { .. })).count();
+        // A crawl the replicas shared logs only its failures here: the count is its workers'.
+        let ok_pages = summary.counters.pages_ok;
         r.counters = summary.counters.clone();
         r.stop = Some(summary.stop);
         r.elapsed_ms = summary.elapsed_ms;

@@ -57,9 +57,26 @@ struct WorkerReport {
     failures: Vec<PageLog>,
 }
 
-/// What a worker does with a page before acknowledging it: stores its images. An error stops
-/// the crawl on every replica (the store is gone), with the error as the reason.
-pub type Commit = Arc<dyn Fn(PageReport) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+/// What a worker does with a page before acknowledging it: stores its images, freeing the
+/// page's host slot once it needs no more requests. An error stops the crawl on every replica
+/// (the store is gone), with the error as the reason.
+pub type Commit = Arc<dyn Fn(PageReport, HostSlot) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// A page's request slot of its host, counted across every replica. Free it once the page's
+/// requests are done (its images read), so storing the page holds none; unfreed, the page's
+/// acknowledgement frees it.
+pub struct HostSlot {
+    frontier: Arc<RedisFrontier>,
+    token: u64,
+}
+
+impl HostSlot {
+    pub async fn free(self) {
+        if let Err(e) = self.frontier.free_slot(self.token).await {
+            tracing::debug!(token = self.token, "could not free a host slot early ({e}); the acknowledgement will");
+        }
+    }
+}
 
 /// How a worker's part in a crawl ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,7 +163,7 @@ impl Run {
                         // Links first: once the page is acknowledged, its links must be queued.
                         frontier.enqueue(&links).await.map_err(|e| format!("the crawl frontier is unreachable: {e}"))?;
                         if let Some(page) = report {
-                            commit(page).await?;
+                            commit(page, HostSlot { frontier: frontier.clone(), token }).await?;
                         }
                         Ok::<u64, String>(token)
                     });
