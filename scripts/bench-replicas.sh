@@ -21,7 +21,7 @@ LATENCY="${2:-20}"
 ROUNDS="${3:-3}"
 PER_HOST="${4:-64}"
 TARGET="${CARGO_TARGET_DIR:-$IMAGE_CHAT_ROOT/target}"
-EMBED="${EMBED:-on}"
+export EMBED="${EMBED:-on}"
 whole_numbers "scripts/bench-replicas.sh [PAGES] [LATENCY_MS] [ROUNDS] [PER_HOST]" "$PAGES" "$LATENCY" "$ROUNDS" "$PER_HOST"
 
 bash scripts/fetch-models.sh >/dev/null
@@ -36,7 +36,9 @@ services_env="$(mktemp)"
 dirs+=("$services_env")
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for d in "${dirs[@]}"; do [ -f "$d/pid" ] && kill "$(cat "$d/pid")" 2>/dev/null; done
+  for d in "${dirs[@]}"; do
+    if [ -f "$d/pid" ]; then kill "$(cat "$d/pid")" 2>/dev/null || true; fi
+  done
   if [ -s "$services_env" ]; then
     # shellcheck disable=SC1090
     source "$services_env"

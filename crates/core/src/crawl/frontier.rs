@@ -37,6 +37,12 @@ pub struct FrontierOptions {
     pub max_pages: u64,
 }
 
+/// The coordinator's `alive` mark lapses this long after its last renewal: its workers then
+/// leave the crawl.
+pub const ALIVE: Duration = Duration::from_secs(15);
+/// A worker or coordinator that cannot reach Redis for this long gives the crawl up.
+pub const UNREACHABLE_FOR: Duration = Duration::from_secs(60);
+
 /// A page whose lease lapsed this many times (each time, the replica holding it died or
 /// stalled) is given up: a page that kills its workers must not kill them all.
 pub const MAX_TRIES: u32 = 3;

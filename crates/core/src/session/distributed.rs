@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::pipeline::{end, forward_loop, heartbeat};
 use super::registry::Registry;
 use super::request::ValidCrawl;
-use super::{SessionEvent, SessionId};
+use super::{MAX_ERRORS, PageError, SessionEvent, SessionId};
 use crate::cache::RedisCache;
-use crate::crawl::frontier::RedisFrontier;
+use crate::crawl::frontier::{ALIVE, RedisFrontier};
 use crate::crawl::{Commit, Crawler, HostSlot, PageReport};
 use crate::error::Error;
 use crate::ingest::{Ingest, Stored};
@@ -96,9 +96,17 @@ impl Cluster {
             tracing::info!(session = %job.id, replica = %cluster.replica, "working on a shared crawl");
             let done = crawler.work(frontier, commit).await;
             tracing::info!(session = %job.id, pages = done.pages, state = ?done.state, "left a shared crawl");
-            // The job is withdrawn when it ends; an orphaned one is left for its expiry.
+            // Ended, or orphaned (its coordinator died): no replica is to join it again. The
+            // coordinator withdraws it too; whichever does first, the other's is a no-op.
+            cluster.withdraw(&job.id).await;
             cluster.working.lock().unwrap_or_else(|e| e.into_inner()).remove(&job.id);
         });
+    }
+
+    async fn withdraw(&self, id: &SessionId) {
+        if let Err(e) = self.redis.query::<()>(redis::cmd("HDEL").arg(JOBS).arg(id.as_str()).clone()).await {
+            tracing::warn!(session = %id, "could not withdraw a shared crawl: {e}");
+        }
     }
 
     /// Stores a page's images under the session's namespace and reports this worker's totals.
@@ -148,9 +156,13 @@ impl Cluster {
     ) {
         let frontier = self.frontier(&id, &crawler);
         let job = Job { id: id.clone(), crawl };
-        let published = match serde_json::to_string(&job) {
-            Ok(json) => self.redis.query::<()>(redis::cmd("HSET").arg(JOBS).arg(id.as_str()).arg(json).clone()).await,
-            Err(e) => Err(e.to_string()),
+        // Alive before it is published: a worker that finds a job without the mark leaves it.
+        let published = match (frontier.keep_alive(ALIVE).await, serde_json::to_string(&job)) {
+            (Ok(()), Ok(json)) => {
+                self.redis.query::<()>(redis::cmd("HSET").arg(JOBS).arg(id.as_str()).arg(json).clone()).await
+            }
+            (Err(e), _) => Err(e),
+            (_, Err(e)) => Err(e.to_string()),
         };
         if let Err(e) = &published {
             tracing::error!(session = %id, "could not share the crawl through Redis: {e}");
@@ -166,7 +178,7 @@ impl Cluster {
         let _ = forwarder.await;
         heartbeat.abort();
         counting.abort();
-        let _ = self.redis.query::<()>(redis::cmd("HDEL").arg(JOBS).arg(id.as_str()).clone()).await;
+        self.withdraw(&id).await;
         // The workers report before they acknowledge, so with nothing leased every count is in.
         update_stored(&registry, &id, &frontier).await;
         // A page fetched again after its replica died, or an image two replicas both met, was
@@ -180,6 +192,19 @@ impl Cluster {
             Err(e) => tracing::warn!(session = %id, "could not count the images indexed: {e}"),
         }
         let _ = frontier.forget(KEEP_ENDED).await;
+        // The workers' failed pages (a few each) become the session's errors, as an in-process
+        // crawl's do.
+        registry.update(&id, |r| {
+            for page in &summary.pages {
+                if let Some(reason) = page.outcome.failure_reason()
+                    && r.errors.len() < MAX_ERRORS
+                    && !r.errors.iter().any(|e| e.url == page.url)
+                {
+                    r.errors.push(PageError { url: page.url.clone(), reason });
+                }
+            }
+            None
+        });
         end(&registry, &id, &summary, None, None);
         tracing::info!(session = %id, stop = ?summary.stop, "shared crawl ended");
     }

@@ -27,14 +27,12 @@ use url::Url;
 
 use super::{Run, cancelled};
 use crate::BoxFuture;
-use crate::crawl::frontier::{CrawlState, Next, RedisFrontier};
+use crate::crawl::frontier::{ALIVE, CrawlState, Next, RedisFrontier, UNREACHABLE_FOR};
 use crate::crawl::outcome::{Counters, CrawlEvent, CrawlSummary, PageLog, PageReport, StopReason};
 use crate::crawl::page::{TaskResult, crawl_page};
 
 /// How often the coordinator sums the reports, renews `alive` and looks for the end.
 const TICK: Duration = Duration::from_millis(200);
-/// The coordinator's `alive` lapses this long after its last renewal: workers then stop.
-const ALIVE: Duration = Duration::from_secs(15);
 /// How often a worker looks whether the crawl ended.
 const STATE_EVERY: Duration = Duration::from_millis(250);
 /// Failed pages each worker reports (the session's error list is short too).
@@ -107,9 +105,18 @@ impl Run {
         let mut renew = tokio::time::interval(lease / 3);
         let mut look = tokio::time::interval(STATE_EVERY);
         let mut cancel = self.cancel.clone();
+        // The last time Redis answered: a crawl whose frontier stays out of reach is given up.
+        let mut reached = Instant::now();
         let state = loop {
+            if reached.elapsed() > UNREACHABLE_FOR {
+                break CrawlState::Ended(format!("the crawl frontier (Redis) stayed unreachable for {UNREACHABLE_FOR:?}"));
+            }
             while fetching.len() + committing.len() < concurrency && Instant::now() >= ask_at {
-                match frontier.claim().await {
+                let claimed = frontier.claim().await;
+                if claimed.is_ok() {
+                    reached = Instant::now();
+                }
+                match claimed {
                     Ok(Next::Claimed(claim)) => {
                         if self.opts.respect_robots {
                             let robots = self.robots_for(&shared, &claim.url).await;
@@ -190,7 +197,7 @@ impl Run {
                     }
                 }
                 _ = look.tick() => match frontier.state().await {
-                    Ok(CrawlState::Running) => {}
+                    Ok(CrawlState::Running) => reached = Instant::now(),
                     Ok(state) => break state,
                     Err(e) => tracing::debug!("could not read the crawl's state: {e}"),
                 },
@@ -242,7 +249,13 @@ impl Run {
         let mut tick = tokio::time::interval(TICK);
         let mut cancel = self.cancel.clone();
         let max_pages = u64::from(self.opts.max_pages);
+        let mut reached = Instant::now();
         let stop = loop {
+            if reached.elapsed() > UNREACHABLE_FOR {
+                let why = format!("the crawl frontier (Redis) stayed unreachable for {UNREACHABLE_FOR:?}");
+                self.log(&start, 0, crate::crawl::PageOutcome::Failed { reason: why });
+                break StopReason::Aborted;
+            }
             tokio::select! {
                 urls = sitemap_rx.recv(), if sitemaps_open => match urls {
                     Some(urls) => {
@@ -263,6 +276,7 @@ impl Run {
                         tracing::warn!("could not renew the crawl in Redis: {e}");
                         continue;
                     }
+                    reached = Instant::now();
                     match frontier.state().await {
                         Ok(CrawlState::Ended(why)) => {
                             self.log(&start, 0, crate::crawl::PageOutcome::Failed { reason: why });
