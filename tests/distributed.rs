@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{HANG_GUARD, TestApp, described_image, hit_for};
+use common::{HANG_GUARD, TestApp, described_image, hit_for, status_until};
 use image_chat_fixtures::redis_server::{self, RedisServer};
 use image_chat_fixtures::skip::{Need, skip};
 use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec, ports::free_port};
@@ -60,18 +60,6 @@ async fn replica(database_url: &str, redis_url: &str) -> Replica {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Replica { child, app, _data: data }
-}
-
-async fn status_until(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + HANG_GUARD;
-    loop {
-        let (_, status) = app.get(&format!("/crawl/{id}/status")).await;
-        if done(&status) {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "condition never met: {status}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn indexed_urls(database_url: &str, namespace: &str) -> (i64, BTreeSet<String>) {
@@ -143,11 +131,13 @@ async fn two_replicas_share_a_crawl_and_survive_one_killed() {
         .all_truth()
         .iter()
         .filter(|p| !p.noindex)
-        .flat_map(|p| p.images.iter().map(|i| match i.url.strip_prefix("http://fixture.invalid") {
-            Some(path) => format!("{}{path}", server.origin()),
-            None if i.url.starts_with('/') => format!("{}{}", server.origin(), i.url),
-            None => i.url.clone(),
-        }))
+        .flat_map(|p| {
+            p.images.iter().map(|i| match i.url.strip_prefix("http://fixture.invalid") {
+                Some(path) => format!("{}{path}", server.origin()),
+                None if i.url.starts_with('/') => format!("{}{}", server.origin(), i.url),
+                None => i.url.clone(),
+            })
+        })
         .collect();
     let (rows, urls) = indexed_urls(&database_url, &namespace).await;
     assert_eq!(rows as usize, urls.len(), "one row per image");

@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{HANG_GUARD, TestApp, data_dir, described_image, hit_for, site, spawn_in};
+use common::{data_dir, described_image, hit_for, site, spawn_in, status_until};
 use image_chat_core::config::{Secret, StoreKind};
 use image_chat_fixtures::postgres_server::{self, PostgresServer};
 use image_chat_fixtures::skip::{Need, skip};
@@ -19,19 +17,6 @@ fn postgres_or_skip() -> Option<PostgresServer> {
         return None;
     }
     Some(PostgresServer::start().expect("a PostgreSQL of this test's own starts"))
-}
-
-/// Polls the session's status until `done` holds.
-async fn status_until(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + HANG_GUARD;
-    loop {
-        let (_, status) = app.get(&format!("/crawl/{id}/status")).await;
-        if done(&status) {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "condition never met: {status}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn rows(url: &str, namespace: &str) -> (i64, i64) {

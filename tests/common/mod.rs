@@ -91,6 +91,19 @@ impl TestApp {
     }
 }
 
+/// Polls a session's status until `done` holds; the status that met it.
+pub async fn status_until(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + HANG_GUARD;
+    loop {
+        let (_, status) = app.get(&format!("/crawl/{id}/status")).await;
+        if done(&status) {
+            return status;
+        }
+        assert!(std::time::Instant::now() < deadline, "condition never met: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

@@ -10,7 +10,6 @@ use image_chat_core::cache::RedisCache;
 use image_chat_core::crawl::frontier::{CrawlState, RedisFrontier};
 use image_chat_core::crawl::{Commit, Crawler, HostSlot, StopReason, WorkerSummary};
 use image_chat_fixtures::redis_server::{self, RedisServer};
-use image_chat_fixtures::skip::{Need, skip};
 use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
 use url::Url;
 
@@ -23,17 +22,7 @@ struct TestRedis {
 }
 
 fn redis_or_skip() -> Option<TestRedis> {
-    let (url, own) = match std::env::var("IMAGE_CHAT_TEST_REDIS_URL") {
-        Ok(url) => (url, None),
-        Err(_) if redis_server::available() => {
-            let server = RedisServer::start().unwrap();
-            (server.url(), Some(server))
-        }
-        Err(_) => {
-            skip(Need::Service, "no Redis: IMAGE_CHAT_TEST_REDIS_URL unset and redis-server not installed");
-            return None;
-        }
-    };
+    let (url, own) = redis_server::url_or_skip()?;
     Some(TestRedis { cache: Arc::new(RedisCache::new(&url, Duration::from_secs(2)).unwrap()), _own: own })
 }
 

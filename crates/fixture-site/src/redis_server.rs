@@ -14,6 +14,24 @@ pub struct RedisServer {
     dir: PathBuf,
 }
 
+/// A Redis for a test: the one `scripts/test.sh` started (`IMAGE_CHAT_TEST_REDIS_URL`), else one
+/// started here (kept alive by the returned server), else `None` after one printed line saying
+/// why the test is skipped (a user's clone without redis-server; CI fails the skip instead).
+pub fn url_or_skip() -> Option<(String, Option<RedisServer>)> {
+    if let Ok(url) = std::env::var("IMAGE_CHAT_TEST_REDIS_URL") {
+        return Some((url, None));
+    }
+    if !available() {
+        crate::skip::skip(
+            crate::skip::Need::Service,
+            "no Redis: IMAGE_CHAT_TEST_REDIS_URL unset and redis-server not installed",
+        );
+        return None;
+    }
+    let server = RedisServer::start().expect("a redis-server of the test's own starts");
+    Some((server.url(), Some(server)))
+}
+
 /// Whether `redis-server` can be run here.
 pub fn available() -> bool {
     Command::new("redis-server").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success())

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::pipeline::{end, forward_loop, heartbeat};
 use super::registry::Registry;
 use super::request::ValidCrawl;
-use super::{MAX_ERRORS, PageError, SessionEvent, SessionId};
+use super::{MAX_ERRORS, PageError, SessionId};
 use crate::cache::RedisCache;
 use crate::crawl::frontier::{ALIVE, RedisFrontier};
 use crate::crawl::{Commit, Crawler, HostSlot, PageReport};
@@ -242,12 +242,6 @@ async fn update_stored(registry: &Registry, id: &SessionId, frontier: &RedisFron
         {
             r.message = Some(format!("some images are searchable by keywords only: {e}"));
         }
-        Some(SessionEvent::Indexed {
-            images_indexed: r.images_indexed,
-            images_embedded: r.images_embedded,
-            images_analysed: r.images_analysed,
-            images_too_small: r.images_too_small,
-            images_missing: r.images_missing,
-        })
+        Some(r.indexed_event())
     });
 }

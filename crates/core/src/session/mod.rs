@@ -118,6 +118,19 @@ pub struct SessionRecord {
     pub timings: Option<crate::timings::Timings>,
 }
 
+impl SessionRecord {
+    /// The `indexed` event of the counts this record holds now.
+    pub(crate) fn indexed_event(&self) -> SessionEvent {
+        SessionEvent::Indexed {
+            images_indexed: self.images_indexed,
+            images_embedded: self.images_embedded,
+            images_analysed: self.images_analysed,
+            images_too_small: self.images_too_small,
+            images_missing: self.images_missing,
+        }
+    }
+}
+
 /// What a session publishes while it runs.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]

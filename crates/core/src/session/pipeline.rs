@@ -194,13 +194,7 @@ fn stored(registry: &Registry, id: &str, batch: BatchOutcome, warned: &mut bool)
             {
                 r.message = Some(format!("some images are searchable by keywords only: {e}"));
             }
-            Some(SessionEvent::Indexed {
-                images_indexed: r.images_indexed,
-                images_embedded: r.images_embedded,
-                images_analysed: r.images_analysed,
-                images_too_small: r.images_too_small,
-                images_missing: r.images_missing,
-            })
+            Some(r.indexed_event())
         }),
         Err((count, e)) => registry.update(id, |r| {
             tracing::error!(session = %r.id, "indexing failed: {e}");

@@ -109,7 +109,9 @@ impl Run {
         let mut reached = Instant::now();
         let state = loop {
             if reached.elapsed() > UNREACHABLE_FOR {
-                break CrawlState::Ended(format!("the crawl frontier (Redis) stayed unreachable for {UNREACHABLE_FOR:?}"));
+                break CrawlState::Ended(format!(
+                    "the crawl frontier (Redis) stayed unreachable for {UNREACHABLE_FOR:?}"
+                ));
             }
             while fetching.len() + committing.len() < concurrency && Instant::now() >= ask_at {
                 let claimed = frontier.claim().await;
