@@ -306,3 +306,19 @@ async fn the_cli_and_the_server_store_the_same_images() {
         assert_eq!(urls(&by_cli), urls(&by_server), "{alt}");
     }
 }
+
+#[test]
+fn a_distributed_crawl_without_redis_is_refused_naming_the_setting() {
+    let out = Command::new(env!("CARGO_BIN_EXE_image-chat"))
+        .args(["crawl", "http://example.org/"])
+        .env("IMAGE_CHAT_SETTINGS", concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml"))
+        .env("IMAGE_CHAT__CRAWLER__DISTRIBUTED", "true")
+        .env_remove("IMAGE_CHAT__CACHE__REDIS_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("crawler.distributed") && err.contains("cache.redis_url"), "{err}");
+}

@@ -82,6 +82,12 @@ pub async fn run(args: CrawlArgs, mut settings: Settings) -> ExitCode {
     if depth > limits.max_depth_limit {
         return bad_input(&format!("--depth must be at most {} (crawler.max_depth_limit)", limits.max_depth_limit));
     }
+    if settings.crawler.distributed {
+        // Only a server's sessions are shared between replicas; said, not silently dropped.
+        eprintln!(
+            "note: crawler.distributed applies to crawls started on a server; this command crawls in this process"
+        );
+    }
     // The flags become settings, so the image fetches of the analysis obey them as the page
     // fetches do (an allowed loopback host, robots.txt off).
     settings.crawler.allow_hosts.extend(args.allow_hosts);

@@ -112,6 +112,15 @@ fn invalid_combinations_are_rejected_with_the_rule() {
     assert!(err.to_string().contains("store.pool_size must be 1-256"), "{err}");
     let err = Settings::load_from(None, env(&[("IMAGE_CHAT__STORE__OUTAGE_RETRY_MS", "3600001")])).unwrap_err();
     assert!(err.to_string().contains("store.outage_retry_ms must be at most 3600000"), "{err}");
+    for lease in ["999", "600001"] {
+        let err = Settings::load_from(None, env(&[("IMAGE_CHAT__CRAWLER__LEASE_MS", lease)])).unwrap_err();
+        assert!(err.to_string().contains("crawler.lease_ms must be 1000-600000"), "{lease}: {err}");
+    }
+    let err = Settings::load_from(None, env(&[("IMAGE_CHAT__CRAWLER__DISTRIBUTED", "true")])).unwrap_err();
+    assert!(err.to_string().contains("needs cache.redis_url"), "{err}");
+    let shared =
+        env(&[("IMAGE_CHAT__CRAWLER__DISTRIBUTED", "true"), ("IMAGE_CHAT__CACHE__REDIS_URL", "redis://r:6379/0")]);
+    assert!(Settings::load_from(None, shared).unwrap().crawler.distributed);
     let err =
         Settings::load_from(None, env(&[("IMAGE_CHAT__STORE__DATABASE_URL", "postgres://u:pw@db/x")])).unwrap_err();
     assert!(err.to_string().contains("nothing would use that database"), "{err}");
