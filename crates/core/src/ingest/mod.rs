@@ -144,27 +144,40 @@ impl Ingest {
         self.store_with(namespace, images, stop, None::<std::future::Ready<()>>).await
     }
 
-    /// [`Ingest::store`] for one page of a crawl replicas share: its images are read one at a
-    /// time, as the page holds one request slot of its host among all the replicas', and
-    /// `reads_done` runs once they are read (it frees that slot before the embedding and the
-    /// write).
-    pub async fn store_page(
+    /// The steps of [`Ingest::store`] before the write, for one page of a crawl replicas share:
+    /// its images are read one at a time (the page holds one request slot of its host among all
+    /// the replicas'), `reads_done` runs once they are read (it frees that slot), then the too
+    /// small are left out and the rest embedded. The caller writes the items (several pages in
+    /// one [`Ingest::write`]).
+    pub async fn prepare_page(
         &self,
-        namespace: &Namespace,
         images: Vec<ImageRecord>,
         stop: impl Future<Output = ()>,
         reads_done: impl Future<Output = ()>,
-    ) -> Result<Stored> {
-        self.store_with(namespace, images, stop, Some(reads_done)).await
+    ) -> (Vec<(ImageRecord, Option<Vec<f32>>)>, Stored) {
+        self.prepare(images, stop, Some(reads_done)).await
     }
 
     async fn store_with(
         &self,
         namespace: &Namespace,
-        mut images: Vec<ImageRecord>,
+        images: Vec<ImageRecord>,
         stop: impl Future<Output = ()>,
         one_by_one: Option<impl Future<Output = ()>>,
     ) -> Result<Stored> {
+        let (items, stored) = self.prepare(images, stop, one_by_one).await;
+        self.write(namespace, &items).await?;
+        Ok(stored)
+    }
+
+    /// Analysis (all at once, or one by one then `one_by_one`), the too small left out,
+    /// embedding; what is to be written, counted.
+    async fn prepare(
+        &self,
+        mut images: Vec<ImageRecord>,
+        stop: impl Future<Output = ()>,
+        one_by_one: Option<impl Future<Output = ()>>,
+    ) -> (Vec<(ImageRecord, Option<Vec<f32>>)>, Stored) {
         let mut stored = Stored::default();
         if let Some(enricher) = &self.enricher {
             let reads = if one_by_one.is_some() {
@@ -181,8 +194,7 @@ impl Ingest {
         let (items, embed_error) = self.embed(images).await;
         stored.embed_error = embed_error;
         stored.count(&items);
-        self.write(namespace, &items).await?;
-        Ok(stored)
+        (items, stored)
     }
 
     /// Each image with its text's vector (through the embedding cache), or none when it has no

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::page_writer::{PageWriter, STORE_REPORT};
 use super::pipeline::{end, forward_loop, heartbeat};
 use super::registry::Registry;
 use super::request::ValidCrawl;
@@ -17,7 +18,6 @@ use super::{MAX_ERRORS, PageError, SessionId};
 use crate::cache::RedisCache;
 use crate::crawl::frontier::{ALIVE, RedisFrontier};
 use crate::crawl::{Commit, Crawler, HostSlot, PageReport};
-use crate::error::Error;
 use crate::ingest::{Ingest, Stored};
 
 const JOBS: &str = "ic:crawl-jobs";
@@ -25,8 +25,6 @@ const JOBS: &str = "ic:crawl-jobs";
 const WATCH_EVERY: Duration = Duration::from_millis(500);
 /// How often the starting replica sums the workers' stored counts into the record.
 const STORED_EVERY: Duration = Duration::from_millis(250);
-/// The report kind each worker's store totals go under.
-const STORE_REPORT: &str = "store";
 /// A finished crawl's frontier (its dead-letter set, its reports) stays readable this long.
 const KEEP_ENDED: Duration = Duration::from_secs(600);
 
@@ -109,38 +107,20 @@ impl Cluster {
         }
     }
 
-    /// Stores a page's images under the session's namespace and reports this worker's totals.
-    /// Only an unreachable store stops the crawl; any other failure is this page's alone.
+    /// Stores a page's images under the session's namespace (several pages in one write) and
+    /// reports this worker's totals. Only an unreachable store stops the crawl.
     fn commit(&self, id: &SessionId, frontier: Arc<RedisFrontier>, stop: crate::crawl::CancelHandle) -> Commit {
-        let (ingest, namespace) = (self.ingest.clone(), id.namespace());
-        let totals = Arc::new(Mutex::new(Stored::default()));
+        let ingest = self.ingest.clone();
+        let writer = Arc::new(PageWriter::start(ingest.clone(), id.namespace(), frontier));
         Arc::new(move |page: PageReport, slot: HostSlot| {
-            let (ingest, namespace, frontier, totals, stop) =
-                (ingest.clone(), namespace.clone(), frontier.clone(), totals.clone(), stop.clone());
+            let (ingest, writer, stop) = (ingest.clone(), writer.clone(), stop.clone());
             Box::pin(async move {
                 if page.images.is_empty() {
                     return Ok(());
                 }
                 let stop = async move { stop.cancelled().await };
-                let stored = match ingest.store_page(&namespace, page.images, stop, slot.free()).await {
-                    Ok(stored) => stored,
-                    Err(Error::Unavailable(why)) => {
-                        return Err(format!("the crawl was stopped: the index store stayed unreachable ({why})"));
-                    }
-                    Err(e) => {
-                        tracing::error!(page = %page.url, "its images could not be stored: {e}");
-                        return Ok(());
-                    }
-                };
-                let json = {
-                    let mut totals = totals.lock().unwrap_or_else(|e| e.into_inner());
-                    totals.add(&stored);
-                    serde_json::to_string(&*totals).unwrap_or_default()
-                };
-                if let Err(e) = frontier.report(STORE_REPORT, &json).await {
-                    tracing::warn!("could not report the images stored: {e}");
-                }
-                Ok(())
+                let (items, stored) = ingest.prepare_page(page.images, stop, slot.free()).await;
+                writer.write(items, stored).await
             })
         })
     }

@@ -5,6 +5,7 @@
 
 mod distributed;
 mod manager;
+mod page_writer;
 mod pipeline;
 mod registry;
 pub mod request;
