@@ -99,6 +99,8 @@ impl Run {
         let mut committing = FuturesUnordered::new();
         // Leases held, by token, renewed while the page is fetched and committed.
         let mut held: HashMap<u64, Url> = HashMap::new();
+        // Which page each fetch task is, so a task that panicked still gives its page back.
+        let mut tasks: HashMap<tokio::task::Id, u64> = HashMap::new();
         let mut failures: Vec<PageLog> = Vec::new();
         let mut ask_at = Instant::now();
         let lease = frontier.options().lease;
@@ -131,7 +133,9 @@ impl Run {
                         self.counters.pages_fetched += 1;
                         held.insert(claim.token, claim.url.clone());
                         let shared = shared.clone();
-                        fetching.spawn(async move { (claim.token, crawl_page(shared, claim.url, claim.depth).await) });
+                        let task = fetching
+                            .spawn(async move { (claim.token, crawl_page(shared, claim.url, claim.depth).await) });
+                        tasks.insert(task.id(), claim.token);
                     }
                     Ok(Next::Wait(wait)) => ask_at = Instant::now() + wait.min(MAX_WAIT),
                     // Only the coordinator ends a crawl: it may still queue sitemap URLs.
@@ -144,8 +148,23 @@ impl Run {
             }
             let room = fetching.len() + committing.len() < concurrency;
             tokio::select! {
-                Some(done) = fetching.join_next(), if !fetching.is_empty() => {
-                    let Ok((token, result)) = done else { continue };
+                Some(done) = fetching.join_next_with_id(), if !fetching.is_empty() => {
+                    let (token, result) = match done {
+                        Ok((id, done)) => {
+                            tasks.remove(&id);
+                            done
+                        }
+                        // A page whose task panicked counts as a failed try: after a few it is
+                        // given up (dead-lettered) rather than retried for ever.
+                        Err(e) => {
+                            if let Some(token) = tasks.remove(&e.id()) {
+                                tracing::error!(token, "a page task failed: {e}");
+                                held.remove(&token);
+                                let _ = frontier.ack(token, false).await;
+                            }
+                            continue;
+                        }
+                    };
                     // A same-site redirect is queued as a link at the same depth: the frontier
                     // knows whether its target was seen, on any replica.
                     if let TaskResult { depth, result: Err(crate::crawl::PageOutcome::Redirected { to }), .. } = &result
