@@ -13,12 +13,6 @@ pub fn cores_but_one() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1).max(1)
 }
 
-/// The turns of CPU-heavy work (parsing a page, decoding an image), shared by every kind of it:
-/// [`cores_but_one`] in all, so that however a crawl's parsing and decoding mix, one core stays
-/// for the async threads. Two pools of their own, each one core fewer, kept both cores of a
-/// 2-core machine busy (a page parse beside a decode) while `/health` waited 2 s.
-pub static CPU_SLOTS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(cores_but_one()));
-
 /// A bound on the blocking threads one kind of work may hold at once.
 pub struct Gate(LazyLock<Semaphore>);
 

@@ -232,6 +232,13 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
     })
 }
 
+/// Pages parsed at once in the process: one core fewer than there are, so the async threads
+/// (every request's, `/health`'s) always have one. Pages of a crawl are parsed side by side
+/// otherwise, and a crawl of huge pages kept both cores of a small machine busy with parsing
+/// while `/health` waited over 2 s.
+static EXTRACT_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(crate::blocking::cores_but_one()));
+
 /// Extracts a page off the async threads, within what one page may cost: a page too complex
 /// to parse in bounded time is refused unparsed, and a parse stops once the crawl is over.
 pub(super) async fn extract_blocking(
@@ -253,7 +260,7 @@ pub(super) async fn extract_blocking(
         })
     };
     let t = std::time::Instant::now();
-    let core = crate::blocking::CPU_SLOTS.acquire().await;
+    let core = EXTRACT_SLOTS.acquire().await;
     clock_wait.waited(Stage::Extract, Wait::Slot, t.elapsed());
     let parsed = tokio::task::spawn_blocking(work)
         .await

@@ -22,6 +22,12 @@ use crate::net::fetch::looks_like_html;
 use crate::net::{Fetched, Fetcher, RobotsCache, Want, any_redirect};
 use crate::timings::{Clock, Stage, Wait};
 
+/// Images decoded at once in the process: one core fewer than there are, so the async threads
+/// (every request's, `/health`'s) always have one. Decoding is the CPU-heavy part of reading an
+/// image; more at once would not finish sooner on these cores, only make everything else wait.
+static DECODE_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(crate::blocking::cores_but_one()));
+
 /// Counts of one enrichment pass.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrichStats {
@@ -170,7 +176,7 @@ impl Enricher {
         let raw = body.raw;
         let html = body.content_type.to_ascii_lowercase().starts_with("text/html");
         let t = Instant::now();
-        let core = crate::blocking::CPU_SLOTS.acquire().await;
+        let core = DECODE_SLOTS.acquire().await;
         clock.waited(Stage::Decode, Wait::Slot, t.elapsed());
         let t = Instant::now();
         let read = tokio::task::spawn_blocking(move || {
