@@ -141,7 +141,9 @@ impl Ingest {
         images: Vec<ImageRecord>,
         stop: impl Future<Output = ()>,
     ) -> Result<Stored> {
-        self.store_with(namespace, images, stop, None::<std::future::Ready<()>>).await
+        let (items, stored) = self.prepare(images, stop, None::<std::future::Ready<()>>).await;
+        self.write(namespace, &items).await?;
+        Ok(stored)
     }
 
     /// The steps of [`Ingest::store`] before the write, for one page of a crawl replicas share:
@@ -156,18 +158,6 @@ impl Ingest {
         reads_done: impl Future<Output = ()>,
     ) -> (Vec<(ImageRecord, Option<Vec<f32>>)>, Stored) {
         self.prepare(images, stop, Some(reads_done)).await
-    }
-
-    async fn store_with(
-        &self,
-        namespace: &Namespace,
-        images: Vec<ImageRecord>,
-        stop: impl Future<Output = ()>,
-        one_by_one: Option<impl Future<Output = ()>>,
-    ) -> Result<Stored> {
-        let (items, stored) = self.prepare(images, stop, one_by_one).await;
-        self.write(namespace, &items).await?;
-        Ok(stored)
     }
 
     /// Analysis (all at once, or one by one then `one_by_one`), the too small left out,

@@ -176,10 +176,9 @@ impl Run {
                     }
                     let mut report = None;
                     self.handle(result, &shared, &mut |page| report = Some(page));
-                    if let Some(PageLog { outcome, .. }) = self.pages.last()
-                        && outcome.is_failure()
+                    if let Some(log) = self.pages.last()
+                        && log.outcome.is_failure()
                         && failures.len() < MAX_FAILURES
-                        && let Some(log) = self.pages.last()
                     {
                         failures.push(log.clone());
                     }
