@@ -7,6 +7,11 @@ use std::sync::LazyLock;
 
 use tokio::sync::Semaphore;
 
+/// The machine's cores.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// How many CPU-heavy jobs (a decode, a page parse) run at once: one core fewer than there are,
 /// at least one, so the async threads (every request's, `/health`'s) always have a core.
 pub fn cores_but_one() -> usize {

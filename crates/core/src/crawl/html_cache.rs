@@ -143,9 +143,12 @@ pub(super) async fn cache_put(cache: Option<&Arc<dyn Cache>>, urls: &[&Url], pag
     let bytes = page.encode();
     let mut keys: Vec<String> = urls.iter().filter_map(|u| cache_key(u)).collect();
     keys.dedup();
+    // The last key takes the bytes: a page can be megabytes, copied on an async thread.
+    let Some(last) = keys.pop() else { return };
     for key in keys {
         cache.set(&key, bytes.clone(), ttl).await;
     }
+    cache.set(&last, bytes, ttl).await;
 }
 
 #[cfg(test)]

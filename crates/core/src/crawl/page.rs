@@ -148,8 +148,8 @@ async fn extract_and_render(
 ) -> Result<(PageImages, Option<RenderDecision>, u64), PageOutcome> {
     // The raw HTML is read for signs of script-built content only when `auto` may render.
     let signals_wanted = shared.render.mode == crate::render::RenderMode::Auto && shared.render.renderer.is_some();
-    let signals = signals_wanted.then(|| crate::render::need::read(&html));
-    let raw = extract_blocking(html, final_url.clone(), shared.stop.clone(), shared.clock.clone()).await?;
+    let (raw, signals) =
+        extract_blocking(html, final_url.clone(), signals_wanted, shared.stop.clone(), shared.clock.clone()).await?;
     let signals = signals.map(|s| s.with_images(raw.images.len())).unwrap_or_default();
     Ok(maybe_render(shared, signals, raw, final_url, reuse).await)
 }
@@ -232,32 +232,38 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
     })
 }
 
-/// Pages parsed at once in the process: one core fewer than there are, so the async threads
-/// (every request's, `/health`'s) always have one. Pages of a crawl are parsed side by side
-/// otherwise, and a crawl of huge pages kept both cores of a small machine busy with parsing
-/// while `/health` waited over 2 s.
+/// Pages parsed at once in the process: as many as there are cores. More would not finish
+/// sooner, and each parse of a large page holds tens of times its size in memory. (Parsing one
+/// page at a time, one core fewer, was tried to keep `/health` answering during a crawl of huge
+/// pages; what held the async threads was the scan for script-built content, now done here.)
 static EXTRACT_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> =
-    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(crate::blocking::cores_but_one()));
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(crate::blocking::cores()));
 
 /// Extracts a page off the async threads, within what one page may cost: a page too complex
 /// to parse in bounded time is refused unparsed, and a parse stops once the crawl is over.
+/// With `signals`, the raw HTML is also read for signs of script-built content, on the same
+/// thread: that scan lower-cases the whole page, and on the async threads a crawl of pages of
+/// 200,000 images held both of them (and `/health`) for seconds.
 pub(super) async fn extract_blocking(
     html: String,
     url: Url,
+    signals: bool,
     stop: Arc<AtomicBool>,
     clock: Arc<Clock>,
-) -> Result<PageImages, PageOutcome> {
+) -> Result<(PageImages, Option<crate::render::need::Signals>), PageOutcome> {
     let clock_wait = clock.clone();
     let work = move || {
         let t = std::time::Instant::now();
+        let signals = signals.then(|| crate::render::need::read(&html));
         let page = extract::extract_within(&html, &url, &stop);
         clock.busy(Stage::Extract, t.elapsed());
-        page.map_err(|refused| match refused {
+        let page = page.map_err(|refused| match refused {
             budget::Refused::TooComplex(reason) => PageOutcome::TooComplex { reason },
             budget::Refused::Cancelled => {
                 PageOutcome::Failed { reason: "the crawl ended while the page was parsed".into() }
             }
-        })
+        })?;
+        Ok((page, signals))
     };
     let t = std::time::Instant::now();
     let core = EXTRACT_SLOTS.acquire().await;

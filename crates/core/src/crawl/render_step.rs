@@ -110,8 +110,8 @@ pub(super) async fn maybe_render(
     };
     let bytes = html.len() as u64;
     let rendered =
-        match super::page::extract_blocking(html, render_url, shared.stop.clone(), shared.clock.clone()).await {
-            Ok(page) => page,
+        match super::page::extract_blocking(html, render_url, false, shared.stop.clone(), shared.clock.clone()).await {
+            Ok((page, _)) => page,
             Err(outcome) => {
                 let d = RenderDecision::skipped(format!(
                     "{why}, but the rendered page could not be read ({outcome:?}); the page as sent was used"
