@@ -200,6 +200,9 @@ pub struct ModelSettings {
     pub onnx_runtime: PathBuf,
     pub graph: PathBuf,
     pub tokenizer: PathBuf,
+    /// The local model multiplies in int8, its activations quantized on each call, instead of
+    /// in float32 with the int8-stored weights widened at load: faster, slightly less faithful.
+    pub int8_activations: bool,
     pub openai: OpenAiSettings,
 }
 
@@ -211,6 +214,7 @@ impl Default for ModelSettings {
             onnx_runtime: PathBuf::from("onnxruntime/libonnxruntime.so.1.32.0"),
             graph: PathBuf::from("all-minilm-l6-v2/model.onnx"),
             tokenizer: PathBuf::from("all-minilm-l6-v2/tokenizer.json"),
+            int8_activations: false,
             openai: OpenAiSettings::default(),
         }
     }

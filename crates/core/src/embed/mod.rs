@@ -6,6 +6,7 @@
 
 mod batcher;
 mod cached;
+mod int8;
 mod layered;
 mod onnx;
 mod openai;

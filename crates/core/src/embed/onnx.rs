@@ -18,6 +18,7 @@ pub const BATCH: usize = 32;
 /// Longest text accepted, in bytes; longer ones are cut (the model reads 256 word pieces anyway).
 pub const MAX_TEXT_BYTES: usize = 4 * 1024;
 const MODEL_ID: &str = "all-MiniLM-L6-v2-int8@onnx";
+const MODEL_ID_INT8: &str = "all-MiniLM-L6-v2-int8-dq@onnx";
 const FETCH_HINT: &str = "run `scripts/fetch-models.sh` (or `scripts/setup.sh`) to fetch it";
 
 pub struct OnnxEmbedder {
@@ -26,6 +27,8 @@ pub struct OnnxEmbedder {
     dim: usize,
     /// Whether the graph takes `token_type_ids` (some exports drop it).
     wants_token_types: bool,
+    /// Vectors of the int8 arithmetic differ slightly: cached ones of the other are not reused.
+    model_id: &'static str,
 }
 
 fn model_error(e: impl std::fmt::Display) -> Error {
@@ -58,7 +61,7 @@ impl OnnxEmbedder {
         }
         let env = environment(&lib)?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let session = Session::builder(env)
+        let mut builder = Session::builder(env)
             .map_err(model_error)?
             .with_intra_threads(threads)
             .map_err(model_error)?
@@ -66,9 +69,19 @@ impl OnnxEmbedder {
             .map_err(model_error)?
             // Spinning threads burn a core between batches for no gain on small inputs.
             .with_config_entry("session.intra_op.allow_spinning", "0")
-            .map_err(model_error)?
-            .commit_from_file(&graph)
-            .map_err(|e| Error::Model(format!("cannot load {}: {e}; {FETCH_HINT}", graph.display())))?;
+            .map_err(model_error)?;
+        let session = if model.int8_activations {
+            let bytes = std::fs::read(&graph)
+                .map_err(|e| Error::Model(format!("cannot read {}: {e}; {FETCH_HINT}", graph.display())))?;
+            let (rewritten, matmuls) = super::int8::rewrite(&bytes).map_err(|e| {
+                Error::Model(format!("model.int8_activations: cannot compute {} in int8: {e}", graph.display()))
+            })?;
+            tracing::info!("model.int8_activations: {matmuls} matrix products of {} in int8", graph.display());
+            builder.commit_from_memory(&rewritten)
+        } else {
+            builder.commit_from_file(&graph)
+        }
+        .map_err(|e| Error::Model(format!("cannot load {}: {e}; {FETCH_HINT}", graph.display())))?;
         let wants_token_types = session.inputs().iter().any(|i| i.name() == "token_type_ids");
         let mut tokenizer = Tokenizer::from_file(&tokenizer)
             .map_err(|e| Error::Model(format!("cannot read {}: {e}; {FETCH_HINT}", tokenizer.display())))?;
@@ -76,7 +89,8 @@ impl OnnxEmbedder {
             .with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..TruncationParams::default() }))
             .map_err(model_error)?;
         tokenizer.with_padding(None);
-        let mut embedder = Self { session: Mutex::new(session), tokenizer, dim: 0, wants_token_types };
+        let model_id = if model.int8_activations { MODEL_ID_INT8 } else { MODEL_ID };
+        let mut embedder = Self { session: Mutex::new(session), tokenizer, dim: 0, wants_token_types, model_id };
         embedder.dim = embedder.embed(&["dimension probe"])?.first().map_or(0, Vec::len);
         if embedder.dim == 0 {
             return Err(Error::Model(format!("{} produced no embedding", graph.display())));
@@ -163,7 +177,7 @@ impl Embedder for OnnxEmbedder {
     }
 
     fn model_id(&self) -> &str {
-        MODEL_ID
+        self.model_id
     }
 
     fn dimension(&self) -> usize {
