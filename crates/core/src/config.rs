@@ -559,6 +559,10 @@ impl Settings {
                 self.model.backend != EmbedBackend::OpenAi || self.model.openai.base_url.is_some(),
                 "model.openai.base_url is required when model.backend = \"open_ai\"",
             ),
+            (
+                !(self.model.backend == EmbedBackend::OpenAi && self.model.int8_activations),
+                "model.int8_activations applies to the local model (model.backend = \"onnx\"), not to an endpoint",
+            ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
             Some((_, message)) => Err((*message).to_string()),

@@ -125,6 +125,19 @@ fn invalid_combinations_are_rejected_with_the_rule() {
         Settings::load_from(None, env(&[("IMAGE_CHAT__STORE__DATABASE_URL", "postgres://u:pw@db/x")])).unwrap_err();
     assert!(err.to_string().contains("nothing would use that database"), "{err}");
     assert!(!err.to_string().contains("pw@"), "{err}");
+    let endpoint_int8 = env(&[
+        ("IMAGE_CHAT__MODEL__BACKEND", "open_ai"),
+        ("IMAGE_CHAT__MODEL__OPENAI__BASE_URL", "http://127.0.0.1:9/v1"),
+        ("IMAGE_CHAT__MODEL__INT8_ACTIVATIONS", "true"),
+    ]);
+    let err = Settings::load_from(None, endpoint_int8).unwrap_err();
+    assert!(err.to_string().contains("model.int8_activations applies to the local model"), "{err}");
+    assert!(
+        Settings::load_from(None, env(&[("IMAGE_CHAT__MODEL__INT8_ACTIVATIONS", "true")]))
+            .unwrap()
+            .model
+            .int8_activations
+    );
     let err = Settings::load_from(None, env(&[("IMAGE_CHAT__SEARCH__PARSER", "chat")])).unwrap_err();
     assert!(err.to_string().contains("search.chat.base_url is required"), "{err}");
     let err = Settings::load_from(None, env(&[("IMAGE_CHAT__SEARCH__FORMAT_PREFERENCE", "[\"bmp\"]")])).unwrap_err();
