@@ -147,6 +147,14 @@ fn text<'f>(fields: &'f [Field], number: u32) -> Option<&'f str> {
     texts(fields, number).next()
 }
 
+/// The nested messages of field `number` that parse.
+fn messages<'f>(fields: &'f [Field], number: u32) -> impl Iterator<Item = Vec<Field<'f>>> {
+    fields.iter().filter(move |f| f.number == number).filter_map(|f| match &f.value {
+        Value::Len(b) => parse(b).ok(),
+        _ => None,
+    })
+}
+
 fn varints(fields: &[Field], number: u32) -> Vec<u64> {
     let mut out = Vec::new();
     for f in fields.iter().filter(|f| f.number == number) {
@@ -279,14 +287,8 @@ pub fn rewrite(model: &[u8]) -> Result<(Vec<u8>, usize), String> {
     }
     new_graph.extend(added.into_iter().map(|t| Field::bytes(GRAPH_INITIALIZER, t)));
     top[graph_at] = Field::bytes(MODEL_GRAPH, write(&new_graph));
-    let imports_contrib = top
-        .iter()
-        .filter(|f| f.number == MODEL_OPSET_IMPORT)
-        .filter_map(|f| match &f.value {
-            Value::Len(b) => parse(b).ok(),
-            _ => None,
-        })
-        .any(|opset| text(&opset, OPSET_DOMAIN) == Some("com.microsoft"));
+    let imports_contrib =
+        messages(&top, MODEL_OPSET_IMPORT).any(|opset| text(&opset, OPSET_DOMAIN) == Some("com.microsoft"));
     if !imports_contrib {
         let opset = write(&[Field::bytes(OPSET_DOMAIN, b"com.microsoft".to_vec()), Field::varint(OPSET_VERSION, 1)]);
         top.push(Field::bytes(MODEL_OPSET_IMPORT, opset));
@@ -331,27 +333,12 @@ mod tests {
         let top = parse(&bytes).unwrap();
         let Value::Len(g) = &top.iter().find(|f| f.number == MODEL_GRAPH).unwrap().value else { panic!() };
         let graph = parse(g).unwrap();
-        let nodes: Vec<Vec<Field>> = graph
-            .iter()
-            .filter(|f| f.number == GRAPH_NODE)
-            .map(|f| match &f.value {
-                Value::Len(b) => parse(b).unwrap(),
-                _ => panic!(),
-            })
-            .collect();
+        let nodes: Vec<Vec<Field>> = messages(&graph, GRAPH_NODE).collect();
         assert_eq!(nodes.len(), 1, "the Cast and the Mul are gone");
         assert_eq!(text(&nodes[0], NODE_OP_TYPE), Some("DynamicQuantizeMatMul"));
         assert_eq!(text(&nodes[0], NODE_DOMAIN), Some("com.microsoft"));
         assert_eq!(texts(&nodes[0], NODE_INPUT).collect::<Vec<_>>(), ["x", "w_q", "w_s.columns"]);
-        let scale = graph
-            .iter()
-            .filter(|f| f.number == GRAPH_INITIALIZER)
-            .filter_map(|f| match &f.value {
-                Value::Len(b) => parse(b).ok(),
-                _ => None,
-            })
-            .find(|t| text(t, TENSOR_NAME) == Some("w_s.columns"))
-            .unwrap();
+        let scale = messages(&graph, GRAPH_INITIALIZER).find(|t| text(t, TENSOR_NAME) == Some("w_s.columns")).unwrap();
         assert_eq!(varints(&scale, TENSOR_DIMS), [2]);
         let opsets: Vec<_> = top.iter().filter(|f| f.number == MODEL_OPSET_IMPORT).collect();
         assert_eq!(opsets.len(), 1);
