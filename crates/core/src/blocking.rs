@@ -15,7 +15,7 @@ pub fn cores() -> usize {
 /// How many CPU-heavy jobs (a decode, a page parse) run at once: one core fewer than there are,
 /// at least one, so the async threads (every request's, `/health`'s) always have a core.
 pub fn cores_but_one() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(1).max(1)
+    cores().saturating_sub(1).max(1)
 }
 
 /// A bound on the blocking threads one kind of work may hold at once.
@@ -24,7 +24,7 @@ pub struct Gate(LazyLock<Semaphore>);
 impl Gate {
     /// As many turns as cores (at least 2): the work is short, and more threads only wait.
     pub const fn per_core() -> Self {
-        Self(LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()).max(2))))
+        Self(LazyLock::new(|| Semaphore::new(cores().max(2))))
     }
 
     /// Runs `work` on a blocking thread once a turn is free. The turn goes with the work: a
@@ -66,7 +66,7 @@ mod tests {
         for (i, call) in calls.into_iter().enumerate() {
             assert_eq!(call.await.unwrap().unwrap(), i);
         }
-        let turns = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+        let turns = cores().max(2);
         let most = MOST.load(Ordering::SeqCst);
         assert!(most >= 1 && most <= turns, "{most} ran at once with {turns} turns");
     }

@@ -60,7 +60,7 @@ impl OnnxEmbedder {
             }
         }
         let env = environment(&lib)?;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = crate::blocking::cores();
         let mut builder = Session::builder(env)
             .map_err(model_error)?
             .with_intra_threads(threads)

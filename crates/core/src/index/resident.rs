@@ -391,7 +391,7 @@ impl Resident {
             Some(found) => found,
             None => (Ann::new(dim, live + live / 8, options.expansion)?, 0),
         };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let threads = crate::blocking::cores().clamp(1, 8);
         let mut next = 0;
         loop {
             if self.cancelled.load(Ordering::Relaxed) {
