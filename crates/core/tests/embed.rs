@@ -91,7 +91,7 @@ fn int8_activations_stay_close_to_sentence_transformers() {
 }
 
 #[test]
-fn int8_activations_refuse_a_graph_without_int8_weights() {
+fn int8_activations_refuse_a_graph_they_cannot_rewrite() {
     let Some(settings) = model_settings() else { return };
     let dir = tempfile::tempdir().unwrap();
     for f in settings.files() {

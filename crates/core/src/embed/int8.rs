@@ -135,7 +135,7 @@ fn write(fields: &[Field]) -> Vec<u8> {
     out
 }
 
-/// The strings (or nested messages) of field `number`.
+/// The strings of field `number`.
 fn texts<'f>(fields: &'f [Field], number: u32) -> impl Iterator<Item = &'f str> {
     fields.iter().filter(move |f| f.number == number).filter_map(|f| match &f.value {
         Value::Len(b) => std::str::from_utf8(b).ok(),
@@ -186,13 +186,17 @@ struct Node<'a> {
 /// how many were rewritten. An error when the file is not a graph of that shape.
 pub fn rewrite(model: &[u8]) -> Result<(Vec<u8>, usize), String> {
     let mut top = parse(model)?;
-    let graph_at = top
+    // The graph's bytes borrowed from `model`, not from `top` (which is rewritten below): the
+    // graph is nearly the whole file, and a copy of it would be tens of megabytes at start-up.
+    let (graph_at, graph_bytes) = top
         .iter()
-        .position(|f| f.number == MODEL_GRAPH && matches!(f.value, Value::Len(_)))
+        .enumerate()
+        .find_map(|(i, f)| match &f.value {
+            Value::Len(Cow::Borrowed(b)) if f.number == MODEL_GRAPH => Some((i, *b)),
+            _ => None,
+        })
         .ok_or("the model file has no graph")?;
-    let Value::Len(graph_bytes) = &top[graph_at].value else { unreachable!("checked above") };
-    let graph_bytes = graph_bytes.clone().into_owned();
-    let graph = parse(&graph_bytes)?;
+    let graph = parse(graph_bytes)?;
 
     let mut initializers: HashMap<String, Vec<Field>> = HashMap::new();
     for f in graph.iter().filter(|f| f.number == GRAPH_INITIALIZER) {
