@@ -6,13 +6,14 @@
 
 mod batcher;
 mod cached;
-mod int8;
+mod graph;
 mod layered;
 mod onnx;
 mod openai;
 
 pub use batcher::QueryBatcher;
 pub use cached::CachedEmbedder;
+pub use graph::fuse::Fused;
 pub use layered::{embed_cached, embed_query_cached};
 pub use onnx::OnnxEmbedder;
 pub use openai::OpenAiEmbedder;

@@ -1,6 +1,7 @@
 //! all-MiniLM-L6-v2 (int8-stored weights) on ONNX Runtime, loaded from the shared library the
 //! set-up script fetched (`load-dynamic`), so nothing is downloaded at run time.
 
+use std::borrow::Cow;
 use std::sync::{Mutex, OnceLock};
 
 use ort::session::Session;
@@ -8,6 +9,7 @@ use ort::value::TensorRef;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::Embedder;
+use super::graph::fuse::Fused;
 use crate::config::ModelSettings;
 use crate::error::{Error, Result};
 
@@ -29,6 +31,7 @@ pub struct OnnxEmbedder {
     wants_token_types: bool,
     /// Vectors of the int8 arithmetic differ slightly: cached ones of the other are not reused.
     model_id: &'static str,
+    fused: Fused,
 }
 
 fn model_error(e: impl std::fmt::Display) -> Error {
@@ -51,8 +54,18 @@ fn environment(lib: &std::path::Path) -> Result<&'static ort::environment::Envir
 
 impl OnnxEmbedder {
     /// Loads the runtime, the graph and the tokenizer named by the settings. A missing file
-    /// is one clear error that says how to fetch it.
+    /// is one clear error that says how to fetch it. The graph is loaded with its exact fusions
+    /// made (`graph::fuse`), and in int8 arithmetic under `model.int8_activations`.
     pub fn load(model: &ModelSettings) -> Result<Self> {
+        Self::load_graph(model, true)
+    }
+
+    /// The graph exactly as shipped, without the exact fusions: what they are checked against.
+    pub fn load_as_shipped(model: &ModelSettings) -> Result<Self> {
+        Self::load_graph(model, false)
+    }
+
+    fn load_graph(model: &ModelSettings, fuse: bool) -> Result<Self> {
         let [lib, graph, tokenizer] = model.files();
         for file in [&lib, &graph, &tokenizer] {
             if !file.is_file() {
@@ -70,18 +83,37 @@ impl OnnxEmbedder {
             // Spinning threads burn a core between batches for no gain on small inputs.
             .with_config_entry("session.intra_op.allow_spinning", "0")
             .map_err(model_error)?;
-        let session = if model.int8_activations {
-            let bytes = std::fs::read(&graph)
-                .map_err(|e| Error::Model(format!("cannot read {}: {e}; {FETCH_HINT}", graph.display())))?;
-            let (rewritten, matmuls) = super::int8::rewrite(&bytes).map_err(|e| {
+        let shipped = std::fs::read(&graph)
+            .map_err(|e| Error::Model(format!("cannot read {}: {e}; {FETCH_HINT}", graph.display())))?;
+        let mut bytes = Cow::Borrowed(shipped.as_slice());
+        let mut fused = Fused::default();
+        if fuse {
+            match super::graph::fuse::rewrite(&bytes) {
+                Ok((rewritten, what)) if what.any() => {
+                    tracing::debug!(
+                        "{}: {} NaN guards dropped, {} GELUs fused (exact)",
+                        graph.display(),
+                        what.nan_guards,
+                        what.gelus
+                    );
+                    bytes = Cow::Owned(rewritten);
+                    fused = what;
+                }
+                Ok(_) => {}
+                // ONNX Runtime reads it or says why not; the fusions only make it faster.
+                Err(e) => tracing::warn!("{}: left as shipped, its graph could not be read: {e}", graph.display()),
+            }
+        }
+        if model.int8_activations {
+            let (rewritten, matmuls) = super::graph::int8::rewrite(&bytes).map_err(|e| {
                 Error::Model(format!("model.int8_activations: cannot compute {} in int8: {e}", graph.display()))
             })?;
             tracing::info!("model.int8_activations: {matmuls} matrix products of {} in int8", graph.display());
-            builder.commit_from_memory(&rewritten)
-        } else {
-            builder.commit_from_file(&graph)
+            bytes = Cow::Owned(rewritten);
         }
-        .map_err(|e| Error::Model(format!("cannot load {}: {e}; {FETCH_HINT}", graph.display())))?;
+        let session = builder
+            .commit_from_memory(&bytes)
+            .map_err(|e| Error::Model(format!("cannot load {}: {e}; {FETCH_HINT}", graph.display())))?;
         let wants_token_types = session.inputs().iter().any(|i| i.name() == "token_type_ids");
         let mut tokenizer = Tokenizer::from_file(&tokenizer)
             .map_err(|e| Error::Model(format!("cannot read {}: {e}; {FETCH_HINT}", tokenizer.display())))?;
@@ -90,12 +122,17 @@ impl OnnxEmbedder {
             .map_err(model_error)?;
         tokenizer.with_padding(None);
         let model_id = if model.int8_activations { MODEL_ID_INT8 } else { MODEL_ID };
-        let mut embedder = Self { session: Mutex::new(session), tokenizer, dim: 0, wants_token_types, model_id };
+        let mut embedder = Self { session: Mutex::new(session), tokenizer, dim: 0, wants_token_types, model_id, fused };
         embedder.dim = embedder.embed(&["dimension probe"])?.first().map_or(0, Vec::len);
         if embedder.dim == 0 {
             return Err(Error::Model(format!("{} produced no embedding", graph.display())));
         }
         Ok(embedder)
+    }
+
+    /// The exact fusions made to the graph at load.
+    pub fn fused(&self) -> Fused {
+        self.fused
     }
 
     fn run_batch(&self, encodings: &[&tokenizers::Encoding]) -> Result<Vec<Vec<f32>>> {
