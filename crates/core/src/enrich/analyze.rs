@@ -83,7 +83,7 @@ pub fn analyze_within(bytes: &[u8], budget: &MemoryBudget) -> Option<ImageFacts>
     }
     // Brightness, transparency and the hash from a small copy: the same answer at a fraction of
     // the cost (hashing the full picture took half the analysis of a 12-megapixel one).
-    let thumb = img.thumbnail(64, 64);
+    let thumb = super::small_copy::small_copy(&img);
     let small = thumb.to_rgba8();
     let pixels = small.pixels().count().max(1) as u64;
     let luma: u64 =

@@ -4,6 +4,7 @@
 //! the pixels say, and one picture under two URLs is shown once.
 
 mod analyze;
+mod small_copy;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
