@@ -182,6 +182,19 @@ mod tests {
     }
 
     #[test]
+    fn a_constant_that_could_hide_an_infinity_keeps_the_guard() {
+        // A half-precision constant is not read; a constant node is not read either.
+        for more in [
+            vec![tensor("half_mask", 10, &[1], &[0x00, 0xfc]), node("Cast", &["half_mask"], "z")],
+            vec![node("Constant", &[], "c")],
+        ] {
+            let (bytes, fused) = rewrite(&attention_like(more)).unwrap();
+            assert_eq!(fused.nan_guards, 0);
+            assert!(read(&bytes).nodes.iter().any(|n| n.starts_with("Where(")));
+        }
+    }
+
+    #[test]
     fn a_gelu_of_a_value_without_a_bias_is_a_plain_gelu() {
         let bytes = model(vec![
             node("Div", &["x", "root2"], "d"),

@@ -185,13 +185,17 @@ impl<'a> Graph<'a> {
         }
     }
 
-    /// Whether every float32 constant of the graph is finite (no constant node hides one).
+    /// Whether every constant of the graph is finite: float32 initializers read and found so,
+    /// the rest integers or booleans. A constant node, or a constant of another floating type
+    /// (half, double), could hide an infinity, and answers no.
     pub fn constants_are_finite(&self) -> bool {
         let nodes_hold_none = self.nodes.iter().all(|n| n.op != "Constant" && n.op != "ConstantOfShape");
-        let initializers_finite = self.initializers.values().all(|t| {
-            wire::varints(t, wire::TENSOR_DATA_TYPE) != [wire::TENSOR_FLOAT]
-                || wire::floats(t).iter().all(|v| v.is_finite())
-        });
+        let initializers_finite =
+            self.initializers.values().all(|t| match wire::varints(t, wire::TENSOR_DATA_TYPE)[..] {
+                [wire::TENSOR_FLOAT] => wire::floats(t).iter().all(|v| v.is_finite()),
+                [data_type] => wire::TENSOR_INTEGER_OR_BOOL.contains(&data_type),
+                _ => false,
+            });
         nodes_hold_none && initializers_finite
     }
 

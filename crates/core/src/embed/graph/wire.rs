@@ -24,6 +24,8 @@ pub(super) const TENSOR_NAME: u32 = 8;
 pub(super) const TENSOR_RAW_DATA: u32 = 9;
 pub(super) const TENSOR_FLOAT: u64 = 1;
 pub(super) const TENSOR_INT8: u64 = 3;
+/// uint8, int8, uint16, int16, int32, int64, bool, uint32, uint64: no infinities in them.
+pub(super) const TENSOR_INTEGER_OR_BOOL: [u64; 9] = [2, 3, 4, 5, 6, 7, 9, 12, 13];
 /// Longest length-delimited field read (the graph of a model is one).
 const MAX_LEN: usize = 1 << 30;
 
