@@ -1,6 +1,6 @@
 import type { FullConfig } from "@playwright/test";
 
-// cargo-leptos starts the server and the tests at the same moment: wait until it answers.
+// Run by hand against a server still starting: wait until it answers.
 export default async function globalSetup(config: FullConfig) {
   const baseURL = config.projects[0].use.baseURL as string;
   const deadline = Date.now() + 90_000;

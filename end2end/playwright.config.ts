@@ -1,6 +1,6 @@
 import { defineConfig, devices } from "@playwright/test";
 
-// `cargo leptos end-to-end --release` starts the server, then runs these tests. scripts/test.sh
+// `scripts/site.sh end-to-end` builds and starts the server, then runs these tests. scripts/test.sh
 // puts it on a free port and passes the address in E2E_BASE_URL.
 const baseURL = process.env.E2E_BASE_URL ?? "http://127.0.0.1:3000";
 

@@ -16,7 +16,7 @@ TARGET="${CARGO_TARGET_DIR:-$IMAGE_CHAT_ROOT/target}"
 
 bash scripts/setup.sh >/dev/null
 log "building image-chat (release), the fixture server and the spider-rs peer"
-cargo leptos build --release >/dev/null 2>&1 || cargo leptos build --release
+bash scripts/site.sh build >/dev/null 2>&1 || bash scripts/site.sh build
 cargo build --quiet --release -p image-chat-fixtures --bin fixture-site
 cargo build --quiet --release --manifest-path benches/crawl-peer/Cargo.toml --target-dir benches/crawl-peer/target
 PEER="benches/crawl-peer/target/release/crawl-peer"

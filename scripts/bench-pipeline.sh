@@ -23,6 +23,7 @@ whole_numbers "scripts/bench-pipeline.sh [PAGES] [LATENCY_MS] [ROUNDS]" "$PAGES"
 
 bash scripts/fetch-models.sh >/dev/null
 log "building image-chat (release) and the fixture server"
+leptos_env  # the variables the site build compiles with, so the two builds share their output
 cargo build --quiet --release --features ssr --bin image-chat
 cargo build --quiet --release -p image-chat-fixtures --bin fixture-site
 BIN="${IMAGE_CHAT_BIN:-$TARGET/release/image-chat}"

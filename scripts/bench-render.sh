@@ -18,6 +18,7 @@ whole_numbers "scripts/bench-render.sh [PAGES] [ROUNDS] [LATENCY_MS]" "$PAGES" "
 have chromium || die "chromium is missing (scripts/setup.sh installs it)"
 
 log "building image-chat (release) and the fixture server"
+leptos_env  # the variables the site build compiles with, so the two builds share their output
 cargo build --quiet --release --features ssr --bin image-chat
 cargo build --quiet --release -p image-chat-fixtures --bin fixture-site
 

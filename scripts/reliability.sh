@@ -131,7 +131,7 @@ trap cleanup EXIT
 build_release() {
   bash scripts/setup.sh >/dev/null
   log "building image-chat (release) and the fixture server"
-  cargo leptos build --release >/dev/null 2>&1 || cargo leptos build --release
+  bash scripts/site.sh build >/dev/null 2>&1 || bash scripts/site.sh build
   cargo build --quiet -p image-chat-fixtures --bin fixture-site
 }
 

