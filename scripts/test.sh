@@ -5,7 +5,8 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$IMAGE_CHAT_ROOT"
-bash scripts/setup.sh --test
+# The test build (most of a first run) compiles while set-up installs the rest.
+compile_beside_setup --test cargo test --workspace --features ssr --no-run
 
 services="$(bash scripts/services.sh start)"
 eval "$services"
