@@ -108,37 +108,3 @@ leptos_env() {
   export LEPTOS_SITE_ADDR="${LEPTOS_SITE_ADDR:-$site_addr}" LEPTOS_RELOAD_PORT="${LEPTOS_RELOAD_PORT:-$reload_port}"
   export LEPTOS_LIB_DIR="." LEPTOS_BIN_DIR="." LEPTOS_JS_MINIFY="false" LEPTOS_HASH_FILES="false"
 }
-
-# Rust and its wasm32 target (the browser half of the app is compiled for it).
-ensure_wasm_target() {
-  have cargo || die "Rust is not installed: install it with rustup (https://rustup.rs), then run this again"
-  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-    log "adding the wasm32-unknown-unknown target"
-    rustup target add wasm32-unknown-unknown
-  fi
-}
-
-# Runs `scripts/setup.sh SETUP_ARG` while the command given after it compiles the app. On a
-# first run on 2 cores the compile is most of the wait and needs nothing set-up installs but the
-# wasm32 target, so the two overlap. The compile runs in the background in a process group of its
-# own (stopped whole if set-up fails or the script is interrupted), its output in a log shown
-# once set-up is done; set-up stays in the foreground, where sudo can ask for a password.
-compile_beside_setup() {
-  local setup_arg="$1" compile_log compile_pid
-  shift
-  ensure_wasm_target
-  compile_log="$(mktemp "${TMPDIR:-/tmp}/image-chat-compile.XXXXXX")"
-  setsid "$@" >"$compile_log" 2>&1 &
-  compile_pid=$!
-  # shellcheck disable=SC2064 # the pid is fixed now
-  trap "kill -- -$compile_pid 2>/dev/null || true" EXIT
-  log "compiling in the background while set-up runs (output shown after set-up)"
-  bash "$IMAGE_CHAT_ROOT/scripts/setup.sh" $setup_arg
-  log "set-up done; the compile so far, then as it goes on"
-  tail -n +1 -f --pid="$compile_pid" "$compile_log" >&2
-  if ! wait "$compile_pid"; then
-    die "the compile failed (its output is above, and in $compile_log)"
-  fi
-  trap - EXIT
-  rm -f "$compile_log"
-}

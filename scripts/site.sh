@@ -7,7 +7,6 @@
 # live reload (`cargo install cargo-leptos && cargo leptos watch` still works for that) and
 # minifying the JavaScript glue and the stylesheet, which this leaves as they are.
 #
-#   scripts/site.sh compile      the two cargo builds only (what run.sh starts beside set-up)
 #   scripts/site.sh build        release build of the server and of the site in target/site
 #   scripts/site.sh serve        build, then run the server (what scripts/run.sh does)
 #   scripts/site.sh end-to-end   build, start the server, run the browser tests, stop it
@@ -35,8 +34,14 @@ CRATE="$(awk '/^\[package\]/ { p = 1; next } /^\[/ { p = 0 } p && $1 == "name" {
 
 leptos_env
 
-# The two cargo builds, side by side (cargo-leptos runs them so too).
-compile() {
+build() {
+  have wasm-bindgen || die "the wasm-bindgen CLI is missing: run scripts/setup.sh"
+  have wasm-opt || die "wasm-opt is missing: run scripts/setup.sh"
+  local wanted
+  wanted="$(locked_version wasm-bindgen)"
+  wasm-bindgen --version | grep -q " $wanted\$" \
+    || die "wasm-bindgen on PATH is $(wasm-bindgen --version), Cargo.lock wants $wanted: run scripts/setup.sh"
+
   log "compiling the server and the browser half (release)"
   local front_log
   front_log="$(mktemp "${TMPDIR:-/tmp}/image-chat-front.XXXXXX")"
@@ -55,16 +60,6 @@ compile() {
     die "the browser half (wasm32) did not compile"
   fi
   rm -f "$front_log"
-}
-
-build() {
-  compile
-  have wasm-bindgen || die "the wasm-bindgen CLI is missing: run scripts/setup.sh"
-  have wasm-opt || die "wasm-opt is missing: run scripts/setup.sh"
-  local wanted
-  wanted="$(locked_version wasm-bindgen)"
-  wasm-bindgen --version | grep -q " $wanted\$" \
-    || die "wasm-bindgen on PATH is $(wasm-bindgen --version), Cargo.lock wants $wanted: run scripts/setup.sh"
 
   local pkg="$SITE_ROOT/$PKG_DIR"
   local wasm_in="$FRONT_TARGET_DIR/wasm32-unknown-unknown/$LIB_PROFILE/${CRATE//-/_}.wasm"
@@ -90,9 +85,6 @@ build() {
 }
 
 case "${1:-}" in
-  compile)
-    compile
-    ;;
   build)
     build
     ;;
@@ -110,6 +102,6 @@ case "${1:-}" in
     (cd "$END2END_DIR" && npx playwright test)
     ;;
   *)
-    die "usage: scripts/site.sh compile | build | serve | end-to-end"
+    die "usage: scripts/site.sh build | serve | end-to-end"
     ;;
 esac

@@ -5,8 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$IMAGE_CHAT_ROOT"
-# The test build (most of a first run) compiles while set-up installs the rest.
-compile_beside_setup --test cargo test --workspace --features ssr --no-run
+bash scripts/setup.sh --test
 
 services="$(bash scripts/services.sh start)"
 eval "$services"
