@@ -39,7 +39,9 @@ if [ -s "$IMAGE_CHAT_SKIP_LOG" ]; then
 fi
 
 log "API tests again, with the index in PostgreSQL + pgvector"
-IMAGE_CHAT_TEST_STORE=postgres cargo test --features ssr \
+# --workspace as above: the same features resolved, so these reuse that build (without it a first
+# run recompiled tokio, hyper, leptos and the app for 74 s).
+IMAGE_CHAT_TEST_STORE=postgres cargo test --workspace --features ssr \
   --test api --test conversation --test hostile_clients --test adversarial_sites --test chat_load --test render_api
 
 log "end-to-end tests (release build, Chromium)"
