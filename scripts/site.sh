@@ -63,7 +63,8 @@ build() {
 
   local pkg="$SITE_ROOT/$PKG_DIR"
   local wasm_in="$FRONT_TARGET_DIR/wasm32-unknown-unknown/$LIB_PROFILE/${CRATE//-/_}.wasm"
-  local stamp="$pkg/.built-from"
+  # Beside the site folder, not in it: everything in it is served.
+  local stamp="$SITE_ROOT.built-from"
   mkdir -p "$pkg"
   # wasm-bindgen and wasm-opt take seconds; skip them when the wasm they read is unchanged.
   local source_sum
