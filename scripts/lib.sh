@@ -78,6 +78,17 @@ pip_wheel() {
   ls "$dest"/"${name//-/_}"-"$version"-*.whl 2>/dev/null | head -n 1
 }
 
+# Whether the wasm-bindgen CLI on PATH is VERSION (it must be the version of the crate Cargo.lock pins).
+wasm_bindgen_is() {
+  wasm-bindgen --version 2>/dev/null | grep -q " $1\$"
+}
+
+# Whether wasm-opt on PATH is binaryen's $BINARYEN_VERSION (Debian's 108 writes a wasm that fails
+# to hydrate).
+wasm_opt_is_pinned() {
+  wasm-opt --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}"
+}
+
 # One key of Cargo.toml's [package.metadata.leptos] (a string or a list of strings, as written).
 leptos_setting() {
   local value

@@ -58,16 +58,16 @@ wait_background() {
 # "Set-up time"). cargo-leptos is not needed: scripts/site.sh runs the same build steps.
 WASM_BINDGEN_VERSION="$(locked_version wasm-bindgen)"
 [ -n "$WASM_BINDGEN_VERSION" ] || die "Cargo.lock names no wasm-bindgen version"
-if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
+if ! wasm_bindgen_is "$WASM_BINDGEN_VERSION"; then
   log "building wasm-bindgen-cli $WASM_BINDGEN_VERSION, matching Cargo.lock (once; in the background)"
   in_background wasm-bindgen cargo install --debug wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 
 # npm's binaryen goes into our own prefix, ahead of any Debian wasm-opt on PATH (lib.sh).
-if ! wasm-opt --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}"; then
+if ! wasm_opt_is_pinned; then
   log "installing wasm-opt $BINARYEN_VERSION (npm binaryen)"
   npm install --silent --no-audit --no-fund --prefix "$IMAGE_CHAT_CACHE/binaryen" "binaryen@$BINARYEN_VERSION"
-  wasm-opt --version | grep -q "version ${BINARYEN_VERSION%%.*}" || die "wasm-opt on PATH is not version ${BINARYEN_VERSION%%.*}: $(command -v wasm-opt)"
+  wasm_opt_is_pinned || die "wasm-opt on PATH is not version ${BINARYEN_VERSION%%.*}: $(command -v wasm-opt)"
 fi
 
 bash scripts/fetch-models.sh

@@ -17,9 +17,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$IMAGE_CHAT_ROOT"
 
-OUTPUT_NAME="$(leptos_setting output-name)"
-SITE_ROOT="$(leptos_setting site-root)"
-PKG_DIR="$(leptos_setting site-pkg-dir)"
+leptos_env
 STYLE_FILE="$(leptos_setting style-file)"
 ASSETS_DIR="$(leptos_setting assets-dir)"
 BIN_FEATURES="$(leptos_setting bin-features)"
@@ -32,15 +30,13 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$IMAGE_CHAT_ROOT/target}"
 FRONT_TARGET_DIR="$TARGET_DIR/front"
 CRATE="$(awk '/^\[package\]/ { p = 1; next } /^\[/ { p = 0 } p && $1 == "name" { gsub(/"/, "", $3); print $3; exit }' Cargo.toml)"
 
-leptos_env
-
 build() {
-  have wasm-bindgen || die "the wasm-bindgen CLI is missing: run scripts/setup.sh"
-  have wasm-opt || die "wasm-opt is missing: run scripts/setup.sh"
   local wanted
   wanted="$(locked_version wasm-bindgen)"
-  wasm-bindgen --version | grep -q " $wanted\$" \
-    || die "wasm-bindgen on PATH is $(wasm-bindgen --version), Cargo.lock wants $wanted: run scripts/setup.sh"
+  wasm_bindgen_is "$wanted" \
+    || die "the wasm-bindgen CLI on PATH is not $wanted, the version Cargo.lock pins ($(wasm-bindgen --version 2>&1 | head -n 1)): run scripts/setup.sh"
+  wasm_opt_is_pinned \
+    || die "wasm-opt on PATH is not binaryen $BINARYEN_VERSION ($(wasm-opt --version 2>&1 | head -n 1)): run scripts/setup.sh"
 
   log "compiling the server and the browser half (release)"
   local front_log
@@ -61,28 +57,28 @@ build() {
   fi
   rm -f "$front_log"
 
-  local pkg="$SITE_ROOT/$PKG_DIR"
+  local pkg="$LEPTOS_SITE_ROOT/$LEPTOS_SITE_PKG_DIR"
   local wasm_in="$FRONT_TARGET_DIR/wasm32-unknown-unknown/$LIB_PROFILE/${CRATE//-/_}.wasm"
   # Beside the site folder, not in it: everything in it is served.
-  local stamp="$SITE_ROOT.built-from"
+  local stamp="$LEPTOS_SITE_ROOT.built-from"
   mkdir -p "$pkg"
   # wasm-bindgen and wasm-opt take seconds; skip them when the wasm they read is unchanged.
   local source_sum
   source_sum="$(sha256sum "$wasm_in" | cut -d' ' -f1) $(wasm-bindgen --version) $(wasm-opt --version)"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$source_sum" ] && [ -f "$pkg/$OUTPUT_NAME.wasm" ] && [ -f "$pkg/$OUTPUT_NAME.js" ]; then
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$source_sum" ] && [ -f "$pkg/$LEPTOS_OUTPUT_NAME.wasm" ] && [ -f "$pkg/$LEPTOS_OUTPUT_NAME.js" ]; then
     log "browser half unchanged: $pkg kept"
   else
     rm -f "$stamp"
     log "wasm-bindgen and wasm-opt -Oz"
-    wasm-bindgen --target=web "--out-name=$OUTPUT_NAME" "--out-dir=$pkg" "$wasm_in"
+    wasm-bindgen --target=web "--out-name=$LEPTOS_OUTPUT_NAME" "--out-dir=$pkg" "$wasm_in"
     # The name leptos's hydration script asks for.
-    mv "$pkg/${OUTPUT_NAME}_bg.wasm" "$pkg/$OUTPUT_NAME.wasm"
-    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int "$pkg/$OUTPUT_NAME.wasm" -o "$pkg/$OUTPUT_NAME.wasm"
+    mv "$pkg/${LEPTOS_OUTPUT_NAME}_bg.wasm" "$pkg/$LEPTOS_OUTPUT_NAME.wasm"
+    wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int "$pkg/$LEPTOS_OUTPUT_NAME.wasm" -o "$pkg/$LEPTOS_OUTPUT_NAME.wasm"
     printf '%s' "$source_sum" >"$stamp"
   fi
-  cp "$STYLE_FILE" "$pkg/$OUTPUT_NAME.css"
-  cp -R "$ASSETS_DIR"/. "$SITE_ROOT"/
-  log "built: $TARGET_DIR/release/$CRATE and $SITE_ROOT/"
+  cp "$STYLE_FILE" "$pkg/$LEPTOS_OUTPUT_NAME.css"
+  cp -R "$ASSETS_DIR"/. "$LEPTOS_SITE_ROOT"/
+  log "built: $TARGET_DIR/release/$CRATE and $LEPTOS_SITE_ROOT/"
 }
 
 case "${1:-}" in
