@@ -17,7 +17,6 @@
 //! so they keep the model's id and cached vectors stay valid.
 
 use super::Graph;
-use super::wire;
 
 /// What [`rewrite`] changed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -113,9 +112,8 @@ fn gelu(graph: &Graph, k: usize) -> Option<Gelu> {
     let bias = graph.made_by(x, "Add").filter(|_| graph.readers(x) == 2).and_then(|add_bias| {
         let [a, b] = graph.inputs(add_bias) else { return None };
         let (product, bias) = if graph.initializer(b).is_some() { (a, b) } else { (b, a) };
-        let dims = wire::varints(graph.initializer(bias)?, wire::TENSOR_DIMS);
-        let float = wire::varints(graph.initializer(bias)?, wire::TENSOR_DATA_TYPE) == [wire::TENSOR_FLOAT];
-        (graph.initializer(product).is_none() && float && dims.len() == 1 && dims[0] > 1)
+        let dims = graph.float_dims(bias)?;
+        (graph.initializer(product).is_none() && dims.len() == 1 && dims[0] > 1)
             .then(|| (product.clone(), bias.clone(), add_bias))
     });
     Some(Gelu { x: x.clone(), bias, last, dropped: vec![div, k, add, half] })

@@ -56,12 +56,9 @@ fn bias_after(graph: &Graph, k: usize, columns: u64) -> Option<(usize, String, S
     let product = graph.output(k)?;
     let add = graph.only_reader(product).filter(|&add| graph.op(add) == "Add")?;
     let bias = graph.other_input(add, product)?;
-    let tensor = graph.initializer(bias)?;
     let sum = graph.output(add)?;
-    (wire::varints(tensor, wire::TENSOR_DATA_TYPE) == [wire::TENSOR_FLOAT]
-        && wire::varints(tensor, wire::TENSOR_DIMS) == [columns]
-        && !graph.is_output(sum))
-    .then(|| (add, bias.to_string(), sum.to_string(), product.to_string()))
+    (graph.float_dims(bias)? == [columns] && !graph.is_output(sum))
+        .then(|| (add, bias.to_string(), sum.to_string(), product.to_string()))
 }
 
 /// Node `k` as `MatMul(a, Cast(weight) * scale)` with an int8 weight matrix and a scale per

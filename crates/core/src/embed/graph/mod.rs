@@ -34,6 +34,8 @@ struct Graph<'a> {
     fields: Vec<Field<'a>>,
     nodes: Vec<Node<'a>>,
     initializers: HashMap<String, Vec<Field<'a>>>,
+    /// Each initializer's name by its place among the graph's fields.
+    initializer_at: HashMap<usize, String>,
     /// Output name → the node (index into `nodes`) that makes it.
     producer: HashMap<String, usize>,
     /// Value name → the nodes that read it.
@@ -63,6 +65,7 @@ impl<'a> Graph<'a> {
             .ok_or("the model file has no graph")?;
         let fields = wire::parse(graph_bytes)?;
         let mut initializers = HashMap::new();
+        let mut initializer_at = HashMap::new();
         let mut nodes = Vec::new();
         let mut outputs = HashSet::new();
         for (at, f) in fields.iter().enumerate() {
@@ -71,6 +74,7 @@ impl<'a> Graph<'a> {
                 wire::GRAPH_INITIALIZER => {
                     let tensor = wire::parse(b)?;
                     if let Some(name) = wire::text(&tensor, wire::TENSOR_NAME) {
+                        initializer_at.insert(at, name.to_string());
                         initializers.insert(name.to_string(), tensor);
                     }
                 }
@@ -105,6 +109,7 @@ impl<'a> Graph<'a> {
             fields,
             nodes,
             initializers,
+            initializer_at,
             producer,
             consumers,
             outputs,
@@ -171,15 +176,19 @@ impl<'a> Graph<'a> {
         self.initializers.get(name).map(Vec::as_slice)
     }
 
+    /// The shape of a float32 initializer (`None` for another type, or no initializer).
+    pub fn float_dims(&self, name: &str) -> Option<Vec<u64>> {
+        let tensor = self.initializers.get(name)?;
+        (wire::varints(tensor, wire::TENSOR_DATA_TYPE) == [wire::TENSOR_FLOAT])
+            .then(|| wire::varints(tensor, wire::TENSOR_DIMS))
+    }
+
     /// The value of a one-element float32 initializer.
     pub fn scalar(&self, name: &str) -> Option<f32> {
-        let tensor = self.initializers.get(name)?;
-        if wire::varints(tensor, wire::TENSOR_DATA_TYPE) != [wire::TENSOR_FLOAT]
-            || wire::varints(tensor, wire::TENSOR_DIMS).iter().product::<u64>() != 1
-        {
+        if self.float_dims(name)?.iter().product::<u64>() != 1 {
             return None;
         }
-        match wire::floats(tensor).as_slice() {
+        match wire::floats(self.initializers.get(name)?).as_slice() {
             [v] => Some(*v),
             _ => None,
         }
@@ -268,10 +277,7 @@ impl<'a> Graph<'a> {
                 Some(None) => {}
                 Some(Some(fields)) => graph.push(Field::bytes(wire::GRAPH_NODE, wire::write(&fields))),
                 None => {
-                    let orphan = f.number == wire::GRAPH_INITIALIZER
-                        && matches!(&f.value, Value::Len(b) if wire::parse(b).ok().is_some_and(|t| {
-                            wire::text(&t, wire::TENSOR_NAME).is_some_and(|n| orphans.contains(n))
-                        }));
+                    let orphan = self.initializer_at.get(&at).is_some_and(|name| orphans.contains(name.as_str()));
                     if !orphan {
                         graph.push(f.clone());
                     }
