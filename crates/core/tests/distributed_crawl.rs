@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use image_chat_core::cache::RedisCache;
-use image_chat_core::crawl::frontier::{CrawlState, RedisFrontier};
+use image_chat_core::crawl::frontier::{ALIVE, CrawlState, RedisFrontier};
 use image_chat_core::crawl::{Commit, Crawler, HostSlot, StopReason, WorkerSummary};
 use image_chat_fixtures::redis_server::{self, RedisServer};
 use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
@@ -78,6 +78,16 @@ fn page_fetches(server: &FixtureServer) -> BTreeMap<u32, usize> {
     fetched
 }
 
+/// Starts the coordinator as a session does: the crawl is marked alive before any worker can
+/// see it (a worker that finds no mark takes the crawl for orphaned and leaves).
+async fn coordinate(
+    starter: Crawler,
+    front: &Arc<RedisFrontier>,
+) -> tokio::task::JoinHandle<image_chat_core::crawl::CrawlSummary> {
+    front.keep_alive(ALIVE).await.unwrap();
+    tokio::spawn(starter.coordinate(front.clone()))
+}
+
 fn spawn_worker(
     redis: &TestRedis,
     server: &FixtureServer,
@@ -103,7 +113,7 @@ async fn two_workers_share_one_crawl_each_page_once_within_the_host_limit() {
     // Sitemaps off: the starter's sitemap reads are outside the shared limit (one at a time).
     let starter = crawler(&server, per_host).use_sitemaps(false);
     let front = frontier(&redis, &id, "starter", &starter, lease);
-    let coordinator = tokio::spawn(starter.coordinate(front.clone()));
+    let coordinator = coordinate(starter, &front).await;
     let a = spawn_worker(&redis, &server, &id, "a", per_host, lease, &log);
     let b = spawn_worker(&redis, &server, &id, "b", per_host, lease, &log);
     let summary = tokio::time::timeout(HANG_GUARD, coordinator).await.expect("the crawl ended").unwrap();
@@ -143,7 +153,7 @@ async fn a_worker_that_dies_mid_crawl_loses_nothing() {
     let lease = Duration::from_millis(1500);
     let starter = crawler(&server, 4).use_sitemaps(false);
     let front = frontier(&redis, &id, "starter", &starter, lease);
-    let coordinator = tokio::spawn(starter.coordinate(front.clone()));
+    let coordinator = coordinate(starter, &front).await;
     let survivor = spawn_worker(&redis, &server, &id, "survivor", 4, lease, &log);
     let doomed_log = Arc::new(Mutex::new(Vec::new()));
     let doomed = spawn_worker(&redis, &server, &id, "doomed", 4, lease, &doomed_log);
@@ -179,7 +189,7 @@ async fn a_cancel_reaches_every_worker() {
     let starter = crawler(&server, 4).use_sitemaps(false);
     let cancel = starter.cancel_handle();
     let front = frontier(&redis, &id, "starter", &starter, lease);
-    let coordinator = tokio::spawn(starter.coordinate(front.clone()));
+    let coordinator = coordinate(starter, &front).await;
     let a = spawn_worker(&redis, &server, &id, "a", 4, lease, &log);
     let b = spawn_worker(&redis, &server, &id, "b", 4, lease, &log);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -207,7 +217,7 @@ async fn workers_stop_when_the_starter_is_gone() {
     let starter = crawler(&server, 4).use_sitemaps(false);
     let front = frontier(&redis, &id, "starter", &starter, Duration::from_secs(30));
     // The starter queues the start page, then dies without ending the crawl.
-    let coordinator = tokio::spawn(starter.coordinate(front.clone()));
+    let coordinator = coordinate(starter, &front).await;
     let a = spawn_worker(&redis, &server, &id, "a", 4, Duration::from_secs(30), &log);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while log.lock().unwrap().len() < 3 {

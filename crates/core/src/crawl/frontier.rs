@@ -42,6 +42,11 @@ pub struct FrontierOptions {
 pub const ALIVE: Duration = Duration::from_secs(15);
 /// A worker or coordinator that cannot reach Redis for this long gives the crawl up.
 pub const UNREACHABLE_FOR: Duration = Duration::from_secs(60);
+/// How long [`RedisFrontier::end`] keeps trying to record why the crawl ended. Less than
+/// [`ALIVE`]: past it, the workers find the crawl orphaned and stop all the same.
+pub const END_TRIES_FOR: Duration = Duration::from_secs(5);
+/// Wait between two tries of the end; the Redis connection is rebuilt at most this often.
+const END_RETRY_EVERY: Duration = Duration::from_millis(250);
 
 /// A page whose lease lapsed this many times (each time, the replica holding it died or
 /// stalled) is given up: a page that kills its workers must not kill them all.
@@ -412,10 +417,25 @@ impl RedisFrontier {
         Ok(())
     }
 
-    /// Ends the crawl for every worker; the first reason given stays.
+    /// Ends the crawl for every worker; the first reason given stays. Tried again for up to
+    /// [`END_TRIES_FOR`]: one refused call (a dropped connection, a timeout under load) must
+    /// not leave the workers fetching until the `alive` mark lapses and then reading the
+    /// crawl as orphaned rather than, say, cancelled.
     pub async fn end(&self, why: &str) -> Result<(), String> {
-        let _: i64 = self.redis.eval(&self.end, &self.keys(), &[why.to_string()]).await?;
-        Ok(())
+        let started = tokio::time::Instant::now();
+        loop {
+            match self.redis.eval::<i64>(&self.end, &self.keys(), &[why.to_string()]).await {
+                Ok(_) => return Ok(()),
+                Err(e) if started.elapsed() + END_RETRY_EVERY < END_TRIES_FOR => {
+                    tracing::debug!("could not record the crawl's end ({e}); trying again");
+                    tokio::time::sleep(END_RETRY_EVERY).await;
+                }
+                Err(e) => {
+                    tracing::warn!("could not record the crawl's end ({why}) in Redis: {e}");
+                    return Err(e);
+                }
+            }
+        }
     }
 
     pub async fn state(&self) -> Result<CrawlState, String> {

@@ -253,3 +253,49 @@ async fn a_freed_slot_lets_the_next_page_go_while_the_lease_stays() {
     assert_eq!(again.url, second.url, "the lapsed page came back");
     assert!(matches!(other.claim().await.unwrap(), Next::Wait(_)), "and holds the host's one slot");
 }
+
+/// The end is what tells every worker why to stop: a Redis that drops the call and comes back
+/// a moment later still gets it; one that stays away costs a bounded wait and a clear error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_end_is_recorded_across_a_short_outage() {
+    if !redis_server::available() {
+        println!("skipped: redis-server is not installed (scripts/setup.sh --test installs it)");
+        return;
+    }
+    let mut server = RedisServer::start().unwrap();
+    let cache = Arc::new(RedisCache::new(&server.url(), Duration::from_millis(500)).unwrap());
+    let f = RedisFrontier::new(cache, &crawl_id(), "starter", FrontierOptions::default());
+    f.keep_alive(ALIVE).await.unwrap();
+    assert_eq!(f.state().await.unwrap(), CrawlState::Running);
+
+    server.kill();
+    let ending = tokio::spawn(async move { (f.end("cancelled").await, f) });
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Nothing is kept across the restart (no persistence): the end is written after it.
+    let restarted = tokio::task::spawn_blocking(move || {
+        server.restart().unwrap();
+        server
+    });
+    let (ended, f) = ending.await.unwrap();
+    let _server = restarted.await.unwrap();
+    assert_eq!(ended, Ok(()));
+    assert_eq!(f.state().await.unwrap(), CrawlState::Ended("cancelled".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_that_cannot_be_recorded_fails_within_its_bound() {
+    if !redis_server::available() {
+        println!("skipped: redis-server is not installed (scripts/setup.sh --test installs it)");
+        return;
+    }
+    let mut server = RedisServer::start().unwrap();
+    let cache = Arc::new(RedisCache::new(&server.url(), Duration::from_millis(500)).unwrap());
+    let f = RedisFrontier::new(cache, &crawl_id(), "starter", FrontierOptions::default());
+    server.kill();
+    let started = Instant::now();
+    let ended = f.end("cancelled").await;
+    assert!(ended.is_err());
+    // The tries stop at END_TRIES_FOR; the last one may take the call's timeout on top.
+    let took = started.elapsed();
+    assert!(took >= END_TRIES_FOR - END_RETRY_EVERY * 2 && took < END_TRIES_FOR + Duration::from_secs(3), "{took:?}");
+}
