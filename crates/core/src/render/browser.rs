@@ -8,13 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use chromiumoxide::cdp::browser_protocol::browser::BrowserContextId;
-use chromiumoxide::cdp::browser_protocol::target::{CreateBrowserContextParams, CreateTargetParams};
-use chromiumoxide::{BrowserConfig, Page};
-use futures_util::StreamExt;
-use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::RenderError;
+use super::cdp::{Connection, Event, Session};
 use super::egress::{EgressProxy, EgressStats};
 use crate::net::Guard;
 
@@ -23,6 +21,7 @@ const CANDIDATES: &[&str] =
     &["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome", "/usr/bin/google-chrome-stable"];
 /// The browser window's size.
 const VIEWPORT: (u32, u32) = (1366, 1024);
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(30);
 pub const INSTALL_HINT: &str = "install Debian's chromium (sudo apt-get install chromium) or set crawler.chromium_path";
 
 /// The browser, how it is started and how hard it may be used.
@@ -52,9 +51,8 @@ pub fn find_executable(configured: Option<&Path>) -> Result<PathBuf, RenderError
 }
 
 struct Running {
-    browser: Option<chromiumoxide::Browser>,
-    handler: tokio::task::JoinHandle<()>,
-    /// Set when the protocol connection ended: the next render relaunches.
+    connection: Arc<Connection>,
+    child: Option<tokio::process::Child>,
     broken: Arc<AtomicBool>,
     generation: u64,
     pages: AtomicU32,
@@ -63,20 +61,24 @@ struct Running {
     profile: PathBuf,
 }
 
+impl Running {
+    fn usable(&self) -> bool {
+        !self.broken.load(Ordering::Relaxed) && !self.connection.is_closed()
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
-        self.handler.abort();
         let profile = std::mem::take(&mut self.profile);
-        if let Some(mut browser) = self.browser.take() {
+        if let Some(mut child) = self.child.take() {
             let leftover = profile.clone();
+            // The child is killed when dropped all the same; this also reaps it and clears its profile.
             let cleanup = async move {
-                let _ = browser.kill().await;
-                let _ = browser.wait().await;
+                let _ = child.kill().await;
                 let _ = tokio::fs::remove_dir_all(&profile).await;
             };
             match tokio::runtime::Handle::try_current() {
                 Ok(rt) => drop(rt.spawn(cleanup)),
-                // No runtime left: chromiumoxide's child is killed on drop anyway.
                 Err(_) => drop(std::fs::remove_dir_all(&leftover)),
             }
         }
@@ -109,7 +111,7 @@ impl Chromium {
 
     /// Whether a browser process is running now.
     pub async fn is_running(&self) -> bool {
-        self.running.lock().await.as_ref().is_some_and(|r| !r.broken.load(Ordering::Relaxed))
+        self.running.lock().await.as_ref().is_some_and(|r| r.usable())
     }
 
     /// A tab slot; a page is rendered only while one is held.
@@ -121,7 +123,7 @@ impl Chromium {
     async fn current(&self) -> Result<Arc<Running>, RenderError> {
         let mut running = self.running.lock().await;
         if let Some(r) = running.as_ref()
-            && !r.broken.load(Ordering::Relaxed)
+            && r.usable()
             && r.pages.load(Ordering::Relaxed) < self.options.relaunch_after.max(1)
         {
             return Ok(r.clone());
@@ -153,72 +155,56 @@ impl Chromium {
         let profile = std::env::temp_dir().join(format!("image-chat-chromium-{}-{launch}", std::process::id()));
         let _ = std::fs::remove_dir_all(&profile);
         std::fs::create_dir_all(&profile).map_err(|e| RenderError::Launch(format!("{}: {e}", profile.display())))?;
-        let proxy_server = format!("http://{}", proxy.addr());
-        let config = BrowserConfig::builder()
-            .chrome_executable(&executable)
-            .user_data_dir(&profile)
-            .no_sandbox()
-            // A desktop window: pages lay out as people see them, and a long page is scrolled
-            // through in fewer steps.
-            .window_size(VIEWPORT.0, VIEWPORT.1)
-            .viewport(chromiumoxide::handler::viewport::Viewport {
-                width: VIEWPORT.0,
-                height: VIEWPORT.1,
-                ..Default::default()
-            })
-            .launch_timeout(Duration::from_secs(30))
-            .request_timeout(Duration::from_secs(30))
-            // Keys without dashes: chromiumoxide adds them (and already passes --headless,
-            // --no-sandbox, --disable-sync, --no-first-run and background networking off).
-            .args([
-                "disable-gpu".to_string(),
-                "disable-dev-shm-usage".into(),
-                "disable-background-networking".into(),
-                "disable-component-update".into(),
-                "disable-sync".into(),
-                "disable-default-apps".into(),
-                "no-first-run".into(),
-                "disable-quic".into(),
-                "mute-audio".into(),
-                format!("proxy-server={proxy_server}"),
-                // Without it Chromium reaches loopback and link-local directly, around the proxy.
-                "proxy-bypass-list=<-loopback>".into(),
-                // Names resolve at the proxy only; nothing resolves in the browser.
-                "host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1".into(),
-                "force-webrtc-ip-handling-policy=disable_non_proxied_udp".into(),
-                "webrtc-ip-handling-policy=disable_non_proxied_udp".into(),
-                format!("user-agent={}", self.options.user_agent),
-            ])
-            .build()
-            .map_err(RenderError::Launch)?;
-        let (browser, mut handler) = chromiumoxide::Browser::launch(config)
-            .await
-            .map_err(|e| RenderError::Launch(format!("{}: {e}", executable.display())))?;
-        // The debugging endpoint is on loopback: no page may reach it, even with loopback allowed.
-        if let Some(port) = debug_port(browser.websocket_address()) {
-            proxy.forbid(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
-            proxy.forbid(std::net::SocketAddr::from(([0, 0, 0, 0], port)));
-        }
-        let broken = Arc::new(AtomicBool::new(false));
-        let flag = broken.clone();
-        let handler = tokio::spawn(async move {
-            while let Some(event) = handler.next().await {
-                if let Err(e) = event {
-                    // Events Chromium sends that this version cannot parse are not fatal; a
-                    // dropped connection is.
-                    if matches!(e, chromiumoxide::error::CdpError::Ws(_)) {
-                        tracing::warn!("chromium: connection lost: {e}");
-                        break;
-                    }
-                }
-            }
-            flag.store(true, Ordering::Relaxed);
-        });
+        let (width, height) = VIEWPORT;
+        let args = [
+            // What chromiumoxide (the crate this replaced) passed by default, and ours.
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-setuid-sandbox".into(),
+            "--hide-scrollbars".into(),
+            "--mute-audio".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-background-networking".into(),
+            "--disable-background-timer-throttling".into(),
+            "--disable-backgrounding-occluded-windows".into(),
+            "--disable-renderer-backgrounding".into(),
+            "--disable-breakpad".into(),
+            "--disable-client-side-phishing-detection".into(),
+            "--disable-component-extensions-with-background-pages".into(),
+            "--disable-component-update".into(),
+            "--disable-default-apps".into(),
+            "--disable-extensions".into(),
+            "--disable-features=TranslateUI".into(),
+            "--disable-hang-monitor".into(),
+            "--disable-ipc-flooding-protection".into(),
+            "--disable-popup-blocking".into(),
+            "--disable-prompt-on-repost".into(),
+            "--disable-sync".into(),
+            "--force-color-profile=srgb".into(),
+            "--metrics-recording-only".into(),
+            "--no-first-run".into(),
+            "--password-store=basic".into(),
+            "--use-mock-keychain".into(),
+            "--lang=en_US".into(),
+            "--disable-quic".into(),
+            format!("--window-size={width},{height}"),
+            format!("--user-data-dir={}", profile.display()),
+            format!("--proxy-server=http://{}", proxy.addr()),
+            // Without it Chromium sends loopback and link-local requests around the proxy.
+            "--proxy-bypass-list=<-loopback>".into(),
+            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1".into(),
+            "--force-webrtc-ip-handling-policy=disable_non_proxied_udp".into(),
+            "--webrtc-ip-handling-policy=disable_non_proxied_udp".into(),
+            format!("--user-agent={}", self.options.user_agent),
+            "about:blank".into(),
+        ];
+        let (connection, child) = Connection::launch(&executable, &args, LAUNCH_TIMEOUT).await?;
         tracing::info!("chromium started ({}, generation {generation})", executable.display());
         Ok(Running {
-            browser: Some(browser),
-            handler,
-            broken,
+            connection,
+            child: Some(child),
+            broken: Arc::new(AtomicBool::new(false)),
             generation,
             pages: AtomicU32::new(0),
             _proxy: proxy,
@@ -229,40 +215,64 @@ impl Chromium {
     /// A new tab in `context` (created in this browser when it is from an older one).
     pub(super) async fn open_tab(&self, context: &Context) -> Result<Tab, RenderError> {
         let running = self.current().await?;
-        let browser = running.browser.as_ref().ok_or_else(|| RenderError::Protocol("browser gone".into()))?;
-        let id = {
+        let browser = &running.connection;
+        let context_id = {
             let mut ctx = context.0.lock().await;
             match ctx.as_ref() {
                 Some((generation, id)) if *generation == running.generation => id.clone(),
                 _ => {
-                    let id = browser
-                        .create_browser_context(CreateBrowserContextParams::default())
-                        .await
-                        .map_err(|e| RenderError::Protocol(format!("browser context: {e}")))?;
+                    let created = browser.call(None, "Target.createBrowserContext", json!({})).await?;
+                    let id = text(&created, "browserContextId")?;
                     *ctx = Some((running.generation, id.clone()));
                     id
                 }
             }
         };
         running.pages.fetch_add(1, Ordering::Relaxed);
-        // A window of its own: a tab behind another in one window is hidden, and a hidden page
-        // gets no frames (its IntersectionObservers and animation callbacks never run).
-        let params = CreateTargetParams::builder()
-            .url("about:blank")
-            .browser_context_id(id)
-            .new_window(true)
-            .background(false)
-            .build()
-            .map_err(RenderError::Protocol)?;
-        let page = match browser.new_page(params).await {
-            Ok(p) => p,
+        let opened = async {
+            let params =
+                json!({ "url": "about:blank", "browserContextId": context_id, "newWindow": true, "background": false });
+            let target = text(&browser.call(None, "Target.createTarget", params).await?, "targetId")?;
+            let attach = json!({ "targetId": target, "flatten": true });
+            let session = text(&browser.call(None, "Target.attachToTarget", attach).await?, "sessionId")?;
+            // Subscribed before anything is enabled, so no event of this page is missed.
+            let events = browser.subscribe(&session);
+            // A tab from here on: dropped, it is closed.
+            let tab = Tab {
+                session: Session { connection: browser.clone(), id: session },
+                target,
+                events: Some(events),
+                generation: running.generation,
+                _running: running.clone(),
+            };
+            let (width, height) = VIEWPORT;
+            let metrics = json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false });
+            for (method, params) in [
+                ("Page.enable", json!({})),
+                ("Network.enable", json!({})),
+                ("Emulation.setDeviceMetricsOverride", metrics),
+            ] {
+                tab.session.call(method, params).await?;
+            }
+            Ok::<Tab, RenderError>(tab)
+        };
+        match opened.await {
+            Ok(tab) => Ok(tab),
             Err(e) => {
                 running.broken.store(true, Ordering::Relaxed);
-                return Err(RenderError::Protocol(format!("new tab: {e}")));
+                Err(RenderError::Protocol(format!("new tab: {e}")))
             }
-        };
-        Ok(Tab { page: Some(page), generation: running.generation, _running: running })
+        }
     }
+}
+
+/// A string field of a command's answer.
+fn text(answer: &Value, field: &str) -> Result<String, RenderError> {
+    answer
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| RenderError::Protocol(format!("the browser's answer has no {field}")))
 }
 
 impl Chromium {
@@ -271,41 +281,46 @@ impl Chromium {
     pub(super) async fn dispose(&self, context: &Context) {
         let Some((generation, id)) = context.0.lock().await.take() else { return };
         let running = self.running.lock().await.clone();
-        if let Some(r) = running.filter(|r| r.generation == generation)
-            && let Some(browser) = r.browser.as_ref()
-        {
-            let _ = tokio::time::timeout(Duration::from_secs(5), browser.dispose_browser_context(id)).await;
+        if let Some(r) = running.filter(|r| r.generation == generation) {
+            let dispose = r.connection.call(None, "Target.disposeBrowserContext", json!({ "browserContextId": id }));
+            let _ = tokio::time::timeout(Duration::from_secs(5), dispose).await;
         }
     }
 }
 
-fn debug_port(ws: &str) -> Option<u16> {
-    let url = url::Url::parse(ws).ok()?;
-    url.port()
-}
-
 /// A crawl's browser context; disposed with the browser it was made in.
 #[derive(Default)]
-pub struct Context(Mutex<Option<(u64, BrowserContextId)>>);
+pub struct Context(Mutex<Option<(u64, String)>>);
 
 /// One open tab, closed when dropped (a tab left open would hold its page's memory and sockets).
 pub(super) struct Tab {
-    page: Option<Page>,
+    session: Session,
+    target: String,
+    events: Option<mpsc::UnboundedReceiver<Event>>,
     pub generation: u64,
     _running: Arc<Running>,
 }
 
 impl Tab {
-    pub fn page(&self) -> &Page {
-        self.page.as_ref().expect("a tab has its page until dropped")
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The page's events; taken once, by whoever watches them.
+    pub fn take_events(&mut self) -> Option<mpsc::UnboundedReceiver<Event>> {
+        self.events.take()
     }
 }
 
 impl Drop for Tab {
     fn drop(&mut self) {
-        if let (Some(page), Ok(rt)) = (self.page.take(), tokio::runtime::Handle::try_current()) {
+        let connection = self.session.connection.clone();
+        connection.unsubscribe(&self.session.id);
+        let target = std::mem::take(&mut self.target);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                let _ = tokio::time::timeout(Duration::from_secs(5), page.close()).await;
+                let close = connection.call(None, "Target.closeTarget", json!({ "targetId": target }));
+                let _ = tokio::time::timeout(Duration::from_secs(5), close).await;
             });
         }
     }

@@ -8,10 +8,9 @@
 //! Plain `http://` requests come in absolute form and are forwarded one per connection
 //! (`Connection: close`, so a second request on the connection cannot reach another host).
 //! `CONNECT` (https, wss) is tunnelled only to ports 80 and 443, or to any port of a host
-//! the allow-list names; the proxy's own address and any address registered with
-//! [`EgressProxy::forbid`] (the browser's debugging port) are never reached.
+//! the allow-list names; the proxy's own address is never reached. (The browser is driven over
+//! a pipe, so it has no debugging port a page could aim at.)
 
-use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -62,7 +61,8 @@ impl EgressStats {
 
 struct Rules {
     guard: Guard,
-    forbidden: Mutex<HashSet<SocketAddr>>,
+    /// The proxy's own address: a page must not loop the browser's traffic back into it.
+    own: SocketAddr,
     stats: Arc<EgressStats>,
 }
 
@@ -83,7 +83,7 @@ impl EgressProxy {
     pub async fn start_with_stats(guard: Guard, stats: Arc<EgressStats>) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let rules = Arc::new(Rules { guard, forbidden: Mutex::new(HashSet::from([addr])), stats });
+        let rules = Arc::new(Rules { guard, own: addr, stats });
         let task = tokio::spawn(serve(listener, rules.clone()));
         Ok(Self { addr, rules, task })
     }
@@ -94,11 +94,6 @@ impl EgressProxy {
 
     pub fn stats(&self) -> Arc<EgressStats> {
         self.rules.stats.clone()
-    }
-
-    /// Never connect to `addr` (the browser's own debugging endpoint), allowed host or not.
-    pub fn forbid(&self, addr: SocketAddr) {
-        self.rules.forbidden.lock().unwrap_or_else(|e| e.into_inner()).insert(addr);
     }
 }
 
@@ -269,11 +264,7 @@ async fn connect(rules: &Rules, host: &str, port: u16) -> Result<TcpStream, (u16
         },
     };
     let checked = rules.guard.filter(bare, addrs).map_err(|refusal| (403, refusal.to_string()))?;
-    let forbidden = rules.forbidden.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let checked: Vec<SocketAddr> = checked
-        .into_iter()
-        .filter(|a| !forbidden.contains(a) && !forbidden.iter().any(|f| same_port_any(f, a)))
-        .collect();
+    let checked: Vec<SocketAddr> = checked.into_iter().filter(|a| *a != rules.own).collect();
     if checked.is_empty() {
         return Err((403, format!("{bare}:{port} is this product's own endpoint")));
     }
@@ -286,11 +277,6 @@ async fn connect(rules: &Rules, host: &str, port: u16) -> Result<TcpStream, (u16
         }
     }
     Err((502, last))
-}
-
-/// `forbidden` bound to an unspecified address covers every local address on its port.
-fn same_port_any(forbidden: &SocketAddr, addr: &SocketAddr) -> bool {
-    forbidden.ip().is_unspecified() && forbidden.port() == addr.port() && addr.ip().is_loopback()
 }
 
 async fn answer(client: &mut TcpStream, status: u16, why: &str) {

@@ -8,6 +8,7 @@
 //! host ([`need`]).
 
 pub mod browser;
+mod cdp;
 pub mod egress;
 pub mod need;
 mod tab;
@@ -92,8 +93,9 @@ impl RenderFetcher {
             return Err(RenderError::Navigation(format!("refused: {refusal}")));
         }
         let _slot = self.chromium.tab_slot().await;
-        let tab = self.chromium.open_tab(&self.context).await?;
-        let result = tab::render(tab.page(), url, &self.plan).await;
+        let mut tab = self.chromium.open_tab(&self.context).await?;
+        let events = tab.take_events().ok_or_else(|| RenderError::Protocol("the tab's events were taken".into()))?;
+        let result = tab::render(tab.session(), events, url, &self.plan).await;
         if let Err(RenderError::Protocol(_)) = &result {
             // A protocol error leaves the browser in doubt: the next page gets a fresh one.
             self.chromium.retire(tab.generation).await;

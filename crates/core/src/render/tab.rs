@@ -7,18 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use chromiumoxide::Page;
-use chromiumoxide::cdp::browser_protocol::fetch::{
-    EnableParams as FetchEnable, EventRequestPaused, FailRequestParams, RequestPattern,
-};
-use chromiumoxide::cdp::browser_protocol::network::{
-    ErrorReason, EventLoadingFailed, EventLoadingFinished, EventRequestWillBeSent, ResourceType,
-};
-use futures_util::StreamExt;
 use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc};
 use url::Url;
 
 use super::RenderError;
+use super::cdp::{Event, Session};
 
 /// What a render waits for and how long it may take.
 #[derive(Clone, Debug)]
@@ -78,12 +73,20 @@ struct Traffic {
     in_flight: AtomicI64,
     last_change_ms: AtomicI64,
     blocked: AtomicU32,
+    /// Load events of the main frame so far, and a wake-up for each.
+    loads: AtomicU32,
+    loaded: Notify,
 }
 
-pub(super) async fn render(page: &Page, url: &Url, plan: &PagePlan) -> Result<Snapshot, RenderError> {
+pub(super) async fn render(
+    page: &Session,
+    events: mpsc::UnboundedReceiver<Event>,
+    url: &Url,
+    plan: &PagePlan,
+) -> Result<Snapshot, RenderError> {
     let started = Instant::now();
     let traffic = Arc::new(Traffic::default());
-    let watchers = watch_traffic(page, traffic.clone(), started).await?;
+    let watchers = watch_traffic(page, events, traffic.clone(), started).await?;
     let settled = tokio::time::timeout(plan.budget, settle(page, url, plan, &traffic, started)).await;
     let (scrolls, budget_ran_out) = match settled {
         Ok(Ok(scrolls)) => (scrolls, false),
@@ -93,10 +96,10 @@ pub(super) async fn render(page: &Page, url: &Url, plan: &PagePlan) -> Result<Sn
         }
         Err(_) => (0, true),
     };
-    let dom = tokio::time::timeout(SNAPSHOT_GRACE, page.evaluate(include_str!("snapshot.js"))).await;
+    let dom = tokio::time::timeout(SNAPSHOT_GRACE, page.evaluate::<Dom>(include_str!("snapshot.js"))).await;
     watchers.abort();
-    let dom: Dom = match dom {
-        Ok(Ok(result)) => result.into_value().map_err(|e| RenderError::Protocol(format!("snapshot: {e}")))?,
+    let dom = match dom {
+        Ok(Ok(dom)) => dom,
         Ok(Err(e)) => return Err(RenderError::Protocol(format!("snapshot: {e}"))),
         Err(_) => return Err(RenderError::Timeout(plan.budget + SNAPSHOT_GRACE)),
     };
@@ -113,18 +116,19 @@ pub(super) async fn render(page: &Page, url: &Url, plan: &PagePlan) -> Result<Sn
 
 /// Everything before the snapshot; returns the scroll steps taken.
 async fn settle(
-    page: &Page,
+    page: &Session,
     url: &Url,
     plan: &PagePlan,
     traffic: &Traffic,
     started: Instant,
 ) -> Result<u32, RenderError> {
     // A tab in the background gets no frames: scroll handlers and observers would not run.
-    let _ = page.bring_to_front().await;
-    page.goto(url.as_str()).await.map_err(|e| RenderError::Navigation(e.to_string()))?;
+    let _ = page.call("Page.bringToFront", json!({})).await;
+    goto(page, url, traffic).await?;
     quiet(traffic, plan.quiet, Duration::from_secs(5), started).await;
-    let _ =
-        page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager'); true").await;
+    let _ = page
+        .evaluate::<Value>("document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager'); true")
+        .await;
     let mut scrolls = 0;
     let mut last_height = 0.0;
     let mut still = 0;
@@ -132,8 +136,6 @@ async fn settle(
     let fits: bool = page
         .evaluate("(document.scrollingElement || document.documentElement).scrollHeight <= window.innerHeight + 1")
         .await
-        .ok()
-        .and_then(|r| r.into_value().ok())
         .unwrap_or(false);
     while scrolls < plan.max_scrolls && !fits {
         let h: Height = page
@@ -144,8 +146,6 @@ async fn settle(
                  return { bottom: window.scrollY + window.innerHeight, height: e.scrollHeight }; })()",
             )
             .await
-            .map_err(|e| RenderError::Protocol(format!("scroll: {e}")))?
-            .into_value()
             .map_err(|e| RenderError::Protocol(format!("scroll: {e}")))?;
         scrolls += 1;
         next_frames(page).await;
@@ -170,9 +170,32 @@ async fn settle(
 
 /// Waits for two rendered frames (observers and scroll handlers run in them; on a busy machine
 /// a frame can come later than a quiet window ends), at most a second.
-async fn next_frames(page: &Page) {
+async fn next_frames(page: &Session) {
     let frames = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))";
-    let _ = tokio::time::timeout(Duration::from_secs(1), page.evaluate(frames)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), page.evaluate::<Value>(frames)).await;
+}
+
+/// Navigates and waits for the document's load event (the caller's budget bounds the wait).
+async fn goto(page: &Session, url: &Url, traffic: &Traffic) -> Result<(), RenderError> {
+    let loads = traffic.loads.load(Ordering::Acquire);
+    let navigated = page.call("Page.navigate", json!({ "url": url.as_str() })).await.map_err(|e| match e {
+        RenderError::Protocol(m) => RenderError::Navigation(m),
+        other => other,
+    })?;
+    if let Some(error) = navigated.get("errorText").and_then(Value::as_str).filter(|e| !e.is_empty()) {
+        return Err(RenderError::Navigation(error.to_string()));
+    }
+    if navigated.get("loaderId").is_none() {
+        // A move within the same document: nothing new loads.
+        return Ok(());
+    }
+    loop {
+        let woken = traffic.loaded.notified();
+        if traffic.loads.load(Ordering::Acquire) > loads {
+            return Ok(());
+        }
+        woken.await;
+    }
 }
 
 /// Waits until no request has been in flight for `quiet`, or `cap` has passed.
@@ -192,37 +215,39 @@ async fn quiet(traffic: &Traffic, quiet: Duration, cap: Duration, started: Insta
 /// Counts requests in flight from the page's network events, and refuses fonts and media
 /// (the page's pictures need neither).
 async fn watch_traffic(
-    page: &Page,
+    page: &Session,
+    mut events: mpsc::UnboundedReceiver<Event>,
     traffic: Arc<Traffic>,
     started: Instant,
 ) -> Result<tokio::task::JoinHandle<()>, RenderError> {
-    let protocol = |e: chromiumoxide::error::CdpError| RenderError::Protocol(format!("network events: {e}"));
-    let mut sent = page.event_listener::<EventRequestWillBeSent>().await.map_err(protocol)?;
-    let mut finished = page.event_listener::<EventLoadingFinished>().await.map_err(protocol)?;
-    let mut failed = page.event_listener::<EventLoadingFailed>().await.map_err(protocol)?;
-    let mut paused = page.event_listener::<EventRequestPaused>().await.map_err(protocol)?;
-    let patterns = [ResourceType::Font, ResourceType::Media]
-        .into_iter()
-        .map(|t| RequestPattern::builder().resource_type(t).build())
-        .collect::<Vec<_>>();
-    page.execute(FetchEnable::builder().patterns(patterns).build()).await.map_err(protocol)?;
+    let patterns = json!([{ "resourceType": "Font" }, { "resourceType": "Media" }]);
+    page.call("Fetch.enable", json!({ "patterns": patterns }))
+        .await
+        .map_err(|e| RenderError::Protocol(format!("network events: {e}")))?;
     let page = page.clone();
     Ok(tokio::spawn(async move {
         let touch = |delta: i64| {
             traffic.in_flight.fetch_add(delta, Ordering::Relaxed);
             traffic.last_change_ms.store(started.elapsed().as_millis() as i64, Ordering::Relaxed);
         };
-        loop {
-            tokio::select! {
-                // A redirect is the same request going on, not a new one.
-                Some(e) = sent.next() => touch(if e.redirect_response.is_some() { 0 } else { 1 }),
-                Some(_) = finished.next() => touch(-1),
-                Some(_) = failed.next() => touch(-1),
-                Some(p) = paused.next() => {
+        while let Some(Event { method, params }) = events.recv().await {
+            match method.as_str() {
+                "Network.requestWillBeSent" => touch(if params.get("redirectResponse").is_some() { 0 } else { 1 }),
+                "Network.loadingFinished" | "Network.loadingFailed" => touch(-1),
+                "Fetch.requestPaused" => {
                     traffic.blocked.fetch_add(1, Ordering::Relaxed);
-                    let _ = page.execute(FailRequestParams::new(p.request_id.clone(), ErrorReason::BlockedByClient)).await;
+                    let Some(id) = params.get("requestId").cloned() else { continue };
+                    let page = page.clone();
+                    tokio::spawn(async move {
+                        let fail = json!({ "requestId": id, "errorReason": "BlockedByClient" });
+                        let _ = page.call("Fetch.failRequest", fail).await;
+                    });
                 }
-                else => break,
+                "Page.loadEventFired" => {
+                    traffic.loads.fetch_add(1, Ordering::Release);
+                    traffic.loaded.notify_waiters();
+                }
+                _ => {}
             }
         }
     }))
