@@ -13,20 +13,9 @@ use image_chat_core::extract::{ImageContext, ImageRecord, ImageSource, ImageVari
 use image_chat_core::index::{ImageIndex, Namespace, SqliteIndex};
 use image_chat_core::search::cached::search;
 use image_chat_core::search::engine::SearchEngine;
-use image_chat_fixtures::redis_server::{self, RedisServer};
+use image_chat_fixtures::redis_server;
 
 const TIMEOUT_MS: u64 = 200;
-
-fn redis() -> Option<RedisServer> {
-    if !redis_server::available() {
-        image_chat_fixtures::skip::skip(
-            image_chat_fixtures::skip::Need::Service,
-            "redis-server is not installed (scripts/setup.sh --test installs it)",
-        );
-        return None;
-    }
-    Some(RedisServer::start().expect("redis-server starts"))
-}
 
 fn layers(url: &str) -> CacheLayers {
     let settings =
@@ -40,7 +29,7 @@ fn each(l: &CacheLayers) -> [&Layer; 4] {
 
 #[tokio::test]
 async fn every_layer_is_shared_through_redis_and_expires() {
-    let Some(server) = redis() else { return };
+    let Some(server) = redis_server::own_or_skip() else { return };
     let (a, b) = (layers(&server.url()), layers(&server.url()));
     for (la, lb) in each(&a).into_iter().zip(each(&b)) {
         assert_eq!(lb.get("k").await, None, "{}", la.name());
@@ -74,7 +63,7 @@ async fn a_redis_down_at_start_fails_nothing_and_costs_at_most_the_timeout() {
 
 #[tokio::test]
 async fn a_redis_killed_mid_use_is_survived_counted_and_used_again_when_back() {
-    let Some(mut server) = redis() else { return };
+    let Some(mut server) = redis_server::own_or_skip() else { return };
     let (a, b) = (layers(&server.url()), layers(&server.url()));
     a.embedding.set("before", b"1".to_vec(), Duration::from_secs(60)).await;
     assert_eq!(b.embedding.get("before").await, Some(b"1".to_vec()));

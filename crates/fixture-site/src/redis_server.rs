@@ -32,6 +32,19 @@ pub fn url_or_skip() -> Option<(String, Option<RedisServer>)> {
     Some((server.url(), Some(server)))
 }
 
+/// A Redis of the test's own, which it may kill and restart; `None` after one printed line when
+/// redis-server is not installed (a user's clone; CI fails the skip instead).
+pub fn own_or_skip() -> Option<RedisServer> {
+    if !available() {
+        crate::skip::skip(
+            crate::skip::Need::Service,
+            "redis-server is not installed (scripts/setup.sh --test installs it)",
+        );
+        return None;
+    }
+    Some(RedisServer::start().expect("redis-server starts"))
+}
+
 /// Whether `redis-server` can be run here.
 pub fn available() -> bool {
     Command::new("redis-server").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success())

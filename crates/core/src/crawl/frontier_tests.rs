@@ -254,17 +254,19 @@ async fn a_freed_slot_lets_the_next_page_go_while_the_lease_stays() {
     assert!(matches!(other.claim().await.unwrap(), Next::Wait(_)), "and holds the host's one slot");
 }
 
+/// A frontier on a Redis of the test's own (killed and restarted by the test), whose calls
+/// time out after 500 ms.
+fn own_redis_frontier() -> Option<(RedisServer, RedisFrontier)> {
+    let server = redis_server::own_or_skip()?;
+    let cache = Arc::new(RedisCache::new(&server.url(), Duration::from_millis(500)).unwrap());
+    Some((server, RedisFrontier::new(cache, &crawl_id(), "starter", FrontierOptions::default())))
+}
+
 /// The end is what tells every worker why to stop: a Redis that drops the call and comes back
 /// a moment later still gets it; one that stays away costs a bounded wait and a clear error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_end_is_recorded_across_a_short_outage() {
-    if !redis_server::available() {
-        println!("skipped: redis-server is not installed (scripts/setup.sh --test installs it)");
-        return;
-    }
-    let mut server = RedisServer::start().unwrap();
-    let cache = Arc::new(RedisCache::new(&server.url(), Duration::from_millis(500)).unwrap());
-    let f = RedisFrontier::new(cache, &crawl_id(), "starter", FrontierOptions::default());
+    let Some((mut server, f)) = own_redis_frontier() else { return };
     f.keep_alive(ALIVE).await.unwrap();
     assert_eq!(f.state().await.unwrap(), CrawlState::Running);
 
@@ -284,13 +286,7 @@ async fn the_end_is_recorded_across_a_short_outage() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_end_that_cannot_be_recorded_fails_within_its_bound() {
-    if !redis_server::available() {
-        println!("skipped: redis-server is not installed (scripts/setup.sh --test installs it)");
-        return;
-    }
-    let mut server = RedisServer::start().unwrap();
-    let cache = Arc::new(RedisCache::new(&server.url(), Duration::from_millis(500)).unwrap());
-    let f = RedisFrontier::new(cache, &crawl_id(), "starter", FrontierOptions::default());
+    let Some((mut server, f)) = own_redis_frontier() else { return };
     server.kill();
     let started = Instant::now();
     let ended = f.end("cancelled").await;
