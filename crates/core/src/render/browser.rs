@@ -53,7 +53,9 @@ pub fn find_executable(configured: Option<&Path>) -> Result<PathBuf, RenderError
 struct Running {
     connection: Arc<Connection>,
     child: Option<tokio::process::Child>,
-    broken: Arc<AtomicBool>,
+    /// Set when a tab could not be opened: the next render relaunches (as it does once the
+    /// connection has closed).
+    broken: AtomicBool,
     generation: u64,
     pages: AtomicU32,
     // Dropped after the browser is gone.
@@ -188,11 +190,14 @@ impl Chromium {
             "--use-mock-keychain".into(),
             "--lang=en_US".into(),
             "--disable-quic".into(),
+            // A desktop window: pages lay out as people see them, and a long page is scrolled
+            // through in fewer steps.
             format!("--window-size={width},{height}"),
             format!("--user-data-dir={}", profile.display()),
             format!("--proxy-server=http://{}", proxy.addr()),
             // Without it Chromium sends loopback and link-local requests around the proxy.
             "--proxy-bypass-list=<-loopback>".into(),
+            // Names resolve at the proxy only; nothing resolves in the browser.
             "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1".into(),
             "--force-webrtc-ip-handling-policy=disable_non_proxied_udp".into(),
             "--webrtc-ip-handling-policy=disable_non_proxied_udp".into(),
@@ -204,7 +209,7 @@ impl Chromium {
         Ok(Running {
             connection,
             child: Some(child),
-            broken: Arc::new(AtomicBool::new(false)),
+            broken: AtomicBool::new(false),
             generation,
             pages: AtomicU32::new(0),
             _proxy: proxy,
@@ -212,8 +217,12 @@ impl Chromium {
         })
     }
 
-    /// A new tab in `context` (created in this browser when it is from an older one).
-    pub(super) async fn open_tab(&self, context: &Context) -> Result<Tab, RenderError> {
+    /// A new tab in `context` (created in this browser when it is from an older one), and its
+    /// events.
+    pub(super) async fn open_tab(
+        &self,
+        context: &Context,
+    ) -> Result<(Tab, mpsc::UnboundedReceiver<Event>), RenderError> {
         let running = self.current().await?;
         let browser = &running.connection;
         let context_id = {
@@ -230,6 +239,8 @@ impl Chromium {
         };
         running.pages.fetch_add(1, Ordering::Relaxed);
         let opened = async {
+            // A window of its own: a tab behind another in one window is hidden, and a hidden
+            // page gets no frames (its IntersectionObservers and animation callbacks never run).
             let params =
                 json!({ "url": "about:blank", "browserContextId": context_id, "newWindow": true, "background": false });
             let target = text(&browser.call(None, "Target.createTarget", params).await?, "targetId")?;
@@ -241,7 +252,6 @@ impl Chromium {
             let tab = Tab {
                 session: Session { connection: browser.clone(), id: session },
                 target,
-                events: Some(events),
                 generation: running.generation,
                 _running: running.clone(),
             };
@@ -254,10 +264,10 @@ impl Chromium {
             ] {
                 tab.session.call(method, params).await?;
             }
-            Ok::<Tab, RenderError>(tab)
+            Ok::<_, RenderError>((tab, events))
         };
         match opened.await {
-            Ok(tab) => Ok(tab),
+            Ok(opened) => Ok(opened),
             Err(e) => {
                 running.broken.store(true, Ordering::Relaxed);
                 Err(RenderError::Protocol(format!("new tab: {e}")))
@@ -296,7 +306,6 @@ pub struct Context(Mutex<Option<(u64, String)>>);
 pub(super) struct Tab {
     session: Session,
     target: String,
-    events: Option<mpsc::UnboundedReceiver<Event>>,
     pub generation: u64,
     _running: Arc<Running>,
 }
@@ -304,11 +313,6 @@ pub(super) struct Tab {
 impl Tab {
     pub fn session(&self) -> &Session {
         &self.session
-    }
-
-    /// The page's events; taken once, by whoever watches them.
-    pub fn take_events(&mut self) -> Option<mpsc::UnboundedReceiver<Event>> {
-        self.events.take()
     }
 }
 

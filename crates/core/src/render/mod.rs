@@ -93,8 +93,7 @@ impl RenderFetcher {
             return Err(RenderError::Navigation(format!("refused: {refusal}")));
         }
         let _slot = self.chromium.tab_slot().await;
-        let mut tab = self.chromium.open_tab(&self.context).await?;
-        let events = tab.take_events().ok_or_else(|| RenderError::Protocol("the tab's events were taken".into()))?;
+        let (tab, events) = self.chromium.open_tab(&self.context).await?;
         let result = tab::render(tab.session(), events, url, &self.plan).await;
         if let Err(RenderError::Protocol(_)) = &result {
             // A protocol error leaves the browser in doubt: the next page gets a fresh one.

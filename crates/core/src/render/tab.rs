@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{mpsc, watch};
 use url::Url;
 
 use super::RenderError;
@@ -68,14 +68,12 @@ struct Height {
 }
 
 /// Requests in flight and when the last one started or ended.
-#[derive(Default)]
 struct Traffic {
     in_flight: AtomicI64,
     last_change_ms: AtomicI64,
     blocked: AtomicU32,
-    /// Load events of the main frame so far, and a wake-up for each.
-    loads: AtomicU32,
-    loaded: Notify,
+    /// Load events of the main frame so far; the sender is dropped when the events end.
+    loads: watch::Receiver<u32>,
 }
 
 pub(super) async fn render(
@@ -85,8 +83,14 @@ pub(super) async fn render(
     plan: &PagePlan,
 ) -> Result<Snapshot, RenderError> {
     let started = Instant::now();
-    let traffic = Arc::new(Traffic::default());
-    let watchers = watch_traffic(page, events, traffic.clone(), started).await?;
+    let (loaded, loads) = watch::channel(0);
+    let traffic = Arc::new(Traffic {
+        in_flight: AtomicI64::default(),
+        last_change_ms: AtomicI64::default(),
+        blocked: AtomicU32::default(),
+        loads,
+    });
+    let watchers = watch_traffic(page, events, loaded, traffic.clone(), started).await?;
     let settled = tokio::time::timeout(plan.budget, settle(page, url, plan, &traffic, started)).await;
     let (scrolls, budget_ran_out) = match settled {
         Ok(Ok(scrolls)) => (scrolls, false),
@@ -177,7 +181,8 @@ async fn next_frames(page: &Session) {
 
 /// Navigates and waits for the document's load event (the caller's budget bounds the wait).
 async fn goto(page: &Session, url: &Url, traffic: &Traffic) -> Result<(), RenderError> {
-    let loads = traffic.loads.load(Ordering::Acquire);
+    let mut loads = traffic.loads.clone();
+    let before = *loads.borrow_and_update();
     let navigated = page.call("Page.navigate", json!({ "url": url.as_str() })).await.map_err(|e| match e {
         RenderError::Protocol(m) => RenderError::Navigation(m),
         other => other,
@@ -189,12 +194,9 @@ async fn goto(page: &Session, url: &Url, traffic: &Traffic) -> Result<(), Render
         // A move within the same document: nothing new loads.
         return Ok(());
     }
-    loop {
-        let woken = traffic.loaded.notified();
-        if traffic.loads.load(Ordering::Acquire) > loads {
-            return Ok(());
-        }
-        woken.await;
+    match loads.wait_for(|n| *n > before).await {
+        Ok(_) => Ok(()),
+        Err(_) => Err(RenderError::Protocol("the page's events ended before it loaded".into())),
     }
 }
 
@@ -217,6 +219,7 @@ async fn quiet(traffic: &Traffic, quiet: Duration, cap: Duration, started: Insta
 async fn watch_traffic(
     page: &Session,
     mut events: mpsc::UnboundedReceiver<Event>,
+    loaded: watch::Sender<u32>,
     traffic: Arc<Traffic>,
     started: Instant,
 ) -> Result<tokio::task::JoinHandle<()>, RenderError> {
@@ -232,6 +235,7 @@ async fn watch_traffic(
         };
         while let Some(Event { method, params }) = events.recv().await {
             match method.as_str() {
+                // A redirect is the same request going on, not a new one.
                 "Network.requestWillBeSent" => touch(if params.get("redirectResponse").is_some() { 0 } else { 1 }),
                 "Network.loadingFinished" | "Network.loadingFailed" => touch(-1),
                 "Fetch.requestPaused" => {
@@ -243,10 +247,7 @@ async fn watch_traffic(
                         let _ = page.call("Fetch.failRequest", fail).await;
                     });
                 }
-                "Page.loadEventFired" => {
-                    traffic.loads.fetch_add(1, Ordering::Release);
-                    traffic.loaded.notify_waiters();
-                }
+                "Page.loadEventFired" => loaded.send_modify(|n| *n += 1),
                 _ => {}
             }
         }
