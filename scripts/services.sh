@@ -2,7 +2,8 @@
 # Starts (or stops) the real services the tests run against, on free loopback ports:
 #   scripts/services.sh start      prints `export …` lines (IMAGE_CHAT_TEST_REDIS_URL,
 #                                  IMAGE_CHAT_TEST_DATABASE_URL, IMAGE_CHAT_TEST_SERVICES_DIR,
-#                                  IMAGE_CHAT_TEST_PG_BIN, IMAGE_CHAT_TEST_PG_USER)
+#                                  IMAGE_CHAT_TEST_PG_BIN, IMAGE_CHAT_TEST_PG_USER,
+#                                  IMAGE_CHAT_TEST_PG_TLS_BIN)
 #   scripts/services.sh stop DIR   stops what `start` started and deletes DIR
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -54,6 +55,10 @@ start() {
   # For tests that start (and stop) a PostgreSQL of their own.
   echo "export IMAGE_CHAT_TEST_PG_BIN='$PG_HOME/bin'"
   if [ "$(id -u)" -eq 0 ]; then echo "export IMAGE_CHAT_TEST_PG_USER='$PG_USER'"; else echo "export IMAGE_CHAT_TEST_PG_USER=''"; fi
+  # For the test of TLS to the store: a PostgreSQL built with OpenSSL (the wheel's is not).
+  local tls_bin; tls_bin="$(distro_pg_bin)"
+  [ -n "$tls_bin" ] || die "the distribution's PostgreSQL (for the TLS test) is missing: run scripts/setup.sh --test"
+  echo "export IMAGE_CHAT_TEST_PG_TLS_BIN='$tls_bin'"
 }
 
 stop() {

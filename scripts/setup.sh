@@ -89,6 +89,7 @@ fi
 missing_debs=()
 have chromium || missing_debs+=(chromium)
 have redis-server || missing_debs+=(redis-server)
+[ -n "$(distro_pg_bin)" ] || missing_debs+=(postgresql)
 if [ "${#missing_debs[@]}" -gt 0 ]; then
   log "installing Debian packages: ${missing_debs[*]}"
   as_root apt-get update -qq

@@ -3,11 +3,14 @@
 //! `IMAGE_CHAT_TEST_PG_BIN`, run as `IMAGE_CHAT_TEST_PG_USER` when that is set (PostgreSQL
 //! refuses to run as root); `scripts/services.sh start` sets both. Loopback only.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The folder of `initdb` and `pg_ctl`.
 pub const BIN_ENV: &str = "IMAGE_CHAT_TEST_PG_BIN";
+/// The folder of a PostgreSQL built with OpenSSL (the distribution's; the wheel's of `BIN_ENV`
+/// has no TLS), for [`PostgresServer::start_tls_only`].
+pub const TLS_BIN_ENV: &str = "IMAGE_CHAT_TEST_PG_TLS_BIN";
 /// The system user PostgreSQL runs as, when the tests run as root.
 pub const USER_ENV: &str = "IMAGE_CHAT_TEST_PG_USER";
 /// The database superuser of the servers started here.
@@ -18,34 +21,96 @@ pub struct PostgresServer {
     port: u16,
     bin: PathBuf,
     run_as: Option<String>,
+    /// The superuser's password, where connections must give one.
+    password: Option<String>,
+    /// Server options beyond port, address and socket folder.
+    extra: String,
 }
+
+/// The password of [`PostgresServer::start_tls_only`]'s superuser.
+const TLS_PASSWORD: &str = "s3cret-over-tls";
 
 /// Whether a server can be started here (the environment names the binaries).
 pub fn available() -> bool {
-    std::env::var_os(BIN_ENV).is_some_and(|b| PathBuf::from(b).join("pg_ctl").is_file())
+    bin_folder(BIN_ENV).is_some()
+}
+
+/// Whether a server with TLS can be started here.
+pub fn tls_available() -> bool {
+    bin_folder(TLS_BIN_ENV).is_some()
+}
+
+fn bin_folder(env: &str) -> Option<PathBuf> {
+    std::env::var_os(env).map(PathBuf::from).filter(|b| b.join("pg_ctl").is_file())
 }
 
 impl PostgresServer {
     /// A new cluster on a free port, started.
     pub fn start() -> std::io::Result<Self> {
-        let bin =
-            PathBuf::from(std::env::var_os(BIN_ENV).ok_or_else(|| std::io::Error::other(format!("{BIN_ENV} unset")))?);
-        let port = crate::ports::free_port()?;
-        let dir = std::env::temp_dir().join(format!("image-chat-pg-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let run_as = std::env::var(USER_ENV).ok().filter(|u| !u.is_empty());
-        let server = Self { dir, port, bin, run_as };
-        if let Some(user) = &server.run_as {
-            checked(Command::new("chown").arg(user).arg(&server.dir).output()?, "chown")?;
-        }
-        let data = server.data();
-        server.run("initdb", &["-D", &data, "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--no-locale"])?;
+        let server = Self::new(BIN_ENV)?;
+        server.run(
+            "initdb",
+            &["-D", &server.data(), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--no-locale"],
+        )?;
         server.resume()?;
         Ok(server)
     }
 
+    /// A new cluster of the `TLS_BIN_ENV` binaries on a free port that takes TCP connections
+    /// over TLS only (with `cert` and `key`, PEM) and asks for a password (SCRAM-SHA-256); a
+    /// connection without TLS is refused by pg_hba.conf.
+    pub fn start_tls_only(cert: &Path, key: &Path) -> std::io::Result<Self> {
+        let mut server = Self::new(TLS_BIN_ENV)?;
+        server.password = Some(TLS_PASSWORD.into());
+        let password_file = server.dir.join("password");
+        std::fs::write(&password_file, TLS_PASSWORD)?;
+        server.own(&password_file)?;
+        let data = server.data();
+        let password_arg = format!("--pwfile={}", password_file.display());
+        server.run(
+            "initdb",
+            &["-D", &data, "-U", SUPERUSER, "--auth=scram-sha-256", &password_arg, "--encoding=UTF8", "--no-locale"],
+        )?;
+        std::fs::write(
+            server.dir.join("data/pg_hba.conf"),
+            "hostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 127.0.0.1/32 reject\n",
+        )?;
+        // PostgreSQL refuses a key file that others can read or that is not its user's.
+        let (server_cert, server_key) = (server.dir.join("server.pem"), server.dir.join("server.key"));
+        std::fs::copy(cert, &server_cert)?;
+        std::fs::copy(key, &server_key)?;
+        for file in [&server_cert, &server_key] {
+            server.own(file)?;
+        }
+        std::fs::set_permissions(&server_key, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        server.extra =
+            format!(" -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}", server_cert.display(), server_key.display());
+        server.resume()?;
+        Ok(server)
+    }
+
+    fn new(bin_env: &str) -> std::io::Result<Self> {
+        let bin = bin_folder(bin_env).ok_or_else(|| std::io::Error::other(format!("{bin_env} names no PostgreSQL")))?;
+        let port = crate::ports::free_port()?;
+        let dir = std::env::temp_dir().join(format!("image-chat-pg-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let run_as = std::env::var(USER_ENV).ok().filter(|u| !u.is_empty());
+        let server = Self { dir, port, bin, run_as, password: None, extra: String::new() };
+        server.own(&server.dir)?;
+        Ok(server)
+    }
+
+    /// Gives a file to the user PostgreSQL runs as, when that is not us.
+    fn own(&self, path: &Path) -> std::io::Result<()> {
+        match &self.run_as {
+            Some(user) => checked(Command::new("chown").arg(user).arg(path).output()?, "chown"),
+            None => Ok(()),
+        }
+    }
+
     pub fn url(&self) -> String {
-        format!("postgres://{SUPERUSER}@127.0.0.1:{}/postgres", self.port)
+        let password = self.password.as_ref().map(|p| format!(":{p}")).unwrap_or_default();
+        format!("postgres://{SUPERUSER}{password}@127.0.0.1:{}/postgres", self.port)
     }
 
     /// Stops the server at once, as a crash would (no shutdown checkpoint).
@@ -55,9 +120,19 @@ impl PostgresServer {
 
     /// Starts the server again on the same port and data, waiting until it accepts connections.
     pub fn resume(&self) -> std::io::Result<()> {
-        let options = format!("-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off", self.port, self.dir.display());
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off{}",
+            self.port,
+            self.dir.display(),
+            self.extra
+        );
         let log = self.dir.join("server.log").display().to_string();
-        self.run("pg_ctl", &["-D", &self.data(), "-l", &log, "-w", "-t", "60", "-o", &options, "start"])
+        self.run("pg_ctl", &["-D", &self.data(), "-l", &log, "-w", "-t", "60", "-o", &options, "start"]).map_err(|e| {
+            let server_log = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = server_log.lines().rev().take(10).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            std::io::Error::other(format!("{e}server log:\n{}", tail.join("\n")))
+        })
     }
 
     fn data(&self) -> String {

@@ -9,6 +9,7 @@
 mod filters;
 mod schema;
 mod terms;
+mod tls;
 mod write;
 
 use std::collections::HashMap;
@@ -19,7 +20,6 @@ use std::time::Duration;
 use deadpool_postgres::{Client, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
 use pgvector::HalfVector;
 use tokio::sync::OnceCell;
-use tokio_postgres::NoTls;
 use tokio_postgres::types::{Kind, Type};
 
 use self::filters::{Params, TermMatch, conditions};
@@ -94,15 +94,20 @@ impl PostgresIndex {
     pub fn connect(store: &StoreSettings) -> Result<Self> {
         let settings_error = |message: String| Error::Settings { origin: "store".into(), message };
         let url = store.database_url.as_ref().ok_or_else(|| settings_error("store.database_url is not set".into()))?;
-        let mut config = tokio_postgres::Config::from_str(url.expose())
+        let tls = tls::split(url.expose()).map_err(|e| settings_error(format!("store.database_url: {e}")))?;
+        let mut config = tokio_postgres::Config::from_str(&tls.url)
             .map_err(|e| settings_error(format!("store.database_url is not a PostgreSQL URL: {e}")))?;
+        config.ssl_mode(tls.mode);
+        let connector = tls::MakeRustls::new(tls.verify, tls.root_cert.as_deref())
+            .map_err(|e| settings_error(format!("store.database_url: {e}")))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }
         if config.get_options().is_none() {
             config.options(format!("-c statement_timeout={STATEMENT_TIMEOUT_MS}"));
         }
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager =
+            Manager::from_config(config, connector, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let timeouts = Timeouts {
             wait: Some(Duration::from_secs(10)),
             create: Some(Duration::from_secs(10)),
@@ -125,10 +130,18 @@ impl PostgresIndex {
     }
 
     async fn client(&self) -> Result<Client> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| Error::Unavailable(format!("PostgreSQL at {} cannot be reached: {e}", self.target)))
+        self.pool.get().await.map_err(|e| {
+            // The pool's own text for a failed connection is "…: db error"; the server's reason
+            // (or the TLS handshake's) is in the error it wraps.
+            let why = match e {
+                deadpool_postgres::PoolError::Backend(e) => match pg(e) {
+                    Error::Unavailable(m) | Error::Index(m) => m,
+                    other => other.to_string(),
+                },
+                other => other.to_string(),
+            };
+            Error::Unavailable(format!("PostgreSQL at {} cannot be reached: {why}", self.target))
+        })
     }
 
     /// A client on a migrated database.
