@@ -23,33 +23,13 @@ fi
 # Every skipped test appends one line here; they are printed once the tests have run.
 export IMAGE_CHAT_SKIP_LOG="$(mktemp "${TMPDIR:-/tmp}/image-chat-skips.XXXXXX")"
 data_dir="$(mktemp -d "${TMPDIR:-/tmp}/image-chat-e2e-data.XXXXXX")"
-release_log="$(mktemp "${TMPDIR:-/tmp}/image-chat-release-build.XXXXXX")"
 fixture_pid=""
-release_pid=""
 cleanup() {
   [ -n "$fixture_pid" ] && kill "$fixture_pid" 2>/dev/null || true
-  if [ -n "$release_pid" ]; then
-    # The build's own process group (set -m below): cargo and every rustc under it.
-    kill -- "-$release_pid" 2>/dev/null || true
-    wait "$release_pid" 2>/dev/null || true
-  fi
   bash scripts/services.sh stop "$IMAGE_CHAT_TEST_SERVICES_DIR"
-  rm -rf "$data_dir" "$IMAGE_CHAT_SKIP_LOG" "$release_log"
+  rm -rf "$data_dir" "$IMAGE_CHAT_SKIP_LOG"
 }
 trap cleanup EXIT
-
-log "compiling the tests"
-cargo test --workspace --features ssr --no-run
-
-# The browser tests need the release build, 10 of the 27 minutes of a first run when it came
-# after the tests. The tests wait on sockets and timers much of the time, so the build runs
-# beside them at the lowest CPU priority and takes only what they leave idle (cargo locks each
-# profile's folder apart, so neither waits on the other's lock).
-log "release build started in the background (lowest priority; its output: $release_log)"
-set -m
-nice -n 19 bash scripts/site.sh build >"$release_log" 2>&1 &
-release_pid=$!
-set +m
 
 log "unit and integration tests"
 cargo test --workspace --features ssr
@@ -65,13 +45,6 @@ IMAGE_CHAT_TEST_STORE=postgres cargo test --workspace --features ssr \
   --test api --test conversation --test hostile_clients --test adversarial_sites --test chat_load --test render_api
 
 log "end-to-end tests (release build, Chromium)"
-if ! wait "$release_pid"; then
-  release_pid=""
-  cat "$release_log" >&2
-  die "the release build failed (its output is above)"
-fi
-release_pid=""
-log "release build done"
 # The site the browser tests crawl: a generated fixture site on loopback, which the app's SSRF
 # guard is told to allow.
 cargo build --quiet -p image-chat-fixtures --bin fixture-site
