@@ -7,9 +7,13 @@
 # live reload (`cargo install cargo-leptos && cargo leptos watch` still works for that) and
 # minifying the JavaScript glue and the stylesheet, which this leaves as they are.
 #
-#   scripts/site.sh build        release build of the server and of the site in target/site
-#   scripts/site.sh serve        build, then run the server (what scripts/run.sh does)
-#   scripts/site.sh end-to-end   build, start the server, run the browser tests, stop it
+#   scripts/site.sh build                release build of the server and of the site in target/site
+#   scripts/site.sh serve                build, then run the server (what scripts/run.sh does)
+#   scripts/site.sh end-to-end           build, start the server, run the browser tests, stop it
+#   scripts/site.sh end-to-end unoptimized
+#                                        the same against an unoptimized (dev profile) build of the
+#                                        same server (what scripts/test.sh does; the browser half
+#                                        is the release one either way)
 #
 # Settings are Cargo.toml's [package.metadata.leptos]; LEPTOS_SITE_ADDR overrides site-addr at
 # run time, as with cargo-leptos.
@@ -30,21 +34,26 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$IMAGE_CHAT_ROOT/target}"
 FRONT_TARGET_DIR="$TARGET_DIR/front"
 CRATE="$(awk '/^\[package\]/ { p = 1; next } /^\[/ { p = 0 } p && $1 == "name" { gsub(/"/, "", $3); print $3; exit }' Cargo.toml)"
 
+# The server binary of a build with the given cargo profile (release or dev).
+server_bin() {
+  if [ "$1" = release ]; then echo "$TARGET_DIR/release/$CRATE"; else echo "$TARGET_DIR/debug/$CRATE"; fi
+}
+
 build() {
-  local wanted
+  local profile="${1:-release}" wanted
   wanted="$(locked_version wasm-bindgen)"
   wasm_bindgen_is "$wanted" \
     || die "the wasm-bindgen CLI on PATH is not $wanted, the version Cargo.lock pins ($(wasm-bindgen --version 2>&1 | head -n 1)): run scripts/setup.sh"
   wasm_opt_is_pinned \
     || die "wasm-opt on PATH is not binaryen $BINARYEN_VERSION ($(wasm-opt --version 2>&1 | head -n 1)): run scripts/setup.sh"
 
-  log "compiling the server and the browser half (release)"
+  log "compiling the server ($profile) and the browser half (release)"
   local front_log
   front_log="$(mktemp "${TMPDIR:-/tmp}/image-chat-front.XXXXXX")"
   cargo build "--package=$CRATE" --lib "--target-dir=$FRONT_TARGET_DIR" --target=wasm32-unknown-unknown \
     --no-default-features "--features=$LIB_FEATURES" "--profile=$LIB_PROFILE" >"$front_log" 2>&1 &
   local front_pid=$!
-  if ! cargo build "--package=$CRATE" "--bin=$CRATE" --no-default-features "--features=$BIN_FEATURES" --release; then
+  if ! cargo build "--package=$CRATE" "--bin=$CRATE" --no-default-features "--features=$BIN_FEATURES" "--profile=$profile"; then
     kill "$front_pid" 2>/dev/null || true
     wait "$front_pid" 2>/dev/null || true
     rm -f "$front_log"
@@ -78,7 +87,7 @@ build() {
   fi
   cp "$STYLE_FILE" "$pkg/$LEPTOS_OUTPUT_NAME.css"
   cp -R "$ASSETS_DIR"/. "$LEPTOS_SITE_ROOT"/
-  log "built: $TARGET_DIR/release/$CRATE and $LEPTOS_SITE_ROOT/"
+  log "built: $(server_bin "$profile") and $LEPTOS_SITE_ROOT/"
 }
 
 case "${1:-}" in
@@ -91,14 +100,19 @@ case "${1:-}" in
     exec "$TARGET_DIR/release/$CRATE"
     ;;
   end-to-end)
-    build
-    "$TARGET_DIR/release/$CRATE" &
+    case "${2:-}" in
+      "") profile=release ;;
+      unoptimized) profile=dev ;;
+      *) die "usage: scripts/site.sh end-to-end [unoptimized]" ;;
+    esac
+    build "$profile"
+    "$(server_bin "$profile")" &
     server_pid=$!
     trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
     wait_http "http://$LEPTOS_SITE_ADDR/" 120 || die "the server did not answer on http://$LEPTOS_SITE_ADDR within 2 minutes"
     (cd "$END2END_DIR" && npx playwright test)
     ;;
   *)
-    die "usage: scripts/site.sh build | serve | end-to-end"
+    die "usage: scripts/site.sh build | serve | end-to-end [unoptimized]"
     ;;
 esac

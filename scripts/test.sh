@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what is missing, starts Redis and PostgreSQL + pgvector on free loopback ports, runs
-# every test (unit + integration, then the browser end-to-end tests against the release build)
-# and stops the services again. Exits non-zero on any failure.
+# every test (unit + integration, then the browser end-to-end tests) and stops the services
+# again. Exits non-zero on any failure.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$IMAGE_CHAT_ROOT"
@@ -44,7 +44,7 @@ log "API tests again, with the index in PostgreSQL + pgvector"
 IMAGE_CHAT_TEST_STORE=postgres cargo test --workspace --features ssr \
   --test api --test conversation --test hostile_clients --test adversarial_sites --test chat_load --test render_api
 
-log "end-to-end tests (release build, Chromium)"
+log "end-to-end tests (Chromium; the release browser half, the server unoptimized)"
 # The site the browser tests crawl: a generated fixture site on loopback, which the app's SSRF
 # guard is told to allow.
 cargo build --quiet -p image-chat-fixtures --bin fixture-site
@@ -58,5 +58,9 @@ e2e_port="$(free_port)"
 export LEPTOS_SITE_ADDR="127.0.0.1:$e2e_port"
 export E2E_BASE_URL="http://127.0.0.1:$e2e_port"
 export IMAGE_CHAT__DATA_DIR="$data_dir"
-bash scripts/site.sh end-to-end
+# The server unoptimized: the same code and features as the release binary, in the dev profile
+# whose dependencies the tests above already built. Its release build took 10 of the 27.5
+# minutes of a first run (docs/benchmarks.md, "Set-up time"); scripts/run.sh and the benchmarks
+# run the release build, and `scripts/site.sh end-to-end` runs these tests against it.
+bash scripts/site.sh end-to-end unoptimized
 log "all tests passed"
