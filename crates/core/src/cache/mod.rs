@@ -27,7 +27,9 @@ pub trait Cache: Send + Sync {
 
 #[derive(Clone)]
 struct Entry {
-    bytes: Arc<[u8]>,
+    /// Not `Arc<[u8]>`: making one from the `Vec` a caller hands over copies it (a page of
+    /// the HTML cache is megabytes at worst).
+    bytes: Arc<Vec<u8>>,
     expires: Instant,
 }
 
@@ -80,7 +82,7 @@ impl Cache for MemoryCache {
 
     fn set<'a>(&'a self, key: &'a str, value: Vec<u8>, ttl: Duration) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let entry = Entry { bytes: value.into(), expires: Instant::now() + ttl };
+            let entry = Entry { bytes: Arc::new(value), expires: Instant::now() + ttl };
             self.inner.insert(key.to_string(), entry).await;
         })
     }

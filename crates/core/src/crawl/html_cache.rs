@@ -52,21 +52,10 @@ impl CachedPage {
     }
 
     pub(super) fn encode(&self) -> Vec<u8> {
-        let Some(body) = &self.body else {
-            return [b"R".as_slice(), self.final_url.as_bytes()].concat();
-        };
-        let v = &self.validators;
-        let head = format!(
-            "P{}\t{}\t{}\t{}\n",
-            self.fresh_until,
-            v.etag.as_deref().unwrap_or(""),
-            v.last_modified.as_deref().unwrap_or(""),
-            self.final_url
-        );
-        let mut out = Vec::with_capacity(head.len() + body.len());
-        out.extend_from_slice(head.as_bytes());
-        out.extend_from_slice(body.as_bytes());
-        out
+        match &self.body {
+            Some(body) => encode_page(&self.final_url, body, self.fresh_until, &self.validators),
+            None => [b"R".as_slice(), self.final_url.as_bytes()].concat(),
+        }
     }
 
     pub(super) fn decode(mut bytes: Vec<u8>) -> Option<Self> {
@@ -93,6 +82,20 @@ impl CachedPage {
             _ => None,
         }
     }
+}
+
+/// A fetched page as [`CachedPage::encode`] stores it, from the body the crawl goes on to parse:
+/// the page is copied once, into these bytes (a `CachedPage` of it would copy it twice).
+pub(super) fn encode_page(final_url: &str, body: &str, fresh_until: u64, v: &Validators) -> Vec<u8> {
+    let head = format!(
+        "P{fresh_until}\t{}\t{}\t{final_url}\n",
+        v.etag.as_deref().unwrap_or(""),
+        v.last_modified.as_deref().unwrap_or(""),
+    );
+    let mut out = Vec::with_capacity(head.len() + body.len());
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(body.as_bytes());
+    out
 }
 
 /// How long a page is fresh, and how long it is kept (longer when it can be revalidated).
@@ -138,9 +141,9 @@ pub(super) async fn rendered_put(cache: Option<&Arc<dyn Cache>>, url: &Url, page
     cache.set(&key, page.encode(), ttl).await;
 }
 
-pub(super) async fn cache_put(cache: Option<&Arc<dyn Cache>>, urls: &[&Url], page: &CachedPage, ttl: Duration) {
+/// Stores an encoded entry under each URL's key.
+pub(super) async fn cache_put(cache: Option<&Arc<dyn Cache>>, urls: &[&Url], bytes: Vec<u8>, ttl: Duration) {
     let Some(cache) = cache else { return };
-    let bytes = page.encode();
     let mut keys: Vec<String> = urls.iter().filter_map(|u| cache_key(u)).collect();
     keys.dedup();
     // The last key takes the bytes: a page can be megabytes, copied on an async thread.

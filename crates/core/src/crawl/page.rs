@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::html_cache::{CachedPage, DYNAMIC_TTL, GONE_TTL, cache_get, cache_key, cache_put, lifetimes, unix_now};
+use super::html_cache::{
+    CachedPage, DYNAMIC_TTL, GONE_TTL, cache_get, cache_key, cache_put, encode_page, lifetimes, unix_now,
+};
 use super::normalize::{Scope, page_key};
 use super::outcome::{PageOutcome, RenderDecision};
 use super::politeness::{Hosts, Permit, Purpose};
@@ -173,7 +175,7 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
             let (fresh, keep) =
                 lifetimes(shared.html_freshness, cache_control.as_deref().unwrap_or(""), false, &page.validators);
             page.fresh_until = unix_now() + fresh.as_secs();
-            cache_put(shared.cache.as_ref(), &[url], &page, keep).await;
+            cache_put(shared.cache.as_ref(), &[url], page.encode(), keep).await;
             let final_url = Url::parse(&page.final_url).unwrap_or_else(|_| url.clone());
             let reuse = Reuse { fresh_until: page.fresh_until, keep, unchanged: true };
             return from_cache(shared, page.body.unwrap_or_default(), final_url, reuse).await;
@@ -185,7 +187,7 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
             if let Err(refusal) = shared.fetcher.guard().check_url(&to) {
                 return Err(PageOutcome::Failed { reason: format!("redirected to {to}, which is refused: {refusal}") });
             }
-            cache_put(shared.cache.as_ref(), &[url], &CachedPage::redirect(&to), DYNAMIC_TTL).await;
+            cache_put(shared.cache.as_ref(), &[url], CachedPage::redirect(&to).encode(), DYNAMIC_TTL).await;
             return Err(PageOutcome::Redirected { to: to.to_string() });
         }
         Fetched::Failed(e) => {
@@ -207,19 +209,15 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
             || cc.contains("private")
             || cc.contains("max-age=0");
         let (fresh, keep) = lifetimes(shared.html_freshness, cc, dynamic, &body.validators);
-        let entry = CachedPage {
-            final_url: body.final_url.to_string(),
-            body: Some(body.text.clone()),
-            // `no-cache`: keep it, but ask every time (a 304 is still cheap).
-            fresh_until: if cc.contains("no-cache") { 0 } else { unix_now() + fresh.as_secs() },
-            validators: body.validators.clone(),
-        };
+        // `no-cache`: keep it, but ask every time (a 304 is still cheap).
+        let fresh_until = if cc.contains("no-cache") { 0 } else { unix_now() + fresh.as_secs() };
+        let entry = encode_page(body.final_url.as_str(), &body.text, fresh_until, &body.validators);
         // Under every URL of the redirect chain, so a later crawl finds the page however it
         // reaches it.
         let mut urls: Vec<&Url> = vec![url, &body.final_url];
         urls.extend(body.redirects.iter());
-        cache_put(shared.cache.as_ref(), &urls, &entry, keep).await;
-        reuse = Some(Reuse { fresh_until: entry.fresh_until, keep, unchanged: false });
+        cache_put(shared.cache.as_ref(), &urls, entry, keep).await;
+        reuse = Some(Reuse { fresh_until, keep, unchanged: false });
     }
     let (page, render, rendered_bytes) = extract_and_render(shared, body.text, &body.final_url, reuse).await?;
     Ok(Fetchd {
