@@ -70,11 +70,17 @@ fn settings_prints_the_effective_values() {
 }
 
 fn image_chat_in(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    image_chat_with(data, args, &[])
+}
+
+/// The binary on a data dir, with more settings as environment variables.
+fn image_chat_with(data: &std::path::Path, args: &[&str], envs: &[(String, String)]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_image-chat"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("IMAGE_CHAT_SETTINGS", concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml"))
         .env("IMAGE_CHAT__DATA_DIR", data)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
         .env_remove("RUST_LOG")
         .output()
         .expect("the binary runs")
@@ -112,8 +118,49 @@ fn a_store_setting_that_cannot_work_is_refused_naming_it() {
     assert!(!data.path().join("index.sqlite").exists(), "nothing was stored anywhere");
 }
 
+#[test]
+fn tls_options_in_the_database_url_that_cannot_work_are_refused_at_start_up() {
+    let data = tempfile::tempdir().unwrap();
+    for (url, says) in [
+        ("postgres://127.0.0.1:1/x?sslmode=verify_full", "sslmode=verify_full is not one of"),
+        ("postgres://127.0.0.1:1/x?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem", "/nonexistent/ca.pem"),
+        ("postgres://127.0.0.1:1/x?sslcert=/client.pem", "sslcert is not supported"),
+        ("postgres://127.0.0.1:1/x?sslmode=allow", "use prefer"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_image-chat"))
+            .args(["search", "kayaks"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("IMAGE_CHAT_SETTINGS", concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml"))
+            .env("IMAGE_CHAT__DATA_DIR", data.path())
+            .env("IMAGE_CHAT__STORE__KIND", "postgres")
+            .env("IMAGE_CHAT__STORE__DATABASE_URL", url)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {err}");
+        assert!(err.contains(says) && err.contains("store.database_url"), "{url}: {err}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn crawl_index_then_search_finds_an_image_by_its_words() {
+    crawl_index_then_search(Vec::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crawl_index_then_search_with_the_index_in_postgres() {
+    let Some(database_url) = image_chat_fixtures::postgres_db::fresh_database().await else { return };
+    crawl_index_then_search(vec![
+        ("IMAGE_CHAT__STORE__KIND".into(), "postgres".into()),
+        ("IMAGE_CHAT__STORE__DATABASE_URL".into(), database_url),
+    ])
+    .await;
+}
+
+/// `crawl --index` of a fixture site, then `search` for one image's words, with the store the
+/// environment variables name.
+async fn crawl_index_then_search(envs: Vec<(String, String)>) {
+    let envs = std::sync::Arc::new(envs);
     let server =
         FixtureServer::start(FixtureConfig::generated(SiteSpec { pages: 20, seed: 9, traps: false })).await.unwrap();
     let truth = server.site().unwrap().truth(3).unwrap();
@@ -126,8 +173,9 @@ async fn crawl_index_then_search_finds_an_image_by_its_words() {
     let url = server.url("/");
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_path_buf();
+    let crawl_envs = envs.clone();
     let out = tokio::task::spawn_blocking(move || {
-        image_chat_in(
+        image_chat_with(
             &dir,
             &[
                 "crawl",
@@ -141,6 +189,7 @@ async fn crawl_index_then_search_finds_an_image_by_its_words() {
                 "fixture",
                 "--timings",
             ],
+            &crawl_envs,
         )
     })
     .await
@@ -157,16 +206,24 @@ async fn crawl_index_then_search_finds_an_image_by_its_words() {
     assert!(items > 0, "images were fetched for analysis: {analysed}");
     let dir = data.path().to_path_buf();
     let alt = wanted.alt.clone();
-    let out =
-        tokio::task::spawn_blocking(move || image_chat_in(&dir, &["search", &alt, "--namespace", "fixture", "--json"]))
-            .await
-            .unwrap();
+    let search_envs = envs.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        image_chat_with(&dir, &["search", &alt, "--namespace", "fixture", "--json"], &search_envs)
+    })
+    .await
+    .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "search --json printed no JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     let urls: Vec<&str> =
         response["results"].as_array().unwrap().iter().map(|r| r["url"].as_str().unwrap()).take(3).collect();
     assert!(urls.iter().any(|u| u.ends_with(&wanted.url)), "{} not in the top 3: {urls:?}", wanted.url);
-    let bad = image_chat_in(data.path(), &["search", ""]);
+    let bad = image_chat_with(data.path(), &["search", ""], &envs);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("empty"));
 }

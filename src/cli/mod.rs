@@ -89,7 +89,9 @@ async fn serve(settings: Settings) -> Result<(), String> {
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    // Logs on stderr: stdout carries what a command prints (`search --json`, `crawl`'s records).
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).try_init();
 }
 
 /// Prints an error the user can fix (arguments, settings, missing files) and exits with 2.

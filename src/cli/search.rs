@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use super::bad_input;
 
 use image_chat_core::Settings;
+use image_chat_core::config::StoreKind;
 use image_chat_core::index::Namespace;
 use image_chat_core::search::cached;
 use image_chat_core::services::{IndexUse, Services};
@@ -26,7 +27,8 @@ pub struct SearchArgs {
 
 pub async fn run(args: SearchArgs, settings: Settings) -> ExitCode {
     let path = settings.data_dir.join("index.sqlite");
-    if !path.exists() {
+    // Only the embedded store lives in the data dir; PostgreSQL says for itself what it holds.
+    if settings.store.kind == StoreKind::Embedded && !path.exists() {
         return bad_input(&format!(
             "no index at {}; crawl a site first with `image-chat crawl URL --index`",
             path.display()

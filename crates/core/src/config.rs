@@ -283,7 +283,10 @@ impl StoreSettings {
             return Err("store.outage_retry_ms must be at most 3600000 (an hour)".into());
         }
         match (self.kind, &self.database_url) {
-            (StoreKind::Embedded, None) | (StoreKind::Postgres, Some(_)) => Ok(()),
+            (StoreKind::Embedded, None) => Ok(()),
+            (StoreKind::Postgres, Some(url)) => {
+                crate::index::postgres::check_url(url.expose()).map_err(|e| format!("store.database_url: {e}"))
+            }
             (StoreKind::Postgres, None) => Err("store.kind = \"postgres\" needs store.database_url \
                  (postgres://user:password@host:port/database)"
                 .into()),

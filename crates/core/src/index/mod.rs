@@ -9,7 +9,7 @@
 mod ann;
 pub(crate) mod fields;
 mod namespace;
-mod postgres;
+pub(crate) mod postgres;
 mod resident;
 mod sqlite;
 mod sqlite_seam;

@@ -88,6 +88,14 @@ fn pg(e: tokio_postgres::Error) -> Error {
     }
 }
 
+/// Whether the TLS options of a `store.database_url` can work: a known `sslmode`, no client
+/// certificate, a readable `sslrootcert` where the certificate is checked. Settings call it as
+/// they load, so a mistake there stops start-up, naming the setting.
+pub fn check_url(url: &str) -> std::result::Result<(), String> {
+    let tls = tls::split(url)?;
+    tls::MakeRustls::new(tls.verify, tls.root_cert.as_deref()).map(|_| ())
+}
+
 impl PostgresIndex {
     /// A pool for `store.database_url` (no connection is made until the first use, which also
     /// applies the migrations).
@@ -104,7 +112,8 @@ impl PostgresIndex {
             config.connect_timeout(Duration::from_secs(5));
         }
         if config.get_options().is_none() {
-            config.options(format!("-c statement_timeout={STATEMENT_TIMEOUT_MS}"));
+            // Notices (a migration's "already exists, skipping") are not worth a log line each.
+            config.options(format!("-c statement_timeout={STATEMENT_TIMEOUT_MS} -c client_min_messages=warning"));
         }
         let manager =
             Manager::from_config(config, connector, ManagerConfig { recycling_method: RecyclingMethod::Fast });
