@@ -97,7 +97,7 @@ case "${1:-}" in
   serve)
     build
     log "serving on http://$LEPTOS_SITE_ADDR"
-    exec "$TARGET_DIR/release/$CRATE"
+    exec "$(server_bin release)"
     ;;
   end-to-end)
     case "${2:-}" in

@@ -102,14 +102,7 @@ fn a_store_setting_that_cannot_work_is_refused_naming_it() {
         ("IMAGE_CHAT__STORE__DATABASE_URL", "postgres://127.0.0.1:1/x", "nothing would use that database"),
     ] {
         for args in [&["search", "kayaks"][..], &["crawl", "http://127.0.0.1:1/", "--index"][..]] {
-            let out = Command::new(env!("CARGO_BIN_EXE_image-chat"))
-                .args(args)
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .env("IMAGE_CHAT_SETTINGS", concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml"))
-                .env("IMAGE_CHAT__DATA_DIR", data.path())
-                .env(key, value)
-                .output()
-                .unwrap();
+            let out = image_chat_with(data.path(), args, &[(key.to_string(), value.to_string())]);
             let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{args:?} {key}: {err}");
             assert!(err.contains(says), "{args:?} {key}: {err}");
@@ -127,15 +120,11 @@ fn tls_options_in_the_database_url_that_cannot_work_are_refused_at_start_up() {
         ("postgres://127.0.0.1:1/x?sslcert=/client.pem", "sslcert is not supported"),
         ("postgres://127.0.0.1:1/x?sslmode=allow", "use prefer"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_image-chat"))
-            .args(["search", "kayaks"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("IMAGE_CHAT_SETTINGS", concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml"))
-            .env("IMAGE_CHAT__DATA_DIR", data.path())
-            .env("IMAGE_CHAT__STORE__KIND", "postgres")
-            .env("IMAGE_CHAT__STORE__DATABASE_URL", url)
-            .output()
-            .unwrap();
+        let envs = [
+            ("IMAGE_CHAT__STORE__KIND".to_string(), "postgres".to_string()),
+            ("IMAGE_CHAT__STORE__DATABASE_URL".to_string(), url.to_string()),
+        ];
+        let out = image_chat_with(data.path(), &["search", "kayaks"], &envs);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{url}: {err}");
         assert!(err.contains(says) && err.contains("store.database_url"), "{url}: {err}");

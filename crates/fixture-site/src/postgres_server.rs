@@ -129,9 +129,9 @@ impl PostgresServer {
         let log = self.dir.join("server.log").display().to_string();
         self.run("pg_ctl", &["-D", &self.data(), "-l", &log, "-w", "-t", "60", "-o", &options, "start"]).map_err(|e| {
             let server_log = std::fs::read_to_string(&log).unwrap_or_default();
-            let tail: Vec<&str> = server_log.lines().rev().take(10).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            std::io::Error::other(format!("{e}server log:\n{}", tail.join("\n")))
+            let lines: Vec<&str> = server_log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(10)..].join("\n");
+            std::io::Error::other(format!("{e}server log:\n{tail}"))
         })
     }
 

@@ -92,8 +92,7 @@ fn pg(e: tokio_postgres::Error) -> Error {
 /// certificate, a readable `sslrootcert` where the certificate is checked. Settings call it as
 /// they load, so a mistake there stops start-up, naming the setting.
 pub fn check_url(url: &str) -> std::result::Result<(), String> {
-    let tls = tls::split(url)?;
-    tls::MakeRustls::new(tls.verify, tls.root_cert.as_deref()).map(|_| ())
+    tls::prepare(url).map(|_| ())
 }
 
 impl PostgresIndex {
@@ -102,12 +101,11 @@ impl PostgresIndex {
     pub fn connect(store: &StoreSettings) -> Result<Self> {
         let settings_error = |message: String| Error::Settings { origin: "store".into(), message };
         let url = store.database_url.as_ref().ok_or_else(|| settings_error("store.database_url is not set".into()))?;
-        let tls = tls::split(url.expose()).map_err(|e| settings_error(format!("store.database_url: {e}")))?;
-        let mut config = tokio_postgres::Config::from_str(&tls.url)
+        let (rest, ssl_mode, connector) =
+            tls::prepare(url.expose()).map_err(|e| settings_error(format!("store.database_url: {e}")))?;
+        let mut config = tokio_postgres::Config::from_str(&rest)
             .map_err(|e| settings_error(format!("store.database_url is not a PostgreSQL URL: {e}")))?;
-        config.ssl_mode(tls.mode);
-        let connector = tls::MakeRustls::new(tls.verify, tls.root_cert.as_deref())
-            .map_err(|e| settings_error(format!("store.database_url: {e}")))?;
+        config.ssl_mode(ssl_mode);
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }

@@ -156,6 +156,14 @@ fn split_key_values(s: &str) -> Result<(String, Vec<(String, String)>), String> 
     Ok((kept.trim_end().to_owned(), taken))
 }
 
+/// The URL for tokio-postgres, its `sslmode` as tokio-postgres knows it, and the connector that
+/// enforces the rest; an error names what cannot work.
+pub(super) fn prepare(url: &str) -> Result<(String, SslMode, MakeRustls), String> {
+    let tls = split(url)?;
+    let connector = MakeRustls::new(tls.verify, tls.root_cert.as_deref())?;
+    Ok((tls.url, tls.mode, connector))
+}
+
 /// The connector the pool hands tokio-postgres: rustls with the verification `Verify` names.
 #[derive(Clone)]
 pub(super) struct MakeRustls {
