@@ -189,11 +189,11 @@ impl Services {
     }
 
     /// A crawler of `start` with the settings' options, the fetcher, the renderer and the HTML
-    /// cache.
+    /// cache where one can be read again.
     pub fn crawler(&self, start: Url) -> Crawler {
         let crawler = Crawler::with_options(start, CrawlOptions::from_settings(&self.settings.crawler))
-            .fetcher(self.fetcher.clone())
-            .cache(self.caches.html.clone());
+            .fetcher(self.fetcher.clone());
+        let crawler = if self.pages_outlive_the_crawl() { crawler.cache(self.caches.html.clone()) } else { crawler };
         let renderer = self.renderer();
         if let Err(why) = &renderer
             && self.settings.crawler.render == crate::render::RenderMode::Auto
@@ -201,6 +201,14 @@ impl Services {
             tracing::warn!("render = auto, but {why}: pages are not rendered");
         }
         crawler.renderer(renderer)
+    }
+
+    /// Whether a page put in the HTML cache can be read by a later crawl: in a server, or where
+    /// Redis keeps it. A one-shot command's in-process cache dies with the process, and within
+    /// one crawl a page is fetched once, so writing it there was a copy of every page for
+    /// nothing (a twentieth of a crawl's CPU, and its memory).
+    pub fn pages_outlive_the_crawl(&self) -> bool {
+        self.index_use == IndexUse::Serve || self.caches.redis().is_some()
     }
 
     /// The session manager over these services (Redis-shared when configured), with the
@@ -217,5 +225,27 @@ impl Services {
             redis: self.caches.redis().cloned(),
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn services(index_use: IndexUse, redis: bool) -> Services {
+        let mut settings = Settings::default();
+        // Never connected to here: the layers only connect on their first call.
+        settings.cache.redis_url = redis.then(|| Secret::new("redis://127.0.0.1:1/"));
+        Services::from_settings(settings, index_use).unwrap()
+    }
+
+    #[test]
+    fn pages_are_cached_only_where_a_later_crawl_can_read_them() {
+        assert!(services(IndexUse::Serve, false).pages_outlive_the_crawl());
+        assert!(services(IndexUse::Serve, true).pages_outlive_the_crawl());
+        assert!(services(IndexUse::OneShot, true).pages_outlive_the_crawl());
+        assert!(!services(IndexUse::OneShot, false).pages_outlive_the_crawl());
+        assert!(!services(IndexUse::InMemory, false).pages_outlive_the_crawl());
     }
 }

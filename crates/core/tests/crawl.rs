@@ -291,6 +291,26 @@ async fn a_repeat_crawl_is_served_from_the_html_cache() {
     assert_eq!(images(&first_pages), images(&second_pages));
 }
 
+/// Through the composition root: a server keeps pages for its next crawl; a one-shot command
+/// with no Redis (whose in-process cache dies with it) writes none.
+#[tokio::test]
+async fn pages_are_kept_in_the_html_cache_only_where_a_later_crawl_can_read_them() {
+    use image_chat_core::config::Settings;
+    use image_chat_core::services::{IndexUse, Services};
+    let server = serve(20, false).await;
+    let data = tempfile::tempdir().unwrap();
+    for (index_use, kept) in [(IndexUse::Serve, true), (IndexUse::OneShot, false)] {
+        let mut settings = Settings { data_dir: data.path().to_path_buf(), ..Settings::default() };
+        settings.crawler.allow_hosts = vec!["127.0.0.1".into()];
+        let services = Services::from_settings(settings, index_use).unwrap();
+        let crawl = services.crawler(Url::parse(&server.url("/")).unwrap());
+        let (summary, _) = run(crawl).await;
+        assert!(summary.counters.pages_fetched >= 20, "{:?}", summary.counters);
+        let entries = services.caches().html.report().await.entries;
+        assert_eq!(entries > 0, kept, "{index_use:?}: {entries} pages in the HTML cache");
+    }
+}
+
 #[tokio::test]
 async fn stale_pages_are_revalidated_with_their_etag_and_a_304_reuses_the_copy() {
     let server = serve(40, false).await;
