@@ -211,12 +211,14 @@ async fn fetch_network(shared: &Shared, url: &Url, stale: Option<CachedPage>) ->
         let (fresh, keep) = lifetimes(shared.html_freshness, cc, dynamic, &body.validators);
         // `no-cache`: keep it, but ask every time (a 304 is still cheap).
         let fresh_until = if cc.contains("no-cache") { 0 } else { unix_now() + fresh.as_secs() };
-        let entry = encode_page(body.final_url.as_str(), &body.text, fresh_until, &body.validators);
-        // Under every URL of the redirect chain, so a later crawl finds the page however it
-        // reaches it.
-        let mut urls: Vec<&Url> = vec![url, &body.final_url];
-        urls.extend(body.redirects.iter());
-        cache_put(shared.cache.as_ref(), &urls, entry, keep).await;
+        if shared.cache.is_some() {
+            let entry = encode_page(body.final_url.as_str(), &body.text, fresh_until, &body.validators);
+            // Under every URL of the redirect chain, so a later crawl finds the page however it
+            // reaches it.
+            let mut urls: Vec<&Url> = vec![url, &body.final_url];
+            urls.extend(body.redirects.iter());
+            cache_put(shared.cache.as_ref(), &urls, entry, keep).await;
+        }
         reuse = Some(Reuse { fresh_until, keep, unchanged: false });
     }
     let (page, render, rendered_bytes) = extract_and_render(shared, body.text, &body.final_url, reuse).await?;

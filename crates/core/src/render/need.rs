@@ -3,9 +3,9 @@
 //! pages of a host found no image the raw HTML lacked, that host is not rendered again.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
-use memchr::memmem;
+use memchr::memmem::Finder;
 
 /// Rendered pages of a host that must each add nothing before the host stops being rendered.
 pub const LEARN_PAGES: u32 = 3;
@@ -52,42 +52,65 @@ pub fn assess(html: &str, images: usize) -> Signals {
 
 /// [`assess`] before extraction (so the page need not be kept for it): every signal but the
 /// one that weighs scripts against images, which [`Signals::with_images`] adds.
+/// The searchers `read` uses, built once: every page of an `auto` crawl goes through all of
+/// them, and building them per page was a tenth of the scan.
+struct Finders {
+    roots: Vec<(Finder<'static>, &'static str)>,
+    markers: Vec<(Finder<'static>, &'static str)>,
+    noscript: Finder<'static>,
+    noscript_end: Finder<'static>,
+    script: Finder<'static>,
+    img: Finder<'static>,
+}
+
+static FINDERS: LazyLock<Finders> = LazyLock::new(|| {
+    let each = |list: &[(&'static str, &'static str)]| list.iter().map(|(n, why)| (Finder::new(*n), *why)).collect();
+    Finders {
+        roots: each(&[
+            ("id=\"root\"", "an empty #root"),
+            ("id=\"app\"", "an empty #app"),
+            ("id=\"__next\"", "an empty #__next"),
+            ("id=\"__nuxt\"", "an empty #__nuxt"),
+            ("id=root", "an empty #root"),
+            ("id=app", "an empty #app"),
+        ]),
+        markers: each(&[
+            ("data-reactroot", "React markup"),
+            ("ng-version", "Angular markup"),
+            ("data-v-app", "Vue markup"),
+            ("data-server-rendered", "Vue markup"),
+            ("__next_data__", "Next.js data"),
+            ("window.__nuxt__", "Nuxt data"),
+        ]),
+        noscript: Finder::new("<noscript"),
+        noscript_end: Finder::new("</noscript"),
+        script: Finder::new("<script"),
+        img: Finder::new("<img"),
+    }
+});
+
 pub fn read(html: &str) -> Signals {
+    let f = &*FINDERS;
     let lower = html.to_ascii_lowercase();
     let h = lower.as_bytes();
-    let count = |needle: &str| memmem::find_iter(h, needle.as_bytes()).count();
     let mut s = Signals::default();
-    for (root, name) in [
-        ("id=\"root\"", "an empty #root"),
-        ("id=\"app\"", "an empty #app"),
-        ("id=\"__next\"", "an empty #__next"),
-        ("id=\"__nuxt\"", "an empty #__nuxt"),
-        ("id=root", "an empty #root"),
-        ("id=app", "an empty #app"),
-    ] {
+    for (root, name) in &f.roots {
         if empty_element_after(&lower, root) {
             s.add(3, name);
             break;
         }
     }
-    for (marker, name) in [
-        ("data-reactroot", "React markup"),
-        ("ng-version", "Angular markup"),
-        ("data-v-app", "Vue markup"),
-        ("data-server-rendered", "Vue markup"),
-        ("__next_data__", "Next.js data"),
-        ("window.__nuxt__", "Nuxt data"),
-    ] {
-        if memmem::find(h, marker.as_bytes()).is_some() {
+    for (marker, name) in &f.markers {
+        if marker.find(h).is_some() {
             s.add(1, name);
             break;
         }
     }
-    if noscript_asks_for_javascript(&lower) {
+    if noscript_asks_for_javascript(&lower, f) {
         s.add(2, "a <noscript> asking for JavaScript");
     }
-    s.scripts = count("<script");
-    let placeholders = placeholder_images(&lower);
+    s.scripts = f.script.find_iter(h).count();
+    let placeholders = placeholder_images(&lower, f);
     if placeholders > 0 {
         s.add(if placeholders >= 3 { 3 } else { 2 }, "lazy image placeholders with no real source");
     }
@@ -95,21 +118,21 @@ pub fn read(html: &str) -> Signals {
 }
 
 /// Whether the element carrying `attr` closes right after opening (`<div id="root"></div>`).
-fn empty_element_after(lower: &str, attr: &str) -> bool {
-    let Some(at) = memmem::find(lower.as_bytes(), attr.as_bytes()) else { return false };
+fn empty_element_after(lower: &str, attr: &Finder<'_>) -> bool {
+    let Some(at) = attr.find(lower.as_bytes()) else { return false };
     let Some(open_end) = lower[at..].find('>') else { return false };
     let after = lower[at + open_end + 1..].trim_start();
     after.starts_with("</div") || after.starts_with("</main") || after.starts_with("</section")
 }
 
-fn noscript_asks_for_javascript(lower: &str) -> bool {
+fn noscript_asks_for_javascript(lower: &str, f: &Finders) -> bool {
     let mut rest = lower;
-    while let Some(at) = memmem::find(rest.as_bytes(), b"<noscript") {
+    while let Some(at) = f.noscript.find(rest.as_bytes()) {
         let block = &rest[at..];
         // Looked for within the block's bound only: a page of unclosed `<noscript>`s would
         // otherwise be searched to its end once per tag.
         let bound = floor(block, block.len().min(4096));
-        let end = floor(block, memmem::find(&block.as_bytes()[..bound], b"</noscript").unwrap_or(bound));
+        let end = floor(block, f.noscript_end.find(&block.as_bytes()[..bound]).unwrap_or(bound));
         let text = &block[..end];
         if text.contains("javascript")
             && (text.contains("enable") || text.contains("requires") || text.contains("need"))
@@ -126,11 +149,11 @@ fn noscript_asks_for_javascript(lower: &str) -> bool {
 
 /// `<img>` tags with no real source anywhere in them: no `src` but a data: or blank one, no
 /// `srcset` and no `data-*` URL — what a lazy loader fills in from script.
-fn placeholder_images(lower: &str) -> usize {
+fn placeholder_images(lower: &str, f: &Finders) -> usize {
     let mut n = 0;
     // memchr's searchers, not `str::find`: this reads every page of an `auto` crawl, and with
     // the standard library's it was a twentieth of the crawl's CPU (`perf`).
-    for at in memmem::find_iter(lower.as_bytes(), b"<img") {
+    for at in f.img.find_iter(lower.as_bytes()) {
         let tag = &lower[at..];
         let tag = &tag[..floor(tag, tag.len().min(2048))];
         // To its `>`, or to the next tag's `<` when it has none (each is scanned several times).
@@ -230,9 +253,9 @@ mod tests {
             <img class="lazy"><img src="data:image/gif;base64,R0lGOD"><img src="">"#;
         let s = assess(html, 0);
         assert!(s.wants_render(), "{s:?}");
-        assert_eq!(placeholder_images(&html.to_ascii_lowercase()), 3);
+        assert_eq!(placeholder_images(&html.to_ascii_lowercase(), &FINDERS), 3);
         let lazy = r#"<img data-src="/real.jpg" src="data:image/gif;base64,x"><img src="/x.jpg">"#;
-        assert_eq!(placeholder_images(lazy), 0, "a data-src the extractor reads is a real source");
+        assert_eq!(placeholder_images(lazy, &FINDERS), 0, "a data-src the extractor reads is a real source");
     }
 
     #[test]
@@ -242,8 +265,8 @@ mod tests {
         let noscripts = "<noscript>".repeat(400_000);
         let imgs = "<img src=''".repeat(400_000);
         let started = std::time::Instant::now();
-        assert!(!noscript_asks_for_javascript(&noscripts));
-        assert_eq!(placeholder_images(&imgs), 400_000);
+        assert!(!noscript_asks_for_javascript(&noscripts, &FINDERS));
+        assert_eq!(placeholder_images(&imgs, &FINDERS), 400_000);
         let s = read(&format!("{noscripts}{imgs}"));
         assert!(s.wants_render(), "{s:?}");
         let took = started.elapsed();
