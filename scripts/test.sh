@@ -47,7 +47,9 @@ IMAGE_CHAT_TEST_STORE=postgres cargo test --workspace --features ssr \
 log "end-to-end tests (Chromium; the release browser half, the server unoptimized)"
 # The site the browser tests crawl: a generated fixture site on loopback, which the app's SSRF
 # guard is told to allow.
-cargo build --quiet -p image-chat-fixtures --bin fixture-site
+# `cargo test --workspace` above built it (the fixtures' own tests run it), with the workspace's
+# features; `cargo build -p image-chat-fixtures` would resolve others and rebuild it (32 s).
+[ -x "${CARGO_TARGET_DIR:-target}/debug/fixture-site" ] || cargo build --quiet -p image-chat-fixtures --bin fixture-site
 fixture_port="$(free_port)"
 "${CARGO_TARGET_DIR:-target}/debug/fixture-site" serve --pages 60 --port "$fixture_port" >/dev/null 2>&1 &
 fixture_pid=$!
