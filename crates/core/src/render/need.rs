@@ -50,8 +50,6 @@ pub fn assess(html: &str, images: usize) -> Signals {
     read(html).with_images(images)
 }
 
-/// [`assess`] before extraction (so the page need not be kept for it): every signal but the
-/// one that weighs scripts against images, which [`Signals::with_images`] adds.
 /// The searchers `read` uses, built once: every page of an `auto` crawl goes through all of
 /// them, and building them per page was a tenth of the scan.
 struct Finders {
@@ -89,6 +87,8 @@ static FINDERS: LazyLock<Finders> = LazyLock::new(|| {
     }
 });
 
+/// [`assess`] before extraction (so the page need not be kept for it): every signal but the
+/// one that weighs scripts against images, which [`Signals::with_images`] adds.
 pub fn read(html: &str) -> Signals {
     let f = &*FINDERS;
     let lower = html.to_ascii_lowercase();
