@@ -10,26 +10,14 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$IMAGE_CHAT_ROOT"
 [ "$#" -gt 0 ] || set -- 10000 100000
-PG_USER=imagechat
+whole_numbers "scripts/bench-store.sh [SIZE ...]" "$@"
 
 bash scripts/setup.sh --test >/dev/null
-[ -x "$PG_HOME/bin/pg_ctl" ] || die "PostgreSQL is missing: run scripts/setup.sh --test"
-as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u "$PG_USER" -- "$@"; else "$@"; fi
-}
-if [ "$(id -u)" -eq 0 ] && ! id "$PG_USER" >/dev/null 2>&1; then
-  useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER"
-fi
 dir="$(mktemp -d "${TMPDIR:-/tmp}/image-chat-bench-store.XXXXXX")"
 chmod 755 "$dir"
-{ [ "$(id -u)" -ne 0 ] || chown "$PG_USER" "$dir"; }
-trap 'as_pg "$PG_HOME/bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
+trap 'pg_stop "$dir"; rm -rf "$dir"' EXIT
 port="$(free_port)"
-as_pg "$PG_HOME/bin/initdb" -D "$dir/data" -U "$PG_USER" --auth=trust --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
-  || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
-as_pg "$PG_HOME/bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-  -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c fsync=off -c shared_buffers=4GB -c maintenance_work_mem=1GB -c max_wal_size=8GB" \
-  start >/dev/null || { cat "$dir/server.log" >&2; die "PostgreSQL did not start"; }
+pg_start "$dir" "$port" "-c shared_buffers=4GB -c maintenance_work_mem=1GB -c max_wal_size=8GB" >/dev/null
 "$PG_HOME/bin/psql" -q -h 127.0.0.1 -p "$port" -U "$PG_USER" -d postgres -c "CREATE DATABASE bench"
 log "PostgreSQL on $port: shared_buffers=4GB maintenance_work_mem=1GB max_wal_size=8GB fsync=off"
 

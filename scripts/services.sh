@@ -8,16 +8,8 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-PG_USER=imagechat
-
-# PostgreSQL refuses to run as root: run it as a system user then.
-as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u "$PG_USER" -- "$@"; else "$@"; fi
-}
-
 start() {
   have redis-server || die "redis-server is missing: run scripts/setup.sh --test"
-  [ -x "$PG_HOME/bin/pg_ctl" ] || die "PostgreSQL is missing: run scripts/setup.sh --test"
   local dir; dir="$(mktemp -d "${TMPDIR:-/tmp}/image-chat-services.XXXXXX")"
   chmod 755 "$dir"
   # Whatever fails below, nothing started here is left running.
@@ -29,23 +21,8 @@ start() {
   for _ in $(seq 50); do redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
   redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG || { cat "$dir/redis.log" >&2; die "Redis did not start"; }
 
-  if [ "$(id -u)" -eq 0 ] && ! id "$PG_USER" >/dev/null 2>&1; then
-    useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER"
-  fi
   local pg_port; pg_port="$(free_port)"
-  mkdir -p "$dir/pg" && { [ "$(id -u)" -ne 0 ] || chown "$PG_USER" "$dir/pg"; }
-  as_pg "$PG_HOME/bin/initdb" -D "$dir/pg/data" -U "$PG_USER" --auth=trust --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
-    || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
-  as_pg "$PG_HOME/bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 \
-    -o "-p $pg_port -c listen_addresses=127.0.0.1 -k $dir/pg -c fsync=off" start >/dev/null \
-    || { cat "$dir/pg/server.log" >&2; die "PostgreSQL did not start"; }
-  "$PG_HOME/bin/psql" -q -h 127.0.0.1 -p "$pg_port" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 \
-    -c "CREATE EXTENSION IF NOT EXISTS vector" -c "SELECT '[1,2,3]'::halfvec <=> '[1,2,4]'::halfvec" >/dev/null \
-    || die "pgvector does not work in the test PostgreSQL"
-  # Filtered vector search needs iterative index scans (pgvector 0.8).
-  local pgvector; pgvector="$("$PG_HOME/bin/psql" -qAt -h 127.0.0.1 -p "$pg_port" -U "$PG_USER" -d postgres \
-    -c "SELECT extversion FROM pg_extension WHERE extname = 'vector'")"
-  [[ "$pgvector" =~ ^0\.([89]|[1-9][0-9])\. ]] || die "pgvector $pgvector is older than 0.8: run scripts/setup.sh --test"
+  local pgvector; pgvector="$(pg_start "$dir/pg" "$pg_port")"
   log "test services: Redis on 127.0.0.1:$redis_port, PostgreSQL + pgvector $pgvector on 127.0.0.1:$pg_port"
 
   trap - EXIT
@@ -64,9 +41,7 @@ start() {
 stop() {
   local dir="${1:-}"
   [ -n "$dir" ] && [ -d "$dir" ] || return 0
-  if [ -f "$dir/pg/data/postmaster.pid" ]; then
-    as_pg "$PG_HOME/bin/pg_ctl" -D "$dir/pg/data" -m fast -w stop >/dev/null 2>&1 || true
-  fi
+  pg_stop "$dir/pg"
   if [ -f "$dir/redis.pid" ]; then kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; fi
   rm -rf "$dir"
 }

@@ -149,7 +149,6 @@ async fn crawl_index_then_search_with_the_index_in_postgres() {
 /// `crawl --index` of a fixture site, then `search` for one image's words, with the store the
 /// environment variables name.
 async fn crawl_index_then_search(envs: Vec<(String, String)>) {
-    let envs = std::sync::Arc::new(envs);
     let server =
         FixtureServer::start(FixtureConfig::generated(SiteSpec { pages: 20, seed: 9, traps: false })).await.unwrap();
     let truth = server.site().unwrap().truth(3).unwrap();
