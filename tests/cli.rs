@@ -69,6 +69,34 @@ fn settings_prints_the_effective_values() {
     assert!(text.contains("[crawler]") && text.contains("max_pages = 200"), "{text}");
 }
 
+/// A one-shot crawl switches transparent huge pages off for its process (`huge_pages`) unless
+/// `MIMALLOC_ALLOW_THP` says which way; other commands (the server) keep them. The debug log says
+/// what was done.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_crawl_turns_transparent_huge_pages_off_unless_the_environment_says_otherwise() {
+    const OFF: &str = "transparent huge pages off for this process";
+    let log_of = |args: &[&str], allow: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_image-chat"));
+        cmd.args(args)
+            .env("IMAGE_CHAT_SETTINGS", concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml"))
+            .env("RUST_LOG", "debug")
+            .env_remove("MIMALLOC_ALLOW_THP");
+        if let Some(value) = allow {
+            cmd.env("MIMALLOC_ALLOW_THP", value);
+        }
+        String::from_utf8_lossy(&cmd.output().expect("the binary runs").stderr).into_owned()
+    };
+    // The crawl is refused (no such URL) after the switch: nothing is fetched.
+    let crawl = log_of(&["crawl", "not a url"], None);
+    assert!(crawl.contains(OFF) && crawl.contains("is not a URL"), "{crawl}");
+    let kept = log_of(&["crawl", "not a url"], Some("1"));
+    assert!(kept.contains("transparent huge pages: MIMALLOC_ALLOW_THP=1 decides"), "{kept}");
+    assert!(!kept.contains(OFF), "{kept}");
+    let settings = log_of(&["settings"], None);
+    assert!(!settings.contains("transparent huge pages"), "{settings}");
+}
+
 fn image_chat_in(data: &std::path::Path, args: &[&str]) -> std::process::Output {
     image_chat_with(data, args, &[])
 }

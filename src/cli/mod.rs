@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use image_chat_core::Settings;
+use image_chat_core::huge_pages::{self, HugePages};
 
 use crate::server::startup::Application;
 
@@ -58,7 +59,11 @@ pub async fn run() -> ExitCode {
             print!("{}", settings.to_redacted_toml());
             ExitCode::SUCCESS
         }
-        Command::Crawl(args) => crawl::run(args, settings).await,
+        Command::Crawl(args) => {
+            // A one-shot crawl: see `huge_pages` (a server keeps them; its searches need them).
+            log_huge_pages(huge_pages::configure());
+            crawl::run(args, settings).await
+        }
         Command::Cache(cmd) => cache::run(cmd, &settings).await,
         Command::Embed(args) => tokio::task::block_in_place(|| embed::run(args, settings)),
         Command::Search(args) => search::run(args, settings).await,
@@ -84,6 +89,14 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let app = Application::build(settings, conf.leptos_options).await.map_err(|e| format!("cannot listen: {e}"))?;
     tracing::info!("serving on http://{}", app.local_addr());
     app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+fn log_huge_pages(done: HugePages) {
+    match done {
+        HugePages::Off => tracing::debug!("transparent huge pages off for this process"),
+        HugePages::LeftToEnv(value) => tracing::debug!("transparent huge pages: {}={value} decides", huge_pages::ENV),
+        HugePages::Unchanged(why) => tracing::debug!("transparent huge pages left as the system has them: {why}"),
+    }
 }
 
 fn init_tracing() {

@@ -13,6 +13,7 @@ pub mod enrich;
 pub mod error;
 pub mod eval;
 pub mod extract;
+pub mod huge_pages;
 mod ids;
 pub mod index;
 pub mod ingest;
