@@ -3,7 +3,7 @@
 //! mimalloc asks the kernel for huge pages on its arenas. A short crawl touches its memory
 //! sparsely and then exits, and each first touch of a 2 MiB page has the kernel zero all of it:
 //! on the 2-core VM, a tenth of a 5,000-page CLI crawl's CPU, and without huge pages the same
-//! crawl took 5-8% less CPU and wall time (docs/benchmarks.md). A server is another matter: its
+//! crawl took 3-8% less CPU and wall time (docs/benchmarks.md). A server is another matter: its
 //! searches walk a large graph and records at random, and there huge pages win (at 1M records
 //! the top-100 search's p50 was 14 ms with them and 94 ms without; at 100k the graph's p50
 //! 0.75 ms against 0.93 ms), so only `image-chat crawl` calls [`configure`]. The switch is the
