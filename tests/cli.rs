@@ -5,12 +5,23 @@ use std::process::Command;
 use image_chat_fixtures::{FixtureConfig, FixtureServer, SiteSpec};
 
 fn image_chat(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_image-chat"))
-        .args(args)
+    image_chat_env(args, &[])
+}
+
+/// The binary with the repository's settings and no `RUST_LOG`, then each of `envs` set (`Some`)
+/// or removed (`None`).
+fn image_chat_env(args: &[&str], envs: &[(&str, Option<&str>)]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_image-chat"));
+    cmd.args(args)
         .env("IMAGE_CHAT_SETTINGS", concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml"))
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("the binary runs")
+        .env_remove("RUST_LOG");
+    for (key, value) in envs {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd.output().expect("the binary runs")
 }
 
 #[test]
@@ -77,15 +88,8 @@ fn settings_prints_the_effective_values() {
 fn a_crawl_turns_transparent_huge_pages_off_unless_the_environment_says_otherwise() {
     const OFF: &str = "transparent huge pages off for this process";
     let log_of = |args: &[&str], allow: Option<&str>| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_image-chat"));
-        cmd.args(args)
-            .env("IMAGE_CHAT_SETTINGS", concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml"))
-            .env("RUST_LOG", "debug")
-            .env_remove("MIMALLOC_ALLOW_THP");
-        if let Some(value) = allow {
-            cmd.env("MIMALLOC_ALLOW_THP", value);
-        }
-        String::from_utf8_lossy(&cmd.output().expect("the binary runs").stderr).into_owned()
+        let out = image_chat_env(args, &[("RUST_LOG", Some("debug")), ("MIMALLOC_ALLOW_THP", allow)]);
+        String::from_utf8_lossy(&out.stderr).into_owned()
     };
     // The crawl is refused (no such URL) after the switch: nothing is fetched.
     let crawl = log_of(&["crawl", "not a url"], None);
